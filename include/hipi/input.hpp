@@ -1,0 +1,38 @@
+// Reading the user's matrices: checks first, agreed by every rank, then row blocks.
+//
+// Every check names the file, the dataset and the problem, and is agreed collectively
+// (hipi::agree) so that all ranks stop together with the same message and exit status 2.
+#pragma once
+
+#include <cstdint>
+
+#include "hipi/bit_matrix.hpp"
+#include "hipi/brute.hpp"
+#include "hipi/hdf5_io.hpp"
+#include "hipi/matrix_blocks.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// A checked input dataset: shape and element type.
+struct InputMatrix {
+  DatasetRef ref;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  h5::DType dtype = h5::DType::Other;
+};
+
+/// Collective. Opens `ref` and checks that it exists and is a non-empty 2-D dataset of
+/// int8, float32 or float64. Throws a collective InputError otherwise.
+InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
+
+/// Collective. Checks that A and B (if any) fit together and with the threshold.
+void check_inputs_match(const InputMatrix& a, const InputMatrix* b);
+
+/// Collective. Reads `rows` of `input` (every rank its own range), checks every value
+/// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
+LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
+LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
+
+}  // namespace hipi

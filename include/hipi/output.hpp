@@ -1,0 +1,57 @@
+// Writing results: gather the pairs to one writer, sort them, write them atomically.
+//
+// A failed run never leaves a file at the output path: output is written to a temporary
+// file beside it and renamed into place only when complete (DESIGN.md section 5).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hipi/mpi.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// A temporary path beside `final_path`, removed on destruction unless commit() renamed it
+/// to `final_path`.
+class AtomicPath {
+ public:
+  explicit AtomicPath(std::string final_path, const std::string& unique_suffix);
+  AtomicPath(const AtomicPath&) = delete;
+  AtomicPath& operator=(const AtomicPath&) = delete;
+  ~AtomicPath();
+  const std::string& temp() const { return temp_; }
+  /// Renames the temporary file to the final path.
+  void commit();
+
+ private:
+  std::string final_, temp_;
+  bool committed_ = false;
+};
+
+/// Collective: every rank's pairs, gathered on rank 0 and sorted by (i, j); other ranks get
+/// an empty vector.
+std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local);
+
+/// Root attributes of an output file (DESIGN.md section 5).
+struct OutputAttributes {
+  std::string method;            // the method that ran
+  std::string requested_method;  // what the user asked for (auto, brute, ...)
+  double threshold = 0;          // the inner-product threshold applied
+  std::uint64_t seed = 0;
+  int ranks = 1;
+  std::string grid;        // process layout, e.g. "ring of 4"
+  std::string parameters;  // JSON object
+  std::string inputs;      // "a.h5:/A b.h5:/B"
+  std::string timings;     // JSON object, seconds per stage
+};
+
+/// Writes /pairs int64 [m,2] and /inner_products float64 [m] with `attrs` to `path`,
+/// atomically. Called by one rank (the writer); `pairs` must be sorted.
+void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
+
+/// Reads an output file back (tests, tools): pairs in file order.
+std::vector<Pair> read_pairs_file(const std::string& path);
+
+}  // namespace hipi

@@ -1,0 +1,59 @@
+// The heavy inner product problem: which inputs, which mode, which threshold, and what an
+// answer is (DESIGN.md section 1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hipi {
+
+/// Binary: +-1 vectors, heavy means <a,b> >= rho*d. Real: float vectors, <a,b> >= tau.
+enum class Mode { Binary, Real };
+const char* mode_name(Mode mode);
+
+/// A dataset inside an HDF5 file, written "file.h5:/path" on the command line.
+struct DatasetRef {
+  std::string file;
+  std::string dataset;
+  /// Splits "file.h5:/dataset"; without ":/..." the dataset is `default_dataset`.
+  static DatasetRef parse(const std::string& spec, const std::string& default_dataset);
+  std::string str() const { return file + ":" + dataset; }
+};
+
+/// When a pair is heavy. For binary data the threshold is the integer ceil(rho*d): inner
+/// products of +-1 vectors are integers, and rounding rho*d up once (tolerating 1e-9 of
+/// floating-point error in the product) keeps "ip >= rho*d" exact.
+struct Threshold {
+  double theta = 0;   // inner-product threshold: ceil(rho*d) or tau
+  bool abs = false;   // heavy when |ip| >= theta
+  bool passes(double ip) const { return (abs ? (ip < 0 ? -ip : ip) : ip) >= theta; }
+};
+
+/// What the user asked for. `value` is rho (binary) or tau (real).
+struct Problem {
+  DatasetRef a;
+  std::optional<DatasetRef> b;  // absent: self-join of A (pairs i < j)
+  Mode mode = Mode::Binary;
+  double value = 0;
+  bool abs = false;
+  bool self_join() const { return !b.has_value(); }
+  /// The threshold for vectors of dimension d.
+  Threshold threshold(std::int64_t d) const;
+  /// Throws InputError when rho or tau is out of range (before any file is opened).
+  void check_threshold() const;
+};
+
+/// One heavy pair: row i of A, row j of B (or of A in a self-join, i < j), exact <a_i,b_j>.
+struct Pair {
+  std::int64_t i = 0;
+  std::int64_t j = 0;
+  double ip = 0;
+  friend bool operator==(const Pair&, const Pair&) = default;
+};
+
+/// Sorts by (i, j), the output order.
+void sort_pairs(std::vector<Pair>& pairs);
+
+}  // namespace hipi

@@ -1,0 +1,49 @@
+// Exact verification kernels: every pair between two row blocks, keeping the heavy ones.
+//
+// Brute force runs these on whole blocks; the sketch solver runs them on candidate groups.
+// Both report the same pairs with the same inner products, because each pair's inner
+// product is computed by the same code in the same order whatever the blocking:
+//   binary: d - 2 * popcount(a XOR b), an exact integer;
+//   real:   float32 products summed in float64 in 8 fixed lanes (a float32 product is exact
+//           in float64, so FMA or not, every code path rounds identically).
+// The kernels are compiled for several instruction sets (avx512 with VPOPCNTDQ, avx2,
+// popcnt, generic); the best one this CPU runs is chosen at start-up, or the one named by
+// the environment variable HIPI_KERNEL. Every set gives identical results (tested).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hipi/bit_matrix.hpp"
+#include "hipi/matrix_blocks.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// Which pairs of two blocks to check.
+enum class PairFilter {
+  All,    // every (i, j)
+  Upper,  // only global i < j: the diagonal block of a self-join
+};
+
+/// Appends to `out` every heavy pair (a_first + r, b_first + s) between rows r of `a` and
+/// rows s of `b`. `a` and `b` must have the same number of columns.
+void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out);
+void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out);
+
+/// Exact inner product of row r of `a` and row s of `b`, by the same code as heavy_pairs.
+std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s);
+double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s);
+
+/// Name of the kernel set in use ("avx512", "avx2", "popcnt" or "generic").
+std::string kernel_name();
+/// Names of the kernel sets this CPU can run, fastest first.
+std::vector<std::string> runnable_kernels();
+/// Switches to the named kernel set (tests and benchmarks); throws InputError if this CPU
+/// cannot run it. Not thread-safe: call before any kernel runs.
+void use_kernel(const std::string& name);
+
+}  // namespace hipi

@@ -1,0 +1,97 @@
+#include "hipi/brute.hpp"
+
+#include <boost/mpi/nonblocking.hpp>
+
+#include <climits>
+
+#include "hipi/verify.hpp"
+
+namespace hipi {
+
+namespace {
+
+constexpr int kRingTag = 17;
+
+// Passes the row blocks of a matrix (n rows, block q held first by rank q) around the ring
+// for `steps` steps: at step s this rank visits the block of rank (rank - s) mod P. The
+// next block is received while the current one is visited.
+template <class Matrix, class Visit>
+void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, std::int64_t n, int steps, Visit&& visit,
+               const ProgressFn& progress) {
+  const int P = comm.size(), rank = comm.rank();
+  const int next = (rank + 1) % P, prev = (rank + P - 1) % P;
+  const Matrix* current = &own.rows;
+  RowRange current_range = own.range;
+  Matrix buffers[2];
+  for (int s = 0; s < steps; ++s) {
+    std::vector<boost::mpi::request> requests;
+    RowRange incoming_range;
+    if (s + 1 < steps) {
+      const int source = ((rank - s - 1) % P + P) % P;
+      incoming_range = row_block(n, P, source);
+      Matrix& incoming = buffers[(s + 1) % 2];
+      incoming = Matrix(incoming_range.size(), own.rows.cols());
+      HIPI_ASSERT(incoming.storage_size() <= static_cast<std::size_t>(INT_MAX));
+      requests.push_back(comm.irecv(prev, kRingTag, incoming.data(), static_cast<int>(incoming.storage_size())));
+      requests.push_back(comm.isend(next, kRingTag, current->data(), static_cast<int>(current->storage_size())));
+    }
+    visit(*current, current_range, s);
+    boost::mpi::wait_all(requests.begin(), requests.end());
+    if (s + 1 < steps) {
+      current = &buffers[(s + 1) % 2];
+      current_range = incoming_range;
+    }
+    if (progress && comm.rank() == 0) progress(s + 1, steps);
+  }
+}
+
+}  // namespace
+
+template <class Matrix>
+std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
+                              std::int64_t n_b, const Threshold& threshold, const ProgressFn& progress) {
+  std::vector<Pair> found;
+  ring_pass(
+      comm, b, n_b, comm.size(),
+      [&](const Matrix& block, RowRange range, int) {
+        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
+      },
+      progress);
+  return found;
+}
+
+template <class Matrix>
+std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                   const Threshold& threshold, const ProgressFn& progress) {
+  // Block pair {x, y} is checked by the rank at ring distance (x - y) mod P <= P/2 from it.
+  // With P even, distance P/2 is reached from both sides: the lower rank takes it.
+  const int P = comm.size(), rank = comm.rank();
+  const int steps = P / 2 + 1;
+  std::vector<Pair> found;
+  ring_pass(
+      comm, a, n_a, steps,
+      [&](const Matrix& block, RowRange range, int s) {
+        if (s == 0) {
+          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found);
+          return;
+        }
+        if (2 * s == P && rank >= P / 2) return;
+        const std::size_t first_new = found.size();
+        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
+        for (std::size_t k = first_new; k < found.size(); ++k)  // report as (lower, higher)
+          if (found[k].i > found[k].j) std::swap(found[k].i, found[k].j);
+      },
+      progress);
+  return found;
+}
+
+template std::vector<Pair> brute_force(const Comm&, const LocalRows<BitMatrix>&, const LocalRows<BitMatrix>&,
+                                       std::int64_t, const Threshold&, const ProgressFn&);
+template std::vector<Pair> brute_force(const Comm&, const LocalRows<RealMatrix>&, const LocalRows<RealMatrix>&,
+                                       std::int64_t, const Threshold&, const ProgressFn&);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
+                                            const Threshold&, const ProgressFn&);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
+                                            const Threshold&, const ProgressFn&);
+
+}  // namespace hipi

@@ -1,0 +1,141 @@
+#include "src/cli/commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "hipi/generate.hpp"
+#include "hipi/log.hpp"
+#include "hipi/solver.hpp"
+#include "src/cli/toml_config.hpp"
+
+namespace hipi::cli {
+
+namespace {
+
+constexpr const char* kDescription =
+    "hipi: find every pair of vectors (a_i, b_j) of two HDF5 datasets whose inner product\n"
+    "passes a threshold, exactly, on one machine or many MPI ranks.\n"
+    "Run as: mpirun -np P hipi <command> ...   or   srun hipi <command> ...";
+
+struct GenerateArgs {
+  GenerateOptions options;
+  std::optional<double> rho, tau;
+  std::string type = "binary";
+};
+
+struct SolveArgs {
+  SolveOptions options;
+  std::string a, b;
+  std::optional<double> rho, tau;
+};
+
+void add_generate(CLI::App& app, GenerateArgs& g) {
+  auto* cmd = app.add_subcommand("generate", "Write a random instance with planted heavy pairs");
+  cmd->footer(
+      "Writes /A (and /B unless --self-join): int8 +-1 (binary) or float32 (real), and the\n"
+      "planted pairs as /truth_pairs int64 [K,2] and /truth_ip float64 [K]. The file is the\n"
+      "same for a given seed whatever the number of ranks.");
+  auto& o = g.options;
+  cmd->add_option("--out", o.out, "Output HDF5 file")->required();
+  cmd->add_option("--n", o.n, "Rows of A")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--n-b", o.n_b, "Rows of B (default: --n)")->check(CLI::PositiveNumber);
+  cmd->add_option("--d", o.d, "Dimension of every vector")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", o.k, "Number of planted heavy pairs")->capture_default_str()->check(CLI::NonNegativeNumber);
+  auto* rho = cmd->add_option("--rho", g.rho, "Binary: planted pairs have <a,b> >= rho*d (default 0.5)");
+  auto* tau = cmd->add_option("--tau", g.tau, "Real: planted pairs have <a,b> >= tau (required for --type real)");
+  rho->excludes(tau);
+  cmd->add_option("--type", g.type, "Element type")->capture_default_str()->check(CLI::IsMember({"binary", "real"}));
+  cmd->add_flag("--self-join", o.self_join, "Write /A only, with the planted pairs inside it");
+  cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+}
+
+void add_solve(CLI::App& app, SolveArgs& s) {
+  auto* cmd = app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
+  cmd->footer(
+      "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
+      "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
+      "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
+      "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
+      "Exit status: 0 success, 2 usage or input error, 1 any other failure.");
+  auto& o = s.options;
+  cmd->set_config("--config", "", "TOML file of options (keys are long option names)");
+  cmd->config_formatter(std::make_shared<TomlConfig>());
+  cmd->add_option("--a", s.a, "Dataset A as FILE.h5[:/DATASET] (default dataset /A)")->required();
+  cmd->add_option("--b", s.b, "Dataset B as FILE.h5[:/DATASET] (default /B); omit for a self-join of A");
+  auto* rho = cmd->add_option("--rho", s.rho, "Binary mode threshold: <a,b> >= rho*d, rho in (0, 1]");
+  auto* tau = cmd->add_option("--tau", s.tau, "Real mode threshold: <a,b> >= tau");
+  rho->excludes(tau);
+  cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
+  cmd->add_option("--method", o.method, "Method: brute (exact all pairs); auto picks the fastest available")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "brute"}));
+  cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
+  cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
+}
+
+// Turns parsed arguments into options, with the checks CLI11 cannot express.
+GenerateOptions to_options(GenerateArgs& g) {
+  GenerateOptions o = g.options;
+  o.mode = g.type == "real" || (g.tau && g.type != "binary") ? Mode::Real : Mode::Binary;
+  if (o.mode == Mode::Binary && g.tau) throw InputError("--tau is for --type real; binary instances take --rho");
+  if (o.mode == Mode::Real && g.rho) throw InputError("--rho is for --type binary; real instances take --tau");
+  if (o.mode == Mode::Real && !g.tau) throw InputError("--type real needs --tau");
+  o.value = o.mode == Mode::Binary ? g.rho.value_or(0.5) : *g.tau;
+  return o;
+}
+
+SolveOptions to_options(SolveArgs& s) {
+  SolveOptions o = s.options;
+  if (!s.rho && !s.tau) throw InputError("one of --rho (binary data) or --tau (real data) is required");
+  o.problem.mode = s.rho ? Mode::Binary : Mode::Real;
+  o.problem.value = s.rho ? *s.rho : *s.tau;
+  o.problem.a = DatasetRef::parse(s.a, "/A");
+  if (!s.b.empty()) o.problem.b = DatasetRef::parse(s.b, "/B");
+  return o;
+}
+
+}  // namespace
+
+int run(const Comm& comm, int argc, char** argv) {
+  CLI::App app(kDescription, "hipi");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", std::string("hipi ") + HIPI_VERSION);
+  int verbosity = 1;
+  app.add_flag_function("-v,--verbose", [&](std::int64_t n) { verbosity = 1 + static_cast<int>(n); },
+                        "More log detail (debug)");
+  app.add_flag_function("-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
+  GenerateArgs generate;
+  SolveArgs solve;
+  add_generate(app, generate);
+  add_solve(app, solve);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Every rank parsed the same argv and reached the same verdict; rank 0 speaks for all.
+    std::ostringstream quiet;
+    std::ostream& out = comm.rank() == 0 ? std::cout : quiet;
+    std::ostream& err = comm.rank() == 0 ? std::cerr : quiet;
+    const int code = app.exit(e, out, err);
+    return code == 0 ? 0 : exit_status(ErrorKind::Input);
+  }
+
+  init_logging(comm, verbosity);
+  if (app.got_subcommand("generate")) {
+    GenerateOptions options;
+    agree(comm, [&] { options = to_options(generate); });
+    run_generate(comm, options);
+  } else if (app.got_subcommand("solve")) {
+    SolveOptions options;
+    agree(comm, [&] { options = to_options(solve); });
+    run_solve(comm, options);
+  }
+  return 0;
+}
+
+}  // namespace hipi::cli

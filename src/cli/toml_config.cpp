@@ -1,0 +1,67 @@
+#include "src/cli/toml_config.hpp"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+namespace hipi::cli {
+
+namespace {
+
+std::string scalar_text(const toml::node& node, const std::string& key) {
+  if (auto v = node.value<std::string>()) return *v;
+  if (auto v = node.value<bool>()) return *v ? "true" : "false";
+  if (auto v = node.value<std::int64_t>()) return std::to_string(*v);
+  if (auto v = node.value<double>()) {
+    std::ostringstream s;
+    s.precision(17);
+    s << *v;
+    return s.str();
+  }
+  throw CLI::ConversionError("config key '" + key + "' must be a string, number or boolean");
+}
+
+void add_items(const toml::table& table, const std::vector<std::string>& parents, std::vector<CLI::ConfigItem>& out) {
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    if (const auto* sub = node.as_table()) {
+      auto deeper = parents;
+      deeper.push_back(name);
+      add_items(*sub, deeper, out);
+      continue;
+    }
+    CLI::ConfigItem item;
+    item.parents = parents;
+    item.name = name;
+    if (const auto* array = node.as_array()) {
+      for (const auto& element : *array) item.inputs.push_back(scalar_text(element, name));
+    } else {
+      item.inputs.push_back(scalar_text(node, name));
+    }
+    out.push_back(std::move(item));
+  }
+}
+
+}  // namespace
+
+std::string TomlConfig::to_config(const CLI::App*, bool, bool, std::string) const {
+  throw CLI::ConversionError("writing TOML configurations is not supported");
+}
+
+std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const {
+  std::stringstream text;
+  text << input.rdbuf();
+  toml::table table;
+  try {
+    table = toml::parse(text.str());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << "invalid TOML at line " << e.source().begin.line << ": " << e.description();
+    throw CLI::ConversionError(where.str());
+  }
+  std::vector<CLI::ConfigItem> items;
+  add_items(table, {}, items);
+  return items;
+}
+
+}  // namespace hipi::cli

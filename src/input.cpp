@@ -1,0 +1,129 @@
+#include "hipi/input.hpp"
+
+#include <boost/mpi/collectives.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace hipi {
+
+namespace {
+
+// Reads are done in slabs of about this many bytes, so the unpacked values of a large
+// block never sit in memory at once.
+constexpr std::int64_t kSlabBytes = std::int64_t{1} << 26;
+
+std::string where(const InputMatrix& in) { return in.ref.str(); }
+
+// Calls read_slab(range, slab_index) for consecutive slabs of `rows`; every rank makes the
+// same number of calls (collective reads need that), some with empty ranges.
+template <class F>
+void for_each_slab(const Comm& comm, const InputMatrix& in, RowRange rows, std::int64_t elem_bytes, F&& read_slab) {
+  const std::int64_t slab_rows = std::max<std::int64_t>(1, kSlabBytes / std::max<std::int64_t>(1, in.cols * elem_bytes));
+  const std::int64_t most_rows = boost::mpi::all_reduce(comm, rows.size(), boost::mpi::maximum<std::int64_t>());
+  const std::int64_t slabs = (most_rows + slab_rows - 1) / slab_rows;
+  for (std::int64_t k = 0; k < slabs; ++k) {
+    const std::int64_t begin = std::min(rows.end, rows.begin + k * slab_rows);
+    read_slab(RowRange{begin, std::min(rows.end, begin + slab_rows)});
+  }
+}
+
+}  // namespace
+
+InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
+  InputMatrix out{ref};
+  agree(comm, [&] {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::exists(ref.file, ec)) throw InputError(ref.file + ": no such file");
+    if (fs::is_directory(ref.file, ec)) throw InputError(ref.file + ": is a directory, not an HDF5 file");
+    if (!h5::is_hdf5_file(ref.file)) throw InputError(ref.file + ": not an HDF5 file (or not readable)");
+  });
+  // All ranks open the file together (MPI-IO); a failure here is agreed like the rest.
+  std::optional<h5::File> file;
+  agree(comm, [&] {
+    try {
+      file.emplace(h5::File::open_read(ref.file, &comm));
+    } catch (const Hdf5Error& e) {
+      throw InputError(ref.file + ": cannot open: " + e.what());
+    }
+  });
+  agree(comm, [&] {
+    if (!file->has_dataset(ref.dataset))
+      throw InputError(ref.str() + ": no dataset " + ref.dataset + " in " + ref.file);
+    const h5::DatasetInfo info = file->info(ref.dataset);
+    if (info.dims.size() != 2)
+      throw InputError(ref.str() + ": dataset has " + std::to_string(info.dims.size()) +
+                       " dimensions; hipi needs a 2-D dataset (rows = vectors)");
+    if (info.dtype != h5::DType::Int8 && info.dtype != h5::DType::Float32 && info.dtype != h5::DType::Float64)
+      throw InputError(ref.str() + ": element type " + info.dtype_name +
+                       " is not supported; use int8, float32 or float64");
+    out.rows = info.dims[0];
+    out.cols = info.dims[1];
+    out.dtype = info.dtype;
+    if (out.rows == 0) throw InputError(ref.str() + ": dataset has zero rows");
+    if (out.cols == 0) throw InputError(ref.str() + ": dataset has zero columns");
+  });
+  file->close();
+  return out;
+}
+
+void check_inputs_match(const InputMatrix& a, const InputMatrix* b) {
+  // Pure function of already agreed metadata: every rank reaches the same verdict.
+  if (b && a.cols != b->cols)
+    throw InputError(where(a) + " has " + std::to_string(a.cols) + " columns but " + where(*b) + " has " +
+                     std::to_string(b->cols) + ": vectors of A and B must have the same dimension d",
+                     /*collective=*/true);
+}
+
+LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
+  h5::File file = h5::File::open_read(in.ref.file, &comm);
+  LocalRows<BitMatrix> out{rows, BitMatrix(rows.size(), in.cols)};
+  std::optional<Failure> bad;
+  std::vector<float> values;
+  for_each_slab(comm, in, rows, sizeof(float), [&](RowRange slab) {
+    values.assign(static_cast<std::size_t>(slab.size() * in.cols), 0.0f);
+    file.read_rows<float>(in.ref.dataset, slab, in.cols, values.empty() ? nullptr : values.data(), in.cols);
+    for (std::int64_t r = 0; r < slab.size(); ++r) {
+      const float* src = values.data() + r * in.cols;
+      std::uint64_t* dst = out.rows.row(slab.begin - rows.begin + r);
+      for (std::int64_t k = 0; k < in.cols; ++k) {
+        if (src[k] == -1.0f) {
+          dst[k / 64] |= std::uint64_t{1} << (k % 64);
+        } else if (src[k] != 1.0f && !bad) {
+          bad = Failure{ErrorKind::Input,
+                        fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
+                                    where(in), slab.begin + r, k, src[k])};
+        }
+      }
+    }
+  });
+  file.close();
+  agree_on(comm, bad);
+  return out;
+}
+
+LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
+  h5::File file = h5::File::open_read(in.ref.file, &comm);
+  LocalRows<RealMatrix> out{rows, RealMatrix(rows.size(), in.cols)};
+  std::optional<Failure> bad;
+  for_each_slab(comm, in, rows, sizeof(float), [&](RowRange slab) {
+    float* dst = slab.size() ? out.rows.row(slab.begin - rows.begin) : nullptr;
+    file.read_rows<float>(in.ref.dataset, slab, in.cols, dst, out.rows.stride());
+    for (std::int64_t r = 0; r < slab.size() && !bad; ++r)
+      for (std::int64_t k = 0; k < in.cols; ++k)
+        if (const float v = out.rows.row(slab.begin - rows.begin + r)[k]; !std::isfinite(v)) {
+          bad = Failure{ErrorKind::Input, fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values",
+                                                      where(in), slab.begin + r, k, v)};
+          break;
+        }
+  });
+  file.close();
+  agree_on(comm, bad);
+  return out;
+}
+
+}  // namespace hipi

@@ -1,0 +1,93 @@
+#include "hipi/output.hpp"
+
+#include <boost/mpi/collectives.hpp>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "hipi/hdf5_io.hpp"
+
+namespace hipi {
+
+AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
+  const std::filesystem::path p(final_);
+  temp_ = (p.parent_path() / ("." + p.filename().string() + ".hipi-tmp-" + unique_suffix)).string();
+}
+
+AtomicPath::~AtomicPath() {
+  if (!committed_) std::remove(temp_.c_str());
+}
+
+void AtomicPath::commit() {
+  std::error_code ec;
+  std::filesystem::rename(temp_, final_, ec);
+  if (ec) throw IoError("cannot move " + temp_ + " to " + final_ + ": " + ec.message());
+  committed_ = true;
+}
+
+std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local) {
+  static_assert(std::is_trivially_copyable_v<Pair>);
+  const std::int64_t bytes = static_cast<std::int64_t>(local.size() * sizeof(Pair));
+  HIPI_ASSERT(bytes <= INT_MAX);
+  const char* data = reinterpret_cast<const char*>(local.data());
+  if (comm.rank() != 0) {
+    boost::mpi::gather(comm, static_cast<int>(bytes), 0);
+    boost::mpi::gatherv(comm, data, static_cast<int>(bytes), 0);
+    return {};
+  }
+  std::vector<int> sizes;
+  boost::mpi::gather(comm, static_cast<int>(bytes), sizes, 0);
+  std::int64_t total = 0;
+  for (int s : sizes) total += s;
+  if (total > INT_MAX)
+    throw InputError("the answer holds " + std::to_string(total / sizeof(Pair)) +
+                     " pairs, more than one writer can gather; raise the threshold");
+  std::vector<Pair> all(static_cast<std::size_t>(total / sizeof(Pair)));
+  boost::mpi::gatherv(comm, data, static_cast<int>(bytes), reinterpret_cast<char*>(all.data()), sizes, 0);
+  sort_pairs(all);
+  return all;
+}
+
+void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
+  AtomicPath out(path, std::to_string(::getpid()));
+  {
+    h5::File file = h5::File::create(out.temp(), nullptr);
+    const auto m = static_cast<std::int64_t>(pairs.size());
+    std::vector<std::int64_t> ij(2 * pairs.size());
+    std::vector<double> ip(pairs.size());
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+      ij[2 * k] = pairs[k].i;
+      ij[2 * k + 1] = pairs[k].j;
+      ip[k] = pairs[k].ip;
+    }
+    file.write<std::int64_t>("/pairs", {m, 2}, ij);
+    file.write<double>("/inner_products", {m}, ip);
+    file.set_attribute("version", std::string(HIPI_VERSION));
+    file.set_attribute("method", attrs.method);
+    file.set_attribute("requested_method", attrs.requested_method);
+    file.set_attribute("threshold", attrs.threshold);
+    file.set_attribute("seed", static_cast<std::int64_t>(attrs.seed));
+    file.set_attribute("ranks", static_cast<std::int64_t>(attrs.ranks));
+    file.set_attribute("grid", attrs.grid);
+    file.set_attribute("parameters", attrs.parameters);
+    file.set_attribute("inputs", attrs.inputs);
+    file.set_attribute("timings", attrs.timings);
+    file.close();
+  }
+  out.commit();
+}
+
+std::vector<Pair> read_pairs_file(const std::string& path) {
+  h5::File file = h5::File::open_read(path, nullptr);
+  const auto ij = file.read_all<std::int64_t>("/pairs");
+  const auto ip = file.read_all<double>("/inner_products");
+  HIPI_ASSERT(ij.size() == 2 * ip.size());
+  std::vector<Pair> pairs(ip.size());
+  for (std::size_t k = 0; k < ip.size(); ++k) pairs[k] = {ij[2 * k], ij[2 * k + 1], ip[k]};
+  return pairs;
+}
+
+}  // namespace hipi

@@ -1,0 +1,42 @@
+#include "hipi/problem.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "hipi/error.hpp"
+
+namespace hipi {
+
+const char* mode_name(Mode mode) { return mode == Mode::Binary ? "binary" : "real"; }
+
+DatasetRef DatasetRef::parse(const std::string& spec, const std::string& default_dataset) {
+  // The dataset part starts at the last ":/" so that paths with colons still work.
+  const auto colon = spec.rfind(":/");
+  if (colon == std::string::npos) return {spec, default_dataset};
+  if (colon == 0) throw InputError("'" + spec + "': missing file name before ':'");
+  return {spec.substr(0, colon), spec.substr(colon + 1)};
+}
+
+Threshold Problem::threshold(std::int64_t d) const {
+  if (mode == Mode::Real) return {value, abs};
+  return {std::ceil(value * static_cast<double>(d) - 1e-9), abs};
+}
+
+void Problem::check_threshold() const {
+  std::ostringstream why;
+  if (mode == Mode::Binary && !(value > 0 && value <= 1))
+    why << "--rho must be in (0, 1], got " << value;
+  else if (mode == Mode::Real && !std::isfinite(value))
+    why << "--tau must be a finite number, got " << value;
+  else if (mode == Mode::Real && abs && !(value > 0))
+    why << "--tau must be > 0 with --abs (every pair would pass), got " << value;
+  if (!why.str().empty()) throw InputError(why.str());
+}
+
+void sort_pairs(std::vector<Pair>& pairs) {
+  std::sort(pairs.begin(), pairs.end(),
+            [](const Pair& x, const Pair& y) { return x.i != y.i ? x.i < y.i : x.j < y.j; });
+}
+
+}  // namespace hipi

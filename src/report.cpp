@@ -1,0 +1,46 @@
+#include "hipi/report.hpp"
+
+#include <boost/mpi/collectives.hpp>
+
+#include <fstream>
+
+#include <unistd.h>
+
+#include "hipi/output.hpp"
+
+namespace hipi {
+
+void StageTimes::add(const std::string& name, double seconds) {
+  for (auto& [stage, total] : stages_)
+    if (stage == name) {
+      total += seconds;
+      return;
+    }
+  stages_.emplace_back(name, seconds);
+}
+
+nlohmann::ordered_json gather_stage_times(const Comm& comm, const StageTimes& times) {
+  std::vector<double> mine;
+  for (const auto& stage : times.stages()) mine.push_back(stage.second);
+  const auto count = boost::mpi::all_reduce(comm, mine.size(), boost::mpi::maximum<std::size_t>());
+  HIPI_ASSERT(count == mine.size());
+  std::vector<double> most(mine.size()), sum(mine.size());
+  boost::mpi::all_reduce(comm, mine.data(), static_cast<int>(mine.size()), most.data(), boost::mpi::maximum<double>());
+  boost::mpi::all_reduce(comm, mine.data(), static_cast<int>(mine.size()), sum.data(), std::plus<double>());
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (std::size_t k = 0; k < mine.size(); ++k)
+    out[times.stages()[k].first] = {{"max", most[k]}, {"mean", sum[k] / comm.size()}};
+  return out;
+}
+
+void write_json_report(const std::string& path, const nlohmann::ordered_json& report) {
+  AtomicPath out(path, std::to_string(::getpid()));
+  {
+    std::ofstream file(out.temp());
+    file << report.dump(2) << "\n";
+    if (!file) throw IoError("cannot write report " + out.temp());
+  }
+  out.commit();
+}
+
+}  // namespace hipi

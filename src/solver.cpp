@@ -1,0 +1,101 @@
+#include "hipi/solver.hpp"
+
+#include <boost/mpi/collectives.hpp>
+
+#include "hipi/brute.hpp"
+#include "hipi/input.hpp"
+#include "hipi/log.hpp"
+#include "hipi/output.hpp"
+#include "hipi/report.hpp"
+
+namespace hipi {
+
+namespace {
+
+ProgressFn ring_progress(const std::string& method) {
+  return [method](int done, int steps) { spdlog::info("{}: ring step {}/{} done", method, done, steps); };
+}
+
+// Reads this rank's blocks and runs brute force; Matrix selects binary or real data.
+template <class Matrix, class Read>
+std::vector<Pair> run_brute(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const Threshold& threshold,
+                            StageTimes& times, Read&& read_rows) {
+  const int P = comm.size(), rank = comm.rank();
+  const LocalRows<Matrix> a_rows = times.time("read", [&] { return read_rows(comm, a, row_block(a.rows, P, rank)); });
+  if (!b) {
+    return times.time("compute", [&] { return brute_force_self(comm, a_rows, a.rows, threshold, ring_progress("brute")); });
+  }
+  const LocalRows<Matrix> b_rows = times.time("read", [&] { return read_rows(comm, *b, row_block(b->rows, P, rank)); });
+  return times.time("compute", [&] { return brute_force(comm, a_rows, b_rows, b->rows, threshold, ring_progress("brute")); });
+}
+
+}  // namespace
+
+SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
+  const Problem& problem = options.problem;
+  agree(comm, [&] {
+    problem.check_threshold();
+    if (options.out.empty()) throw InputError("--out is required");
+  });
+
+  StageTimes times;
+  const InputMatrix a = inspect_input(comm, problem.a);
+  std::optional<InputMatrix> b;
+  if (problem.b) b = inspect_input(comm, *problem.b);
+  check_inputs_match(a, b ? &*b : nullptr);
+  if (problem.mode == Mode::Real && (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
+    spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
+
+  const Threshold threshold = problem.threshold(a.cols);
+  const std::string method = "brute";  // the only method in this version; auto chooses it
+  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows,
+               b ? b->rows : a.rows, b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
+               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method, comm.size());
+
+  std::vector<Pair> local =
+      problem.mode == Mode::Binary
+          ? run_brute<BitMatrix>(comm, a, b ? &*b : nullptr, threshold, times, read_binary_rows)
+          : run_brute<RealMatrix>(comm, a, b ? &*b : nullptr, threshold, times, read_real_rows);
+
+  std::vector<Pair> pairs = times.time("gather", [&] { return gather_pairs(comm, local); });
+  const auto found = boost::mpi::all_reduce(comm, static_cast<std::int64_t>(local.size()), std::plus<std::int64_t>());
+
+  nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
+                                       {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
+                                       {"abs", problem.abs},
+                                       {"self_join", problem.self_join()}};
+  const std::string inputs = problem.a.str() + (problem.b ? " " + problem.b->str() : "");
+  // The write is timed but its own time cannot be in the file it writes: the file carries
+  // the stages before it; the JSON report carries all of them.
+  const nlohmann::ordered_json timings_before_write = gather_stage_times(comm, times);
+  agree(comm, [&] {
+    times.time("write", [&] {
+      if (comm.rank() != 0) return;
+      OutputAttributes attrs{method,       options.method, threshold.theta,    options.seed,
+                             comm.size(),  "ring of " + std::to_string(comm.size()),
+                             parameters.dump(), inputs, timings_before_write.dump()};
+      write_pairs_file(options.out, pairs, attrs);
+    });
+  });
+  SolveSummary summary{method, found, gather_stage_times(comm, times)};
+  spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
+
+  if (!options.report.empty()) {
+    nlohmann::ordered_json report = {{"version", HIPI_VERSION},
+                                     {"method", method},
+                                     {"requested_method", options.method},
+                                     {"ranks", comm.size()},
+                                     {"inputs", inputs},
+                                     {"shape", {{"n_a", a.rows}, {"n_b", b ? b->rows : a.rows}, {"d", a.cols}}},
+                                     {"threshold", threshold.theta},
+                                     {"parameters", parameters},
+                                     {"pairs", found},
+                                     {"timings", summary.timings}};
+    agree(comm, [&] {
+      if (comm.rank() == 0) write_json_report(options.report, report);
+    });
+  }
+  return summary;
+}
+
+}  // namespace hipi

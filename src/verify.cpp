@@ -1,0 +1,189 @@
+#include "hipi/verify.hpp"
+
+#include <algorithm>
+
+#include <cstdlib>
+#include <string>
+
+#include "hipi/error.hpp"
+
+namespace hipi {
+
+namespace {
+
+using u64 = std::uint64_t;
+
+// Cache blocking: a tile of B rows stays in L2 while groups of 4 A rows sweep over it, so
+// each B row fetched from L2 serves 4 pairs.
+constexpr std::int64_t kBTileRows = 256;
+constexpr int kARows = 4;
+
+// Kernel bodies, written once and inlined into one wrapper per instruction set below, where
+// the compiler vectorises them for that set.
+
+// popcount(a_r XOR b) for 4 rows a_r against one row b.
+[[gnu::always_inline]] inline void xor_popcount_4x1_body(const u64* __restrict a0, const u64* __restrict a1,
+                                                         const u64* __restrict a2, const u64* __restrict a3,
+                                                         const u64* __restrict b, std::int64_t words,
+                                                         std::int64_t* out) {
+  u64 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (std::int64_t w = 0; w < words; ++w) {
+    const u64 bw = b[w];
+    s0 += __builtin_popcountll(a0[w] ^ bw);
+    s1 += __builtin_popcountll(a1[w] ^ bw);
+    s2 += __builtin_popcountll(a2[w] ^ bw);
+    s3 += __builtin_popcountll(a3[w] ^ bw);
+  }
+  out[0] = static_cast<std::int64_t>(s0);
+  out[1] = static_cast<std::int64_t>(s1);
+  out[2] = static_cast<std::int64_t>(s2);
+  out[3] = static_cast<std::int64_t>(s3);
+}
+
+[[gnu::always_inline]] inline std::int64_t xor_popcount_1x1_body(const u64* __restrict a, const u64* __restrict b,
+                                                                 std::int64_t words) {
+  u64 s = 0;
+  for (std::int64_t w = 0; w < words; ++w) s += __builtin_popcountll(a[w] ^ b[w]);
+  return static_cast<std::int64_t>(s);
+}
+
+// 8 fixed lanes in float64: deterministic whatever the vector width (see verify.hpp).
+[[gnu::always_inline]] inline double dot_body(const float* __restrict a, const float* __restrict b,
+                                              std::int64_t n_padded) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::int64_t k = 0; k < n_padded; k += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(a[k + l]) * static_cast<double>(b[k + l]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+using Kernel4x1 = void (*)(const u64*, const u64*, const u64*, const u64*, const u64*, std::int64_t, std::int64_t*);
+using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
+using KernelDot = double (*)(const float*, const float*, std::int64_t);
+
+struct Kernels {
+  const char* name;
+  Kernel4x1 xor_popcount_4x1;
+  Kernel1x1 xor_popcount_1x1;
+  KernelDot dot;
+};
+
+#define HIPI_KERNELS_FOR(NAME, TARGET)                                                                 \
+  TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b,     \
+                         std::int64_t words, std::int64_t* out) {                                      \
+    xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                              \
+  }                                                                                                    \
+  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                     \
+    return xor_popcount_1x1_body(a, b, words);                                                         \
+  }                                                                                                    \
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) { return dot_body(a, b, n); } \
+  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot};
+
+HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))))
+HIPI_KERNELS_FOR(avx2, __attribute__((target("avx2,popcnt,fma"))))
+HIPI_KERNELS_FOR(popcnt, __attribute__((target("popcnt"))))
+HIPI_KERNELS_FOR(generic, )
+#undef HIPI_KERNELS_FOR
+
+const Kernels* all_kernels[] = {&avx512_kernels, &avx2_kernels, &popcnt_kernels, &generic_kernels};
+
+bool cpu_runs(const Kernels& k) {
+  __builtin_cpu_init();
+  const std::string name = k.name;
+  if (name == "avx512") return __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512bw");
+  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  if (name == "popcnt") return __builtin_cpu_supports("popcnt");
+  return true;
+}
+
+// The best kernels this CPU runs, unless HIPI_KERNEL names another one it runs.
+const Kernels* choose_kernels() {
+  const char* forced = std::getenv("HIPI_KERNEL");
+  for (const Kernels* k : all_kernels)
+    if (forced && *forced && k->name == std::string(forced) && cpu_runs(*k)) return k;
+  for (const Kernels* k : all_kernels)
+    if (cpu_runs(*k)) return k;
+  return &generic_kernels;
+}
+
+const Kernels* active = choose_kernels();
+
+std::int64_t words_used(const BitMatrix& m) { return (m.cols() + 63) / 64; }
+std::int64_t floats_used(const RealMatrix& m) { return (m.cols() + 7) / 8 * 8; }
+
+bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
+  return filter == PairFilter::All || i < j;
+}
+
+}  // namespace
+
+void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out) {
+  HIPI_ASSERT(a.cols() == b.cols());
+  const std::int64_t words = words_used(a), d = a.cols();
+  auto emit = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
+    const std::int64_t i = a_first + r, j = b_first + s;
+    const double ip = static_cast<double>(d - 2 * differing);
+    if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
+  };
+  for (std::int64_t s0 = 0; s0 < b.rows(); s0 += kBTileRows) {
+    const std::int64_t s1 = std::min(b.rows(), s0 + kBTileRows);
+    std::int64_t r = 0;
+    for (; r + kARows <= a.rows(); r += kARows) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      std::int64_t differing[kARows];
+      for (std::int64_t s = s0; s < s1; ++s) {
+        active->xor_popcount_4x1(a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3), b.row(s), words, differing);
+        for (int q = 0; q < kARows; ++q) emit(r + q, s, differing[q]);
+      }
+    }
+    for (; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s)
+        if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+  }
+}
+
+void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out) {
+  HIPI_ASSERT(a.cols() == b.cols());
+  const std::int64_t n = floats_used(a);
+  // Real rows are 4x wider than bit rows per coordinate, so use smaller B tiles.
+  constexpr std::int64_t kTile = 64;
+  for (std::int64_t s0 = 0; s0 < b.rows(); s0 += kTile) {
+    const std::int64_t s1 = std::min(b.rows(), s0 + kTile);
+    for (std::int64_t r = 0; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s) {
+        const std::int64_t i = a_first + r, j = b_first + s;
+        if (!wanted(filter, i, j)) continue;
+        const double ip = active->dot(a.row(r), b.row(s), n);
+        if (threshold.passes(ip)) out.push_back({i, j, ip});
+      }
+  }
+}
+
+std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s) {
+  return a.cols() - 2 * active->xor_popcount_1x1(a.row(r), b.row(s), words_used(a));
+}
+
+double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s) {
+  return active->dot(a.row(r), b.row(s), floats_used(a));
+}
+
+std::string kernel_name() { return active->name; }
+
+std::vector<std::string> runnable_kernels() {
+  std::vector<std::string> names;
+  for (const Kernels* k : all_kernels)
+    if (cpu_runs(*k)) names.push_back(k->name);
+  return names;
+}
+
+void use_kernel(const std::string& name) {
+  for (const Kernels* k : all_kernels)
+    if (k->name == name && cpu_runs(*k)) {
+      active = k;
+      return;
+    }
+  throw InputError("kernel set '" + name + "' is unknown or not supported by this CPU");
+}
+
+}  // namespace hipi

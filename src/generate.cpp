@@ -56,7 +56,6 @@ double dot(const float* a, const float* b, std::int64_t d) {
 }  // namespace
 
 void GenerateOptions::check() const {
-  if (out.empty()) throw InputError("--out is required");
   if (n <= 0) throw InputError("--n must be positive, got " + std::to_string(n));
   if (n_b < 0) throw InputError("--n-b must be positive, got " + std::to_string(n_b));
   if (d <= 0) throw InputError("--d must be positive, got " + std::to_string(d));
@@ -123,7 +122,10 @@ void planted_row(const GenerateOptions& o, std::int64_t pair, const float* sourc
 }
 
 void run_generate(const Comm& comm, const GenerateOptions& o) {
-  agree(comm, [&] { o.check(); });
+  agree(comm, [&] {
+    o.check();
+    check_output_path(o.out, "--out");
+  });
   const auto pairs = planted_pairs(o);
   const int P = comm.size(), rank = comm.rank();
 

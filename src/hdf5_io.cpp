@@ -44,6 +44,7 @@ Handle property(hid_t cls, const std::string& where) {
 template <class T>
 hid_t native_type() {
   if constexpr (std::is_same_v<T, std::int8_t>) return H5T_NATIVE_INT8;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
   else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
   else if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
   else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
@@ -82,6 +83,13 @@ void select_rows(hid_t space, RowRange rows, const std::string& where) {
         "H5Sselect_hyperslab", where);
 }
 
+// File access: MPI-IO over `comm` when given, the default (serial) driver otherwise.
+Handle file_access(const std::string& path, const Comm* comm) {
+  Handle fapl = property(H5P_FILE_ACCESS, path);
+  if (comm) check(H5Pset_fapl_mpio(fapl.id(), *comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", path);
+  return fapl;
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -115,16 +123,21 @@ bool is_hdf5_file(const std::string& path) {
 
 File File::open_read(const std::string& path, const Comm* comm) {
   quiet();
-  Handle fapl = property(H5P_FILE_ACCESS, path);
-  if (comm) check(H5Pset_fapl_mpio(fapl.id(), *comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", path);
+  Handle fapl = file_access(path, comm);
   Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()), "cannot open " + path), H5Fclose);
+  return File(path, std::move(file), comm != nullptr);
+}
+
+File File::open_write(const std::string& path, const Comm* comm) {
+  quiet();
+  Handle fapl = file_access(path, comm);
+  Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), "cannot open " + path + " for writing"), H5Fclose);
   return File(path, std::move(file), comm != nullptr);
 }
 
 File File::create(const std::string& path, const Comm* comm) {
   quiet();
-  Handle fapl = property(H5P_FILE_ACCESS, path);
-  if (comm) check(H5Pset_fapl_mpio(fapl.id(), *comm, MPI_INFO_NULL), "H5Pset_fapl_mpio", path);
+  Handle fapl = file_access(path, comm);
   Handle file(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), "cannot create " + path),
               H5Fclose);
   return File(path, std::move(file), comm != nullptr);
@@ -168,6 +181,7 @@ DatasetInfo File::info(const std::string& name) const {
     const bool is_signed = H5Tget_sign(type.id()) == H5T_SGN_2;
     out.dtype_name = std::string(is_signed ? "int" : "uint") + std::to_string(8 * size);
     if (is_signed && size == 1) out.dtype = DType::Int8;
+    if (is_signed && size == 4) out.dtype = DType::Int32;
     if (is_signed && size == 8) out.dtype = DType::Int64;
   } else if (cls == H5T_FLOAT) {
     out.dtype_name = "float" + std::to_string(8 * size);
@@ -192,7 +206,9 @@ void File::create_dataset(const std::string& name, const std::vector<std::int64_
   Handle dcpl = property(H5P_DATASET_CREATE, name);
   // Every element is written by some rank: skip HDF5's fill pass (costly in parallel).
   check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", name);
-  Handle dset(check(H5Dcreate2(file_.id(), name.c_str(), native_type<T>(), space.id(), H5P_DEFAULT,
+  Handle lcpl = property(H5P_LINK_CREATE, name);
+  check(H5Pset_create_intermediate_group(lcpl.id(), 1), "H5Pset_create_intermediate_group", name);
+  Handle dset(check(H5Dcreate2(file_.id(), name.c_str(), native_type<T>(), space.id(), lcpl.id(),
                                dcpl.id(), H5P_DEFAULT),
                     "cannot create dataset " + name + " in " + path_),
               H5Dclose);
@@ -244,6 +260,8 @@ void File::write_rows(const std::string& name, RowRange rows, const T* data) {
 template <class T>
 void File::write(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<T>& data) {
   create_dataset<T>(name, dims);
+  // An empty dataset has no storage to write to (HDF5 fails on it); every rank skips alike.
+  if (data.empty()) return;
   write_rows<T>(name, {0, dims.empty() ? 0 : dims[0]}, data.data());
 }
 
@@ -333,6 +351,7 @@ std::int64_t File::int_attribute(const std::string& name) const {
   template void File::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&); \
   template std::vector<T> File::read_all<T>(const std::string&) const;
 HIPI_H5_INSTANTIATE(std::int8_t)
+HIPI_H5_INSTANTIATE(std::int32_t)
 HIPI_H5_INSTANTIATE(std::int64_t)
 HIPI_H5_INSTANTIATE(float)
 HIPI_H5_INSTANTIATE(double)

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include "hipi/hdf5_io.hpp"
@@ -14,7 +15,7 @@ namespace hipi {
 
 AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
   const std::filesystem::path p(final_);
-  temp_ = (p.parent_path() / ("." + p.filename().string() + ".hipi-tmp-" + unique_suffix)).string();
+  temp_ = (p.parent_path() / fmt::format(".{}.hipi-tmp-{}", p.filename().string(), unique_suffix)).string();
 }
 
 AtomicPath::~AtomicPath() {
@@ -24,8 +25,20 @@ AtomicPath::~AtomicPath() {
 void AtomicPath::commit() {
   std::error_code ec;
   std::filesystem::rename(temp_, final_, ec);
-  if (ec) throw IoError("cannot move " + temp_ + " to " + final_ + ": " + ec.message());
+  if (ec) throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
   committed_ = true;
+}
+
+void check_output_path(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw InputError(option + " is required");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(fmt::format("{} {}: is a directory", option, path));
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(dir, ec))
+    throw InputError(fmt::format("{} {}: directory {} does not exist", option, path, dir.string()));
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw InputError(fmt::format("{} {}: directory {} is not writable", option, path, dir.string()));
 }
 
 std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local) {

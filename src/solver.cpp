@@ -35,7 +35,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const Problem& problem = options.problem;
   agree(comm, [&] {
     problem.check_threshold();
-    if (options.out.empty()) throw InputError("--out is required");
+    check_output_path(options.out, "--out");
+    if (!options.report.empty()) check_output_path(options.report, "--report");
   });
 
   StageTimes times;
@@ -64,7 +65,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                        {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
                                        {"abs", problem.abs},
                                        {"self_join", problem.self_join()}};
-  const std::string inputs = problem.a.str() + (problem.b ? " " + problem.b->str() : "");
+  const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();
   // The write is timed but its own time cannot be in the file it writes: the file carries
   // the stages before it; the JSON report carries all of them.
   const nlohmann::ordered_json timings_before_write = gather_stage_times(comm, times);

@@ -41,7 +41,7 @@ class Handle {
 };
 
 /// Element types hipi reads and writes.
-enum class DType { Int8, Int64, Float32, Float64, Other };
+enum class DType { Int8, Int32, Int64, Float32, Float64, Other };
 
 struct DatasetInfo {
   std::vector<std::int64_t> dims;
@@ -53,6 +53,8 @@ class File {
  public:
   /// Opens an existing file read-only; with `comm`, through MPI-IO (collective).
   static File open_read(const std::string& path, const Comm* comm);
+  /// Opens an existing file for reading and writing; with `comm`, through MPI-IO.
+  static File open_write(const std::string& path, const Comm* comm);
   /// Creates (truncates) a file; with `comm`, through MPI-IO (collective).
   static File create(const std::string& path, const Comm* comm);
 

@@ -30,6 +30,11 @@ class AtomicPath {
   bool committed_ = false;
 };
 
+/// Throws InputError unless a file can be created at `path` (its directory exists and is
+/// writable, and `path` is not a directory), so that a long run does not fail at the end.
+/// `option` names the option in the message ("--out").
+void check_output_path(const std::string& path, const std::string& option);
+
 /// Collective: every rank's pairs, gathered on rank 0 and sorted by (i, j); other ranks get
 /// an empty vector.
 std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local);

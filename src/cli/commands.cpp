@@ -61,8 +61,6 @@ void add_solve(CLI::App& app, SolveArgs& s) {
       "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
       "Exit status: 0 success, 2 usage or input error, 1 any other failure.");
   auto& o = s.options;
-  cmd->set_config("--config", "", "TOML file of options (keys are long option names)");
-  cmd->config_formatter(std::make_shared<TomlConfig>());
   cmd->add_option("--a", s.a, "Dataset A as FILE.h5[:/DATASET] (default dataset /A)")->required();
   cmd->add_option("--b", s.b, "Dataset B as FILE.h5[:/DATASET] (default /B); omit for a self-join of A");
   auto* rho = cmd->add_option("--rho", s.rho, "Binary mode threshold: <a,b> >= rho*d, rho in (0, 1]");
@@ -108,6 +106,10 @@ int run(const Comm& comm, int argc, char** argv) {
   int verbosity = 1;
   app.add_flag_function("-v,--verbose", [&](std::int64_t n) { verbosity = 1 + static_cast<int>(n); },
                         "More log detail (debug)");
+  // On the top-level app (CLI11 reads config files only there); fallthrough lets users
+  // write it after the subcommand: hipi solve --config run.toml ...
+  app.set_config("--config", "", "TOML file of options for the subcommand (keys: long option names)");
+  app.config_formatter(std::make_shared<TomlConfig>(&app));
   app.add_flag_function("-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
   GenerateArgs generate;
   SolveArgs solve;

@@ -59,8 +59,23 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
     where << "invalid TOML at line " << e.source().begin.line << ": " << e.description();
     throw CLI::ConversionError(where.str());
   }
+  // Config files are read after the command line, so the subcommand in use is known.
+  std::vector<std::string> parents;
+  if (const auto used = app_->get_subcommands(); !used.empty()) parents.push_back(used.front()->get_name());
   std::vector<CLI::ConfigItem> items;
-  add_items(table, {}, items);
+  for (const auto& [key, node] : table) {
+    const auto* sub = node.as_table();
+    const std::string name(key.str());
+    const bool names_subcommand =
+        !app_->get_subcommands([&](const CLI::App* c) { return c->get_name() == name; }).empty();
+    if (sub && names_subcommand) {
+      add_items(*sub, {name}, items);
+    } else {
+      toml::table single;
+      single.insert(key, node);
+      add_items(single, parents, items);
+    }
+  }
   return items;
 }
 

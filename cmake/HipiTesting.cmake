@@ -1,0 +1,23 @@
+# hipi_add_mpi_test(NAME <name> TARGET <target> RANKS <n>... [ARGS <arg>...])
+# Registers one CTest test per rank count: <name>_np<n>, run under mpirun with <n> ranks.
+# More ranks than cores is normal here (2-core machines run 3 and 4 ranks), hence
+# --oversubscribe; PROCESSORS lets `ctest -j` schedule the tests sensibly.
+if(NOT DEFINED HIPI_MPIEXEC_PREFLAGS)
+  set(HIPI_MPIEXEC_PREFLAGS --oversubscribe ${MPIEXEC_PREFLAGS})
+endif()
+# Open MPI refuses to run as root (CI runs as root) unless told twice.
+set(HIPI_MPI_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none)
+
+function(hipi_add_mpi_test)
+  cmake_parse_arguments(T "" "NAME;TARGET;TIMEOUT" "RANKS;ARGS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  foreach(n IN LISTS T_RANKS)
+    add_test(NAME ${T_NAME}_np${n}
+      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${HIPI_MPIEXEC_PREFLAGS}
+              $<TARGET_FILE:${T_TARGET}> ${MPIEXEC_POSTFLAGS} ${T_ARGS})
+    set_tests_properties(${T_NAME}_np${n} PROPERTIES
+      PROCESSORS ${n} TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${HIPI_MPI_TEST_ENV}")
+  endforeach()
+endfunction()

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End-to-end tests of the hipi executable under mpirun: what a user sees.
+# Usage: test_cli.sh HIPI MPIEXEC
+# Checks exit statuses, single error messages, no output left by failed runs, no hangs
+# (every run is under a timeout), files identical across 1-4 ranks, --config, self-join.
+set -u
+HIPI=$1
+MPIEXEC=${2:-mpirun}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+failures=0
+passes=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok:   $*"; passes=$((passes + 1)); }
+
+# run NP ARGS...: runs hipi under mpirun with a timeout; sets $status, $out (stdout+stderr).
+run() {
+  local np=$1
+  shift
+  out=$(timeout 120 "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" "$@" 2>&1)
+  status=$?
+}
+
+# expect_error NAME STATUS REGEX NP ARGS...: exit status, message printed exactly once.
+expect_error() {
+  local name=$1 want=$2 regex=$3
+  shift 3
+  rm -f out.h5
+  run "$@"
+  local count
+  count=$(grep -c -E -e "$regex" <<<"$out")
+  if [ "$status" -ne "$want" ]; then fail "$name: exit status $status, want $want"$'\n'"$out"
+  elif [ "$count" -ne 1 ]; then fail "$name: message /$regex/ printed $count times"$'\n'"$out"
+  elif [ -e out.h5 ]; then fail "$name: left out.h5 behind"
+  else pass "$name"; fi
+}
+
+# --- help and usage ------------------------------------------------------------------
+run 1 --help
+if [ "$status" -eq 0 ] && grep -q "solve" <<<"$out" && grep -q "generate" <<<"$out"; then pass "--help"; else fail "--help: $out"; fi
+run 1 solve --help
+if [ "$status" -eq 0 ] && grep -q -- "--rho" <<<"$out" && grep -q "Exit status" <<<"$out"; then pass "solve --help"; else fail "solve --help: $out"; fi
+
+# --- a planted instance, the same file at any rank count ------------------------------
+run 1 generate --out gen1.h5 --n 600 --n-b 500 --d 300 --k 9 --rho 0.5 --seed 7
+[ "$status" -eq 0 ] || fail "generate at 1 rank: $out"
+run 3 generate --out gen3.h5 --n 600 --n-b 500 --d 300 --k 9 --rho 0.5 --seed 7
+[ "$status" -eq 0 ] || fail "generate at 3 ranks: $out"
+if h5diff gen1.h5 gen3.h5 >/dev/null 2>&1; then pass "generate: identical file at 1 and 3 ranks"
+else fail "generate: files differ between 1 and 3 ranks"; fi
+ls -a | grep -q 'hipi-tmp' && fail "generate left a temporary file"
+
+for np in 1 2 3 4; do
+  run "$np" solve --a gen1.h5 --b gen1.h5:/B --rho 0.5 --out "solve$np.h5" --report "report$np.json"
+  [ "$status" -eq 0 ] || fail "solve at $np ranks: $out"
+done
+same=1
+for np in 2 3 4; do
+  for obj in /pairs /inner_products; do
+    h5diff solve1.h5 "solve$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "solve: $obj differs between 1 and $np ranks"; }
+  done
+done
+[ "$same" -eq 1 ] && pass "solve: identical /pairs and /inner_products at 1, 2, 3, 4 ranks"
+if h5diff gen1.h5 solve1.h5 /truth_pairs /pairs >/dev/null 2>&1 && h5diff gen1.h5 solve1.h5 /truth_ip /inner_products >/dev/null 2>&1; then
+  pass "solve: /pairs equal the planted /truth_pairs"
+else fail "solve: /pairs differ from /truth_pairs"; fi
+if grep -q '"compute"' report4.json && grep -q '"ranks": 4' report4.json; then pass "--report JSON"; else fail "--report: $(cat report4.json)"; fi
+if h5dump -a /method solve2.h5 | grep -q '"brute"' && h5dump -a /requested_method solve2.h5 | grep -q '"auto"'; then pass "method attributes"
+else fail "method attributes"; fi
+
+# --- a TOML configuration and a self-join ----------------------------------------------
+cat > solve.toml <<'TOML'
+# options for hipi solve
+rho = 0.5
+method = "brute"
+abs = false
+TOML
+run 2 solve --config solve.toml --a gen1.h5 --b gen1.h5 --out conf.h5
+if [ "$status" -eq 0 ] && h5diff solve1.h5 conf.h5 /pairs /pairs >/dev/null 2>&1; then pass "--config TOML"; else fail "--config: $out"; fi
+echo 'rho = "not a number' > broken.toml
+expect_error "--config with broken TOML" 2 "TOML" 2 solve --config broken.toml --a gen1.h5 --out out.h5
+
+run 2 generate --out self.h5 --n 400 --d 256 --k 5 --rho 0.6 --self-join --seed 3
+run 3 solve --a self.h5 --rho 0.6 --out selfout.h5
+if [ "$status" -eq 0 ] && h5diff self.h5 selfout.h5 /truth_pairs /pairs >/dev/null 2>&1; then pass "self-join finds the planted pairs"
+else fail "self-join: $out"; fi
+
+# --- errors: status 2 for input and usage, 1 for the rest; one message; no output ---------
+expect_error "missing file" 2 "nope.h5: no such file" 2 solve --a nope.h5 --rho 0.5 --out out.h5
+expect_error "missing dataset" 2 "gen1.h5:/C: no dataset" 3 solve --a gen1.h5:/C --rho 0.5 --out out.h5
+expect_error "missing threshold" 2 "one of --rho" 2 solve --a gen1.h5 --out out.h5
+expect_error "both thresholds" 2 "excludes" 2 solve --a gen1.h5 --rho 0.5 --tau 3 --out out.h5
+expect_error "rho out of range" 2 "--rho must be in" 4 solve --a gen1.h5 --rho 2 --out out.h5
+expect_error "unknown option" 2 "--bogus" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --bogus
+expect_error "unknown method" 2 "--method" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method magic
+expect_error "output directory missing" 2 "does not exist" 2 solve --a gen1.h5 --rho 0.5 --out nodir/out.h5
+run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
+[ "$status" -eq 0 ] || fail "generate --type real: $out"
+expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
+
+echo
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]

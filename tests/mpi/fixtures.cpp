@@ -1,0 +1,107 @@
+#include "mpi/fixtures.hpp"
+
+#include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
+
+#include <filesystem>
+#include <optional>
+
+#include "hipi/random.hpp"
+
+namespace hipi::test {
+
+SharedTempDir::SharedTempDir(const Comm& comm) : comm_(comm) {
+  if (comm.rank() == 0) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "hipi-test-XXXXXX").string();
+    HIPI_ASSERT(::mkdtemp(pattern.data()) != nullptr);
+    dir_ = pattern;
+  }
+  boost::mpi::broadcast(comm, dir_, 0);
+}
+
+SharedTempDir::~SharedTempDir() {
+  comm_.barrier();
+  if (comm_.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+template <class T>
+void write_dataset(const Comm& comm, const std::string& file, const std::string& name,
+                   const std::vector<std::int64_t>& dims, const std::vector<T>& values, bool create) {
+  // Agreed, so that a failure on rank 0 fails the test on every rank instead of leaving
+  // the others waiting in the next collective.
+  agree(comm, [&] {
+    if (comm.rank() != 0) return;
+    h5::File f = create ? h5::File::create(file, nullptr) : h5::File::open_write(file, nullptr);
+    f.write<T>(name, dims, values);
+    f.close();
+  });
+}
+
+template void write_dataset(const Comm&, const std::string&, const std::string&, const std::vector<std::int64_t>&,
+                            const std::vector<std::int8_t>&, bool);
+template void write_dataset(const Comm&, const std::string&, const std::string&, const std::vector<std::int64_t>&,
+                            const std::vector<std::int32_t>&, bool);
+template void write_dataset(const Comm&, const std::string&, const std::string&, const std::vector<std::int64_t>&,
+                            const std::vector<float>&, bool);
+template void write_dataset(const Comm&, const std::string&, const std::string&, const std::vector<std::int64_t>&,
+                            const std::vector<double>&, bool);
+
+std::vector<std::int8_t> random_signs(std::int64_t rows, std::int64_t d, std::uint64_t seed,
+                                      const std::vector<std::int8_t>* like) {
+  RandomStream rng(seed, {});
+  std::vector<std::int8_t> v(static_cast<std::size_t>(rows * d));
+  for (auto& x : v) x = rng.below(2) ? 1 : -1;
+  if (like && !like->empty()) {
+    const std::int64_t like_rows = static_cast<std::int64_t>(like->size()) / d;
+    for (std::int64_t r = 0; r < rows; r += 4)  // every 4th row copies a row of `like`, 1 in 6 flipped
+      for (std::int64_t k = 0; k < d; ++k)
+        v[r * d + k] = rng.below(6) ? (*like)[(r * 7 % like_rows) * d + k] : -(*like)[(r * 7 % like_rows) * d + k];
+  }
+  return v;
+}
+
+std::vector<float> random_normals(std::int64_t rows, std::int64_t d, std::uint64_t seed) {
+  RandomStream rng(seed, {});
+  std::vector<float> v(static_cast<std::size_t>(rows * d));
+  for (auto& x : v) x = static_cast<float>(rng.normal());
+  return v;
+}
+
+template <class T>
+std::vector<Pair> naive_pairs(const std::vector<T>& a, const std::vector<T>* b, std::int64_t d, const Threshold& t) {
+  const std::vector<T>& other = b ? *b : a;
+  const std::int64_t na = static_cast<std::int64_t>(a.size()) / d, nb = static_cast<std::int64_t>(other.size()) / d;
+  std::vector<Pair> out;
+  for (std::int64_t i = 0; i < na; ++i)
+    for (std::int64_t j = b ? 0 : i + 1; j < nb; ++j) {
+      double ip = 0;
+      for (std::int64_t k = 0; k < d; ++k) ip += double(a[i * d + k]) * double(other[j * d + k]);
+      if (t.passes(ip)) out.push_back({i, j, ip});
+    }
+  return out;
+}
+
+template std::vector<Pair> naive_pairs(const std::vector<std::int8_t>&, const std::vector<std::int8_t>*, std::int64_t,
+                                       const Threshold&);
+template std::vector<Pair> naive_pairs(const std::vector<float>&, const std::vector<float>*, std::int64_t,
+                                       const Threshold&);
+
+bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+}  // namespace hipi::test
+
+namespace hipi::test {
+::testing::AssertionResult same_pairs(const std::vector<Pair>& got, const std::vector<Pair>& want, double tolerance) {
+  if (got.size() != want.size())
+    return ::testing::AssertionFailure() << "got " << got.size() << " pairs, want " << want.size();
+  for (std::size_t k = 0; k < got.size(); ++k)
+    if (got[k].i != want[k].i || got[k].j != want[k].j || std::abs(got[k].ip - want[k].ip) > tolerance)
+      return ::testing::AssertionFailure() << "pair " << k << ": got (" << got[k].i << ", " << got[k].j << ", "
+                                           << got[k].ip << "), want (" << want[k].i << ", " << want[k].j << ", "
+                                           << want[k].ip << ")";
+  return ::testing::AssertionSuccess();
+}
+}  // namespace hipi::test

@@ -1,0 +1,54 @@
+// Shared helpers for MPI tests: a temporary directory every rank sees, small HDF5 files
+// written by rank 0, and naive reference answers computed from plain loops.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "hipi/hdf5_io.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi::test {
+
+/// A fresh directory made by rank 0 and known to every rank; removed on destruction.
+class SharedTempDir {
+ public:
+  explicit SharedTempDir(const Comm& comm);
+  ~SharedTempDir();
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  const Comm& comm_;
+  std::string dir_;
+};
+
+/// Collective: rank 0 adds dataset `name` to `file` (creating the file if `create`).
+template <class T>
+void write_dataset(const Comm& comm, const std::string& file, const std::string& name,
+                   const std::vector<std::int64_t>& dims, const std::vector<T>& values, bool create = false);
+
+/// Random +-1 rows (row-major), some of them near-copies of rows of `like` (if given) so
+/// that tests have heavy pairs to find.
+std::vector<std::int8_t> random_signs(std::int64_t rows, std::int64_t d, std::uint64_t seed,
+                                      const std::vector<std::int8_t>* like = nullptr);
+std::vector<float> random_normals(std::int64_t rows, std::int64_t d, std::uint64_t seed);
+
+/// Naive all-pairs answer, sorted: pairs (i, j) with threshold.passes(<a_i, b_j>), i < j
+/// in a self-join (b == nullptr).
+template <class T>
+std::vector<Pair> naive_pairs(const std::vector<T>& a, const std::vector<T>* b, std::int64_t d, const Threshold& t);
+
+/// True when `path` exists.
+bool exists(const std::string& path);
+
+}  // namespace hipi::test
+
+namespace hipi::test {
+/// Same (i, j) sequence, inner products within `tolerance` (0: exactly equal).
+::testing::AssertionResult same_pairs(const std::vector<Pair>& got, const std::vector<Pair>& want,
+                                      double tolerance = 0);
+}  // namespace hipi::test

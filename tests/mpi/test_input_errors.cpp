@@ -1,0 +1,168 @@
+// Every input error of DESIGN.md section 5: detected before any compute, agreed by every
+// rank (a collective InputError, exit status 2 from main), named by file, dataset and
+// problem, and no output file left behind.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "hipi/solver.hpp"
+#include "mpi/fixtures.hpp"
+
+using namespace hipi;
+using namespace hipi::test;
+
+namespace {
+
+struct ErrorCase {
+  std::string name;
+  // Writes the input files into the directory and fills in the options.
+  std::function<void(const Comm&, const SharedTempDir&, SolveOptions&)> setup;
+  std::vector<std::string> message_parts;  // each must appear in the message
+};
+
+SolveOptions binary_options(const std::string& a, const std::string& b) {
+  SolveOptions o;
+  o.problem.a = DatasetRef::parse(a, "/A");
+  if (!b.empty()) o.problem.b = DatasetRef::parse(b, "/B");
+  o.problem.mode = Mode::Binary;
+  o.problem.value = 0.5;
+  return o;
+}
+
+std::vector<std::int8_t> signs(std::int64_t n) { return std::vector<std::int8_t>(n, 1); }
+
+std::vector<ErrorCase> cases() {
+  return {
+      {"missing_file",
+       [](const Comm&, const SharedTempDir& d, SolveOptions& o) { o = binary_options(d.path("none.h5"), ""); },
+       {"none.h5", "no such file"}},
+      {"not_hdf5",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         if (c.rank() == 0) std::ofstream(d.path("text.h5")) << "just text\n";
+         c.barrier();
+         o = binary_options(d.path("text.h5"), "");
+       },
+       {"text.h5", "not an HDF5 file"}},
+      {"missing_dataset",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {4, 8}, signs(32), true);
+         o = binary_options(d.path("a.h5") + ":/Z", "");
+       },
+       {"a.h5", "/Z", "no dataset"}},
+      {"three_dimensions",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {2, 2, 2}, signs(8), true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "3 dimensions", "2-D"}},
+      {"wrong_dtype",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset<std::int32_t>(c, d.path("a.h5"), "/A", {2, 2}, {1, 1, 1, 1}, true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "int32", "int8, float32 or float64"}},
+      {"zero_rows",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {0, 8}, signs(0), true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "zero rows"}},
+      {"zero_columns",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {5, 0}, signs(0), true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "zero columns"}},
+      {"dimension_mismatch",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("ab.h5"), "/A", {4, 8}, signs(32), true);
+         write_dataset(c, d.path("ab.h5"), "/B", {4, 9}, signs(36));
+         o = binary_options(d.path("ab.h5"), d.path("ab.h5"));
+       },
+       {"ab.h5:/A", "ab.h5:/B", "8 columns", "9", "same dimension"}},
+      {"binary_value_not_sign_in_last_row",  // found by the last rank alone, agreed by all
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         auto v = signs(7 * 8);
+         v[6 * 8 + 2] = 0;
+         write_dataset(c, d.path("a.h5"), "/A", {7, 8}, v, true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "row 6, column 2 holds 0", "+1 or -1"}},
+      {"binary_float_value",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         std::vector<float> v(16, -1.0f);
+         v[5] = 0.5f;
+         write_dataset(c, d.path("a.h5"), "/A", {2, 8}, v, true);
+         write_dataset(c, d.path("a.h5"), "/B", {2, 8}, std::vector<float>(16, 1.0f));
+         o = binary_options(d.path("a.h5"), d.path("a.h5"));
+       },
+       {"a.h5:/A", "row 0, column 5 holds 0.5"}},
+      {"real_nan",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         std::vector<float> v(9 * 3, 1.0f);
+         v[8 * 3 + 1] = std::nanf("");
+         write_dataset(c, d.path("a.h5"), "/A", {9, 3}, v, true);
+         o = binary_options(d.path("a.h5"), "");
+         o.problem.mode = Mode::Real;
+         o.problem.value = 1.0;
+       },
+       {"a.h5:/A", "row 8, column 1 holds nan", "finite"}},
+      {"real_inf_in_float64_b",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         std::vector<double> v(4 * 3, 1.0);
+         v[2] = -INFINITY;
+         write_dataset(c, d.path("ab.h5"), "/A", {4, 3}, std::vector<double>(12, 1.0), true);
+         write_dataset(c, d.path("ab.h5"), "/B", {4, 3}, v);
+         o = binary_options(d.path("ab.h5"), d.path("ab.h5"));
+         o.problem.mode = Mode::Real;
+         o.problem.value = 1.0;
+       },
+       {"ab.h5:/B", "row 0, column 2 holds -inf"}},
+      {"rho_out_of_range",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {4, 8}, signs(32), true);
+         o = binary_options(d.path("a.h5"), "");
+         o.problem.value = 1.5;
+       },
+       {"--rho", "(0, 1]", "1.5"}},
+      {"abs_with_nonpositive_tau",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         write_dataset(c, d.path("a.h5"), "/A", {4, 8}, std::vector<float>(32, 1.0f), true);
+         o = binary_options(d.path("a.h5"), "");
+         o.problem.mode = Mode::Real;
+         o.problem.value = 0;
+         o.problem.abs = true;
+       },
+       {"--tau", "--abs"}},
+  };
+}
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
+class InputErrors : public ::testing::TestWithParam<ErrorCase> {};
+
+}  // namespace
+
+TEST_P(InputErrors, AreAgreedNamedAndLeaveNoOutput) {
+  Comm world;
+  SharedTempDir dir(world);
+  SolveOptions options;
+  GetParam().setup(world, dir, options);
+  options.out = dir.path("out.h5");
+  try {
+    run_solve(world, options);
+    ADD_FAILURE() << "no error raised";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective()) << "every rank must agree on an input error";
+    EXPECT_EQ(exit_status(e.kind()), 2);
+    for (const auto& part : GetParam().message_parts)
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "'" << part << "' not in: " << e.what();
+  }
+  world.barrier();
+  EXPECT_FALSE(exists(options.out));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, InputErrors, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });

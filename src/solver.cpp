@@ -80,6 +80,10 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   });
   SolveSummary summary{method, found, gather_stage_times(comm, times)};
   spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
+  std::string stages;
+  for (const auto& [stage, t] : summary.timings.items()) stages += fmt::format(" {} {:.3f} s,", stage, t["max"].get<double>());
+  stages.pop_back();
+  spdlog::info("solve: time per stage (slowest rank):{}", stages);
 
   if (!options.report.empty()) {
     nlohmann::ordered_json report = {{"version", HIPI_VERSION},

@@ -70,7 +70,8 @@ void add_solve(CLI::App& app, SolveArgs& s) {
   cmd->add_option("--method", o.method, "Method: brute (exact all pairs); auto picks the fastest available")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "brute"}));
-  cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
+      ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
 }
@@ -110,6 +111,7 @@ int run(const Comm& comm, int argc, char** argv) {
   // write it after the subcommand: hipi solve --config run.toml ...
   app.set_config("--config", "", "TOML file of options for the subcommand (keys: long option names)");
   app.config_formatter(std::make_shared<TomlConfig>(&app));
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, not ignored
   app.add_flag_function("-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
   GenerateArgs generate;
   SolveArgs solve;

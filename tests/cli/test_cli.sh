@@ -80,6 +80,8 @@ abs = false
 TOML
 run 2 solve --config solve.toml --a gen1.h5 --b gen1.h5 --out conf.h5
 if [ "$status" -eq 0 ] && h5diff solve1.h5 conf.h5 /pairs /pairs >/dev/null 2>&1; then pass "--config TOML"; else fail "--config: $out"; fi
+echo 'rhoo = 0.5' > typo.toml
+expect_error "--config with an unknown key" 2 "rhoo" 2 solve --config typo.toml --a gen1.h5 --out out.h5
 echo 'rho = "not a number' > broken.toml
 expect_error "--config with broken TOML" 2 "TOML" 2 solve --config broken.toml --a gen1.h5 --out out.h5
 

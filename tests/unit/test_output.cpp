@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "hipi/error.hpp"
+#include "hipi/output.hpp"
+
+using namespace hipi;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path fresh_dir() {
+  fs::path dir = fs::temp_directory_path() / ("hipi-unit-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+}  // namespace
+
+TEST(AtomicPath, UncommittedTemporaryIsRemovedAndFinalNeverAppears) {
+  const fs::path dir = fresh_dir();
+  const std::string final_path = (dir / "out.h5").string();
+  std::string temp;
+  {
+    AtomicPath p(final_path, "1");
+    temp = p.temp();
+    EXPECT_EQ(fs::path(temp).parent_path(), dir) << "the temporary must be beside the output (same file system)";
+    std::ofstream(temp) << "partial";
+  }  // e.g. an exception unwinds here
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_FALSE(fs::exists(final_path));
+  {
+    AtomicPath p(final_path, "2");
+    std::ofstream(p.temp()) << "complete";
+    p.commit();
+    EXPECT_FALSE(fs::exists(p.temp()));
+  }
+  std::string text;
+  std::ifstream(final_path) >> text;
+  EXPECT_EQ(text, "complete");
+  fs::remove_all(dir);
+}
+
+TEST(CheckOutputPath, RejectsMissingDirectoriesDirectoriesAndEmptyPaths) {
+  const fs::path dir = fresh_dir();
+  EXPECT_NO_THROW(check_output_path((dir / "x.h5").string(), "--out"));
+  EXPECT_THROW(check_output_path((dir / "missing" / "x.h5").string(), "--out"), InputError);
+  EXPECT_THROW(check_output_path(dir.string(), "--out"), InputError);
+  EXPECT_THROW(check_output_path("", "--out"), InputError);
+  try {
+    check_output_path((dir / "missing" / "x.h5").string(), "--report");
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--report"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
+  }
+  fs::remove_all(dir);
+}

@@ -2,6 +2,7 @@
 
 #include <boost/mpi/collectives.hpp>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -61,6 +62,9 @@ std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local)
   std::vector<Pair> all(static_cast<std::size_t>(total / sizeof(Pair)));
   boost::mpi::gatherv(comm, data, static_cast<int>(bytes), reinterpret_cast<char*>(all.data()), sizes, 0);
   sort_pairs(all);
+  // Methods that may verify a pair more than once (repetitions) leave duplicates: keep one.
+  all.erase(std::unique(all.begin(), all.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
+            all.end());
   return all;
 }
 

@@ -7,8 +7,11 @@
 #include <boost/mpi/communicator.hpp>
 #include <mpi.h>
 
+#include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "hipi/error.hpp"
 
@@ -37,6 +40,28 @@ void agree(const Comm& comm, F&& check) {
     local = Failure{e.kind(), e.what()};
   }
   agree_on(comm, local);
+}
+
+/// Collective all-to-all of variable-length blocks: send[r] goes to rank r; returns what
+/// each rank sent here, indexed by source. One exchange of counts, one of data.
+std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std::vector<std::vector<char>>& send);
+
+/// exchange_bytes for vectors of a trivially copyable type (an MPI_Alltoallv).
+template <class T>
+std::vector<std::vector<T>> alltoallv(const Comm& comm, const std::vector<std::vector<T>>& send) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  std::vector<std::vector<char>> bytes(send.size());
+  for (std::size_t r = 0; r < send.size(); ++r) {
+    const char* p = reinterpret_cast<const char*>(send[r].data());
+    bytes[r].assign(p, p + send[r].size() * sizeof(T));
+  }
+  const auto got = exchange_bytes(comm, bytes);
+  std::vector<std::vector<T>> out(got.size());
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    out[r].resize(got[r].size() / sizeof(T));
+    std::memcpy(out[r].data(), got[r].data(), got[r].size());
+  }
+  return out;
 }
 
 /// Ends every rank of the job with `status`, after the caller has reported why.

@@ -35,8 +35,8 @@ class AtomicPath {
 /// `option` names the option in the message ("--out").
 void check_output_path(const std::string& path, const std::string& option);
 
-/// Collective: every rank's pairs, gathered on rank 0 and sorted by (i, j); other ranks get
-/// an empty vector.
+/// Collective: every rank's pairs, gathered on rank 0, sorted by (i, j) and with repeats of
+/// the same (i, j) removed; other ranks get an empty vector.
 std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local);
 
 /// Root attributes of an output file (DESIGN.md section 5).

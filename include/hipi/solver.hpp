@@ -8,13 +8,15 @@
 
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
+#include "hipi/sketch_solver.hpp"
 
 namespace hipi {
 
 struct SolveOptions {
   Problem problem;
   std::string out;               // output HDF5 file
-  std::string method = "auto";   // auto | brute
+  std::string method = "auto";   // auto | brute | sketch
+  SketchOptions sketch;          // used by the sketch method
   std::uint64_t seed = 1;
   std::string report;            // JSON report path; empty for none
 };

@@ -30,6 +30,8 @@ struct SolveArgs {
   SolveOptions options;
   std::string a, b;
   std::optional<double> rho, tau;
+  std::optional<std::int64_t> group_size;
+  std::optional<double> detect_threshold;
 };
 
 void add_generate(CLI::App& app, GenerateArgs& g) {
@@ -67,13 +69,37 @@ void add_solve(CLI::App& app, SolveArgs& s) {
   auto* tau = cmd->add_option("--tau", s.tau, "Real mode threshold: <a,b> >= tau");
   rho->excludes(tau);
   cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
-  cmd->add_option("--method", o.method, "Method: brute (exact all pairs); auto picks the fastest available")
+  cmd->add_option("--method", o.method,
+                  "brute: exact all pairs; sketch: group sketches + ScaLAPACK product + exact verification; "
+                  "auto: brute until the planner exists")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "brute"}));
+      ->check(CLI::IsMember({"auto", "brute", "sketch"}));
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
+
+  const std::string sk = "Sketch method";
+  auto& k = o.sketch;
+  auto* both = cmd->add_option("--group-size", s.group_size, "Rows per group of A and of B")->group(sk);
+  cmd->add_option("--group-size-a", k.group_a, "Rows per group of A")->capture_default_str()->group(sk)->excludes(both);
+  cmd->add_option("--group-size-b", k.group_b, "Rows per group of B")->capture_default_str()->group(sk)->excludes(both);
+  cmd->add_option("--reps", k.reps, "Independent repetitions (union of their pairs)")->capture_default_str()->group(sk);
+  auto* z = cmd->add_option("--z", k.z, "Detection threshold theta - z*sqrt(gA*gB*m2), m2 sampled from the data")
+                ->capture_default_str()
+                ->group(sk);
+  cmd->add_option("--detect-threshold", s.detect_threshold, "Absolute detection threshold on |C[G,H]|")
+      ->group(sk)
+      ->excludes(z);
+  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest)")->group(sk);
+  cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size")->capture_default_str()->group(sk);
+  cmd->add_option("--panel-mib", k.panel_mib, "Memory per rank for one panel of C")->capture_default_str()->group(sk);
+  cmd->add_option("--sample-rows", k.sample_rows, "Rows of A and B sampled to estimate m2")
+      ->capture_default_str()
+      ->group(sk);
+  cmd->add_option("--tile-rows", k.tile_rows, "Rows per tile (groups are formed inside tiles)")
+      ->capture_default_str()
+      ->group(sk);
 }
 
 // Turns parsed arguments into options, with the checks CLI11 cannot express.
@@ -92,6 +118,8 @@ SolveOptions to_options(SolveArgs& s) {
   if (!s.rho && !s.tau) throw InputError("one of --rho (binary data) or --tau (real data) is required");
   o.problem.mode = s.rho ? Mode::Binary : Mode::Real;
   o.problem.value = s.rho ? *s.rho : *s.tau;
+  if (s.group_size) o.sketch.group_a = o.sketch.group_b = *s.group_size;
+  o.sketch.detect_threshold = s.detect_threshold;
   o.problem.a = DatasetRef::parse(s.a, "/A");
   if (!s.b.empty()) o.problem.b = DatasetRef::parse(s.b, "/B");
   return o;

@@ -1,0 +1,44 @@
+// ScaLAPACK for hipi: the one place that calls ScaLAPACK/PBLAS (descinit, p?gemm,
+// p?gemr2d). Block-cyclic index arithmetic is pure and tested without MPI.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "hipi/blacs_grid.hpp"
+
+namespace hipi {
+
+/// Elements of a dimension of size n, block size nb, held by process coordinate `proc` of
+/// `procs` (first block on coordinate 0): ScaLAPACK's NUMROC.
+std::int64_t block_cyclic_count(std::int64_t n, std::int64_t nb, int proc, int procs);
+/// Global index of local index `local` on coordinate `proc`: ScaLAPACK's INDXL2G (0-based).
+std::int64_t block_cyclic_global(std::int64_t local, std::int64_t nb, int proc, int procs);
+
+/// A distributed m x n matrix described for ScaLAPACK on a grid, block mb x nb, first block
+/// on process (0, 0), stored column-major locally with leading dimension ld.
+struct Descriptor {
+  std::array<int, 9> desc{};
+  std::int64_t m = 0, n = 0, mb = 1, nb = 1;
+  std::int64_t local_rows = 0, local_cols = 0, ld = 1;
+  int grid_rows = 1, grid_cols = 1, my_row = 0, my_col = 0;
+  std::int64_t local_size() const { return local_rows * local_cols; }
+};
+
+/// Describes an m x n matrix with mb x nb blocks on `grid` (ScaLAPACK's DESCINIT; its INFO
+/// is checked and a failure thrown as ScalapackError).
+Descriptor describe(const BlacsGrid& grid, std::int64_t m, std::int64_t n, std::int64_t mb, std::int64_t nb);
+
+/// C[:, :] = A[ia.., :] * B[:, jb..] for the k-long inner dimension, no transposes
+/// (P?GEMM "N","N"; DESIGN.md section 4: N,T runs 2.4x slower). Indices 0-based.
+template <class T>
+void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const Descriptor& da, const T* b,
+             std::int64_t b_col, const Descriptor& db, T* c, const Descriptor& dc);
+
+/// Copies an m x n matrix between two distributions (P?GEMR2D). `context` must span every
+/// process of both grids.
+template <class T>
+void redistribute(std::int64_t m, std::int64_t n, const T* a, const Descriptor& da, T* b, const Descriptor& db,
+                  int context);
+
+}  // namespace hipi

@@ -1,0 +1,85 @@
+// Group sketches (DESIGN.md section 2, steps 2 and 3).
+//
+// Rows are cut into fixed tiles of `tile` rows (a multiple of the group size). Inside each
+// tile a permutation seeded by (seed, repetition, side, tile) forms groups of g rows, and
+// every row gets a sign seeded by (seed, repetition, side, row). Groups and signs are pure
+// functions of those keys, never of the number of ranks; ranks own whole tiles
+// (TiledRows), so every group lives on one rank.
+//
+// The sketch of group G is S[G] = sum over rows i in G of s_i * x_i.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hipi/bit_matrix.hpp"
+#include "hipi/matrix_blocks.hpp"
+
+namespace hipi {
+
+/// Rows split over ranks in whole tiles: part r holds tiles [r*k, (r+1)*k) with
+/// k = ceil(tiles / parts), so groups are block-distributed too (what ScaLAPACK's block
+/// descriptors need to take the sketches as they are).
+struct TiledRows {
+  std::int64_t n = 0;
+  std::int64_t tile = 1;
+  int parts = 1;
+  std::int64_t tiles() const { return (n + tile - 1) / tile; }
+  std::int64_t tiles_per_part() const { return (tiles() + parts - 1) / parts; }
+  RowRange rows(int part) const;
+};
+
+/// The grouping of one side in one repetition.
+class Grouping {
+ public:
+  Grouping(std::int64_t n, std::int64_t group_size, std::int64_t tile, std::uint64_t seed, int repetition, int side);
+
+  std::int64_t rows() const { return n_; }
+  std::int64_t group_size() const { return g_; }
+  std::int64_t tile() const { return tile_; }
+  std::int64_t groups_per_tile() const { return tile_ / g_; }
+  /// Number of groups: full tiles give tile/g groups, the last tile ceil(rows/g).
+  std::int64_t groups() const;
+  /// Groups of the rows of part `part` of `TiledRows{n, tile, parts}`: [first, end).
+  RowRange groups_of(const TiledRows& tiled, int part) const;
+  /// Rank holding group G under `tiled`.
+  int owner_of_group(std::int64_t group, const TiledRows& tiled) const;
+
+  /// Random sign (+1 or -1) of a row.
+  int sign(std::int64_t row) const;
+  /// Rows of a tile in their permuted order: group c of the tile is entries [c*g, c*g+g).
+  std::vector<std::int64_t> tile_order(std::int64_t tile_index) const;
+
+ private:
+  std::int64_t n_, g_, tile_;
+  std::uint64_t seed_;
+  int repetition_, side_;
+};
+
+/// The groups of a contiguous range of whole tiles: the global rows of each group.
+struct LocalGroups {
+  RowRange groups;                    // global group indices held
+  std::vector<std::int64_t> offsets;  // group k's rows are members[offsets[k], offsets[k+1])
+  std::vector<std::int64_t> members;  // global row indices
+
+  LocalGroups(const Grouping& grouping, RowRange rows);
+  std::int64_t size() const { return groups.size(); }
+  std::int64_t first_member(std::int64_t k) const { return offsets[k]; }
+  std::int64_t count(std::int64_t k) const { return offsets[k + 1] - offsets[k]; }
+};
+
+/// Writes the sketches of `groups` into `out`: group k, coordinate c goes to
+/// out[k * group_stride + c * coord_stride] (choose strides for the layout wanted).
+/// `rows` holds global rows [first_row, first_row + rows.rows()).
+template <class T>
+void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride);
+template <class T>
+void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride);
+
+/// Sum over rows i in each group of |x_i|^2: the self terms on the diagonal of a self-join.
+std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t first_row, const LocalGroups& groups);
+std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups);
+
+}  // namespace hipi

@@ -1,0 +1,67 @@
+// The group-sketch solver (DESIGN.md section 2): per repetition, sketch each rank's row
+// groups, redistribute the sketches to a 2D block-cyclic layout, compute C = S_A * S_B^T
+// with ScaLAPACK one column panel at a time (C is never held whole), take the entries
+// with |C[G,H]| >= T_det as candidates, route each candidate to the rank owning group G of
+// A together with the rows of group H of B (one batched exchange per panel), and verify
+// every pair of the two groups exactly with the kernels of verify.hpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hipi/brute.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/problem.hpp"
+#include "hipi/report.hpp"
+
+namespace hipi {
+
+struct SketchOptions {
+  std::int64_t group_a = 4;                 // rows per group of A
+  std::int64_t group_b = 4;                 // rows per group of B (a self-join uses group_a)
+  int reps = 1;                             // independent repetitions; their union is the answer
+  double z = 4.0;                           // T_det = theta - z * sqrt(g_A * g_B * m2)
+  std::optional<double> detect_threshold;   // absolute T_det instead of z
+  std::string grid;                         // "PxQ"; empty: the squarest grid
+  std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout
+  double panel_mib = 256;                   // memory for one panel of C per rank
+  std::int64_t sample_rows = 256;           // rows of A and of B sampled to estimate m2
+  std::int64_t tile_rows = 1024;            // rows per tile (rounded up to a multiple of g)
+
+  std::int64_t tile_for(std::int64_t group) const { return (tile_rows + group - 1) / group * group; }
+  /// Throws InputError for impossible values.
+  void check() const;
+};
+
+/// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs (DESIGN.md
+/// section 3). Collective; the same on every rank for any number of ranks.
+struct BackgroundSample {
+  double m2 = 0;
+  std::int64_t pairs = 0;
+};
+
+/// What one run did, identical on every rank except `pairs`.
+struct SketchRun {
+  std::vector<Pair> pairs;               // this rank's verified pairs (may repeat across ranks and repetitions)
+  double detect_threshold = 0;
+  BackgroundSample background;
+  std::string grid;
+  std::int64_t largest_panel_elements = 0;  // largest local C buffer any rank allocated
+  std::int64_t c_elements = 0;              // entries of the whole C (G_A x G_B)
+  nlohmann::ordered_json repetitions = nlohmann::ordered_json::array();
+};
+
+/// Rows held by `rank` when the sketch solver splits n rows with groups of `group` rows.
+RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& options, int parts, int rank);
+
+/// Collective. `a` (and `b`, null in a self-join) hold this rank's sketch_rows.
+template <class Matrix>
+SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
+                       std::int64_t n_b, const Threshold& threshold, const SketchOptions& options, std::uint64_t seed,
+                       StageTimes& times);
+
+}  // namespace hipi

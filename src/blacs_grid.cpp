@@ -1,0 +1,58 @@
+#include "hipi/blacs_grid.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+extern "C" {
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int* context, const char* order, int rows, int cols);
+void Cblacs_gridinfo(int context, int* rows, int* cols, int* my_row, int* my_col);
+void Cblacs_gridexit(int context);
+}
+
+namespace hipi {
+
+GridShape squarest_grid(int ranks) {
+  HIPI_ASSERT(ranks > 0);
+  int rows = static_cast<int>(std::sqrt(static_cast<double>(ranks)));
+  while (ranks % rows != 0) --rows;
+  return {rows, ranks / rows};
+}
+
+GridShape parse_grid(const std::string& text, int ranks) {
+  GridShape g;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &g.rows, &x, &g.cols, &extra) != 3 || (x != 'x' && x != 'X') ||
+      g.rows < 1 || g.cols < 1)
+    throw InputError("--grid '" + text + "': expected PxQ, e.g. 2x2");
+  if (g.rows * g.cols != ranks)
+    throw InputError("--grid " + text + " has " + std::to_string(g.rows * g.cols) + " processes but the job has " +
+                     std::to_string(ranks) + " ranks");
+  return g;
+}
+
+BlacsGrid::BlacsGrid(const Comm& comm, GridShape shape) : shape_(shape) {
+  HIPI_ASSERT(shape.rows * shape.cols == comm.size());
+  system_handle_ = Csys2blacs_handle(comm);
+  context_ = system_handle_;
+  Cblacs_gridinit(&context_, "Row-major", shape.rows, shape.cols);
+  int rows = 0, cols = 0;
+  Cblacs_gridinfo(context_, &rows, &cols, &my_row_, &my_col_);
+  if (context_ < 0 || rows != shape.rows || cols != shape.cols || my_row_ < 0)
+    throw ScalapackError("BLACS grid " + shape.str() + " could not be created");
+}
+
+BlacsGrid::BlacsGrid(BlacsGrid&& other) noexcept
+    : system_handle_(other.system_handle_), context_(other.context_), shape_(other.shape_),
+      my_row_(other.my_row_), my_col_(other.my_col_) {
+  other.context_ = -1;
+  other.system_handle_ = -1;
+}
+
+BlacsGrid::~BlacsGrid() {
+  if (context_ >= 0) Cblacs_gridexit(context_);
+  if (system_handle_ >= 0) Cfree_blacs_system_handle(system_handle_);
+}
+
+}  // namespace hipi

@@ -1,0 +1,135 @@
+#include "hipi/sketch.hpp"
+
+#include <numeric>
+
+#include "hipi/error.hpp"
+#include "hipi/random.hpp"
+
+namespace hipi {
+
+namespace {
+enum Stream : std::uint64_t { kPermutation = 11, kSign = 12 };
+}
+
+RowRange TiledRows::rows(int part) const {
+  const std::int64_t begin = std::min(n, static_cast<std::int64_t>(part) * tiles_per_part() * tile);
+  return {begin, std::min(n, begin + tiles_per_part() * tile)};
+}
+
+Grouping::Grouping(std::int64_t n, std::int64_t group_size, std::int64_t tile, std::uint64_t seed, int repetition,
+                   int side)
+    : n_(n), g_(group_size), tile_(tile), seed_(seed), repetition_(repetition), side_(side) {
+  HIPI_ASSERT(g_ >= 1 && tile_ >= g_ && tile_ % g_ == 0);
+}
+
+std::int64_t Grouping::groups() const {
+  if (n_ == 0) return 0;
+  const std::int64_t full_tiles = n_ / tile_, rest = n_ % tile_;
+  return full_tiles * groups_per_tile() + (rest + g_ - 1) / g_;
+}
+
+RowRange Grouping::groups_of(const TiledRows& tiled, int part) const {
+  const std::int64_t per_part = tiled.tiles_per_part() * groups_per_tile();
+  const std::int64_t begin = std::min(groups(), part * per_part);
+  return {begin, std::min(groups(), begin + per_part)};
+}
+
+int Grouping::owner_of_group(std::int64_t group, const TiledRows& tiled) const {
+  return static_cast<int>(group / (tiled.tiles_per_part() * groups_per_tile()));
+}
+
+int Grouping::sign(std::int64_t row) const {
+  RandomStream rng(seed_, {kSign, static_cast<std::uint64_t>(repetition_), static_cast<std::uint64_t>(side_),
+                           static_cast<std::uint64_t>(row)});
+  return rng.next() & 1 ? -1 : 1;
+}
+
+std::vector<std::int64_t> Grouping::tile_order(std::int64_t t) const {
+  const std::int64_t begin = t * tile_, end = std::min(n_, begin + tile_);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(end - begin));
+  std::iota(order.begin(), order.end(), begin);
+  RandomStream rng(seed_, {kPermutation, static_cast<std::uint64_t>(repetition_), static_cast<std::uint64_t>(side_),
+                           static_cast<std::uint64_t>(t)});
+  for (std::int64_t i = static_cast<std::int64_t>(order.size()) - 1; i > 0; --i)
+    std::swap(order[i], order[rng.below(static_cast<std::uint64_t>(i + 1))]);
+  return order;
+}
+
+LocalGroups::LocalGroups(const Grouping& grouping, RowRange rows) {
+  offsets.push_back(0);
+  if (rows.size() == 0) {  // a rank with no tiles (more ranks than tiles)
+    groups = {grouping.groups(), grouping.groups()};
+    return;
+  }
+  HIPI_ASSERT(rows.begin % grouping.tile() == 0 && (rows.end % grouping.tile() == 0 || rows.end == grouping.rows()));
+  const std::int64_t first_tile = rows.begin / grouping.tile();
+  groups = {first_tile * grouping.groups_per_tile(), first_tile * grouping.groups_per_tile()};
+  for (std::int64_t t = first_tile; t * grouping.tile() < rows.end; ++t) {
+    const auto order = grouping.tile_order(t);
+    for (std::size_t start = 0; start < order.size(); start += grouping.group_size()) {
+      const std::size_t stop = std::min(order.size(), start + static_cast<std::size_t>(grouping.group_size()));
+      members.insert(members.end(), order.begin() + start, order.begin() + stop);
+      offsets.push_back(static_cast<std::int64_t>(members.size()));
+      ++groups.end;
+    }
+  }
+}
+
+template <class T>
+void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
+  const std::int64_t d = rows.cols();
+  for (std::int64_t k = 0; k < groups.size(); ++k) {
+    T* s = out + k * group_stride;
+    for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] = 0;
+    for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
+      const std::int64_t row = groups.members[m];
+      const std::uint64_t* bits = rows.row(row - first_row);
+      const T sign = static_cast<T>(grouping.sign(row));
+      for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] += (bits[c / 64] >> (c % 64)) & 1 ? -sign : sign;
+    }
+  }
+}
+
+template <class T>
+void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
+  const std::int64_t d = rows.cols();
+  for (std::int64_t k = 0; k < groups.size(); ++k) {
+    T* s = out + k * group_stride;
+    for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] = 0;
+    for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
+      const std::int64_t row = groups.members[m];
+      const float* x = rows.row(row - first_row);
+      const T sign = static_cast<T>(grouping.sign(row));
+      for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] += sign * static_cast<T>(x[c]);
+    }
+  }
+}
+
+std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups) {
+  std::vector<double> terms(static_cast<std::size_t>(groups.size()));
+  for (std::int64_t k = 0; k < groups.size(); ++k) terms[k] = static_cast<double>(groups.count(k) * rows.cols());
+  return terms;
+}
+
+std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups) {
+  std::vector<double> terms(static_cast<std::size_t>(groups.size()), 0.0);
+  for (std::int64_t k = 0; k < groups.size(); ++k)
+    for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
+      const float* x = rows.row(groups.members[m] - first_row);
+      for (std::int64_t c = 0; c < rows.cols(); ++c) terms[k] += double(x[c]) * double(x[c]);
+    }
+  return terms;
+}
+
+template void build_sketches<float>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
+                                    std::int64_t, std::int64_t);
+template void build_sketches<double>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
+                                     std::int64_t, std::int64_t);
+template void build_sketches<float>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
+                                    std::int64_t, std::int64_t);
+template void build_sketches<double>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
+                                     std::int64_t, std::int64_t);
+
+}  // namespace hipi

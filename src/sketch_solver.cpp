@@ -1,0 +1,350 @@
+#include "hipi/sketch_solver.hpp"
+
+#include <boost/mpi/collectives.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "hipi/blacs_grid.hpp"
+#include "hipi/log.hpp"
+#include "hipi/random.hpp"
+#include "hipi/scalapack.hpp"
+#include "hipi/sketch.hpp"
+#include "hipi/verify.hpp"
+
+namespace hipi {
+
+namespace {
+
+enum Stream : std::uint64_t { kSample = 21 };
+
+struct Candidate {
+  std::int64_t g, h;
+};
+
+// One side of the problem as the solver sees it in one repetition.
+template <class Matrix>
+struct Side {
+  const LocalRows<Matrix>& rows;
+  TiledRows tiled;
+  Grouping grouping;
+  LocalGroups groups;
+};
+
+// Copies the rows of local group k of `side` into a matrix, with their global indices.
+template <class Matrix>
+Matrix gather_group(const Side<Matrix>& side, std::int64_t k, std::vector<std::int64_t>& ids) {
+  const std::int64_t count = side.groups.count(k);
+  Matrix m(count, side.rows.rows.cols());
+  ids.resize(count);
+  for (std::int64_t q = 0; q < count; ++q) {
+    const std::int64_t row = side.groups.members[side.groups.first_member(k) + q];
+    ids[q] = row;
+    const auto* src = side.rows.rows.row(row - side.rows.range.begin);
+    std::copy(src, src + m.stride(), m.row(q));
+  }
+  return m;
+}
+
+// The sampled rows of one side, gathered on every rank in sample order.
+template <class Matrix>
+Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int64_t n, std::int64_t count,
+                     std::uint64_t seed, int side, std::vector<std::int64_t>& ids) {
+  RandomStream rng(seed, {kSample, static_cast<std::uint64_t>(side)});
+  ids.resize(count);
+  for (auto& id : ids) id = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
+  using V = typename Matrix::value_type;
+  const std::int64_t stride = local.rows.stride();
+  std::vector<V> mine;  // (sample position, row) records for the rows this rank holds
+  for (std::int64_t k = 0; k < count; ++k)
+    if (local.range.contains(ids[k])) {
+      mine.push_back(static_cast<V>(k));  // exact: sample positions are small
+      const V* row = local.rows.row(ids[k] - local.range.begin);
+      mine.insert(mine.end(), row, row + stride);
+    }
+  const auto all = alltoallv(comm, std::vector<std::vector<V>>(comm.size(), mine));
+  Matrix sample(count, local.rows.cols());
+  for (const auto& from : all)
+    for (std::size_t at = 0; at < from.size(); at += 1 + stride)
+      std::copy(from.begin() + at + 1, from.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(from[at])));
+  return sample;
+}
+
+template <class Matrix>
+BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
+                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed) {
+  std::vector<std::int64_t> ids_a, ids_b;
+  const Matrix sa = gather_sample(comm, a, n_a, std::min(sample_rows, n_a), seed, 0, ids_a);
+  const Matrix sb = gather_sample(comm, b, n_b, std::min(sample_rows, n_b), seed, 1, ids_b);
+  std::vector<Pair> all;
+  heavy_pairs(sa, 0, sb, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
+  BackgroundSample out;
+  double sum = 0;
+  for (const Pair& p : all) {
+    if (threshold.passes(p.ip) || (self_join && ids_a[p.i] == ids_b[p.j])) continue;
+    sum += p.ip * p.ip;
+    ++out.pairs;
+  }
+  out.m2 = out.pairs ? sum / static_cast<double>(out.pairs) : 0.0;
+  return out;
+}
+
+// Sends candidates to the owners of their A groups, fetches the rows of their B groups
+// from the B owners, and verifies every pair exactly. Three exchanges, whatever the
+// number of candidates. Returns the number of candidates that held no heavy pair.
+template <class Matrix>
+std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Candidate>>& outgoing,
+                              const Side<Matrix>& a, const Side<Matrix>& b, bool self_join,
+                              const Threshold& threshold, std::vector<Pair>& found, StageTimes& times) {
+  using V = typename Matrix::value_type;
+  const int P = comm.size();
+  const std::int64_t d = a.rows.rows.cols();
+  std::vector<Candidate> mine;
+  std::map<std::int64_t, Matrix> b_rows;
+  std::map<std::int64_t, std::vector<std::int64_t>> b_ids;
+  times.time("route", [&] {
+    for (const auto& from : alltoallv(comm, outgoing)) mine.insert(mine.end(), from.begin(), from.end());
+    std::sort(mine.begin(), mine.end(), [](auto& x, auto& y) { return x.g != y.g ? x.g < y.g : x.h < y.h; });
+    // Ask each B owner once for each group it must send.
+    std::vector<std::vector<std::int64_t>> requests(P);
+    for (const Candidate& c : mine) requests[b.grouping.owner_of_group(c.h, b.tiled)].push_back(c.h);
+    for (auto& r : requests) {
+      std::sort(r.begin(), r.end());
+      r.erase(std::unique(r.begin(), r.end()), r.end());
+    }
+    const auto asked = alltoallv(comm, requests);
+    // Reply per requester: for each group, its row count, then (row id, row values) records.
+    std::vector<std::vector<char>> replies(P);
+    for (int r = 0; r < P; ++r)
+      for (std::int64_t h : asked[r]) {
+        const std::int64_t k = h - b.groups.groups.begin;
+        std::vector<std::int64_t> ids;
+        const Matrix rows = gather_group(b, k, ids);
+        auto put = [&](const void* p, std::size_t n) {
+          replies[r].insert(replies[r].end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+        };
+        const std::int64_t count = rows.rows();
+        put(&h, sizeof h);
+        put(&count, sizeof count);
+        put(ids.data(), ids.size() * sizeof(std::int64_t));
+        put(rows.data(), rows.storage_size() * sizeof(V));
+      }
+    for (const auto& from : exchange_bytes(comm, replies)) {
+      std::size_t at = 0;
+      while (at < from.size()) {
+        std::int64_t h = 0, count = 0;
+        std::memcpy(&h, from.data() + at, sizeof h);
+        std::memcpy(&count, from.data() + at + sizeof h, sizeof count);
+        at += 2 * sizeof(std::int64_t);
+        auto& ids = b_ids[h];
+        ids.resize(count);
+        std::memcpy(ids.data(), from.data() + at, count * sizeof(std::int64_t));
+        at += count * sizeof(std::int64_t);
+        Matrix rows(count, d);
+        std::memcpy(rows.data(), from.data() + at, rows.storage_size() * sizeof(V));
+        at += rows.storage_size() * sizeof(V);
+        b_rows.emplace(h, std::move(rows));
+      }
+    }
+  });
+  std::int64_t empty = 0;
+  times.time("verify", [&] {
+    std::vector<std::int64_t> a_ids;
+    Matrix a_group;
+    std::int64_t current = -1;
+    std::vector<Pair> pairs;
+    for (const Candidate& c : mine) {
+      if (c.g != current) {
+        a_group = gather_group(a, c.g - a.groups.groups.begin, a_ids);
+        current = c.g;
+      }
+      pairs.clear();
+      heavy_pairs(a_group, 0, b_rows.at(c.h), 0, threshold, PairFilter::All, pairs);
+      const auto& ids = b_ids.at(c.h);
+      std::int64_t kept = 0;
+      for (const Pair& p : pairs) {
+        std::int64_t i = a_ids[p.i], j = ids[p.j];
+        if (self_join) {
+          if (i == j) continue;
+          if (i > j) std::swap(i, j);
+        }
+        found.push_back({i, j, p.ip});
+        ++kept;
+      }
+      empty += kept == 0;
+    }
+  });
+  return empty;
+}
+
+std::int64_t sum_over(const Comm& comm, std::int64_t v) {
+  return boost::mpi::all_reduce(comm, v, std::plus<std::int64_t>());
+}
+
+template <class Matrix, class T>
+SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
+                      const LocalRows<Matrix>* b_in, std::int64_t n_b, const Threshold& threshold,
+                      const SketchOptions& o, std::uint64_t seed, StageTimes& times) {
+  const int P = comm.size(), rank = comm.rank();
+  const bool self_join = b_in == nullptr;
+  const LocalRows<Matrix>& b_rows = self_join ? a_rows : *b_in;
+  const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
+  const std::int64_t d = a_rows.rows.cols();
+  const TiledRows tiled_a{n_a, o.tile_for(g_a), P}, tiled_b{n_b, o.tile_for(g_b), P};
+  HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
+
+  SketchRun run;
+  if (o.detect_threshold) {
+    run.detect_threshold = *o.detect_threshold;
+  } else {
+    run.background = times.time("sample", [&] {
+      return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed);
+    });
+    run.detect_threshold = threshold.theta - o.z * std::sqrt(double(g_a) * double(g_b) * run.background.m2);
+  }
+  if (run.detect_threshold <= 0)
+    spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
+                 "heavy pairs at these group sizes; use smaller groups or --method brute)",
+                 run.detect_threshold);
+
+  const GridShape shape = o.grid.empty() ? squarest_grid(P) : parse_grid(o.grid, P);
+  run.grid = shape.str();
+  const BlacsGrid grid(comm, shape), column_of_ranks(comm, {P, 1}), row_of_ranks(comm, {1, P});
+  const std::int64_t nb = o.block_size;
+
+  for (int rep = 0; rep < o.reps; ++rep) {
+    StageTimes rep_times;
+    const Grouping group_a(n_a, g_a, tiled_a.tile, seed, rep, 0);
+    const Grouping group_b = self_join ? group_a : Grouping(n_b, g_b, tiled_b.tile, seed, rep, 1);
+    const Side<Matrix> a{a_rows, tiled_a, group_a, LocalGroups(group_a, a_rows.range)};
+    const Side<Matrix> b{b_rows, tiled_b, group_b, self_join ? a.groups : LocalGroups(group_b, b_rows.range)};
+    const std::int64_t G_A = group_a.groups(), G_B = group_b.groups();
+    run.c_elements = G_A * G_B;
+
+    // Local sketches, laid out as ScaLAPACK block descriptors over a column (A) and a row
+    // (B^T) of ranks: S_A is G_A x d, S_B^T is d x G_B, both column-major.
+    std::vector<T> sa_local, sbt_local;
+    rep_times.time("sketch", [&] {
+      sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
+      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), 1,
+                     std::max<std::int64_t>(1, a.groups.size()));
+      sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
+      build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1);
+    });
+    const Descriptor sa_desc = describe(grid, G_A, d, nb, nb), sbt_desc = describe(grid, d, G_B, nb, nb);
+    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
+    rep_times.time("redistribute", [&] {
+      const Descriptor sa_src = describe(column_of_ranks, G_A, d, tiled_a.tiles_per_part() * group_a.groups_per_tile(), d);
+      const Descriptor sbt_src = describe(row_of_ranks, d, G_B, d, tiled_b.tiles_per_part() * group_b.groups_per_tile());
+      HIPI_ASSERT(sa_src.local_rows == a.groups.size() && sbt_src.local_cols == b.groups.size());
+      redistribute(G_A, d, sa_local.data(), sa_src, sa.data(), sa_desc, column_of_ranks.context());
+      redistribute(d, G_B, sbt_local.data(), sbt_src, sbt.data(), sbt_desc, column_of_ranks.context());
+      sa_local = {};
+      sbt_local = {};
+    });
+
+    // Self terms on the diagonal of a self-join, for every group (each rank fills its own).
+    std::vector<double> self_terms;
+    if (self_join) {
+      self_terms.assign(G_A, 0.0);
+      const auto mine = group_self_terms(a_rows.rows, a_rows.range.begin, a.groups);
+      std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
+      boost::mpi::all_reduce(comm, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
+    }
+
+    // Panel width: a multiple of nb * Q (so panels start on process column 0, aligned with
+    // C's layout) sized so that one panel's local part fits in panel_mib.
+    const std::int64_t local_rows_max = block_cyclic_count(G_A, nb, 0, shape.rows);
+    const auto budget = static_cast<std::int64_t>(o.panel_mib * 1048576.0 / sizeof(T));
+    const std::int64_t blocks = std::max<std::int64_t>(1, budget / std::max<std::int64_t>(1, local_rows_max * nb));
+    const std::int64_t width = blocks * nb * shape.cols;
+
+    std::int64_t candidates = 0, empty = 0;
+    const std::size_t found_before = run.pairs.size();
+    int panels = 0;
+    for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++panels) {
+      const std::int64_t cols = std::min(width, G_B - c0);
+      const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
+      const Descriptor c_desc = describe(grid, rows, cols, nb, nb);
+      std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
+      run.largest_panel_elements = std::max(run.largest_panel_elements, c_desc.local_size());
+      rep_times.time("gemm", [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
+
+      std::vector<std::vector<Candidate>> outgoing(P);
+      rep_times.time("detect", [&] {
+        for (std::int64_t lj = 0; lj < c_desc.local_cols; ++lj) {
+          const std::int64_t h = c0 + block_cyclic_global(lj, nb, c_desc.my_col, shape.cols);
+          for (std::int64_t li = 0; li < c_desc.local_rows; ++li) {
+            const std::int64_t g = block_cyclic_global(li, nb, c_desc.my_row, shape.rows);
+            if (self_join && g > h) continue;
+            double v = static_cast<double>(c[li + lj * c_desc.ld]);
+            if (self_join && g == h) v -= self_terms[g];
+            if (std::abs(v) >= run.detect_threshold) {
+              outgoing[group_a.owner_of_group(g, tiled_a)].push_back({g, h});
+              ++candidates;
+            }
+          }
+        }
+      });
+      empty += route_and_verify(comm, outgoing, a, b, self_join, threshold, run.pairs, rep_times);
+    }
+
+    const double gemm_flops = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
+    nlohmann::ordered_json stats = {{"repetition", rep},
+                                    {"groups", {G_A, G_B}},
+                                    {"panels", panels},
+                                    {"candidates", sum_over(comm, candidates)},
+                                    {"false_candidates", sum_over(comm, empty)},
+                                    {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run.pairs.size() - found_before))},
+                                    {"times", gather_stage_times(comm, rep_times)}};
+    const double gemm_seconds = stats["times"]["gemm"]["max"].get<double>();
+    stats["gemm_gflops"] = gemm_seconds > 0 ? gemm_flops / gemm_seconds / 1e9 : 0.0;
+    spdlog::info("sketch: repetition {}/{}: {} x {} groups, {} candidates ({} false), {} pairs verified, GEMM {:.1f} GFLOP/s",
+                 rep + 1, o.reps, G_A, G_B, stats["candidates"].get<std::int64_t>(),
+                 stats["false_candidates"].get<std::int64_t>(), stats["pairs_verified"].get<std::int64_t>(),
+                 stats["gemm_gflops"].get<double>());
+    for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);
+    run.repetitions.push_back(std::move(stats));
+  }
+  run.largest_panel_elements = boost::mpi::all_reduce(comm, run.largest_panel_elements, boost::mpi::maximum<std::int64_t>());
+  return run;
+}
+
+}  // namespace
+
+void SketchOptions::check() const {
+  if (group_a < 1 || group_b < 1) throw InputError("--group-size must be >= 1");
+  if (reps < 1) throw InputError("--reps must be >= 1");
+  if (!(z >= 0) || !std::isfinite(z)) throw InputError("--z must be a finite number >= 0");
+  if (detect_threshold && !std::isfinite(*detect_threshold)) throw InputError("--detect-threshold must be finite");
+  if (block_size < 1) throw InputError("--block-size must be >= 1");
+  if (!(panel_mib > 0)) throw InputError("--panel-mib must be > 0");
+  if (sample_rows < 1) throw InputError("--sample-rows must be >= 1");
+  if (tile_rows < 1) throw InputError("--tile-rows must be >= 1");
+}
+
+RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& o, int parts, int rank) {
+  return TiledRows{n, o.tile_for(group), parts}.rows(rank);
+}
+
+template <class Matrix>
+SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
+                       std::int64_t n_b, const Threshold& threshold, const SketchOptions& o, std::uint64_t seed,
+                       StageTimes& times) {
+  // Binary sketches hold integers: float32 is exact while every |C| <= g_A * g_B * d < 2^24.
+  const std::int64_t g_b = b ? o.group_b : o.group_a;
+  const bool exact_in_float = std::is_same_v<Matrix, BitMatrix> &&
+                              double(o.group_a) * double(g_b) * double(a.rows.cols()) < double(1 << 24);
+  return exact_in_float ? solve_typed<Matrix, float>(comm, a, n_a, b, n_b, threshold, o, seed, times)
+                        : solve_typed<Matrix, double>(comm, a, n_a, b, n_b, threshold, o, seed, times);
+}
+
+template SketchRun sketch_solve(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const LocalRows<BitMatrix>*,
+                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&);
+template SketchRun sketch_solve(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, const LocalRows<RealMatrix>*,
+                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&);
+
+}  // namespace hipi

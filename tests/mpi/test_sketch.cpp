@@ -1,0 +1,211 @@
+// The sketch solver against brute force on planted instances at fixed seeds, at whatever
+// rank count CTest runs this with (1 to 4). Groups, signs and the sampled m2 do not depend
+// on the rank count, so each fixed-seed case gives the same answer at every rank count.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "hipi/generate.hpp"
+#include "hipi/output.hpp"
+#include "hipi/scalapack.hpp"
+#include "hipi/solver.hpp"
+#include "mpi/fixtures.hpp"
+
+using namespace hipi;
+using namespace hipi::test;
+
+namespace {
+
+struct SolveResult {
+  std::vector<Pair> pairs;  // on rank 0
+  nlohmann::json parameters, report;
+  std::string grid, method;
+};
+
+GenerateOptions instance(const std::string& path, Mode mode, bool self_join) {
+  GenerateOptions o;
+  o.out = path;
+  o.n = 700;
+  o.n_b = self_join ? 0 : 500;
+  o.d = mode == Mode::Binary ? 256 : 128;
+  o.k = 8;
+  o.mode = mode;
+  o.value = mode == Mode::Binary ? 0.5 : 120.0;
+  o.self_join = self_join;
+  o.seed = 21;
+  return o;
+}
+
+SketchOptions small_sketch() {
+  SketchOptions s;
+  s.group_a = s.group_b = 2;  // binary d = 256: sigma = sqrt(4 * 256) = 32, theta = 128 = 4 sigma
+  s.z = 2;                    // T_det = 64: a heavy pair is missed in one repetition w.p. ~ Phi(-2)
+  s.reps = 3;                 // ... so in all three w.p. ~ 1e-5 per pair
+  s.tile_rows = 64;
+  s.block_size = 16;
+  return s;
+}
+
+SolveResult solve(const Comm& world, const GenerateOptions& g, const SharedTempDir& dir, const std::string& method,
+          const SketchOptions& sketch, double value) {
+  SolveOptions o;
+  o.problem = {{g.out, "/A"}, g.self_join ? std::nullopt : std::optional<DatasetRef>(DatasetRef{g.out, "/B"}), g.mode,
+               value, false};
+  o.out = dir.path(method + ".h5");
+  o.report = dir.path(method + ".json");
+  o.method = method;
+  o.sketch = sketch;
+  run_solve(world, o);
+  SolveResult r;
+  if (world.rank() == 0) {
+    r.pairs = read_pairs_file(o.out);
+    h5::File f = h5::File::open_read(o.out, nullptr);
+    r.parameters = nlohmann::json::parse(f.string_attribute("parameters"));
+    r.grid = f.string_attribute("grid");
+    r.method = f.string_attribute("method");
+    std::ifstream(o.report) >> r.report;
+  }
+  return r;
+}
+
+std::vector<GridShape> grids(int P) {
+  std::vector<GridShape> out{squarest_grid(P)};
+  if (P > 1) out.push_back({P, 1});
+  if (P == 4) out.push_back({1, 4});
+  return out;
+}
+
+}  // namespace
+
+TEST(Sketch, EqualsBruteForceForEveryGridShapeAndTwoBlockSizes) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("bin.h5"), Mode::Binary, false);
+  run_generate(world, g);
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  if (world.rank() == 0) {
+    ASSERT_GE(brute.pairs.size(), 8u) << "the planted pairs must be heavy";
+  }
+  for (const GridShape& shape : grids(world.size()))
+    for (std::int64_t nb : {8, 32}) {
+      SketchOptions s = small_sketch();
+      s.grid = shape.str();
+      s.block_size = nb;
+      const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+      if (world.rank() == 0) {
+        EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs)) << "grid " << shape.str() << " block " << nb;
+        EXPECT_EQ(sketch.grid, shape.str());
+        EXPECT_EQ(sketch.method, "sketch");
+        // Bound: m2 of random +-1 pairs is d = 256; 256 x 256 sampled pairs estimate it with
+        // sd ~ 0.6% (ip^2 has variance ~ 2 d^2): within 5% always holds for this seed.
+        EXPECT_NEAR(sketch.parameters["background_m2"].get<double>() / 256.0, 1.0, 0.05);
+        EXPECT_DOUBLE_EQ(sketch.parameters["detect_threshold"].get<double>(),
+                         128 - 2 * std::sqrt(4 * sketch.parameters["background_m2"].get<double>()));
+      }
+    }
+}
+
+TEST(Sketch, DifferentGroupSizesForAAndB) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("bin.h5"), Mode::Binary, false);
+  run_generate(world, g);
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  SketchOptions s = small_sketch();
+  s.group_a = 4;
+  s.group_b = 1;  // sigma = 32 again
+  const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+  if (world.rank() == 0) {
+    EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
+    EXPECT_EQ(sketch.report["repetitions"][0]["groups"][0].get<std::int64_t>(), 700 / 4);
+    EXPECT_EQ(sketch.report["repetitions"][0]["groups"][1].get<std::int64_t>(), 500);
+  }
+}
+
+TEST(Sketch, SelfJoinEqualsBruteForce) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("self.h5"), Mode::Binary, true);
+  run_generate(world, g);
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  const SolveResult sketch = solve(world, g, dir, "sketch", small_sketch(), g.value);
+  if (world.rank() == 0) {
+    ASSERT_GE(brute.pairs.size(), 8u);
+    EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
+    for (const Pair& p : sketch.pairs) EXPECT_LT(p.i, p.j);
+  }
+  // The diagonal entry C[G,G] holds the self terms sum |x_i|^2 = 2 * 256 = 512 on top of
+  // 2<x_i,x_j> (sd ~ 32). With them subtracted exactly, a detection threshold of 400 lets
+  // through almost nothing; without, all 350 diagonal entries would be candidates.
+  SketchOptions high = small_sketch();
+  high.reps = 1;
+  high.detect_threshold = 400;
+  const SolveResult strict = solve(world, g, dir, "sketch", high, g.value);
+  if (world.rank() == 0) {
+    EXPECT_LT(strict.report["repetitions"][0]["candidates"].get<std::int64_t>(), 10);
+  }
+}
+
+TEST(Sketch, RealValuedInstanceEqualsBruteForce) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("real.h5"), Mode::Real, false);
+  run_generate(world, g);
+  SketchOptions s = small_sketch();  // d = 128: sigma = sqrt(4 * 128) = 22.6, tau = 120 = 5.3 sigma
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+  if (world.rank() == 0) {
+    ASSERT_GE(brute.pairs.size(), 8u);
+    EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
+  }
+}
+
+// Planted binary pairs have <a,b> = d - 2*floor(d(1-rho)/2) = 128 = rho*d exactly at
+// rho = 0.5: found. At rho = 129/256 the threshold is 129 and the same pairs, one step
+// (2) below it, are not reported.
+TEST(Sketch, PairsAtTheThresholdAreFoundPairsOneStepBelowAreNot) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("edge.h5"), Mode::Binary, false);
+  run_generate(world, g);
+  const SolveResult at = solve(world, g, dir, "sketch", small_sketch(), 0.5);
+  const SolveResult above = solve(world, g, dir, "sketch", small_sketch(), 129.0 / 256.0);
+  const SolveResult above_brute = solve(world, g, dir, "brute", {}, 129.0 / 256.0);
+  if (world.rank() == 0) {
+    h5::File f = h5::File::open_read(g.out, nullptr);
+    const auto truth_ip = f.read_all<double>("/truth_ip");
+    ASSERT_EQ(truth_ip.size(), 8u);
+    for (double ip : truth_ip) EXPECT_EQ(ip, 128.0);
+    EXPECT_EQ(at.pairs.size(), 8u);
+    for (const Pair& p : at.pairs) EXPECT_EQ(p.ip, 128.0);
+    EXPECT_TRUE(above.pairs.empty());
+    EXPECT_TRUE(same_pairs(above.pairs, above_brute.pairs));
+  }
+}
+
+// The product stage holds one panel of C at a time: with a tiny panel budget the panels
+// are one block column per process column, and no rank ever allocates more than that.
+TEST(Sketch, NeverHoldsTheWholeProductMatrix) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("mem.h5"), Mode::Binary, false);
+  run_generate(world, g);
+  SketchOptions s = small_sketch();
+  s.reps = 1;
+  s.panel_mib = 0.001;
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+  if (world.rank() == 0) {
+    const GridShape shape = squarest_grid(world.size());
+    const std::int64_t G_A = 350, G_B = 250;
+    const std::int64_t one_panel = block_cyclic_count(G_A, s.block_size, 0, shape.rows) * s.block_size;
+    EXPECT_EQ(sketch.parameters["c_elements"].get<std::int64_t>(), G_A * G_B);
+    EXPECT_LE(sketch.parameters["largest_panel_elements"].get<std::int64_t>(), one_panel);
+    EXPECT_LT(sketch.parameters["largest_panel_elements"].get<std::int64_t>() * world.size(), G_A * G_B);
+    EXPECT_EQ(sketch.report["repetitions"][0]["panels"].get<int>(),
+              (G_B + s.block_size * shape.cols - 1) / (s.block_size * shape.cols));
+    EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
+  }
+}

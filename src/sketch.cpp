@@ -1,5 +1,6 @@
 #include "hipi/sketch.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include "hipi/error.hpp"
@@ -75,36 +76,60 @@ LocalGroups::LocalGroups(const Grouping& grouping, RowRange rows) {
   }
 }
 
+namespace {
+
+// Sketches are accumulated for a batch of groups in a contiguous buffer, then written out:
+// for the column-major S_A layout each coordinate then gets kBatch consecutive values (a
+// cache line) instead of one scattered write per row.
+constexpr std::int64_t kBatch = 16;
+
+template <class T, class AddRow>
+void build_batched(const Grouping& grouping, const LocalGroups& groups, std::int64_t d, T* out,
+                   std::int64_t group_stride, std::int64_t coord_stride, AddRow&& add_row) {
+  std::vector<T> buffer(static_cast<std::size_t>(kBatch * d));
+  for (std::int64_t k0 = 0; k0 < groups.size(); k0 += kBatch) {
+    const std::int64_t batch = std::min(kBatch, groups.size() - k0);
+    std::fill(buffer.begin(), buffer.end(), T(0));
+    for (std::int64_t q = 0; q < batch; ++q)
+      for (std::int64_t m = groups.first_member(k0 + q); m < groups.offsets[k0 + q + 1]; ++m) {
+        const std::int64_t row = groups.members[m];
+        add_row(row, static_cast<T>(grouping.sign(row)), buffer.data() + q * d);
+      }
+    if (coord_stride == 1) {
+      for (std::int64_t q = 0; q < batch; ++q)
+        std::copy(buffer.begin() + q * d, buffer.begin() + (q + 1) * d, out + (k0 + q) * group_stride);
+    } else {
+      for (std::int64_t c = 0; c < d; ++c)
+        for (std::int64_t q = 0; q < batch; ++q) out[(k0 + q) * group_stride + c * coord_stride] = buffer[q * d + c];
+    }
+  }
+}
+
+}  // namespace
+
 template <class T>
 void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
                     const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
   const std::int64_t d = rows.cols();
-  for (std::int64_t k = 0; k < groups.size(); ++k) {
-    T* s = out + k * group_stride;
-    for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] = 0;
-    for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
-      const std::int64_t row = groups.members[m];
-      const std::uint64_t* bits = rows.row(row - first_row);
-      const T sign = static_cast<T>(grouping.sign(row));
-      for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] += (bits[c / 64] >> (c % 64)) & 1 ? -sign : sign;
+  build_batched(grouping, groups, d, out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
+    const std::uint64_t* bits = rows.row(row - first_row);
+    for (std::int64_t w = 0; w * 64 < d; ++w) {
+      const std::uint64_t word = bits[w];
+      const std::int64_t n = std::min<std::int64_t>(64, d - w * 64);
+      T* a = acc + w * 64;
+      for (std::int64_t b = 0; b < n; ++b) a[b] += sign - 2 * sign * static_cast<T>((word >> b) & 1u);
     }
-  }
+  });
 }
 
 template <class T>
 void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
                     const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
   const std::int64_t d = rows.cols();
-  for (std::int64_t k = 0; k < groups.size(); ++k) {
-    T* s = out + k * group_stride;
-    for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] = 0;
-    for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
-      const std::int64_t row = groups.members[m];
-      const float* x = rows.row(row - first_row);
-      const T sign = static_cast<T>(grouping.sign(row));
-      for (std::int64_t c = 0; c < d; ++c) s[c * coord_stride] += sign * static_cast<T>(x[c]);
-    }
-  }
+  build_batched(grouping, groups, d, out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
+    const float* x = rows.row(row - first_row);
+    for (std::int64_t c = 0; c < d; ++c) acc[c] += sign * static_cast<T>(x[c]);
+  });
 }
 
 std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups) {

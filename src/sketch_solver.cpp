@@ -205,7 +205,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     });
     run.detect_threshold = threshold.theta - o.z * std::sqrt(double(g_a) * double(g_b) * run.background.m2);
   }
-  if (run.detect_threshold <= 0)
+  if (run.detect_threshold <= 0 && rank == 0)  // the same on every rank: said once
     spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
                  "heavy pairs at these group sizes; use smaller groups or --method brute)",
                  run.detect_threshold);
@@ -315,7 +315,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
 
 }  // namespace
 
-void SketchOptions::check() const {
+void SketchOptions::check(int ranks) const {
   if (group_a < 1 || group_b < 1) throw InputError("--group-size must be >= 1");
   if (reps < 1) throw InputError("--reps must be >= 1");
   if (!(z >= 0) || !std::isfinite(z)) throw InputError("--z must be a finite number >= 0");
@@ -324,6 +324,7 @@ void SketchOptions::check() const {
   if (!(panel_mib > 0)) throw InputError("--panel-mib must be > 0");
   if (sample_rows < 1) throw InputError("--sample-rows must be >= 1");
   if (tile_rows < 1) throw InputError("--tile-rows must be >= 1");
+  if (!grid.empty()) parse_grid(grid, ranks);
 }
 
 RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& o, int parts, int rank) {

@@ -49,7 +49,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const Problem& problem = options.problem;
   agree(comm, [&] {
     problem.check_threshold();
-    if (options.method == "sketch") options.sketch.check();
+    if (options.method == "sketch") options.sketch.check(comm.size());
     check_output_path(options.out, "--out");
     if (!options.report.empty()) check_output_path(options.report, "--report");
   });
@@ -59,7 +59,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
   check_inputs_match(a, b ? &*b : nullptr);
-  if (problem.mode == Mode::Real && (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
+  if (comm.rank() == 0 && problem.mode == Mode::Real &&
+      (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
 
   const Threshold threshold = problem.threshold(a.cols);

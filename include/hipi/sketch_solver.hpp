@@ -33,8 +33,8 @@ struct SketchOptions {
   std::int64_t tile_rows = 1024;            // rows per tile (rounded up to a multiple of g)
 
   std::int64_t tile_for(std::int64_t group) const { return (tile_rows + group - 1) / group * group; }
-  /// Throws InputError for impossible values.
-  void check() const;
+  /// Throws InputError for impossible values (including a grid that does not match `ranks`).
+  void check(int ranks) const;
 };
 
 /// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs (DESIGN.md

@@ -71,6 +71,23 @@ if grep -q '"compute"' report4.json && grep -q '"ranks": 4' report4.json; then p
 if h5dump -a /method solve2.h5 | grep -q '"brute"' && h5dump -a /requested_method solve2.h5 | grep -q '"auto"'; then pass "method attributes"
 else fail "method attributes"; fi
 
+# --- the sketch method: same pairs as brute force, the same file at every rank count --------
+for np in 1 2 3 4; do
+  run "$np" solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out "sketch$np.h5" --method sketch --group-size 2 --z 2 --reps 2 --tile-rows 64 --block-size 16
+  [ "$status" -eq 0 ] || fail "sketch at $np ranks: $out"
+done
+same=1
+for np in 1 2 3 4; do
+  for obj in /pairs /inner_products; do
+    h5diff solve1.h5 "sketch$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "sketch at $np ranks: $obj differs from brute force"; }
+  done
+done
+[ "$same" -eq 1 ] && pass "sketch: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
+if h5dump -a /method sketch4.h5 | grep -q '"sketch"' && h5dump -a /grid sketch4.h5 | grep -q '"2x2"'; then pass "sketch attributes"
+else fail "sketch attributes"; fi
+expect_error "grid not matching ranks" 2 "--grid 2x2 has 4 processes but the job has 3" 3 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 2x2
+expect_error "group size zero" 2 "--group-size" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --group-size 0
+
 # --- a TOML configuration and a self-join ----------------------------------------------
 cat > solve.toml <<'TOML'
 # options for hipi solve

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "hipi/generate.hpp"
@@ -106,6 +107,8 @@ int main(int argc, char** argv) {
     std::printf("instance: %s  (%lld x %lld, d = %lld, rho = %.3g, %zu planted), %d ranks, kernel %s\n", data.c_str(),
                 (long long)g.n, (long long)g.n, (long long)g.d, g.value, truth.size(), world.size(),
                 kernel_name().c_str());
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    std::printf("OPENBLAS_CORETYPE=%s (the GEMM kernel OpenBLAS runs; see README)\n", coretype ? coretype : "(unset: autodetect)");
     std::printf("sketch: groups %lld x %lld, z = %.3g, reps = %d, block %lld\n", (long long)sketch.group_a,
                 (long long)sketch.group_b, sketch.z, sketch.reps, (long long)sketch.block_size);
     std::printf("%-8s %9s %8s %8s %9s %8s %8s %9s %14s %10s\n", "method", "wall s", "read s", "sketch", "gemm s", "verify",

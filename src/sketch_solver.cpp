@@ -234,11 +234,17 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
       sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
       build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1);
     });
-    const Descriptor sa_desc = describe(grid, G_A, d, nb, nb), sbt_desc = describe(grid, d, G_B, nb, nb);
+    // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
+    // into a collective ScaLAPACK call that another rank has given up on.
+    Descriptor sa_desc, sbt_desc, sa_src, sbt_src;
+    agree(comm, [&] {
+      sa_desc = describe(grid, G_A, d, nb, nb);
+      sbt_desc = describe(grid, d, G_B, nb, nb);
+      sa_src = describe(column_of_ranks, G_A, d, tiled_a.tiles_per_part() * group_a.groups_per_tile(), d);
+      sbt_src = describe(row_of_ranks, d, G_B, d, tiled_b.tiles_per_part() * group_b.groups_per_tile());
+    });
     std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
     rep_times.time("redistribute", [&] {
-      const Descriptor sa_src = describe(column_of_ranks, G_A, d, tiled_a.tiles_per_part() * group_a.groups_per_tile(), d);
-      const Descriptor sbt_src = describe(row_of_ranks, d, G_B, d, tiled_b.tiles_per_part() * group_b.groups_per_tile());
       HIPI_ASSERT(sa_src.local_rows == a.groups.size() && sbt_src.local_cols == b.groups.size());
       redistribute(G_A, d, sa_local.data(), sa_src, sa.data(), sa_desc, column_of_ranks.context());
       redistribute(d, G_B, sbt_local.data(), sbt_src, sbt.data(), sbt_desc, column_of_ranks.context());
@@ -268,7 +274,8 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++panels) {
       const std::int64_t cols = std::min(width, G_B - c0);
       const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
-      const Descriptor c_desc = describe(grid, rows, cols, nb, nb);
+      Descriptor c_desc;
+      agree(comm, [&] { c_desc = describe(grid, rows, cols, nb, nb); });
       std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
       run.largest_panel_elements = std::max(run.largest_panel_elements, c_desc.local_size());
       rep_times.time("gemm", [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });

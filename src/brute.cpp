@@ -1,5 +1,6 @@
 #include "hipi/brute.hpp"
 
+#include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
 
 #include <climits>
@@ -16,9 +17,12 @@ constexpr int kRingTag = 17;
 // for `steps` steps: at step s this rank visits the block of rank (rank - s) mod P. The
 // next block is received while the current one is visited.
 template <class Matrix, class Visit>
-void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, std::int64_t n, int steps, Visit&& visit,
-               const ProgressFn& progress) {
+void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&& visit, const ProgressFn& progress) {
   const int P = comm.size(), rank = comm.rank();
+  // Any contiguous split works (brute force reads row_block, auto reads whole tiles): each
+  // rank learns every block's rows once.
+  std::vector<RowRange> blocks;
+  boost::mpi::all_gather(comm, own.range, blocks);
   const int next = (rank + 1) % P, prev = (rank + P - 1) % P;
   const Matrix* current = &own.rows;
   RowRange current_range = own.range;
@@ -28,7 +32,7 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, std::int64_t n, i
     RowRange incoming_range;
     if (s + 1 < steps) {
       const int source = ((rank - s - 1) % P + P) % P;
-      incoming_range = row_block(n, P, source);
+      incoming_range = blocks[source];
       Matrix& incoming = buffers[(s + 1) % 2];
       incoming = Matrix(incoming_range.size(), own.rows.cols());
       HIPI_ASSERT(incoming.storage_size() <= static_cast<std::size_t>(INT_MAX));
@@ -49,10 +53,10 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, std::int64_t n, i
 
 template <class Matrix>
 std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
-                              std::int64_t n_b, const Threshold& threshold, const ProgressFn& progress) {
+                              const Threshold& threshold, const ProgressFn& progress) {
   std::vector<Pair> found;
   ring_pass(
-      comm, b, n_b, comm.size(),
+      comm, b, comm.size(),
       [&](const Matrix& block, RowRange range, int) {
         heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
       },
@@ -61,15 +65,14 @@ std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, cons
 }
 
 template <class Matrix>
-std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                   const Threshold& threshold, const ProgressFn& progress) {
+std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold, const ProgressFn& progress) {
   // Block pair {x, y} is checked by the rank at ring distance (x - y) mod P <= P/2 from it.
   // With P even, distance P/2 is reached from both sides: the lower rank takes it.
   const int P = comm.size(), rank = comm.rank();
   const int steps = P / 2 + 1;
   std::vector<Pair> found;
   ring_pass(
-      comm, a, n_a, steps,
+      comm, a, steps,
       [&](const Matrix& block, RowRange range, int s) {
         if (s == 0) {
           heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found);
@@ -86,12 +89,12 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
 }
 
 template std::vector<Pair> brute_force(const Comm&, const LocalRows<BitMatrix>&, const LocalRows<BitMatrix>&,
-                                       std::int64_t, const Threshold&, const ProgressFn&);
+                                       const Threshold&, const ProgressFn&);
 template std::vector<Pair> brute_force(const Comm&, const LocalRows<RealMatrix>&, const LocalRows<RealMatrix>&,
-                                       std::int64_t, const Threshold&, const ProgressFn&);
-template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
-                                            const Threshold&, const ProgressFn&);
-template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
-                                            const Threshold&, const ProgressFn&);
+                                       const Threshold&, const ProgressFn&);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<BitMatrix>&, const Threshold&,
+                                            const ProgressFn&);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<RealMatrix>&, const Threshold&,
+                                            const ProgressFn&);
 
 }  // namespace hipi

@@ -21,34 +21,56 @@ void agree_on(const Comm& comm, const std::optional<Failure>& local) {
   throw_error(static_cast<ErrorKind>(kind), message, /*collective=*/true);
 }
 
+RankedBytes RankedBytes::with_sizes(const std::vector<std::int64_t>& sizes) {
+  RankedBytes r;
+  r.resize_parts(sizes);
+  return r;
+}
+
+void RankedBytes::resize_parts(const std::vector<std::int64_t>& sizes) {
+  offsets.assign(sizes.size() + 1, 0);
+  for (std::size_t k = 0; k < sizes.size(); ++k) offsets[k + 1] = offsets[k] + sizes[k];
+  data.resize(static_cast<std::size_t>(offsets.back()));
+}
+
+RankedBytes exchange_ranked(const Comm& comm, const RankedBytes& send) {
+  RankedBytes out;
+  exchange_ranked(comm, send, out);
+  return out;
+}
+
+void exchange_ranked(const Comm& comm, const RankedBytes& send, RankedBytes& out) {
+  const int P = comm.size();
+  HIPI_ASSERT(static_cast<int>(send.offsets.size()) == P + 1);
+  std::vector<int> send_counts(P), recv_counts(P), send_displs(P), recv_displs(P);
+  for (int r = 0; r < P; ++r) {
+    if (send.offsets[r + 1] > INT_MAX)
+      throw MpiError("an all-to-all exchange of " + std::to_string(send.offsets[r + 1]) +
+                     " bytes exceeds MPI's int counts; use smaller panels");
+    send_counts[r] = static_cast<int>(send.size(r));
+    send_displs[r] = static_cast<int>(send.offsets[r]);
+  }
+  HIPI_MPI_CHECK(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm));
+  std::vector<std::int64_t> sizes(recv_counts.begin(), recv_counts.end());
+  out.resize_parts(sizes);
+  if (out.offsets.back() > INT_MAX)
+    throw MpiError("an all-to-all exchange of " + std::to_string(out.offsets.back()) +
+                   " bytes exceeds MPI's int counts; use smaller panels");
+  for (int r = 0; r < P; ++r) recv_displs[r] = static_cast<int>(out.offsets[r]);
+  HIPI_MPI_CHECK(MPI_Alltoallv(send.data.data(), send_counts.data(), send_displs.data(), MPI_BYTE, out.data.data(),
+                               recv_counts.data(), recv_displs.data(), MPI_BYTE, comm));
+}
+
 std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std::vector<std::vector<char>>& send) {
   const int P = comm.size();
   HIPI_ASSERT(static_cast<int>(send.size()) == P);
-  std::vector<int> send_counts(P), recv_counts(P), send_offsets(P + 1, 0), recv_offsets(P + 1, 0);
-  for (int r = 0; r < P; ++r) {
-    HIPI_ASSERT(send[r].size() <= static_cast<std::size_t>(INT_MAX));
-    send_counts[r] = static_cast<int>(send[r].size());
-  }
-  HIPI_MPI_CHECK(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm));
-  std::int64_t send_total = 0, recv_total = 0;
-  for (int r = 0; r < P; ++r) {
-    send_total += send_counts[r];
-    recv_total += recv_counts[r];
-  }
-  if (send_total > INT_MAX || recv_total > INT_MAX)
-    throw MpiError("an all-to-all exchange of " + std::to_string(std::max(send_total, recv_total)) +
-                   " bytes exceeds MPI's int counts; use smaller panels");
-  for (int r = 0; r < P; ++r) {
-    send_offsets[r + 1] = send_offsets[r] + send_counts[r];
-    recv_offsets[r + 1] = recv_offsets[r] + recv_counts[r];
-  }
-  std::vector<char> out_flat(static_cast<std::size_t>(recv_total)), in_flat(static_cast<std::size_t>(send_total));
-  for (int r = 0; r < P; ++r) std::copy(send[r].begin(), send[r].end(), in_flat.begin() + send_offsets[r]);
-  HIPI_MPI_CHECK(MPI_Alltoallv(in_flat.data(), send_counts.data(), send_offsets.data(), MPI_BYTE, out_flat.data(),
-                               recv_counts.data(), recv_offsets.data(), MPI_BYTE, comm));
+  std::vector<std::int64_t> sizes(P);
+  for (int r = 0; r < P; ++r) sizes[r] = static_cast<std::int64_t>(send[r].size());
+  RankedBytes flat = RankedBytes::with_sizes(sizes);
+  for (int r = 0; r < P; ++r) std::copy(send[r].begin(), send[r].end(), flat.data.begin() + flat.offsets[r]);
+  const RankedBytes got = exchange_ranked(comm, flat);
   std::vector<std::vector<char>> out(P);
-  for (int r = 0; r < P; ++r)
-    out[r].assign(out_flat.begin() + recv_offsets[r], out_flat.begin() + recv_offsets[r + 1]);
+  for (int r = 0; r < P; ++r) out[r].assign(got.part(r), got.part(r) + got.size(r));
   return out;
 }
 

@@ -13,10 +13,6 @@ void pdgemm_(const char* transa, const char* transb, const int* m, const int* n,
              const double* a, const int* ia, const int* ja, const int* desca, const double* b, const int* ib,
              const int* jb, const int* descb, const double* beta, double* c, const int* ic, const int* jc,
              const int* descc);
-void Cpsgemr2d(int m, int n, const float* a, int ia, int ja, const int* desca, float* b, int ib, int jb,
-               const int* descb, int context);
-void Cpdgemr2d(int m, int n, const double* a, int ia, int ja, const int* desca, double* b, int ib, int jb,
-               const int* descb, int context);
 }
 
 namespace hipi {
@@ -79,23 +75,9 @@ void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const D
             &one, &one, dc.desc.data());
 }
 
-template <class T>
-void redistribute(std::int64_t m, std::int64_t n, const T* a, const Descriptor& da, T* b, const Descriptor& db,
-                  int context) {
-  const int im = to_int(m, "m"), in = to_int(n, "n");
-  if constexpr (std::is_same_v<T, float>)
-    Cpsgemr2d(im, in, a, 1, 1, da.desc.data(), b, 1, 1, db.desc.data(), context);
-  else
-    Cpdgemr2d(im, in, a, 1, 1, da.desc.data(), b, 1, 1, db.desc.data(), context);
-}
-
 template void gemm_nn<float>(std::int64_t, std::int64_t, std::int64_t, const float*, const Descriptor&, const float*,
                              std::int64_t, const Descriptor&, float*, const Descriptor&);
 template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, const Descriptor&,
                               const double*, std::int64_t, const Descriptor&, double*, const Descriptor&);
-template void redistribute<float>(std::int64_t, std::int64_t, const float*, const Descriptor&, float*,
-                                  const Descriptor&, int);
-template void redistribute<double>(std::int64_t, std::int64_t, const double*, const Descriptor&, double*,
-                                   const Descriptor&, int);
 
 }  // namespace hipi

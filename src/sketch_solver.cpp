@@ -12,13 +12,13 @@
 #include "hipi/random.hpp"
 #include "hipi/scalapack.hpp"
 #include "hipi/sketch.hpp"
+#include "hipi/sketch_layout.hpp"
+#include "hipi/stats.hpp"
 #include "hipi/verify.hpp"
 
 namespace hipi {
 
 namespace {
-
-enum Stream : std::uint64_t { kSample = 21 };
 
 struct Candidate {
   std::int64_t g, h;
@@ -46,50 +46,6 @@ Matrix gather_group(const Side<Matrix>& side, std::int64_t k, std::vector<std::i
     std::copy(src, src + m.stride(), m.row(q));
   }
   return m;
-}
-
-// The sampled rows of one side, gathered on every rank in sample order.
-template <class Matrix>
-Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int64_t n, std::int64_t count,
-                     std::uint64_t seed, int side, std::vector<std::int64_t>& ids) {
-  RandomStream rng(seed, {kSample, static_cast<std::uint64_t>(side)});
-  ids.resize(count);
-  for (auto& id : ids) id = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
-  using V = typename Matrix::value_type;
-  const std::int64_t stride = local.rows.stride();
-  std::vector<V> mine;  // (sample position, row) records for the rows this rank holds
-  for (std::int64_t k = 0; k < count; ++k)
-    if (local.range.contains(ids[k])) {
-      mine.push_back(static_cast<V>(k));  // exact: sample positions are small
-      const V* row = local.rows.row(ids[k] - local.range.begin);
-      mine.insert(mine.end(), row, row + stride);
-    }
-  const auto all = alltoallv(comm, std::vector<std::vector<V>>(comm.size(), mine));
-  Matrix sample(count, local.rows.cols());
-  for (const auto& from : all)
-    for (std::size_t at = 0; at < from.size(); at += 1 + stride)
-      std::copy(from.begin() + at + 1, from.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(from[at])));
-  return sample;
-}
-
-template <class Matrix>
-BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed) {
-  std::vector<std::int64_t> ids_a, ids_b;
-  const Matrix sa = gather_sample(comm, a, n_a, std::min(sample_rows, n_a), seed, 0, ids_a);
-  const Matrix sb = gather_sample(comm, b, n_b, std::min(sample_rows, n_b), seed, 1, ids_b);
-  std::vector<Pair> all;
-  heavy_pairs(sa, 0, sb, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
-  BackgroundSample out;
-  double sum = 0;
-  for (const Pair& p : all) {
-    if (threshold.passes(p.ip) || (self_join && ids_a[p.i] == ids_b[p.j])) continue;
-    sum += p.ip * p.ip;
-    ++out.pairs;
-  }
-  out.m2 = out.pairs ? sum / static_cast<double>(out.pairs) : 0.0;
-  return out;
 }
 
 // Sends candidates to the owners of their A groups, fetches the rows of their B groups
@@ -212,7 +168,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
 
   const GridShape shape = o.grid.empty() ? squarest_grid(P) : parse_grid(o.grid, P);
   run.grid = shape.str();
-  const BlacsGrid grid(comm, shape), column_of_ranks(comm, {P, 1}), row_of_ranks(comm, {1, P});
+  const BlacsGrid grid(comm, shape);
   const std::int64_t nb = o.block_size;
 
   for (int rep = 0; rep < o.reps; ++rep) {
@@ -224,30 +180,29 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     const std::int64_t G_A = group_a.groups(), G_B = group_b.groups();
     run.c_elements = G_A * G_B;
 
-    // Local sketches, laid out as ScaLAPACK block descriptors over a column (A) and a row
-    // (B^T) of ranks: S_A is G_A x d, S_B^T is d x G_B, both column-major.
+    // Local sketches, group-major (each group's d values contiguous), then moved to the 2D
+    // layout of the product: S_A as G_A x d, S_B^T as d x G_B.
     std::vector<T> sa_local, sbt_local;
     rep_times.time("sketch", [&] {
       sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
-      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), 1,
-                     std::max<std::int64_t>(1, a.groups.size()));
-      sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
-      build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1);
+      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), d, 1);
+      if (!self_join) {
+        sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
+        build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1);
+      }
     });
     // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
     // into a collective ScaLAPACK call that another rank has given up on.
-    Descriptor sa_desc, sbt_desc, sa_src, sbt_src;
+    Descriptor sa_desc, sbt_desc;
     agree(comm, [&] {
       sa_desc = describe(grid, G_A, d, nb, nb);
       sbt_desc = describe(grid, d, G_B, nb, nb);
-      sa_src = describe(column_of_ranks, G_A, d, tiled_a.tiles_per_part() * group_a.groups_per_tile(), d);
-      sbt_src = describe(row_of_ranks, d, G_B, d, tiled_b.tiles_per_part() * group_b.groups_per_tile());
     });
     std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
     rep_times.time("redistribute", [&] {
-      HIPI_ASSERT(sa_src.local_rows == a.groups.size() && sbt_src.local_cols == b.groups.size());
-      redistribute(G_A, d, sa_local.data(), sa_src, sa.data(), sa_desc, column_of_ranks.context());
-      redistribute(d, G_B, sbt_local.data(), sbt_src, sbt.data(), sbt_desc, column_of_ranks.context());
+      scatter_to_grid(comm, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
+      const std::vector<T>& b_local = self_join ? sa_local : sbt_local;  // a self-join multiplies S_A by itself
+      scatter_to_grid(comm, b_local.data(), b.groups.groups.begin, b.groups.size(), d, false, sbt_desc, sbt.data());
       sa_local = {};
       sbt_local = {};
     });

@@ -3,44 +3,142 @@
 #include <boost/mpi/collectives.hpp>
 
 #include "hipi/brute.hpp"
+#include "hipi/calibrate.hpp"
 #include "hipi/input.hpp"
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
+#include "hipi/plan.hpp"
 #include "hipi/report.hpp"
+#include "hipi/sketch.hpp"
 
 namespace hipi {
 
 namespace {
 
-ProgressFn ring_progress(const std::string& method) {
-  return [method](int done, int steps) { spdlog::info("{}: ring step {}/{} done", method, done, steps); };
+// Under auto the rows are read before the plan exists: whole tiles of 1024 rows suit brute
+// force (any contiguous split) and every power-of-two group size the planner considers.
+constexpr std::int64_t kAutoTile = 1024;
+
+ProgressFn ring_progress() {
+  return [](int done, int steps) { spdlog::info("brute: ring step {}/{} done", done, steps); };
 }
 
-// Reads this rank's blocks and runs brute force; Matrix selects binary or real data.
+// Which rows this rank reads for a method.
+RowRange rows_for(const std::string& method, std::int64_t n, std::int64_t group, const SketchOptions& o,
+                  const Comm& comm) {
+  if (method == "brute") return row_block(n, comm.size(), comm.rank());
+  if (method == "sketch") return sketch_rows(n, group, o, comm.size(), comm.rank());
+  return TiledRows{n, kAutoTile, comm.size()}.rows(comm.rank());
+}
+
+struct Outcome {
+  std::string method;
+  std::vector<Pair> local;
+  std::string grid;
+  nlohmann::ordered_json parameters = nlohmann::ordered_json::object();
+  nlohmann::ordered_json repetitions;
+  nlohmann::ordered_json plan;
+};
+
+void print_plan(const PlanChoice& c, const ProblemShape& shape, const BackgroundSample& bg, const MachineProfile& m) {
+  auto describe = [](const Plan& p) {
+    std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
+    if (p.method == "sketch")
+      s += fmt::format(" (groups {}x{}, T_det {:.1f} = theta - {:.2f} sigma, {} reps, miss per pair {:.1e}, "
+                       "{:.3g} candidates per rep, {})",
+                       p.group_a, p.group_b, p.detect_threshold, p.z, p.reps, p.miss, p.candidates_per_rep,
+                       p.float32 ? "float32" : "float64");
+    std::string stages;
+    for (const auto& st : p.stages) stages += fmt::format(" {} {:.3f},", st.stage, st.seconds);
+    if (!stages.empty()) stages.pop_back();
+    return s + "\n      stages:" + stages;
+  };
+  fmt::print("data:    {} x {}{}, d = {}, theta = {}, m2 = {:.4g} from {} sampled pairs (theta^2/m2 = {:.3g})\n", shape.n_a,
+             shape.n_b, shape.self_join ? " (self-join)" : "", shape.d, shape.theta, bg.m2, bg.pairs,
+             shape.theta * shape.theta / bg.m2);
+  fmt::print("machine: per rank, GEMM {:.1f} GFLOP/s float32, {:.1f} float64; exact checks {:.3g} pairs/s; "
+             "all-to-all {:.2g} B/s\n",
+             m.gemm_f32_flops / 1e9, m.gemm_f64_flops / 1e9,
+             shape.mode == Mode::Binary ? m.binary_pairs : m.real_pairs, m.exchange_bytes);
+  fmt::print("chosen:  {}\nrunner-up: {}\nwhy:     {}\n", describe(c.best), describe(c.runner_up), c.why);
+}
+
 template <class Matrix, class Read>
-std::vector<Pair> run_brute(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const Threshold& threshold,
-                            StageTimes& times, Read&& read_rows) {
-  const int P = comm.size(), rank = comm.rank();
-  const LocalRows<Matrix> a_rows = times.time("read", [&] { return read_rows(comm, a, row_block(a.rows, P, rank)); });
-  if (!b) {
-    return times.time("compute", [&] { return brute_force_self(comm, a_rows, a.rows, threshold, ring_progress("brute")); });
+Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const Problem& problem,
+                   const Threshold& threshold, const SolveOptions& options, StageTimes& times, Read&& read_rows) {
+  Outcome out;
+  out.method = options.method;
+  SketchOptions sketch = options.sketch;
+  const LocalRows<Matrix> a_rows = times.time(
+      "read", [&] { return read_rows(comm, a, rows_for(options.method, a.rows, sketch.group_a, sketch, comm)); });
+  std::optional<LocalRows<Matrix>> b_rows;
+  if (b)
+    b_rows = times.time(
+        "read", [&] { return read_rows(comm, *b, rows_for(options.method, b->rows, sketch.group_b, sketch, comm)); });
+  const LocalRows<Matrix>& b_or_a = b ? *b_rows : a_rows;
+  const std::int64_t n_b = b ? b->rows : a.rows;
+
+  if (options.method == "auto") {
+    const BackgroundSample bg = times.time("sample", [&] {
+      return estimate_background(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed);
+    });
+    MachineProfile machine;
+    agree(comm, [&] {
+      if (!options.profile.empty()) machine = scaled_to(load_profile(options.profile), a.cols);
+    });
+    if (options.profile.empty())
+      machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
+    const ProblemShape shape{a.rows,         n_b, a.cols, !b, problem.mode, threshold.theta, comm.size(),
+                             std::max(bg.m2, 1e-300), options.delta};
+    const PlanChoice choice = choose_plan(shape, machine);
+    out.plan = {{"chosen", choice.best.to_json()},
+                {"runner_up", choice.runner_up.to_json()},
+                {"brute", choice.brute.to_json()},
+                {"why", choice.why},
+                {"background_m2", bg.m2}};
+    out.method = choice.best.method;
+    spdlog::info("auto: {} chosen, predicted {:.3f} s: {}", out.method, choice.best.seconds, choice.why);
+    if (options.plan_only) {
+      if (comm.rank() == 0) print_plan(choice, shape, bg, machine);
+      return out;
+    }
+    if (out.method == "sketch") {
+      sketch.group_a = choice.best.group_a;
+      sketch.group_b = choice.best.group_b;
+      sketch.reps = choice.best.reps;
+      sketch.detect_threshold = choice.best.detect_threshold;
+      sketch.tile_rows = kAutoTile;
+    }
   }
-  const LocalRows<Matrix> b_rows = times.time("read", [&] { return read_rows(comm, *b, row_block(b->rows, P, rank)); });
-  return times.time("compute", [&] { return brute_force(comm, a_rows, b_rows, b->rows, threshold, ring_progress("brute")); });
-}
 
-// Reads this rank's tile-aligned blocks and runs the sketch solver.
-template <class Matrix, class Read>
-SketchRun run_sketch(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const Threshold& threshold,
-                     const SolveOptions& options, StageTimes& times, Read&& read_rows) {
-  const int P = comm.size(), rank = comm.rank();
-  const SketchOptions& o = options.sketch;
-  const LocalRows<Matrix> a_rows =
-      times.time("read", [&] { return read_rows(comm, a, sketch_rows(a.rows, o.group_a, o, P, rank)); });
-  if (!b) return sketch_solve<Matrix>(comm, a_rows, a.rows, nullptr, a.rows, threshold, o, options.seed, times);
-  const LocalRows<Matrix> b_rows =
-      times.time("read", [&] { return read_rows(comm, *b, sketch_rows(b->rows, o.group_b, o, P, rank)); });
-  return sketch_solve<Matrix>(comm, a_rows, a.rows, &b_rows, b->rows, threshold, o, options.seed, times);
+  if (out.method == "brute") {
+    out.grid = "ring of " + std::to_string(comm.size());
+    out.local = times.time("compute", [&] {
+      return b ? brute_force(comm, a_rows, *b_rows, threshold, ring_progress())
+               : brute_force_self(comm, a_rows, threshold, ring_progress());
+    });
+    return out;
+  }
+  SketchRun run = sketch_solve<Matrix>(comm, a_rows, a.rows, b ? &*b_rows : nullptr, n_b, threshold, sketch,
+                                       options.seed, times);
+  out.local = std::move(run.pairs);
+  out.grid = run.grid;
+  auto& p = out.parameters;
+  p["group_size_a"] = sketch.group_a;
+  p["group_size_b"] = b ? sketch.group_b : sketch.group_a;
+  p["reps"] = sketch.reps;
+  p["detect_threshold"] = run.detect_threshold;
+  if (!sketch.detect_threshold) {
+    p["z"] = sketch.z;
+    p["background_m2"] = run.background.m2;
+    p["background_pairs_sampled"] = run.background.pairs;
+  }
+  p["block_size"] = sketch.block_size;
+  p["tile_rows_a"] = sketch.tile_for(sketch.group_a);
+  p["largest_panel_elements"] = run.largest_panel_elements;
+  p["c_elements"] = run.c_elements;
+  out.repetitions = std::move(run.repetitions);
+  return out;
 }
 
 }  // namespace
@@ -49,9 +147,10 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const Problem& problem = options.problem;
   agree(comm, [&] {
     problem.check_threshold();
-    if (options.method == "sketch") options.sketch.check(comm.size());
-    check_output_path(options.out, "--out");
+    if (!options.plan_only) check_output_path(options.out, "--out");
     if (!options.report.empty()) check_output_path(options.report, "--report");
+    if (options.method != "brute") options.sketch.check(comm.size());
+    if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
   });
 
   StageTimes times;
@@ -64,50 +163,28 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
 
   const Threshold threshold = problem.threshold(a.cols);
-  // Until the planner exists, auto means brute force: exact, and never slower than a
-  // sketch whose group sizes and thresholds nobody chose.
-  const std::string method = options.method == "sketch" ? "sketch" : "brute";
   spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows,
                b ? b->rows : a.rows, b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
-               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method, comm.size());
+               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, options.method, comm.size());
 
   const InputMatrix* b_input = b ? &*b : nullptr;
-  std::vector<Pair> local;
-  std::string grid = "ring of " + std::to_string(comm.size());
+  Outcome outcome =
+      problem.mode == Mode::Binary
+          ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, options, times, read_binary_rows)
+          : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, options, times, read_real_rows);
+  if (options.plan_only) return {outcome.method, 0, gather_stage_times(comm, times), outcome.plan};
+
   nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
                                        {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
                                        {"abs", problem.abs},
                                        {"self_join", problem.self_join()}};
-  nlohmann::ordered_json repetitions;
-  if (method == "brute") {
-    local = problem.mode == Mode::Binary ? run_brute<BitMatrix>(comm, a, b_input, threshold, times, read_binary_rows)
-                                         : run_brute<RealMatrix>(comm, a, b_input, threshold, times, read_real_rows);
-  } else {
-    SketchRun run = problem.mode == Mode::Binary
-                        ? run_sketch<BitMatrix>(comm, a, b_input, threshold, options, times, read_binary_rows)
-                        : run_sketch<RealMatrix>(comm, a, b_input, threshold, options, times, read_real_rows);
-    local = std::move(run.pairs);
-    grid = run.grid;
-    const SketchOptions& o = options.sketch;
-    parameters["group_size_a"] = o.group_a;
-    parameters["group_size_b"] = problem.self_join() ? o.group_a : o.group_b;
-    parameters["reps"] = o.reps;
-    parameters["detect_threshold"] = run.detect_threshold;
-    if (!o.detect_threshold) {
-      parameters["z"] = o.z;
-      parameters["background_m2"] = run.background.m2;
-      parameters["background_pairs_sampled"] = run.background.pairs;
-    }
-    parameters["block_size"] = o.block_size;
-    parameters["tile_rows_a"] = o.tile_for(o.group_a);
-    parameters["largest_panel_elements"] = run.largest_panel_elements;
-    parameters["c_elements"] = run.c_elements;
-    repetitions = std::move(run.repetitions);
-  }
+  parameters.update(outcome.parameters);
+  if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
 
-  std::vector<Pair> pairs = times.time("gather", [&] { return gather_pairs(comm, local); });
+  std::vector<Pair> pairs = times.time("gather", [&] { return gather_pairs(comm, outcome.local); });
   std::int64_t found = static_cast<std::int64_t>(pairs.size());
   boost::mpi::broadcast(comm, found, 0);
+
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();
   // The write is timed but its own time cannot be in the file it writes: the file carries
   // the stages before it; the JSON report carries all of them.
@@ -115,13 +192,13 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   agree(comm, [&] {
     times.time("write", [&] {
       if (comm.rank() != 0) return;
-      OutputAttributes attrs{method,       options.method, threshold.theta,    options.seed,
-                             comm.size(),  grid,
-                             parameters.dump(), inputs, timings_before_write.dump()};
+      OutputAttributes attrs{outcome.method,    options.method, threshold.theta, options.seed,
+                             comm.size(),       outcome.grid,   parameters.dump(), inputs,
+                             timings_before_write.dump()};
       write_pairs_file(options.out, pairs, attrs);
     });
   });
-  SolveSummary summary{method, found, gather_stage_times(comm, times)};
+  SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
   spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
   std::string stages;
   for (const auto& [stage, t] : summary.timings.items()) stages += fmt::format(" {} {:.3f} s,", stage, t["max"].get<double>());
@@ -130,7 +207,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
 
   if (!options.report.empty()) {
     nlohmann::ordered_json report = {{"version", HIPI_VERSION},
-                                     {"method", method},
+                                     {"method", outcome.method},
                                      {"requested_method", options.method},
                                      {"ranks", comm.size()},
                                      {"inputs", inputs},
@@ -139,7 +216,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                      {"parameters", parameters},
                                      {"pairs", found},
                                      {"timings", summary.timings}};
-    if (!repetitions.is_null()) report["repetitions"] = repetitions;
+    if (!outcome.repetitions.is_null()) report["repetitions"] = outcome.repetitions;
     agree(comm, [&] {
       if (comm.rank() == 0) write_json_report(options.report, report);
     });

@@ -27,16 +27,15 @@ struct LocalRows {
 using ProgressFn = std::function<void(int, int)>;
 
 /// Collective. Heavy pairs between this rank's A rows and all of B; `b` is this rank's
-/// row_block of B (n_b rows over comm.size() ranks). The result holds this rank's share of
-/// the pairs, unsorted; every pair appears on exactly one rank.
+/// block of B (any contiguous split of the n_b rows in rank order). The result holds this
+/// rank's share of the pairs, unsorted; every pair appears on exactly one rank.
 template <class Matrix>
 std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
-                              std::int64_t n_b, const Threshold& threshold, const ProgressFn& progress = {});
+                              const Threshold& threshold, const ProgressFn& progress = {});
 
 /// Collective. Self-join: heavy pairs (i, j), i < j, among the rows of A; `a` is this
-/// rank's row_block of the n_a rows.
+/// rank's block of the n_a rows (any contiguous split in rank order).
 template <class Matrix>
-std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                   const Threshold& threshold, const ProgressFn& progress = {});
+std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold, const ProgressFn& progress = {});
 
 }  // namespace hipi

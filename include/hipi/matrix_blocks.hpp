@@ -20,6 +20,20 @@ struct RowRange {
   bool contains(std::int64_t row) const { return begin <= row && row < end; }
   friend bool operator==(const RowRange&, const RowRange&) = default;
 };
+}  // namespace hipi
+
+// Two int64 values: sent as a plain MPI datatype, not serialized.
+#include <boost/mpi/datatype.hpp>
+BOOST_IS_MPI_DATATYPE(hipi::RowRange)
+BOOST_IS_BITWISE_SERIALIZABLE(hipi::RowRange)
+namespace boost::serialization {
+template <class Archive>
+void serialize(Archive& ar, hipi::RowRange& r, unsigned) {
+  ar & r.begin & r.end;
+}
+}  // namespace boost::serialization
+
+namespace hipi {
 
 /// Rows of part `index` when `n` rows are cut into `parts` contiguous blocks whose sizes
 /// differ by at most one (the first n % parts blocks get the extra row).

@@ -42,6 +42,24 @@ void agree(const Comm& comm, F&& check) {
   agree_on(comm, local);
 }
 
+/// Bytes laid out by rank: rank r's part is data[offsets[r], offsets[r + 1]).
+struct RankedBytes {
+  std::vector<char> data;
+  std::vector<std::int64_t> offsets;
+  /// Offsets for parts of the given sizes (data is sized, not filled).
+  static RankedBytes with_sizes(const std::vector<std::int64_t>& sizes);
+  /// The same, reusing this object's storage (no new pages when it is large enough).
+  void resize_parts(const std::vector<std::int64_t>& sizes);
+  const char* part(int r) const { return data.data() + offsets[r]; }
+  std::int64_t size(int r) const { return offsets[r + 1] - offsets[r]; }
+};
+
+/// Collective all-to-all of variable-length parts without intermediate copies: part r of
+/// `send` goes to rank r; part s of the result came from rank s.
+RankedBytes exchange_ranked(const Comm& comm, const RankedBytes& send);
+/// The same into `received`, reusing its storage.
+void exchange_ranked(const Comm& comm, const RankedBytes& send, RankedBytes& received);
+
 /// Collective all-to-all of variable-length blocks: send[r] goes to rank r; returns what
 /// each rank sent here, indexed by source. One exchange of counts, one of data.
 std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std::vector<std::vector<char>>& send);

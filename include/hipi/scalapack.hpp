@@ -14,6 +14,13 @@ namespace hipi {
 std::int64_t block_cyclic_count(std::int64_t n, std::int64_t nb, int proc, int procs);
 /// Global index of local index `local` on coordinate `proc`: ScaLAPACK's INDXL2G (0-based).
 std::int64_t block_cyclic_global(std::int64_t local, std::int64_t nb, int proc, int procs);
+/// Coordinate holding global index `global`, and its local index there (INDXG2P, INDXG2L).
+inline int block_cyclic_owner(std::int64_t global, std::int64_t nb, int procs) {
+  return static_cast<int>((global / nb) % procs);
+}
+inline std::int64_t block_cyclic_local(std::int64_t global, std::int64_t nb, int procs) {
+  return global / nb / procs * nb + global % nb;
+}
 
 /// A distributed m x n matrix described for ScaLAPACK on a grid, block mb x nb, first block
 /// on process (0, 0), stored column-major locally with leading dimension ld.
@@ -35,10 +42,5 @@ template <class T>
 void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const Descriptor& da, const T* b,
              std::int64_t b_col, const Descriptor& db, T* c, const Descriptor& dc);
 
-/// Copies an m x n matrix between two distributions (P?GEMR2D). `context` must span every
-/// process of both grids.
-template <class T>
-void redistribute(std::int64_t m, std::int64_t n, const T* a, const Descriptor& da, T* b, const Descriptor& db,
-                  int context);
 
 }  // namespace hipi

@@ -17,6 +17,7 @@
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/report.hpp"
+#include "hipi/stats.hpp"
 
 namespace hipi {
 
@@ -35,13 +36,6 @@ struct SketchOptions {
   std::int64_t tile_for(std::int64_t group) const { return (tile_rows + group - 1) / group * group; }
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
   void check(int ranks) const;
-};
-
-/// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs (DESIGN.md
-/// section 3). Collective; the same on every rank for any number of ranks.
-struct BackgroundSample {
-  double m2 = 0;
-  std::int64_t pairs = 0;
 };
 
 /// What one run did, identical on every rank except `pairs`.

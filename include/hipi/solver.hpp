@@ -19,17 +19,23 @@ struct SolveOptions {
   SketchOptions sketch;          // used by the sketch method
   std::uint64_t seed = 1;
   std::string report;            // JSON report path; empty for none
+  double delta = 1e-3;           // auto: allowed miss probability per heavy pair
+  std::string profile;           // auto: machine profile (hipi calibrate); empty: calibrate now
+  bool plan_only = false;        // hipi plan: choose and print the plan, compute nothing
 };
 
 /// What a run did, on every rank.
 struct SolveSummary {
-  std::string method;            // the method that ran
+  std::string method;            // the method that ran (or, for plan_only, would run)
   std::int64_t pairs = 0;        // heavy pairs written
   nlohmann::ordered_json timings;
+  nlohmann::ordered_json plan;   // auto: the chosen plan, runner-up and brute force, predicted
 };
 
 /// Collective: checks the inputs (every rank agrees on any error), finds every heavy pair,
-/// and writes options.out atomically (and options.report, if set).
+/// and writes options.out atomically (and options.report, if set). With method "auto" the
+/// planner chooses brute force or a sketch plan from sampled statistics and this machine's
+/// rates; with plan_only it stops there.
 SolveSummary run_solve(const Comm& comm, const SolveOptions& options);
 
 }  // namespace hipi

@@ -6,7 +6,9 @@
 #include <optional>
 #include <sstream>
 
+#include "hipi/calibrate.hpp"
 #include "hipi/generate.hpp"
+#include "hipi/output.hpp"
 #include "hipi/log.hpp"
 #include "hipi/solver.hpp"
 #include "src/cli/toml_config.hpp"
@@ -54,9 +56,18 @@ void add_generate(CLI::App& app, GenerateArgs& g) {
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
 }
 
-void add_solve(CLI::App& app, SolveArgs& s) {
-  auto* cmd = app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
-  cmd->footer(
+struct CalibrateArgs {
+  std::int64_t d = 4096;
+  std::string grid;
+  std::string out;
+};
+
+// `solve` and `plan` take the same options; plan needs no output file.
+void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
+  auto* cmd = plan ? app.add_subcommand("plan", "Print the plan auto would run and its predicted cost; compute nothing")
+                   : app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
+  if (plan) s.options.plan_only = true;
+  if (!plan) cmd->footer(
       "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
       "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
       "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
@@ -68,7 +79,7 @@ void add_solve(CLI::App& app, SolveArgs& s) {
   auto* rho = cmd->add_option("--rho", s.rho, "Binary mode threshold: <a,b> >= rho*d, rho in (0, 1]");
   auto* tau = cmd->add_option("--tau", s.tau, "Real mode threshold: <a,b> >= tau");
   rho->excludes(tau);
-  cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
+  if (!plan) cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
   cmd->add_option("--method", o.method,
                   "brute: exact all pairs; sketch: group sketches + ScaLAPACK product + exact verification; "
                   "auto: brute until the planner exists")
@@ -78,6 +89,8 @@ void add_solve(CLI::App& app, SolveArgs& s) {
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
+  cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
+  cmd->add_option("--profile", o.profile, "auto: machine profile from hipi calibrate (default: calibrate now, ~1 s)");
 
   const std::string sk = "Sketch method";
   auto& k = o.sketch;
@@ -125,6 +138,14 @@ SolveOptions to_options(SolveArgs& s) {
   return o;
 }
 
+void add_calibrate(CLI::App& app, CalibrateArgs& c) {
+  auto* cmd = app.add_subcommand("calibrate", "Measure this machine's rates for the planner and save them");
+  cmd->footer("Run under the same mpirun/srun layout as the solves that will use the profile (--profile).");
+  cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest)");
+  cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
+}
+
 }  // namespace
 
 int run(const Comm& comm, int argc, char** argv) {
@@ -142,9 +163,12 @@ int run(const Comm& comm, int argc, char** argv) {
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, not ignored
   app.add_flag_function("-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
   GenerateArgs generate;
-  SolveArgs solve;
+  SolveArgs solve, plan;
+  CalibrateArgs calibration;
   add_generate(app, generate);
-  add_solve(app, solve);
+  add_solve(app, solve, false);
+  add_solve(app, plan, true);
+  add_calibrate(app, calibration);
 
   try {
     app.parse(argc, argv);
@@ -162,10 +186,26 @@ int run(const Comm& comm, int argc, char** argv) {
     GenerateOptions options;
     agree(comm, [&] { options = to_options(generate); });
     run_generate(comm, options);
-  } else if (app.got_subcommand("solve")) {
+  } else if (app.got_subcommand("solve") || app.got_subcommand("plan")) {
+    SolveArgs& args = app.got_subcommand("solve") ? solve : plan;
     SolveOptions options;
-    agree(comm, [&] { options = to_options(solve); });
+    agree(comm, [&] { options = to_options(args); });
+    if (options.plan_only) options.method = "auto";
     run_solve(comm, options);
+  } else if (app.got_subcommand("calibrate")) {
+    GridShape shape;
+    agree(comm, [&] {
+      check_output_path(calibration.out, "--out");
+      shape = calibration.grid.empty() ? squarest_grid(comm.size()) : parse_grid(calibration.grid, comm.size());
+    });
+    const MachineProfile profile = calibrate(comm, calibration.d, shape);
+    agree(comm, [&] {
+      if (comm.rank() == 0) save_profile(calibration.out, profile);
+    });
+    spdlog::info("calibrate: GEMM {:.1f} / {:.1f} GFLOP/s per rank (float32 / float64), exact checks {:.3g} binary and "
+                 "{:.3g} real pairs/s per rank at d = {}, all-to-all {:.3g} B/s; saved to {}",
+                 profile.gemm_f32_flops / 1e9, profile.gemm_f64_flops / 1e9, profile.binary_pairs, profile.real_pairs,
+                 calibration.d, profile.exchange_bytes, calibration.out);
   }
   return 0;
 }

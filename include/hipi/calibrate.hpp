@@ -1,0 +1,26 @@
+// `hipi calibrate`: measures, in about a second, the rates the planner needs on this
+// machine and this job's process grid: p?gemm through the BLAS that ScaLAPACK uses, the
+// exact kernels at a given d, the sketch build, and all-to-all bandwidth.
+#pragma once
+
+#include <string>
+
+#include "hipi/blacs_grid.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/plan.hpp"
+
+namespace hipi {
+
+/// Collective. Rates per rank at dimension d on a grid of this shape. Warns (rank 0) when
+/// the float32 GEMM runs far below what the CPU's vector instructions allow.
+MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape);
+
+/// The profile's kernel rates moved from the d they were measured at to `d` (exact checks
+/// cost in proportion to the words or floats of a row).
+MachineProfile scaled_to(const MachineProfile& profile, std::int64_t d);
+
+/// TOML files of profiles. load_profile throws InputError naming the file and key.
+void save_profile(const std::string& path, const MachineProfile& profile);
+MachineProfile load_profile(const std::string& path);
+
+}  // namespace hipi

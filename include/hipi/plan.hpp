@@ -1,0 +1,81 @@
+// The planner: predicts the time of brute force and of sketch plans from this machine's
+// measured rates and the data's measured statistics, and picks the fastest plan that meets
+// the recall target (DESIGN.md section 3). Pure arithmetic, tested without MPI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// This machine's rates, per rank (see calibrate.hpp).
+struct MachineProfile {
+  double gemm_f32_flops = 0;        // p?gemm on the job's grid, flop/s per rank
+  double gemm_f64_flops = 0;
+  double binary_pairs = 0;          // exact kernel, pairs/s per rank, at the problem's d
+  double real_pairs = 0;
+  double sketch_coords = 0;         // sketch build, row-coordinates/s per rank
+  double exchange_bytes = 0;        // all-to-all, bytes/s per rank
+  double redistribute_bytes = 0;    // sketches into the 2D layout (scatter_to_grid), bytes/s per rank
+  std::int64_t calibrated_d = 0;    // the d the kernel rates were measured at
+};
+
+/// The problem's size and what the data look like.
+struct ProblemShape {
+  std::int64_t n_a = 0, n_b = 0, d = 0;
+  bool self_join = false;
+  Mode mode = Mode::Binary;
+  double theta = 0;   // inner-product threshold
+  int ranks = 1;
+  double m2 = 0;      // mean squared background inner product, sampled
+  double delta = 1e-3;  // allowed miss probability per heavy pair
+};
+
+/// Predicted seconds per stage (the slowest rank's, assuming balance).
+struct StagePrediction {
+  std::string stage;
+  double seconds = 0;
+};
+
+struct Plan {
+  std::string method;  // "brute" or "sketch"
+  std::int64_t group_a = 1, group_b = 1;
+  int reps = 1;
+  double detect_threshold = 0;
+  double z = 0;                   // (theta - detect_threshold) / sigma
+  double miss_per_rep = 0;        // probability one repetition misses a given heavy pair
+  double miss = 0;                // after all repetitions
+  double candidates_per_rep = 0;  // expected
+  bool float32 = true;
+  std::vector<StagePrediction> stages;  // for all repetitions
+  double seconds = 0;
+  nlohmann::ordered_json to_json() const;
+};
+
+/// The brute-force plan.
+Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
+/// A sketch plan with the given group sizes and detection threshold (z in sigmas below
+/// theta); repetitions are chosen to bring the miss probability under shape.delta.
+Plan plan_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a,
+                 std::int64_t group_b, double z);
+
+struct PlanChoice {
+  Plan best;
+  Plan runner_up;   // the best plan of the other method
+  Plan brute;
+  std::string why;
+};
+
+/// Searches group sizes (powers of two up to 64) and z, and returns the fastest plan
+/// meeting the recall target, brute force when it is predicted fastest.
+PlanChoice choose_plan(const ProblemShape& shape, const MachineProfile& machine);
+
+/// Standard normal cumulative distribution.
+double normal_cdf(double x);
+
+}  // namespace hipi

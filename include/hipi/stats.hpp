@@ -1,0 +1,27 @@
+// Statistics of the data that the detection threshold and the planner need (DESIGN.md
+// section 3), from seeded samples of rows: the same on every rank for any rank count.
+#pragma once
+
+#include <cstdint>
+
+#include "hipi/brute.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs.
+struct BackgroundSample {
+  double m2 = 0;
+  std::int64_t pairs = 0;  // sampled pairs it is the mean of
+};
+
+/// Collective. Samples `sample_rows` rows of A and of B (seeded; each rank contributes the
+/// rows it holds in `a` and `b`, any contiguous split) and returns m2 over their pairs,
+/// leaving out heavy pairs and, in a self-join, a row paired with itself.
+template <class Matrix>
+BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
+                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed);
+
+}  // namespace hipi

@@ -1,0 +1,177 @@
+#include "hipi/calibrate.hpp"
+
+#include <boost/mpi/collectives.hpp>
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+
+#include <unistd.h>
+
+#include "hipi/log.hpp"
+#include "hipi/output.hpp"
+#include "hipi/random.hpp"
+#include "hipi/scalapack.hpp"
+#include "hipi/sketch.hpp"
+#include "hipi/sketch_layout.hpp"
+#include "hipi/verify.hpp"
+
+namespace hipi {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs `work` until at least `seconds` have passed; returns seconds per call. Every rank
+// runs the same number of calls (the slowest rank decides), so collectives inside line up.
+template <class F>
+double time_per_call(const Comm& comm, double seconds, F&& work) {
+  work();  // warm up
+  int calls = 0;
+  const auto start = Clock::now();
+  bool more = true;
+  while (more) {
+    work();
+    ++calls;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    more = boost::mpi::all_reduce(comm, static_cast<int>(elapsed < seconds), boost::mpi::maximum<int>()) != 0;
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count() / calls;
+}
+
+template <class T>
+double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
+  const std::int64_t n = 2048, k = std::min<std::int64_t>(d, 2048), nb = 256;
+  const Descriptor da = describe(grid, n, k, nb, nb), db = describe(grid, k, n, nb, nb), dc = describe(grid, n, n, nb, nb);
+  std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)), b(std::max<std::int64_t>(1, db.local_size()), T(1)),
+      c(std::max<std::int64_t>(1, dc.local_size()));
+  const double seconds = time_per_call(comm, 0.15, [&] { gemm_nn(n, n, k, a.data(), da, b.data(), 0, db, c.data(), dc); });
+  return 2.0 * n * n * k / seconds / comm.size();
+}
+
+template <class Matrix>
+double pairs_rate(const Comm& comm, std::int64_t d, std::int64_t rows) {
+  Matrix a(rows, d), b(rows, d);
+  std::vector<Pair> out;
+  const Threshold never{std::numeric_limits<double>::infinity(), false};
+  const double seconds = time_per_call(comm, 0.1, [&] {
+    out.clear();
+    heavy_pairs(a, 0, b, 0, never, PairFilter::All, out);
+  });
+  return double(rows) * double(rows) / seconds;
+}
+
+double sketch_rate(const Comm& comm, std::int64_t d) {
+  const std::int64_t rows = 1024;
+  BitMatrix m(rows, d);
+  const Grouping grouping(rows, 4, 1024, 1, 0, 0);
+  const LocalGroups groups(grouping, {0, rows});
+  std::vector<float> out(groups.size() * d);
+  const double seconds = time_per_call(comm, 0.05, [&] {
+    build_sketches(m, 0, grouping, groups, out.data(), 1, groups.size());
+  });
+  return double(rows) * double(d) / seconds;
+}
+
+// Moving float32 sketches of 4096 groups per rank into the grid layout (scatter_to_grid).
+double redistribute_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
+  const std::int64_t per_rank = 4096, groups = per_rank * comm.size();
+  const Descriptor dst = describe(grid, d, groups, 256, 256);
+  std::vector<float> local(per_rank * d, 1.0f), out(std::max<std::int64_t>(1, dst.local_size()));
+  const double seconds = time_per_call(
+      comm, 0.05, [&] { scatter_to_grid(comm, local.data(), comm.rank() * per_rank, per_rank, d, false, dst, out.data()); });
+  return double(per_rank) * double(d) * sizeof(float) / seconds;
+}
+
+double exchange_rate(const Comm& comm) {
+  const std::size_t bytes = 1 << 20;
+  std::vector<std::vector<char>> send(comm.size(), std::vector<char>(bytes, 1));
+  if (comm.size() > 1) send[comm.rank()].clear();  // what a rank keeps does not travel
+  const double seconds = time_per_call(comm, 0.05, [&] { exchange_bytes(comm, send); });
+  return double(bytes) * std::max(1, comm.size() - 1) / seconds;
+}
+
+}  // namespace
+
+MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
+  MachineProfile m;
+  const BlacsGrid grid(comm, shape);
+  m.gemm_f32_flops = gemm_rate<float>(comm, grid, d);
+  m.gemm_f64_flops = gemm_rate<double>(comm, grid, d);
+  m.binary_pairs = pairs_rate<BitMatrix>(comm, d, 512);
+  m.real_pairs = pairs_rate<RealMatrix>(comm, d, 128);
+  m.sketch_coords = sketch_rate(comm, d);
+  m.exchange_bytes = exchange_rate(comm);
+  m.redistribute_bytes = redistribute_rate(comm, grid, d);
+  m.calibrated_d = d;
+  // The slowest rank sets the pace of a collective run.
+  for (double* rate : {&m.gemm_f32_flops, &m.gemm_f64_flops, &m.binary_pairs, &m.real_pairs, &m.sketch_coords,
+                       &m.exchange_bytes, &m.redistribute_bytes})
+    *rate = boost::mpi::all_reduce(comm, *rate, boost::mpi::minimum<double>());
+
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  // AVX-512 SGEMM reaches about 150 GFLOP/s per core here, p?gemm about 60% of that per
+  // rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
+  if (comm.rank() == 0 && avx512 && m.gemm_f32_flops < 70e9) {
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    spdlog::warn("calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 (OPENBLAS_CORETYPE={}); "
+                 "OpenBLAS may be running slower kernels than this CPU allows: try OPENBLAS_CORETYPE=SkylakeX",
+                 m.gemm_f32_flops / 1e9, coretype ? coretype : "unset");
+  }
+  return m;
+}
+
+MachineProfile scaled_to(const MachineProfile& p, std::int64_t d) {
+  MachineProfile m = p;
+  if (p.calibrated_d <= 0 || p.calibrated_d == d) return m;
+  const double words = double((p.calibrated_d + 63) / 64) / double((d + 63) / 64);
+  const double floats = double((p.calibrated_d + 7) / 8) / double((d + 7) / 8);
+  m.binary_pairs *= words;
+  m.real_pairs *= floats;
+  m.calibrated_d = d;
+  return m;
+}
+
+void save_profile(const std::string& path, const MachineProfile& m) {
+  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops}, {"gemm_f64_flops", m.gemm_f64_flops},
+                {"binary_pairs", m.binary_pairs},     {"real_pairs", m.real_pairs},
+                {"sketch_coords", m.sketch_coords},   {"exchange_bytes", m.exchange_bytes},
+                {"redistribute_bytes", m.redistribute_bytes},
+                {"calibrated_d", m.calibrated_d}};
+  AtomicPath out(path, std::to_string(::getpid()));
+  {
+    std::ofstream file(out.temp());
+    file << "# hipi machine profile: rates per rank, measured by `hipi calibrate`\n" << t << "\n";
+    if (!file) throw IoError("cannot write profile " + out.temp());
+  }
+  out.commit();
+}
+
+MachineProfile load_profile(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw InputError(path + ": not a readable TOML profile: " + std::string(e.description()));
+  }
+  auto get = [&](const char* key) {
+    const auto v = t[key].value<double>();
+    if (!v || !(*v > 0)) throw InputError(path + ": profile key '" + key + "' is missing or not a positive number");
+    return *v;
+  };
+  MachineProfile m;
+  m.gemm_f32_flops = get("gemm_f32_flops");
+  m.gemm_f64_flops = get("gemm_f64_flops");
+  m.binary_pairs = get("binary_pairs");
+  m.real_pairs = get("real_pairs");
+  m.sketch_coords = get("sketch_coords");
+  m.exchange_bytes = get("exchange_bytes");
+  m.redistribute_bytes = get("redistribute_bytes");
+  m.calibrated_d = static_cast<std::int64_t>(get("calibrated_d"));
+  return m;
+}
+
+}  // namespace hipi

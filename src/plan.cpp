@@ -1,0 +1,150 @@
+#include "hipi/plan.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace hipi {
+
+namespace {
+
+// Constants measured on this project's machines (65536^2, d = 4096, 2 ranks):
+// detection touches every entry of C once, about 2 ns per entry per rank;
+constexpr double kDetectSecondsPerEntry = 2e-9;
+// each candidate costs about 0.35 us to route and 0.7 us to verify beyond its exact checks
+// (packing rows, lookups, small-matrix set-up);
+constexpr double kRouteSecondsPerCandidate = 3.5e-7;
+constexpr double kVerifySecondsPerCandidate = 7e-7;
+// fresh sketch and layout buffers are first written at about 1 GB/s per rank (page faults).
+constexpr double kFirstTouchBytesPerSecond = 1e9;
+// A repetition costs at least this much in collectives and set-up.
+constexpr double kRepOverheadSeconds = 0.01;
+constexpr int kMaxReps = 64;
+
+bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb) {
+  return s.mode == Mode::Binary && double(ga) * double(gb) * double(s.d) < double(1 << 24);
+}
+
+double pairs_rate(const ProblemShape& s, const MachineProfile& m) {
+  return s.mode == Mode::Binary ? m.binary_pairs : m.real_pairs;
+}
+
+}  // namespace
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+nlohmann::ordered_json Plan::to_json() const {
+  nlohmann::ordered_json stages_json = nlohmann::ordered_json::object();
+  for (const auto& s : stages) stages_json[s.stage] = s.seconds;
+  nlohmann::ordered_json j = {{"method", method}, {"seconds", seconds}, {"stages", stages_json}};
+  if (method == "sketch") {
+    j["group_size_a"] = group_a;
+    j["group_size_b"] = group_b;
+    j["reps"] = reps;
+    j["z"] = z;
+    j["detect_threshold"] = detect_threshold;
+    j["candidates_per_rep"] = candidates_per_rep;
+    j["miss_per_rep"] = miss_per_rep;
+    j["miss"] = miss;
+    j["float32"] = float32;
+  }
+  return j;
+}
+
+Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
+  Plan p;
+  p.method = "brute";
+  const double pairs = s.self_join ? double(s.n_a) * double(s.n_a - 1) / 2 : double(s.n_a) * double(s.n_b);
+  p.stages = {{"compute", pairs / s.ranks / pairs_rate(s, m)}};
+  p.seconds = p.stages[0].seconds;
+  return p;
+}
+
+Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z) {
+  Plan p;
+  p.method = "sketch";
+  p.group_a = ga;
+  p.group_b = s.self_join ? ga : gb;
+  gb = p.group_b;
+  p.z = z;
+  const double sigma = std::sqrt(double(ga) * double(gb) * s.m2);
+  p.detect_threshold = s.theta - z * sigma;
+  // One repetition misses a heavy pair when signal +-theta plus noise N(0, sigma^2) lands
+  // inside (-T_det, T_det); an entry without one passes with probability 2*Phi(-T_det/sigma).
+  const double t = p.detect_threshold;
+  p.miss_per_rep = t <= 0 ? 0.0 : normal_cdf((t - s.theta) / sigma) - normal_cdf((-t - s.theta) / sigma);
+  const double false_rate = t <= 0 ? 1.0 : 2.0 * normal_cdf(-t / sigma);
+  if (p.miss_per_rep <= 0) {
+    p.reps = 1;
+  } else if (p.miss_per_rep >= 1) {
+    p.reps = kMaxReps + 1;  // hopeless
+  } else {
+    p.reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(p.miss_per_rep))));
+  }
+  p.miss = std::pow(p.miss_per_rep, p.reps);
+  p.float32 = fits_float32(s, ga, gb);
+
+  const double G_A = std::ceil(double(s.n_a) / ga), G_B = s.self_join ? G_A : std::ceil(double(s.n_b) / gb);
+  const double entries = s.self_join ? G_A * (G_A + 1) / 2 : G_A * G_B;
+  const double flops = 2.0 * double(s.d) * entries;
+  const double gemm_rate = (p.float32 ? m.gemm_f32_flops : m.gemm_f64_flops) * s.ranks;
+  const double elem = p.float32 ? 4.0 : 8.0;
+  p.candidates_per_rep = entries * false_rate;
+  const double checks = p.candidates_per_rep * double(ga) * double(gb);
+  const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
+  const double sketch_bytes = (G_A + (s.self_join ? 0 : G_B)) * double(s.d) * elem / s.ranks;
+  const double per_rep_sketch = double(s.n_a + (s.self_join ? 0 : s.n_b)) * double(s.d) / s.ranks / m.sketch_coords +
+                                2 * sketch_bytes / kFirstTouchBytesPerSecond;  // local and 2D copies
+  const double per_rep_redistribute = sketch_bytes / m.redistribute_bytes;
+  const double per_rep_gemm = flops / gemm_rate;
+  const double per_rep_detect = entries / s.ranks * kDetectSecondsPerEntry;
+  const double per_rep_route = p.candidates_per_rep / s.ranks *
+                               (double(gb) * rows_bytes / m.exchange_bytes + kRouteSecondsPerCandidate);
+  const double per_rep_verify = checks / s.ranks / pairs_rate(s, m) + p.candidates_per_rep / s.ranks * kVerifySecondsPerCandidate;
+  const double r = p.reps;
+  p.stages = {{"sketch", r * per_rep_sketch},
+              {"redistribute", r * per_rep_redistribute},
+              {"gemm", r * per_rep_gemm},
+              {"detect", r * per_rep_detect},
+              {"route", r * per_rep_route},
+              {"verify", r * per_rep_verify},
+              {"overhead", r * kRepOverheadSeconds}};
+  p.seconds = 0;
+  for (const auto& st : p.stages) p.seconds += st.seconds;
+  if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
+  return p;
+}
+
+PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
+  PlanChoice c;
+  c.brute = plan_brute(s, m);
+  Plan best_sketch;
+  best_sketch.seconds = std::numeric_limits<double>::infinity();
+  for (std::int64_t ga = 1; ga <= 64 && ga <= s.n_a; ga *= 2)
+    for (std::int64_t gb = 1; gb <= 64 && gb <= (s.self_join ? s.n_a : s.n_b); gb *= 2) {
+      if (s.self_join && gb != ga) continue;
+      if (ga * gb < 2) continue;  // no compression: brute force does the same work better
+      for (double z = 0.5; z <= 8.0; z += 0.25) {
+        const Plan p = plan_sketch(s, m, ga, gb, z);
+        if (p.seconds < best_sketch.seconds) best_sketch = p;
+      }
+    }
+  std::ostringstream why;
+  if (!(best_sketch.seconds < c.brute.seconds)) {
+    c.best = c.brute;
+    c.runner_up = best_sketch;
+    if (std::isinf(best_sketch.seconds))
+      why << "no sketch plan reaches the recall target (theta^2 / m2 = " << s.theta * s.theta / s.m2
+          << " is too small to separate heavy pairs from the background)";
+    else
+      why << "brute force is predicted " << best_sketch.seconds / c.brute.seconds << "x faster than the best sketch";
+  } else {
+    c.best = best_sketch;
+    c.runner_up = c.brute;
+    why << "the sketch is predicted " << c.brute.seconds / best_sketch.seconds << "x faster than brute force";
+  }
+  c.why = why.str();
+  return c;
+}
+
+}  // namespace hipi

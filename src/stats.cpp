@@ -1,0 +1,67 @@
+#include "hipi/stats.hpp"
+
+#include <limits>
+
+#include "hipi/random.hpp"
+#include "hipi/verify.hpp"
+
+namespace hipi {
+
+namespace {
+
+enum Stream : std::uint64_t { kSample = 21 };
+
+// The sampled rows of one side, gathered on every rank in sample order.
+template <class Matrix>
+Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int64_t n, std::int64_t count,
+                     std::uint64_t seed, int side, std::vector<std::int64_t>& ids) {
+  RandomStream rng(seed, {kSample, static_cast<std::uint64_t>(side)});
+  ids.resize(count);
+  for (auto& id : ids) id = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
+  using V = typename Matrix::value_type;
+  const std::int64_t stride = local.rows.stride();
+  std::vector<V> mine;  // (sample position, row) records for the rows this rank holds
+  for (std::int64_t k = 0; k < count; ++k)
+    if (local.range.contains(ids[k])) {
+      mine.push_back(static_cast<V>(k));  // exact: sample positions are small
+      const V* row = local.rows.row(ids[k] - local.range.begin);
+      mine.insert(mine.end(), row, row + stride);
+    }
+  const auto all = alltoallv(comm, std::vector<std::vector<V>>(comm.size(), mine));
+  Matrix sample(count, local.rows.cols());
+  for (const auto& from : all)
+    for (std::size_t at = 0; at < from.size(); at += 1 + stride)
+      std::copy(from.begin() + at + 1, from.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(from[at])));
+  return sample;
+}
+
+}  // namespace
+
+template <class Matrix>
+BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
+                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed) {
+  std::vector<std::int64_t> ids_a, ids_b;
+  const Matrix sa = gather_sample(comm, a, n_a, std::min(sample_rows, n_a), seed, 0, ids_a);
+  const Matrix sb = gather_sample(comm, b, n_b, std::min(sample_rows, n_b), seed, 1, ids_b);
+  std::vector<Pair> all;
+  heavy_pairs(sa, 0, sb, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
+  BackgroundSample out;
+  double sum = 0;
+  for (const Pair& p : all) {
+    if (threshold.passes(p.ip) || (self_join && ids_a[p.i] == ids_b[p.j])) continue;
+    sum += p.ip * p.ip;
+    ++out.pairs;
+  }
+  out.m2 = out.pairs ? sum / static_cast<double>(out.pairs) : 0.0;
+  return out;
+}
+
+template BackgroundSample estimate_background(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
+                                              const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
+                                              std::int64_t, std::uint64_t);
+template BackgroundSample estimate_background(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
+                                              const LocalRows<RealMatrix>&, std::int64_t, bool, const Threshold&,
+                                              std::int64_t, std::uint64_t);
+
+}  // namespace hipi

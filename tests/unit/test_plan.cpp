@@ -1,0 +1,96 @@
+// The planner's cost and recall model, and its choices, on synthetic machine profiles.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "hipi/plan.hpp"
+
+using namespace hipi;
+
+namespace {
+
+MachineProfile this_kind_of_machine() {
+  MachineProfile m;
+  m.gemm_f32_flops = 80e9;  // roughly what p?gemm reaches per rank here
+  m.gemm_f64_flops = 40e9;
+  m.binary_pairs = 2.9e8 * 4096 / 4096;
+  m.real_pairs = 2e7;
+  m.sketch_coords = 1e9;
+  m.exchange_bytes = 2e9;
+  m.redistribute_bytes = 3e8;
+  return m;
+}
+
+ProblemShape binary(std::int64_t n, std::int64_t d, double rho) {
+  ProblemShape s;
+  s.n_a = s.n_b = n;
+  s.d = d;
+  s.theta = std::ceil(rho * d);
+  s.m2 = double(d);  // random +-1 background
+  s.ranks = 2;
+  return s;
+}
+
+}  // namespace
+
+TEST(Plan, NormalCdf) {
+  EXPECT_NEAR(normal_cdf(0), 0.5, 1e-15);
+  EXPECT_NEAR(normal_cdf(-2), 0.02275013194817921, 1e-12);
+  EXPECT_NEAR(normal_cdf(3) + normal_cdf(-3), 1.0, 1e-15);
+}
+
+TEST(Plan, MissProbabilityFollowsZAndRepetitionsMeetDelta) {
+  const ProblemShape s = binary(65536, 4096, 0.5);
+  for (double z : {1.0, 2.0, 3.0}) {
+    const Plan p = plan_sketch(s, this_kind_of_machine(), 4, 4, z);
+    // theta is 8 sigma at 4 x 4 groups: the far tail adds nothing visible.
+    EXPECT_NEAR(p.miss_per_rep, normal_cdf(-z), 1e-9) << z;
+    EXPECT_LE(p.miss, s.delta);
+    if (p.reps > 1) {
+      EXPECT_GT(std::pow(p.miss_per_rep, p.reps - 1), s.delta) << "one repetition too many";
+    }
+    EXPECT_DOUBLE_EQ(p.detect_threshold, s.theta - z * std::sqrt(16.0 * s.m2));
+  }
+}
+
+TEST(Plan, StagesAddUpAndFalseCandidatesFollowTheThreshold) {
+  const ProblemShape s = binary(65536, 4096, 0.5);
+  const Plan loose = plan_sketch(s, this_kind_of_machine(), 4, 4, 6.0);  // T_det = 2 sigma
+  const Plan tight = plan_sketch(s, this_kind_of_machine(), 4, 4, 2.0);  // T_det = 6 sigma
+  double sum = 0;
+  for (const auto& st : loose.stages) sum += st.seconds;
+  EXPECT_NEAR(sum, loose.seconds, 1e-12 * sum);
+  const double entries = 16384.0 * 16384.0;
+  EXPECT_NEAR(loose.candidates_per_rep / entries, 2 * normal_cdf(-2.0), 1e-12);
+  EXPECT_NEAR(tight.candidates_per_rep / entries, 2 * normal_cdf(-6.0), 1e-12);
+  EXPECT_TRUE(loose.float32);
+}
+
+TEST(Plan, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
+  // rho^2 d = 0.09 * 64 = 5.8: at any compression the noise swamps theta.
+  const PlanChoice c = choose_plan(binary(20000, 64, 0.3), this_kind_of_machine());
+  EXPECT_EQ(c.best.method, "brute");
+  EXPECT_FALSE(c.why.empty());
+}
+
+TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
+  // Real data at d = 4096: an exact check costs 50 ns, a GEMM flop 1/40e9 s.
+  ProblemShape s = binary(65536, 4096, 0.5);
+  s.mode = Mode::Real;
+  s.theta = 8 * std::sqrt(16.0 * 4096);
+  const PlanChoice c = choose_plan(s, this_kind_of_machine());
+  ASSERT_EQ(c.best.method, "sketch");
+  EXPECT_LT(c.best.seconds, c.brute.seconds);
+  EXPECT_FALSE(c.best.float32) << "real data is multiplied in float64";
+  EXPECT_LE(c.best.miss, s.delta);
+  EXPECT_EQ(c.runner_up.method, "brute");
+}
+
+TEST(Plan, SelfJoinUsesOneGroupSizeAndHalfTheProduct) {
+  ProblemShape s = binary(32768, 4096, 0.5);
+  const Plan full = plan_sketch(s, this_kind_of_machine(), 4, 4, 3.0);
+  s.self_join = true;
+  const Plan half = plan_sketch(s, this_kind_of_machine(), 4, 8, 3.0);
+  EXPECT_EQ(half.group_b, 4);
+  EXPECT_NEAR(half.stages[2].seconds / full.stages[2].seconds, 0.5, 0.01);  // gemm
+}

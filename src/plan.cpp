@@ -81,6 +81,7 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   } else {
     p.reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(p.miss_per_rep))));
   }
+  p.reps = std::max(p.reps, s.min_reps);
   p.miss = std::pow(p.miss_per_rep, p.reps);
   p.float32 = fits_float32(s, ga, gb);
 

@@ -171,7 +171,12 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
   const BlacsGrid grid(comm, shape);
   const std::int64_t nb = o.block_size;
 
-  for (int rep = 0; rep < o.reps; ++rep) {
+  // Distinct verified pairs so far, on the rank that owns row i (its tile's owner): the
+  // same rank in every repetition, so local sets are exact.
+  std::vector<std::pair<std::int64_t, std::int64_t>> found_so_far;
+  std::vector<Pair> union_pairs;
+  const int cap = std::max(o.reps, o.max_reps);
+  for (int rep = 0; rep < cap; ++rep) {
     StageTimes rep_times;
     const Grouping group_a(n_a, g_a, tiled_a.tile, seed, rep, 0);
     const Grouping group_b = self_join ? group_a : Grouping(n_b, g_b, tiled_b.tile, seed, rep, 1);
@@ -224,7 +229,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     const std::int64_t width = blocks * nb * shape.cols;
 
     std::int64_t candidates = 0, empty = 0;
-    const std::size_t found_before = run.pairs.size();
+    run.pairs.clear();
     int panels = 0;
     for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++panels) {
       const std::int64_t cols = std::min(width, G_B - c0);
@@ -254,13 +259,46 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
       empty += route_and_verify(comm, outgoing, a, b, self_join, threshold, run.pairs, rep_times);
     }
 
+    // Self-join pairs (i, j), i < j, were verified by the owner of either row's group: move
+    // them to the owner of row i so that every pair has one home across repetitions.
+    if (self_join) {
+      std::vector<std::vector<Pair>> to(P);
+      const std::int64_t rows_per_rank = tiled_a.tiles_per_part() * tiled_a.tile;
+      for (const Pair& pr : run.pairs) to[static_cast<int>(pr.i / rows_per_rank)].push_back(pr);
+      run.pairs.clear();
+      for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
+    }
+    sort_pairs(run.pairs);
+    run.pairs.erase(std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
+                    run.pairs.end());
+    std::int64_t overlap = 0;
+    for (const Pair& pr : run.pairs)
+      overlap += std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j));
+    const std::int64_t before = sum_over(comm, static_cast<std::int64_t>(found_so_far.size()));
+    const std::int64_t this_rep = sum_over(comm, static_cast<std::int64_t>(run.pairs.size()));
+    const std::int64_t recaptured = sum_over(comm, overlap);
+    for (const Pair& pr : run.pairs)
+      if (!std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j))) union_pairs.push_back(pr);
+    found_so_far.clear();
+    for (const Pair& pr : union_pairs) found_so_far.emplace_back(pr.i, pr.j);
+    std::sort(found_so_far.begin(), found_so_far.end());
+    const std::int64_t distinct = before + this_rep - recaptured;
+    // Lincoln-Petersen: with no recapture at all, assume as many again are missing.
+    const double estimate = rep == 0 ? 0.0
+                            : recaptured > 0 ? double(before) * double(this_rep) / double(recaptured)
+                                             : double(2 * distinct);
+    run.missing_estimate = std::max(0.0, estimate - double(distinct));
+
     const double gemm_flops = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
     nlohmann::ordered_json stats = {{"repetition", rep},
                                     {"groups", {G_A, G_B}},
                                     {"panels", panels},
                                     {"candidates", sum_over(comm, candidates)},
                                     {"false_candidates", sum_over(comm, empty)},
-                                    {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run.pairs.size() - found_before))},
+                                    {"pairs_verified", this_rep},
+                                    {"new_pairs", distinct - before},
+                                    {"distinct_pairs", distinct},
+                                    {"missing_estimate", rep == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(run.missing_estimate)},
                                     {"times", gather_stage_times(comm, rep_times)}};
     const double gemm_seconds = stats["times"]["gemm"]["max"].get<double>();
     stats["gemm_gflops"] = gemm_seconds > 0 ? gemm_flops / gemm_seconds / 1e9 : 0.0;
@@ -270,7 +308,35 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
                  stats["gemm_gflops"].get<double>());
     for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);
     run.repetitions.push_back(std::move(stats));
+    run.reps_run = rep + 1;
+    if (o.expect_k) {
+      if (distinct >= *o.expect_k) {
+        run.stopped = fmt::format("--expect-k {} reached after {} repetitions", *o.expect_k, rep + 1);
+        break;
+      }
+      continue;  // until K or the cap
+    }
+    if (rep + 1 < o.reps) continue;
+    if (o.max_reps <= o.reps) {
+      run.stopped = fmt::format("the planned {} repetitions ran", o.reps);
+      break;
+    }
+    if (rep > 0 && run.missing_estimate < 0.5) {
+      run.stopped = fmt::format("capture-recapture estimates {:.2f} heavy pairs missing after {} repetitions",
+                                run.missing_estimate, rep + 1);
+      break;
+    }
   }
+  const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
+  const bool capped = run.stopped.empty();
+  if (capped)
+    run.stopped = o.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs", cap,
+                                           distinct_total, *o.expect_k)
+                             : fmt::format("repetition cap {} reached; about {:.1f} heavy pairs may still be missing", cap,
+                                           run.missing_estimate);
+  if (rank == 0 && capped) spdlog::warn("sketch: {}", run.stopped);
+  if (rank == 0 && !capped) spdlog::info("sketch: {}", run.stopped);
+  run.pairs = std::move(union_pairs);
   run.largest_panel_elements = boost::mpi::all_reduce(comm, run.largest_panel_elements, boost::mpi::maximum<std::int64_t>());
   return run;
 }

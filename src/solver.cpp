@@ -69,6 +69,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   Outcome out;
   out.method = options.method;
   SketchOptions sketch = options.sketch;
+  sketch.expect_k = options.expect_k;
   const LocalRows<Matrix> a_rows = times.time(
       "read", [&] { return read_rows(comm, a, rows_for(options.method, a.rows, sketch.group_a, sketch, comm)); });
   std::optional<LocalRows<Matrix>> b_rows;
@@ -88,8 +89,9 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     if (options.profile.empty())
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
-    const ProblemShape shape{a.rows,         n_b, a.cols, !b, problem.mode, threshold.theta, comm.size(),
-                             std::max(bg.m2, 1e-300), options.delta};
+    // Recall control needs two repetitions to estimate what is missing, unless K is known.
+    const ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
+                             std::max(bg.m2, 1e-300), options.delta, options.expect_k ? 1 : 2};
     const PlanChoice choice = choose_plan(shape, machine);
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},
@@ -106,6 +108,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       sketch.group_a = choice.best.group_a;
       sketch.group_b = choice.best.group_b;
       sketch.reps = choice.best.reps;
+      sketch.max_reps = std::max(4 * choice.best.reps, 16);
       sketch.detect_threshold = choice.best.detect_threshold;
       sketch.tile_rows = kAutoTile;
     }
@@ -135,6 +138,9 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   }
   p["block_size"] = sketch.block_size;
   p["tile_rows_a"] = sketch.tile_for(sketch.group_a);
+  p["reps_run"] = run.reps_run;
+  p["stopped"] = run.stopped;
+  p["missing_estimate"] = run.missing_estimate;
   p["largest_panel_elements"] = run.largest_panel_elements;
   p["c_elements"] = run.c_elements;
   out.repetitions = std::move(run.repetitions);
@@ -189,6 +195,27 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   // The write is timed but its own time cannot be in the file it writes: the file carries
   // the stages before it; the JSON report carries all of them.
   const nlohmann::ordered_json timings_before_write = gather_stage_times(comm, times);
+  if (!outcome.plan.is_null()) {
+    // Predicted against measured, stage by stage (the slowest rank's time) and candidates.
+    nlohmann::ordered_json compared = nlohmann::ordered_json::object();
+    double predicted_total = 0, measured_total = 0;
+    for (const auto& [stage, predicted] : outcome.plan["chosen"]["stages"].items()) {
+      const double measured = timings_before_write.contains(stage) ? timings_before_write[stage]["max"].get<double>() : 0.0;
+      compared[stage] = {{"predicted", predicted}, {"measured", measured}};
+      predicted_total += predicted.get<double>();
+      measured_total += measured;
+    }
+    compared["total"] = {{"predicted", predicted_total}, {"measured", measured_total}};
+    if (outcome.method == "sketch") {
+      std::int64_t candidates = 0;
+      for (const auto& rep : outcome.repetitions) candidates += rep["candidates"].get<std::int64_t>();
+      const double per_rep = outcome.plan["chosen"]["candidates_per_rep"].get<double>();
+      compared["candidates"] = {{"predicted", per_rep * outcome.repetitions.size()}, {"measured", candidates}};
+    }
+    outcome.plan["predicted_vs_measured"] = compared;
+    parameters["plan"] = outcome.plan;
+    spdlog::info("auto: predicted {:.3f} s, measured {:.3f} s for the planned stages", predicted_total, measured_total);
+  }
   agree(comm, [&] {
     times.time("write", [&] {
       if (comm.rank() != 0) return;
@@ -199,7 +226,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     });
   });
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
+
   spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
+  if (options.expect_k && found != *options.expect_k && comm.rank() == 0)
+    spdlog::warn("solve: --expect-k {} but {} heavy pairs were found{}", *options.expect_k, found,
+                 outcome.method == "brute" ? " by exact brute force (the count is exact)" : "");
   std::string stages;
   for (const auto& [stage, t] : summary.timings.items()) stages += fmt::format(" {} {:.3f} s,", stage, t["max"].get<double>());
   stages.pop_back();
@@ -217,6 +248,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                      {"pairs", found},
                                      {"timings", summary.timings}};
     if (!outcome.repetitions.is_null()) report["repetitions"] = outcome.repetitions;
+    if (!summary.plan.is_null()) report["plan"] = summary.plan;
     agree(comm, [&] {
       if (comm.rank() == 0) write_json_report(options.report, report);
     });

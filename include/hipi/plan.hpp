@@ -34,6 +34,7 @@ struct ProblemShape {
   int ranks = 1;
   double m2 = 0;      // mean squared background inner product, sampled
   double delta = 1e-3;  // allowed miss probability per heavy pair
+  int min_reps = 1;     // 2 when recall control needs a recapture to estimate misses
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).

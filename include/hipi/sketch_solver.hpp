@@ -25,6 +25,8 @@ struct SketchOptions {
   std::int64_t group_a = 4;                 // rows per group of A
   std::int64_t group_b = 4;                 // rows per group of B (a self-join uses group_a)
   int reps = 1;                             // independent repetitions; their union is the answer
+  int max_reps = 0;                         // > reps: recall control may add repetitions up to this
+  std::optional<std::int64_t> expect_k;     // stop as soon as this many distinct heavy pairs are verified
   double z = 4.0;                           // T_det = theta - z * sqrt(g_A * g_B * m2)
   std::optional<double> detect_threshold;   // absolute T_det instead of z
   std::string grid;                         // "PxQ"; empty: the squarest grid
@@ -35,6 +37,10 @@ struct SketchOptions {
 
   std::int64_t tile_for(std::int64_t group) const { return (tile_rows + group - 1) / group * group; }
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
+  /// Recall control: after each repetition from the second on, the heavy pairs still
+  /// missing are estimated by capture-recapture (N ~ n1 * n2 / m, the union so far against
+  /// the new repetition); repetitions continue past `reps` while that estimate is at least
+  /// one half, up to `max_reps`.
   void check(int ranks) const;
 };
 
@@ -46,6 +52,9 @@ struct SketchRun {
   std::string grid;
   std::int64_t largest_panel_elements = 0;  // largest local C buffer any rank allocated
   std::int64_t c_elements = 0;              // entries of the whole C (G_A x G_B)
+  int reps_run = 0;
+  std::string stopped;                      // why the repetitions stopped
+  double missing_estimate = 0;              // capture-recapture estimate of heavy pairs still missing
   nlohmann::ordered_json repetitions = nlohmann::ordered_json::array();
 };
 

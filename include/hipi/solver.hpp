@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@ struct SolveOptions {
   double delta = 1e-3;           // auto: allowed miss probability per heavy pair
   std::string profile;           // auto: machine profile (hipi calibrate); empty: calibrate now
   bool plan_only = false;        // hipi plan: choose and print the plan, compute nothing
+  std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
 };
 
 /// What a run did, on every rank.

@@ -34,6 +34,7 @@ struct SolveArgs {
   std::optional<double> rho, tau;
   std::optional<std::int64_t> group_size;
   std::optional<double> detect_threshold;
+  std::optional<std::int64_t> expect_k;
 };
 
 void add_generate(CLI::App& app, GenerateArgs& g) {
@@ -91,6 +92,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
   cmd->add_option("--profile", o.profile, "auto: machine profile from hipi calibrate (default: calibrate now, ~1 s)");
+  cmd->add_option("--expect-k", s.expect_k, "The number of heavy pairs, if known: the sketch stops once it has them all")
+      ->check(CLI::PositiveNumber);
 
   const std::string sk = "Sketch method";
   auto& k = o.sketch;
@@ -98,6 +101,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--group-size-a", k.group_a, "Rows per group of A")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--group-size-b", k.group_b, "Rows per group of B")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--reps", k.reps, "Independent repetitions (union of their pairs)")->capture_default_str()->group(sk);
+  cmd->add_option("--max-reps", k.max_reps, "Recall control: add repetitions while capture-recapture estimates misses")
+      ->group(sk);
   auto* z = cmd->add_option("--z", k.z, "Detection threshold theta - z*sqrt(gA*gB*m2), m2 sampled from the data")
                 ->capture_default_str()
                 ->group(sk);
@@ -133,6 +138,7 @@ SolveOptions to_options(SolveArgs& s) {
   o.problem.value = s.rho ? *s.rho : *s.tau;
   if (s.group_size) o.sketch.group_a = o.sketch.group_b = *s.group_size;
   o.sketch.detect_threshold = s.detect_threshold;
+  o.expect_k = s.expect_k;
   o.problem.a = DatasetRef::parse(s.a, "/A");
   if (!s.b.empty()) o.problem.b = DatasetRef::parse(s.b, "/B");
   return o;

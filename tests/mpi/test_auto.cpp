@@ -1,0 +1,231 @@
+// --method auto, --expect-k and recall control, end to end under MPI. The planner's
+// choices are made deterministic with fixed machine profiles written by the tests (a live
+// calibration would make the choice depend on the machine's load).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "hipi/calibrate.hpp"
+#include "hipi/generate.hpp"
+#include "hipi/output.hpp"
+#include "hipi/random.hpp"
+#include "hipi/solver.hpp"
+#include "mpi/fixtures.hpp"
+
+using namespace hipi;
+using namespace hipi::test;
+
+namespace {
+
+// A machine where a GEMM flop is cheap and exact checks are dear: the sketch pays.
+MachineProfile gemm_friendly() {
+  MachineProfile m;
+  m.gemm_f32_flops = 1e12;
+  m.gemm_f64_flops = 5e11;
+  m.binary_pairs = 1e5;
+  m.real_pairs = 1e5;
+  m.sketch_coords = 1e10;
+  m.exchange_bytes = 1e10;
+  m.redistribute_bytes = 1e10;
+  m.calibrated_d = 256;
+  return m;
+}
+
+std::string write_profile(const Comm& world, const SharedTempDir& dir, const MachineProfile& m) {
+  const std::string path = dir.path("profile.toml");
+  agree(world, [&] {
+    if (world.rank() == 0) save_profile(path, m);
+  });
+  return path;
+}
+
+struct Result {
+  std::vector<Pair> pairs;
+  std::string method;
+  nlohmann::json parameters;
+};
+
+Result solve(const Comm& world, const SolveOptions& o) {
+  run_solve(world, o);
+  Result r;
+  if (world.rank() == 0) {
+    r.pairs = read_pairs_file(o.out);
+    h5::File f = h5::File::open_read(o.out, nullptr);
+    r.method = f.string_attribute("method");
+    r.parameters = nlohmann::json::parse(f.string_attribute("parameters"));
+  }
+  return r;
+}
+
+SolveOptions options_for(const GenerateOptions& g, const std::string& out, const std::string& method) {
+  SolveOptions o;
+  o.problem = {{g.out, "/A"}, DatasetRef{g.out, "/B"}, g.mode, g.value, false};
+  o.out = out;
+  o.method = method;
+  return o;
+}
+
+std::vector<Pair> truth(const std::string& file) {
+  h5::File f = h5::File::open_read(file, nullptr);
+  const auto ij = f.read_all<std::int64_t>("/truth_pairs");
+  const auto ip = f.read_all<double>("/truth_ip");
+  std::vector<Pair> out;
+  for (std::size_t k = 0; k < ip.size(); ++k) out.push_back({ij[2 * k], ij[2 * k + 1], ip[k]});
+  return out;
+}
+
+}  // namespace
+
+TEST(Auto, ChoosesTheSketchWhereItPaysAndFindsEveryPair) {
+  Comm world;
+  SharedTempDir dir(world);
+  GenerateOptions g;
+  g.out = dir.path("real.h5");
+  g.n = 600;
+  g.n_b = 500;
+  g.d = 256;
+  g.k = 6;
+  g.mode = Mode::Real;
+  g.value = 220;  // background sd 16: 13.8 sd
+  run_generate(world, g);
+  SolveOptions o = options_for(g, dir.path("auto.h5"), "auto");
+  o.profile = write_profile(world, dir, gemm_friendly());
+  const Result got = solve(world, o);
+  const Result brute = solve(world, options_for(g, dir.path("brute.h5"), "brute"));
+  if (world.rank() == 0) {
+    EXPECT_EQ(got.method, "sketch");
+    EXPECT_EQ(got.parameters["plan"]["chosen"]["method"], "sketch");
+    EXPECT_TRUE(got.parameters["plan"].contains("predicted_vs_measured"));
+    EXPECT_TRUE(same_pairs(got.pairs, brute.pairs, 1e-9));
+  }
+}
+
+TEST(Auto, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
+  Comm world;
+  SharedTempDir dir(world);
+  GenerateOptions g;
+  g.out = dir.path("weak.h5");
+  g.n = 300;
+  g.d = 64;
+  g.k = 3;
+  g.value = 0.3;  // rho^2 d = 5.8: no compression separates theta from the noise
+  run_generate(world, g);
+  SolveOptions o = options_for(g, dir.path("auto.h5"), "auto");
+  o.profile = write_profile(world, dir, gemm_friendly());
+  const Result got = solve(world, o);
+  const Result brute = solve(world, options_for(g, dir.path("brute.h5"), "brute"));
+  if (world.rank() == 0) {
+    EXPECT_EQ(got.method, "brute");
+    EXPECT_TRUE(same_pairs(got.pairs, brute.pairs));
+  }
+}
+
+TEST(Auto, ExpectKReturnsExactlyKAndStopsEarly) {
+  Comm world;
+  SharedTempDir dir(world);
+  GenerateOptions g;
+  g.out = dir.path("k.h5");
+  g.n = 800;
+  g.d = 256;
+  g.k = 9;
+  g.value = 0.5;
+  g.seed = 5;
+  run_generate(world, g);
+  SolveOptions o = options_for(g, dir.path("k_out.h5"), "sketch");
+  o.sketch.group_a = o.sketch.group_b = 2;
+  o.sketch.z = 1;  // each repetition misses a pair w.p. ~16%: K is reached after a few
+  o.sketch.reps = 1;
+  o.sketch.max_reps = 40;
+  o.sketch.tile_rows = 64;
+  o.expect_k = 9;
+  const Result got = solve(world, o);
+  if (world.rank() == 0) {
+    EXPECT_TRUE(same_pairs(got.pairs, truth(g.out)));
+    EXPECT_NE(got.parameters["stopped"].get<std::string>().find("--expect-k 9 reached"), std::string::npos);
+    EXPECT_LT(got.parameters["reps_run"].get<int>(), 40);
+  }
+}
+
+// Bound checked: at --delta 1e-3 the plan misses a given heavy pair with probability at
+// most 1e-3 (Gaussian model); 50 instances x 4 pairs = 200 pairs give an expected 0.2
+// misses, and recall control adds repetitions while capture-recapture sees any. At these
+// fixed seeds none may be missed.
+TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::string profile = write_profile(world, dir, gemm_friendly());
+  int sketches = 0;
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    GenerateOptions g;
+    g.out = dir.path("inst.h5");
+    g.n = 256;
+    g.n_b = 192;
+    g.d = 256;
+    g.k = 4;
+    g.value = 0.5;
+    g.seed = seed;
+    run_generate(world, g);
+    SolveOptions o = options_for(g, dir.path("inst_out.h5"), "auto");
+    o.profile = profile;
+    o.seed = seed;
+    o.delta = 1e-3;
+    const Result got = solve(world, o);
+    if (world.rank() == 0) {
+      sketches += got.method == "sketch";
+      for (const Pair& t : truth(g.out))
+        EXPECT_TRUE(std::any_of(got.pairs.begin(), got.pairs.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; }))
+            << "seed " << seed << ": planted (" << t.i << ", " << t.j << ") missed by " << got.method;
+    }
+  }
+  if (world.rank() == 0) {
+    EXPECT_EQ(sketches, 50) << "the profile is meant to make every plan a sketch";
+  }
+}
+
+// Clusters of near-duplicate rows put several heavy pairs into one group pair, where their
+// random signs can cancel: one repetition misses some. Capture-recapture sees the misses
+// and recall control adds repetitions until none is estimated missing.
+TEST(Auto, RecallControlRecoversPairsLostToCancellation) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::int64_t d = 256, clusters = 16, size = 8, n = 512;
+  RandomStream rng(77, {});
+  std::vector<std::int8_t> base(clusters * d);
+  for (auto& v : base) v = rng.below(2) ? 1 : -1;
+  auto make = [&](std::uint64_t stream) {
+    RandomStream r(77, {stream});
+    std::vector<std::int8_t> m(n * d);
+    for (auto& v : m) v = r.below(2) ? 1 : -1;
+    for (std::int64_t c = 0; c < clusters; ++c)
+      for (std::int64_t q = 0; q < size; ++q)
+        for (std::int64_t k = 0; k < d; ++k)  // rows c*size..: copies of base c, 8% flipped
+          m[(c * size + q) * d + k] = r.below(25) < 2 ? -base[c * d + k] : base[c * d + k];
+    return m;
+  };
+  const std::string file = dir.path("clustered.h5");
+  write_dataset(world, file, "/A", {n, d}, make(1), true);
+  write_dataset(world, file, "/B", {n, d}, make(2));
+  SolveOptions o;
+  o.problem = {{file, "/A"}, DatasetRef{file, "/B"}, Mode::Binary, 0.5, false};
+  o.method = "brute";
+  o.out = dir.path("brute.h5");
+  const Result brute = solve(world, o);
+  o.method = "sketch";
+  o.sketch.group_a = o.sketch.group_b = 4;
+  o.sketch.detect_threshold = 100;
+  o.sketch.tile_rows = 64;
+  o.sketch.reps = 1;
+  o.out = dir.path("one.h5");
+  const Result one = solve(world, o);
+  o.sketch.max_reps = 40;
+  o.out = dir.path("controlled.h5");
+  const Result controlled = solve(world, o);
+  if (world.rank() == 0) {
+    ASSERT_GT(brute.pairs.size(), 500u);
+    EXPECT_LT(one.pairs.size(), brute.pairs.size()) << "one repetition is expected to lose pairs here";
+    EXPECT_TRUE(same_pairs(controlled.pairs, brute.pairs));
+    EXPECT_GT(controlled.parameters["reps_run"].get<int>(), 1);
+  }
+}

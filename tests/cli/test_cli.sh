@@ -88,6 +88,19 @@ else fail "sketch attributes"; fi
 expect_error "grid not matching ranks" 2 "--grid 2x2 has 4 processes but the job has 3" 3 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 2x2
 expect_error "group size zero" 2 "--group-size" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --group-size 0
 
+# --- calibrate and plan: a profile file, a printed plan, no output file -------------------
+run 2 calibrate --d 300 --out profile.toml
+if [ "$status" -eq 0 ] && grep -q 'gemm_f32_flops' profile.toml && grep -q 'calibrated_d = 300' profile.toml; then pass "calibrate writes a profile"
+else fail "calibrate: $out"; fi
+run 2 plan --a gen1.h5 --b gen1.h5 --rho 0.5 --profile profile.toml
+if [ "$status" -eq 0 ] && grep -q '^chosen:' <<<"$out" && grep -q '^runner-up:' <<<"$out" && grep -q '^why:' <<<"$out"; then pass "plan prints the choice, the runner-up and why"
+else fail "plan: $out"; fi
+echo 'gemm_f32_flops = 1.0' > bad_profile.toml
+expect_error "incomplete profile" 2 "bad_profile.toml: profile key" 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out out.h5 --profile bad_profile.toml
+run 3 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out auto3.h5 --profile profile.toml --expect-k 9
+if [ "$status" -eq 0 ] && h5diff solve1.h5 auto3.h5 /pairs /pairs >/dev/null 2>&1; then pass "auto with a saved profile and --expect-k"
+else fail "auto with --expect-k: $out"; fi
+
 # --- a TOML configuration and a self-join ----------------------------------------------
 cat > solve.toml <<'TOML'
 # options for hipi solve

@@ -21,8 +21,8 @@ constexpr double kFirstTouchBytesPerSecond = 1e9;
 constexpr double kRepOverheadSeconds = 0.01;
 constexpr int kMaxReps = 64;
 
-bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb) {
-  return s.mode == Mode::Binary && double(ga) * double(gb) * double(s.d) < double(1 << 24);
+bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb, int degree) {
+  return s.mode == Mode::Binary && double(ga) * double(gb) * std::pow(double(s.d), degree) < double(1 << 24);
 }
 
 double pairs_rate(const ProblemShape& s, const MachineProfile& m) {
@@ -40,6 +40,7 @@ nlohmann::ordered_json Plan::to_json() const {
   if (method == "sketch") {
     j["group_size_a"] = group_a;
     j["group_size_b"] = group_b;
+    j["degree"] = degree;
     j["reps"] = reps;
     j["z"] = z;
     j["detect_threshold"] = detect_threshold;
@@ -60,19 +61,22 @@ Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
   return p;
 }
 
-Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z) {
+Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z,
+                 int degree) {
   Plan p;
   p.method = "sketch";
   p.group_a = ga;
   p.group_b = s.self_join ? ga : gb;
   gb = p.group_b;
   p.z = z;
-  const double sigma = std::sqrt(double(ga) * double(gb) * s.m2);
-  p.detect_threshold = s.theta - z * sigma;
+  p.degree = degree;
+  const double signal = degree == 1 ? s.theta : s.theta * s.theta;
+  const double sigma = std::sqrt(double(ga) * double(gb) * (degree == 1 ? s.m2 : s.m4));
+  p.detect_threshold = signal - z * sigma;
   // One repetition misses a heavy pair when signal +-theta plus noise N(0, sigma^2) lands
   // inside (-T_det, T_det); an entry without one passes with probability 2*Phi(-T_det/sigma).
   const double t = p.detect_threshold;
-  p.miss_per_rep = t <= 0 ? 0.0 : normal_cdf((t - s.theta) / sigma) - normal_cdf((-t - s.theta) / sigma);
+  p.miss_per_rep = t <= 0 ? 0.0 : normal_cdf((t - signal) / sigma) - normal_cdf((-t - signal) / sigma);
   const double false_rate = t <= 0 ? 1.0 : 2.0 * normal_cdf(-t / sigma);
   if (p.miss_per_rep <= 0) {
     p.reps = 1;
@@ -83,18 +87,19 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   }
   p.reps = std::max(p.reps, s.min_reps);
   p.miss = std::pow(p.miss_per_rep, p.reps);
-  p.float32 = fits_float32(s, ga, gb);
+  p.float32 = fits_float32(s, ga, gb, degree);
+  const double D = degree == 1 ? double(s.d) : double(s.d) * double(s.d + 1) / 2;  // features per row
 
   const double G_A = std::ceil(double(s.n_a) / ga), G_B = s.self_join ? G_A : std::ceil(double(s.n_b) / gb);
   const double entries = s.self_join ? G_A * (G_A + 1) / 2 : G_A * G_B;
-  const double flops = 2.0 * double(s.d) * entries;
+  const double flops = 2.0 * D * entries;
   const double gemm_rate = (p.float32 ? m.gemm_f32_flops : m.gemm_f64_flops) * s.ranks;
   const double elem = p.float32 ? 4.0 : 8.0;
   p.candidates_per_rep = entries * false_rate;
   const double checks = p.candidates_per_rep * double(ga) * double(gb);
   const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
-  const double sketch_bytes = (G_A + (s.self_join ? 0 : G_B)) * double(s.d) * elem / s.ranks;
-  const double per_rep_sketch = double(s.n_a + (s.self_join ? 0 : s.n_b)) * double(s.d) / s.ranks / m.sketch_coords +
+  const double sketch_bytes = (G_A + (s.self_join && degree == 1 ? 0 : G_B)) * D * elem / s.ranks;
+  const double per_rep_sketch = double(s.n_a + (s.self_join ? 0 : s.n_b)) * D / s.ranks / m.sketch_coords +
                                 2 * sketch_bytes / kFirstTouchBytesPerSecond;  // local and 2D copies
   const double per_rep_redistribute = sketch_bytes / m.redistribute_bytes;
   const double per_rep_gemm = flops / gemm_rate;
@@ -125,10 +130,11 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
     for (std::int64_t gb = 1; gb <= 64 && gb <= (s.self_join ? s.n_a : s.n_b); gb *= 2) {
       if (s.self_join && gb != ga) continue;
       if (ga * gb < 2) continue;  // no compression: brute force does the same work better
-      for (double z = 0.5; z <= 8.0; z += 0.25) {
-        const Plan p = plan_sketch(s, m, ga, gb, z);
-        if (p.seconds < best_sketch.seconds) best_sketch = p;
-      }
+      for (int degree = 1; degree <= (s.m4 > 0 && s.d <= 512 ? 2 : 1); ++degree)
+        for (double z = 0.5; z <= 8.0; z += 0.25) {
+          const Plan p = plan_sketch(s, m, ga, gb, z, degree);
+          if (p.seconds < best_sketch.seconds) best_sketch = p;
+        }
     }
   std::ostringstream why;
   if (!(best_sketch.seconds < c.brute.seconds)) {

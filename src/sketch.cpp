@@ -1,6 +1,7 @@
 #include "hipi/sketch.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "hipi/error.hpp"
@@ -105,56 +106,83 @@ void build_batched(const Grouping& grouping, const LocalGroups& groups, std::int
   }
 }
 
+// Adds sign * phi(x) to acc for one row of values x (d of them).
+template <class T, class V>
+void add_features(const V* x, std::int64_t d, T sign, const FeatureMap& map, T* acc) {
+  if (map.degree == 1) {
+    for (std::int64_t c = 0; c < d; ++c) acc[c] += sign * static_cast<T>(x[c]);
+    return;
+  }
+  for (std::int64_t i = 0; i < d; ++i) acc[i] += sign * static_cast<T>(x[i]) * static_cast<T>(x[i]);
+  const T weight = sign * static_cast<T>(map.side == 0 ? 2 : 1);
+  T* cross = acc + d;
+  for (std::int64_t i = 0; i < d; ++i) {
+    const T wi = weight * static_cast<T>(x[i]);
+    for (std::int64_t j = i + 1; j < d; ++j) *cross++ += wi * static_cast<T>(x[j]);
+  }
+}
+
 }  // namespace
 
 template <class T>
 void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
+                    FeatureMap map) {
   const std::int64_t d = rows.cols();
-  build_batched(grouping, groups, d, out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
+  std::vector<T> x(map.degree == 1 ? 0 : d);
+  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
     const std::uint64_t* bits = rows.row(row - first_row);
-    for (std::int64_t w = 0; w * 64 < d; ++w) {
-      const std::uint64_t word = bits[w];
-      const std::int64_t n = std::min<std::int64_t>(64, d - w * 64);
-      T* a = acc + w * 64;
-      for (std::int64_t b = 0; b < n; ++b) a[b] += sign - 2 * sign * static_cast<T>((word >> b) & 1u);
+    if (map.degree == 1) {  // one word of bits at a time: the hot path of degree 1
+      for (std::int64_t w = 0; w * 64 < d; ++w) {
+        const std::uint64_t word = bits[w];
+        const std::int64_t n = std::min<std::int64_t>(64, d - w * 64);
+        T* a = acc + w * 64;
+        for (std::int64_t b = 0; b < n; ++b) a[b] += sign - 2 * sign * static_cast<T>((word >> b) & 1u);
+      }
+      return;
     }
+    for (std::int64_t c = 0; c < d; ++c) x[c] = (bits[c / 64] >> (c % 64)) & 1u ? T(-1) : T(1);
+    add_features(x.data(), d, sign, map, acc);
   });
 }
 
 template <class T>
 void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride) {
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
+                    FeatureMap map) {
   const std::int64_t d = rows.cols();
-  build_batched(grouping, groups, d, out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
-    const float* x = rows.row(row - first_row);
-    for (std::int64_t c = 0; c < d; ++c) acc[c] += sign * static_cast<T>(x[c]);
+  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
+    add_features(rows.row(row - first_row), d, sign, map, acc);
   });
 }
 
-std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups) {
+std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups, int degree) {
   std::vector<double> terms(static_cast<std::size_t>(groups.size()));
-  for (std::int64_t k = 0; k < groups.size(); ++k) terms[k] = static_cast<double>(groups.count(k) * rows.cols());
+  const double norm = static_cast<double>(rows.cols());  // |x|^2 = d for +-1 rows
+  for (std::int64_t k = 0; k < groups.size(); ++k) terms[k] = groups.count(k) * std::pow(norm, degree);
   return terms;
 }
 
-std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups) {
+std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups,
+                                     int degree) {
   std::vector<double> terms(static_cast<std::size_t>(groups.size()), 0.0);
   for (std::int64_t k = 0; k < groups.size(); ++k)
     for (std::int64_t m = groups.first_member(k); m < groups.offsets[k + 1]; ++m) {
       const float* x = rows.row(groups.members[m] - first_row);
-      for (std::int64_t c = 0; c < rows.cols(); ++c) terms[k] += double(x[c]) * double(x[c]);
+      double norm = 0;
+      for (std::int64_t c = 0; c < rows.cols(); ++c) norm += double(x[c]) * double(x[c]);
+      terms[k] += std::pow(norm, degree);
     }
   return terms;
 }
 
 template void build_sketches<float>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
-                                    std::int64_t, std::int64_t);
+                                    std::int64_t, std::int64_t, FeatureMap);
 template void build_sketches<double>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
-                                     std::int64_t, std::int64_t);
+                                     std::int64_t, std::int64_t, FeatureMap);
 template void build_sketches<float>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
-                                    std::int64_t, std::int64_t);
+                                    std::int64_t, std::int64_t, FeatureMap);
 template void build_sketches<double>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
-                                     std::int64_t, std::int64_t);
+                                     std::int64_t, std::int64_t, FeatureMap);
 
 }  // namespace hipi

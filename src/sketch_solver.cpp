@@ -148,7 +148,9 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
   const bool self_join = b_in == nullptr;
   const LocalRows<Matrix>& b_rows = self_join ? a_rows : *b_in;
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
-  const std::int64_t d = a_rows.rows.cols();
+  const std::int64_t d_in = a_rows.rows.cols();
+  const FeatureMap map_a{o.degree, 0}, map_b{o.degree, 1};
+  const std::int64_t d = map_a.dim(d_in);  // the inner dimension of the product
   const TiledRows tiled_a{n_a, o.tile_for(g_a), P}, tiled_b{n_b, o.tile_for(g_b), P};
   HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
 
@@ -159,7 +161,11 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     run.background = times.time("sample", [&] {
       return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed);
     });
-    run.detect_threshold = threshold.theta - o.z * std::sqrt(double(g_a) * double(g_b) * run.background.m2);
+    // Degree 2 multiplies <a,b>^2: the signal is theta^2 and the noise has variance
+    // g_A * g_B * E[<a,b>^4].
+    const double signal = o.degree == 1 ? threshold.theta : threshold.theta * threshold.theta;
+    const double moment = o.degree == 1 ? run.background.m2 : run.background.m4;
+    run.detect_threshold = signal - o.z * std::sqrt(double(g_a) * double(g_b) * moment);
   }
   if (run.detect_threshold <= 0 && rank == 0)  // the same on every rank: said once
     spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
@@ -190,10 +196,10 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     std::vector<T> sa_local, sbt_local;
     rep_times.time("sketch", [&] {
       sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
-      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), d, 1);
-      if (!self_join) {
+      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), d, 1, map_a);
+      if (!self_join || o.degree != 1) {  // degree 2 weighs the two sides differently
         sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
-        build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1);
+        build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1, map_b);
       }
     });
     // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
@@ -206,7 +212,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
     rep_times.time("redistribute", [&] {
       scatter_to_grid(comm, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
-      const std::vector<T>& b_local = self_join ? sa_local : sbt_local;  // a self-join multiplies S_A by itself
+      const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
       scatter_to_grid(comm, b_local.data(), b.groups.groups.begin, b.groups.size(), d, false, sbt_desc, sbt.data());
       sa_local = {};
       sbt_local = {};
@@ -216,7 +222,7 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     std::vector<double> self_terms;
     if (self_join) {
       self_terms.assign(G_A, 0.0);
-      const auto mine = group_self_terms(a_rows.rows, a_rows.range.begin, a.groups);
+      const auto mine = group_self_terms(a_rows.rows, a_rows.range.begin, a.groups, o.degree);
       std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
       boost::mpi::all_reduce(comm, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
     }
@@ -352,6 +358,7 @@ void SketchOptions::check(int ranks) const {
   if (!(panel_mib > 0)) throw InputError("--panel-mib must be > 0");
   if (sample_rows < 1) throw InputError("--sample-rows must be >= 1");
   if (tile_rows < 1) throw InputError("--tile-rows must be >= 1");
+  if (degree != 1 && degree != 2) throw InputError("--degree must be 1 or 2");
   if (!grid.empty()) parse_grid(grid, ranks);
 }
 
@@ -363,10 +370,10 @@ template <class Matrix>
 SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
                        std::int64_t n_b, const Threshold& threshold, const SketchOptions& o, std::uint64_t seed,
                        StageTimes& times) {
-  // Binary sketches hold integers: float32 is exact while every |C| <= g_A * g_B * d < 2^24.
+  // Binary sketches hold integers: float32 is exact while every |C| <= g_A * g_B * d^degree < 2^24.
   const std::int64_t g_b = b ? o.group_b : o.group_a;
   const bool exact_in_float = std::is_same_v<Matrix, BitMatrix> &&
-                              double(o.group_a) * double(g_b) * double(a.rows.cols()) < double(1 << 24);
+                              double(o.group_a) * double(g_b) * std::pow(double(a.rows.cols()), o.degree) < double(1 << 24);
   return exact_in_float ? solve_typed<Matrix, float>(comm, a, n_a, b, n_b, threshold, o, seed, times)
                         : solve_typed<Matrix, double>(comm, a, n_a, b, n_b, threshold, o, seed, times);
 }

@@ -44,9 +44,9 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
   auto describe = [](const Plan& p) {
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
-      s += fmt::format(" (groups {}x{}, T_det {:.1f} = theta - {:.2f} sigma, {} reps, miss per pair {:.1e}, "
-                       "{:.3g} candidates per rep, {})",
-                       p.group_a, p.group_b, p.detect_threshold, p.z, p.reps, p.miss, p.candidates_per_rep,
+      s += fmt::format(" (groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
+                       "{:.1e}, {:.3g} candidates per rep, {})",
+                       p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss, p.candidates_per_rep,
                        p.float32 ? "float32" : "float64");
     std::string stages;
     for (const auto& st : p.stages) stages += fmt::format(" {} {:.3f},", st.stage, st.seconds);
@@ -91,7 +91,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
     // Recall control needs two repetitions to estimate what is missing, unless K is known.
     const ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
-                             std::max(bg.m2, 1e-300), options.delta, options.expect_k ? 1 : 2};
+                             std::max(bg.m2, 1e-300), bg.m4, options.delta, options.expect_k ? 1 : 2};
     const PlanChoice choice = choose_plan(shape, machine);
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},
@@ -108,6 +108,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       sketch.group_a = choice.best.group_a;
       sketch.group_b = choice.best.group_b;
       sketch.reps = choice.best.reps;
+      sketch.degree = choice.best.degree;
       sketch.max_reps = std::max(4 * choice.best.reps, 16);
       sketch.detect_threshold = choice.best.detect_threshold;
       sketch.tile_rows = kAutoTile;
@@ -129,11 +130,13 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   auto& p = out.parameters;
   p["group_size_a"] = sketch.group_a;
   p["group_size_b"] = b ? sketch.group_b : sketch.group_a;
+  p["degree"] = sketch.degree;
   p["reps"] = sketch.reps;
   p["detect_threshold"] = run.detect_threshold;
   if (!sketch.detect_threshold) {
     p["z"] = sketch.z;
     p["background_m2"] = run.background.m2;
+    p["background_m4"] = run.background.m4;
     p["background_pairs_sampled"] = run.background.pairs;
   }
   p["block_size"] = sketch.block_size;

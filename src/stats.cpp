@@ -47,13 +47,15 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
   std::vector<Pair> all;
   heavy_pairs(sa, 0, sb, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
   BackgroundSample out;
-  double sum = 0;
+  double sum2 = 0, sum4 = 0;
   for (const Pair& p : all) {
     if (threshold.passes(p.ip) || (self_join && ids_a[p.i] == ids_b[p.j])) continue;
-    sum += p.ip * p.ip;
+    sum2 += p.ip * p.ip;
+    sum4 += p.ip * p.ip * p.ip * p.ip;
     ++out.pairs;
   }
-  out.m2 = out.pairs ? sum / static_cast<double>(out.pairs) : 0.0;
+  out.m2 = out.pairs ? sum2 / static_cast<double>(out.pairs) : 0.0;
+  out.m4 = out.pairs ? sum4 / static_cast<double>(out.pairs) : 0.0;
   return out;
 }
 

@@ -33,6 +33,7 @@ struct ProblemShape {
   double theta = 0;   // inner-product threshold
   int ranks = 1;
   double m2 = 0;      // mean squared background inner product, sampled
+  double m4 = 0;      // mean fourth power (the noise of degree-2 sketches)
   double delta = 1e-3;  // allowed miss probability per heavy pair
   int min_reps = 1;     // 2 when recall control needs a recapture to estimate misses
 };
@@ -46,6 +47,7 @@ struct StagePrediction {
 struct Plan {
   std::string method;  // "brute" or "sketch"
   std::int64_t group_a = 1, group_b = 1;
+  int degree = 1;                 // feature map: 1 identity, 2 <a,b>^2
   int reps = 1;
   double detect_threshold = 0;
   double z = 0;                   // (theta - detect_threshold) / sigma
@@ -60,10 +62,11 @@ struct Plan {
 
 /// The brute-force plan.
 Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
-/// A sketch plan with the given group sizes and detection threshold (z in sigmas below
-/// theta); repetitions are chosen to bring the miss probability under shape.delta.
+/// A sketch plan with the given group sizes, feature degree and detection threshold (z in
+/// noise sigmas below the signal theta^degree); repetitions are chosen to bring the miss
+/// probability under shape.delta.
 Plan plan_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a,
-                 std::int64_t group_b, double z);
+                 std::int64_t group_b, double z, int degree = 1);
 
 struct PlanChoice {
   Plan best;
@@ -72,8 +75,9 @@ struct PlanChoice {
   std::string why;
 };
 
-/// Searches group sizes (powers of two up to 64) and z, and returns the fastest plan
-/// meeting the recall target, brute force when it is predicted fastest.
+/// Searches group sizes (powers of two up to 64), z and the feature degree (2 only when m4
+/// is known and d <= 512), and returns the fastest plan meeting the recall target, brute
+/// force when it is predicted fastest.
 PlanChoice choose_plan(const ProblemShape& shape, const MachineProfile& machine);
 
 /// Standard normal cumulative distribution.

@@ -68,18 +68,34 @@ struct LocalGroups {
   std::int64_t count(std::int64_t k) const { return offsets[k + 1] - offsets[k]; }
 };
 
-/// Writes the sketches of `groups` into `out`: group k, coordinate c goes to
-/// out[k * group_stride + c * coord_stride] (choose strides for the layout wanted).
-/// `rows` holds global rows [first_row, first_row + rows.rows()).
+/// Feature maps (DESIGN.md section 3, amplification). Degree 1 is the identity. Degree 2
+/// maps x to [x_i^2 for all i, w * x_i * x_j for i < j], D = d(d+1)/2 features, with w = 2
+/// on side A and w = 1 on side B, so that <phi_A(a), phi_B(b)> = <a,b>^2 exactly (integers
+/// for +-1 data; no sqrt(2) to round).
+struct FeatureMap {
+  int degree = 1;
+  int side = 0;  // 0: A (weight 2 on cross terms), 1: B (weight 1)
+  std::int64_t dim(std::int64_t d) const { return degree == 1 ? d : d * (d + 1) / 2; }
+};
+
+/// Writes the sketches sum s_i * phi(x_i) of `groups` into `out`: group k, feature c goes
+/// to out[k * group_stride + c * coord_stride] (choose strides for the layout wanted).
+/// `rows` holds global rows [first_row, first_row + rows.rows()). Features are computed
+/// row by row: the n x D feature matrix is never formed.
 template <class T>
 void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride);
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
+                    FeatureMap map = {});
 template <class T>
 void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride);
+                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
+                    FeatureMap map = {});
 
-/// Sum over rows i in each group of |x_i|^2: the self terms on the diagonal of a self-join.
-std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t first_row, const LocalGroups& groups);
-std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups);
+/// Sum over rows i in each group of <x_i, x_i>^degree: the self terms on the diagonal of a
+/// self-join.
+std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t first_row, const LocalGroups& groups,
+                                     int degree = 1);
+std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_row, const LocalGroups& groups,
+                                     int degree = 1);
 
 }  // namespace hipi

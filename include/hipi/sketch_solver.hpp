@@ -28,6 +28,7 @@ struct SketchOptions {
   int max_reps = 0;                         // > reps: recall control may add repetitions up to this
   std::optional<std::int64_t> expect_k;     // stop as soon as this many distinct heavy pairs are verified
   double z = 4.0;                           // T_det = theta - z * sqrt(g_A * g_B * m2)
+  int degree = 1;                           // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;   // absolute T_det instead of z
   std::string grid;                         // "PxQ"; empty: the squarest grid
   std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout

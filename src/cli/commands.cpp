@@ -109,6 +109,9 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--detect-threshold", s.detect_threshold, "Absolute detection threshold on |C[G,H]|")
       ->group(sk)
       ->excludes(z);
+  cmd->add_option("--degree", k.degree, "Feature map: 1 (identity) or 2 (<a,b>^2, D = d(d+1)/2 features)")
+      ->capture_default_str()
+      ->group(sk);
   cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest)")->group(sk);
   cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size")->capture_default_str()->group(sk);
   cmd->add_option("--panel-mib", k.panel_mib, "Memory per rank for one panel of C")->capture_default_str()->group(sk);

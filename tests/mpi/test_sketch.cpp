@@ -209,3 +209,29 @@ TEST(Sketch, NeverHoldsTheWholeProductMatrix) {
     EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
   }
 }
+
+// Degree-2 amplification: C sums <a,b>^2, and the same pairs come out as with brute force,
+// for A x B and for a self-join (whose diagonal self terms are |x|^4).
+TEST(Sketch, DegreeTwoEqualsBruteForce) {
+  Comm world;
+  SharedTempDir dir(world);
+  for (bool self : {false, true}) {
+    GenerateOptions g = instance(dir.path(self ? "deg2_self.h5" : "deg2.h5"), Mode::Binary, self);
+    g.d = 48;
+    g.value = 0.75;  // theta = 36; background ip sd ~ 7
+    run_generate(world, g);
+    SketchOptions s = small_sketch();
+    s.degree = 2;
+    s.z = 2;
+    const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+    const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+    if (world.rank() == 0) {
+      ASSERT_GE(brute.pairs.size(), 8u);
+      EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs)) << (self ? "self-join" : "A x B");
+      EXPECT_EQ(sketch.parameters["degree"].get<int>(), 2);
+      // T_det = theta^2 - z * sqrt(g_A g_B m4) with m4 sampled.
+      EXPECT_DOUBLE_EQ(sketch.parameters["detect_threshold"].get<double>(),
+                       36.0 * 36.0 - 2 * std::sqrt(4 * sketch.report["parameters"]["background_m4"].get<double>()));
+    }
+  }
+}

@@ -94,3 +94,13 @@ TEST(Plan, SelfJoinUsesOneGroupSizeAndHalfTheProduct) {
   EXPECT_EQ(half.group_b, 4);
   EXPECT_NEAR(half.stages[2].seconds / full.stages[2].seconds, 0.5, 0.01);  // gemm
 }
+
+TEST(Plan, DegreeTwoMultipliesTheProductByDPlusOneOverTwoAndUsesM4) {
+  ProblemShape s = binary(65536, 64, 0.5);
+  s.m4 = 3.0 * 64 * 64;  // random +-1: E[ip^4] = 3d^2 - 2d, about 3d^2
+  const Plan one = plan_sketch(s, this_kind_of_machine(), 4, 4, 3.0, 1);
+  const Plan two = plan_sketch(s, this_kind_of_machine(), 4, 4, 3.0, 2);
+  EXPECT_EQ(two.degree, 2);
+  EXPECT_NEAR(two.stages[2].seconds / two.reps / (one.stages[2].seconds / one.reps), 65.0 / 2.0, 1e-9);
+  EXPECT_DOUBLE_EQ(two.detect_threshold, 32.0 * 32.0 - 3.0 * std::sqrt(16.0 * s.m4));
+}

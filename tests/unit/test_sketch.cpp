@@ -120,3 +120,46 @@ TEST(Sketch, EqualsTheSignedSumOfTheGroupsRows) {
     EXPECT_NEAR(self_real[k], norms, 1e-9);
   }
 }
+
+// Degree 2: <phi_A(a), phi_B(b)> = <a,b>^2 exactly. With groups of one row the sketches
+// are s_a * phi_A(a) and s_b * phi_B(b), so their dot product is s_a s_b <a,b>^2.
+TEST(Sketch, DegreeTwoFeatureMapsGiveTheSquaredInnerProductExactly) {
+  for (std::int64_t d : {1, 5, 33, 64, 70}) {
+    const std::int64_t n = 6;
+    RandomStream rng(4, {static_cast<std::uint64_t>(d)});
+    std::vector<std::int8_t> values(n * d);
+    for (auto& v : values) v = rng.below(2) ? 1 : -1;
+    const BitMatrix bits = BitMatrix::pack(values, n, d);
+    RealMatrix real(n, d);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t c = 0; c < d; ++c) real.row(i)[c] = static_cast<float>(rng.normal());
+    const Grouping grouping(n, 1, 1, 9, 0, 0);
+    const LocalGroups groups(grouping, {0, n});
+    const FeatureMap fa{2, 0}, fb{2, 1};
+    const std::int64_t D = fa.dim(d);
+    ASSERT_EQ(D, d * (d + 1) / 2);
+    std::vector<double> sa(n * D), sb(n * D), ra(n * D), rb(n * D);
+    build_sketches(bits, 0, grouping, groups, sa.data(), D, 1, fa);
+    build_sketches(bits, 0, grouping, groups, sb.data(), D, 1, fb);
+    build_sketches(real, 0, grouping, groups, ra.data(), D, 1, fa);
+    build_sketches(real, 0, grouping, groups, rb.data(), D, 1, fb);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double dot = 0, rdot = 0, ip = 0, rip = 0;
+        for (std::int64_t c = 0; c < D; ++c) {
+          dot += sa[i * D + c] * sb[j * D + c];
+          rdot += ra[i * D + c] * rb[j * D + c];
+        }
+        for (std::int64_t c = 0; c < d; ++c) {
+          ip += values[i * d + c] * values[j * d + c];
+          rip += double(real.row(i)[c]) * real.row(j)[c];
+        }
+        const double signs = grouping.sign(i) * grouping.sign(j);
+        ASSERT_EQ(dot, signs * ip * ip) << d << " " << i << " " << j;
+        ASSERT_NEAR(rdot, signs * rip * rip, 1e-9 * (1 + rip * rip)) << d;
+      }
+    // Self terms of degree 2: |x|^4 per row.
+    const auto self_bits = group_self_terms(bits, 0, groups, 2);
+    for (std::int64_t k = 0; k < n; ++k) EXPECT_EQ(self_bits[k], double(d) * double(d));
+  }
+}

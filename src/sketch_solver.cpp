@@ -308,8 +308,8 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
                                     {"times", gather_stage_times(comm, rep_times)}};
     const double gemm_seconds = stats["times"]["gemm"]["max"].get<double>();
     stats["gemm_gflops"] = gemm_seconds > 0 ? gemm_flops / gemm_seconds / 1e9 : 0.0;
-    spdlog::info("sketch: repetition {}/{}: {} x {} groups, {} candidates ({} false), {} pairs verified, GEMM {:.1f} GFLOP/s",
-                 rep + 1, o.reps, G_A, G_B, stats["candidates"].get<std::int64_t>(),
+    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, GEMM {:.1f} GFLOP/s",
+                 rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B, stats["candidates"].get<std::int64_t>(),
                  stats["false_candidates"].get<std::int64_t>(), stats["pairs_verified"].get<std::int64_t>(),
                  stats["gemm_gflops"].get<double>());
     for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);

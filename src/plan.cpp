@@ -1,8 +1,11 @@
 #include "hipi/plan.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
+
+#include "hipi/random.hpp"
 
 namespace hipi {
 
@@ -29,9 +32,34 @@ double pairs_rate(const ProblemShape& s, const MachineProfile& m) {
   return s.mode == Mode::Binary ? m.binary_pairs : m.real_pairs;
 }
 
+// Repetitions that bring a per-repetition miss probability under delta.
+int reps_for(double miss_per_rep, const ProblemShape& s) {
+  int reps = 1;
+  if (miss_per_rep >= 1) reps = kMaxReps + 1;  // hopeless
+  else if (miss_per_rep > 0) reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(miss_per_rep))));
+  return std::max(reps, s.min_reps);
+}
+
 }  // namespace
 
 double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+double simulated_miss(const std::vector<double>& background, double signal, double t, std::int64_t ga,
+                      std::int64_t gb, int degree, int draws, std::uint64_t seed) {
+  if (background.empty() || t <= 0) return 0.0;
+  RandomStream rng(seed, {31, static_cast<std::uint64_t>(ga), static_cast<std::uint64_t>(gb)});
+  const std::int64_t terms = ga * gb - 1;
+  int missed = 0;
+  for (int k = 0; k < draws; ++k) {
+    double entry = signal;
+    for (std::int64_t q = 0; q < terms; ++q) {
+      const double ip = background[rng.below(background.size())];
+      entry += (rng.next() & 1 ? 1.0 : -1.0) * (degree == 1 ? ip : ip * ip);
+    }
+    missed += std::abs(entry) < t;
+  }
+  return double(missed) / draws;
+}
 
 nlohmann::ordered_json Plan::to_json() const {
   nlohmann::ordered_json stages_json = nlohmann::ordered_json::object();
@@ -47,6 +75,7 @@ nlohmann::ordered_json Plan::to_json() const {
     j["candidates_per_rep"] = candidates_per_rep;
     j["miss_per_rep"] = miss_per_rep;
     j["miss"] = miss;
+    j["miss_model"] = empirical ? "simulated from the sampled background" : "gaussian";
     j["float32"] = float32;
   }
   return j;
@@ -78,14 +107,7 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   const double t = p.detect_threshold;
   p.miss_per_rep = t <= 0 ? 0.0 : normal_cdf((t - signal) / sigma) - normal_cdf((-t - signal) / sigma);
   const double false_rate = t <= 0 ? 1.0 : 2.0 * normal_cdf(-t / sigma);
-  if (p.miss_per_rep <= 0) {
-    p.reps = 1;
-  } else if (p.miss_per_rep >= 1) {
-    p.reps = kMaxReps + 1;  // hopeless
-  } else {
-    p.reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(p.miss_per_rep))));
-  }
-  p.reps = std::max(p.reps, s.min_reps);
+  p.reps = reps_for(p.miss_per_rep, s);
   p.miss = std::pow(p.miss_per_rep, p.reps);
   p.float32 = fits_float32(s, ga, gb, degree);
   const double D = degree == 1 ? double(s.d) : double(s.d) * double(s.d + 1) / 2;  // features per row
@@ -124,18 +146,46 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
 PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
   PlanChoice c;
   c.brute = plan_brute(s, m);
-  Plan best_sketch;
-  best_sketch.seconds = std::numeric_limits<double>::infinity();
+  std::vector<Plan> plans;
   for (std::int64_t ga = 1; ga <= 64 && ga <= s.n_a; ga *= 2)
     for (std::int64_t gb = 1; gb <= 64 && gb <= (s.self_join ? s.n_a : s.n_b); gb *= 2) {
       if (s.self_join && gb != ga) continue;
       if (ga * gb < 2) continue;  // no compression: brute force does the same work better
       for (int degree = 1; degree <= (s.m4 > 0 && s.d <= 512 ? 2 : 1); ++degree)
         for (double z = 0.5; z <= 8.0; z += 0.25) {
-          const Plan p = plan_sketch(s, m, ga, gb, z, degree);
-          if (p.seconds < best_sketch.seconds) best_sketch = p;
+          Plan p = plan_sketch(s, m, ga, gb, z, degree);
+          if (std::isfinite(p.seconds)) plans.push_back(std::move(p));
         }
     }
+  std::sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
+  // The Gaussian model can flatter heavy-tailed data: re-check the leading plans by
+  // simulation from the sampled background, repricing those that need more repetitions.
+  if (s.background && !s.background->empty()) {
+    const std::size_t checked = std::min<std::size_t>(plans.size(), 24);
+    for (std::size_t k = 0; k < checked; ++k) {
+      Plan& p = plans[k];
+      const double signal = p.degree == 1 ? s.theta : s.theta * s.theta;
+      const double simulated =
+          simulated_miss(*s.background, signal, p.detect_threshold, p.group_a, p.group_b, p.degree, 20000, 1);
+      if (simulated > p.miss_per_rep) {
+        Plan repriced = plan_sketch(s, m, p.group_a, p.group_b, p.z, p.degree);
+        const int reps = reps_for(simulated, s);
+        const double scale = double(reps) / repriced.reps;
+        for (auto& st : repriced.stages) st.seconds *= scale;
+        repriced.seconds *= scale;
+        if (reps > kMaxReps) repriced.seconds = std::numeric_limits<double>::infinity();
+        repriced.reps = reps;
+        repriced.miss_per_rep = simulated;
+        repriced.miss = std::pow(simulated, reps);
+        p = repriced;
+      }
+      p.empirical = true;
+    }
+    std::sort(plans.begin(), plans.begin() + checked, [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
+  }
+  Plan best_sketch;
+  best_sketch.seconds = std::numeric_limits<double>::infinity();
+  if (!plans.empty()) best_sketch = plans.front();
   std::ostringstream why;
   if (!(best_sketch.seconds < c.brute.seconds)) {
     c.best = c.brute;

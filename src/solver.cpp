@@ -45,8 +45,9 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
       s += fmt::format(" (groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
-                       "{:.1e}, {:.3g} candidates per rep, {})",
-                       p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss, p.candidates_per_rep,
+                       "{:.1e} ({}), {:.3g} candidates per rep, {})",
+                       p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
+                       p.empirical ? "simulated from the sample" : "gaussian model", p.candidates_per_rep,
                        p.float32 ? "float32" : "float64");
     std::string stages;
     for (const auto& st : p.stages) stages += fmt::format(" {} {:.3f},", st.stage, st.seconds);
@@ -91,7 +92,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
     // Recall control needs two repetitions to estimate what is missing, unless K is known.
     const ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
-                             std::max(bg.m2, 1e-300), bg.m4, options.delta, options.expect_k ? 1 : 2};
+                             std::max(bg.m2, 1e-300), bg.m4, &bg.inner_products, options.delta,
+                             options.expect_k ? 1 : 2};
     const PlanChoice choice = choose_plan(shape, machine);
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},

@@ -52,6 +52,7 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
     if (threshold.passes(p.ip) || (self_join && ids_a[p.i] == ids_b[p.j])) continue;
     sum2 += p.ip * p.ip;
     sum4 += p.ip * p.ip * p.ip * p.ip;
+    out.inner_products.push_back(p.ip);
     ++out.pairs;
   }
   out.m2 = out.pairs ? sum2 / static_cast<double>(out.pairs) : 0.0;

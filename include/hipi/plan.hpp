@@ -34,6 +34,7 @@ struct ProblemShape {
   int ranks = 1;
   double m2 = 0;      // mean squared background inner product, sampled
   double m4 = 0;      // mean fourth power (the noise of degree-2 sketches)
+  const std::vector<double>* background = nullptr;  // sampled inner products, for empirical recall
   double delta = 1e-3;  // allowed miss probability per heavy pair
   int min_reps = 1;     // 2 when recall control needs a recapture to estimate misses
 };
@@ -52,6 +53,7 @@ struct Plan {
   double detect_threshold = 0;
   double z = 0;                   // (theta - detect_threshold) / sigma
   double miss_per_rep = 0;        // probability one repetition misses a given heavy pair
+  bool empirical = false;         // miss_per_rep simulated from the sampled background
   double miss = 0;                // after all repetitions
   double candidates_per_rep = 0;  // expected
   bool float32 = true;
@@ -77,8 +79,17 @@ struct PlanChoice {
 
 /// Searches group sizes (powers of two up to 64), z and the feature degree (2 only when m4
 /// is known and d <= 512), and returns the fastest plan meeting the recall target, brute
-/// force when it is predicted fastest.
+/// force when it is predicted fastest. Recall is first modelled as Gaussian (variance from
+/// m2 or m4); when shape.background is given, the leading plans are re-checked by
+/// simulation from the sampled inner products (real data are heavy-tailed) and get more
+/// repetitions where the simulation misses more often.
 PlanChoice choose_plan(const ProblemShape& shape, const MachineProfile& machine);
+
+/// Probability that one repetition misses a heavy pair at exactly the threshold, simulated:
+/// the entry is signal + sum of (g_A g_B - 1) background terms t^degree with random signs,
+/// t drawn from the sampled inner products; it is missed when |entry| < T_det. Seeded.
+double simulated_miss(const std::vector<double>& background, double signal, double detect_threshold,
+                      std::int64_t group_a, std::int64_t group_b, int degree, int draws, std::uint64_t seed);
 
 /// Standard normal cumulative distribution.
 double normal_cdf(double x);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hipi/brute.hpp"
 #include "hipi/mpi.hpp"
@@ -15,6 +16,7 @@ struct BackgroundSample {
   double m2 = 0;
   double m4 = 0;           // mean <a,b>^4: the noise of degree-2 sketches
   std::int64_t pairs = 0;  // sampled pairs it is the mean of
+  std::vector<double> inner_products;  // the sampled background inner products themselves
 };
 
 /// Collective. Samples `sample_rows` rows of A and of B (seeded; each rank contributes the

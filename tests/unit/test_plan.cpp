@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hipi/plan.hpp"
+#include "hipi/random.hpp"
 
 using namespace hipi;
 
@@ -103,4 +104,45 @@ TEST(Plan, DegreeTwoMultipliesTheProductByDPlusOneOverTwoAndUsesM4) {
   EXPECT_EQ(two.degree, 2);
   EXPECT_NEAR(two.stages[2].seconds / two.reps / (one.stages[2].seconds / one.reps), 65.0 / 2.0, 1e-9);
   EXPECT_DOUBLE_EQ(two.detect_threshold, 32.0 * 32.0 - 3.0 * std::sqrt(16.0 * s.m4));
+}
+
+// An entry holding a heavy pair has g_A g_B - 1 background terms: with a Gaussian
+// background, a threshold of theta - sqrt(4 m2) is missed with probability
+// Phi(-sqrt(4 m2) / sqrt(3 m2)) = 0.124 (the planner's 4-term sigma is a little
+// conservative). Bound: 20000 draws estimate it with sd 0.0023; |difference| < 0.015 is
+// over 6 sd.
+TEST(Plan, SimulatedMissAgreesWithTheGaussianModelOnGaussianData) {
+  RandomStream rng(3, {});
+  std::vector<double> background(65536);
+  for (auto& t : background) t = 32.0 * rng.normal();  // m2 = 1024
+  const double sigma = std::sqrt(4 * 1024.0), theta = 300;
+  const double simulated = simulated_miss(background, theta, theta - sigma, 2, 2, 1, 20000, 1);
+  EXPECT_NEAR(simulated, normal_cdf(-sigma / std::sqrt(3 * 1024.0)), 0.015);
+}
+
+// Heavy tails: most background pairs are zero and a few are nearly as large as theta,
+// with the same m2 (1024). One such term of the wrong sign drags a heavy entry under the
+// threshold: the simulation loses more pairs than the Gaussian model expects, and the
+// planner answers with more repetitions.
+TEST(Plan, HeavyTailedBackgroundGetsMoreRepetitions) {
+  RandomStream rng(4, {});
+  std::vector<double> heavy(65536);
+  for (auto& t : heavy) t = rng.below(71) == 0 ? (rng.below(2) ? 1 : -1) * 270.0 : 0.0;  // 270^2 / 71 = 1027
+  ProblemShape s = binary(65536, 1024, 0.5);
+  s.theta = 300;
+  s.mode = Mode::Real;
+  s.m2 = 1024;
+  s.min_reps = 2;
+  const Plan gaussian = plan_sketch(s, this_kind_of_machine(), 8, 8, 1.0);
+  const double simulated = simulated_miss(heavy, s.theta, gaussian.detect_threshold, 8, 8, 1, 20000, 1);
+  EXPECT_GT(simulated, 1.5 * gaussian.miss_per_rep) << "large terms push entries over and under the threshold";
+  s.background = &heavy;
+  const PlanChoice with_sample = choose_plan(s, this_kind_of_machine());
+  ASSERT_EQ(with_sample.best.method, "sketch");
+  EXPECT_TRUE(with_sample.best.empirical);
+  EXPECT_LE(with_sample.best.miss, s.delta);
+  const double resimulated = simulated_miss(heavy, s.theta, with_sample.best.detect_threshold, with_sample.best.group_a,
+                                            with_sample.best.group_b, 1, 20000, 1);
+  EXPECT_NEAR(with_sample.best.miss_per_rep, std::max(resimulated, with_sample.best.miss_per_rep), 1e-12)
+      << "the chosen plan's miss rate is at least the simulated one";
 }

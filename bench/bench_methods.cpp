@@ -76,11 +76,7 @@ int main(int argc, char** argv) {
     if (!std::filesystem::exists(data)) run_generate(world, g);
   }
   std::vector<Pair> truth;
-  if (world.rank() == 0) {
-    h5::File f = h5::File::open_read(data, nullptr);
-    const auto ij = f.read_all<std::int64_t>("/truth_pairs");
-    for (std::size_t k = 0; k < ij.size() / 2; ++k) truth.push_back({ij[2 * k], ij[2 * k + 1], 0});
-  }
+  if (world.rank() == 0) truth = read_truth(data);
 
   std::vector<Measured> results;
   for (const std::string method : {"brute", "sketch"}) {

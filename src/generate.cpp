@@ -210,4 +210,13 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
            o.self_join ? ", self-join" : "", o.d, o.k);
 }
 
+std::vector<Pair> read_truth(const std::string& path) {
+  h5::File f = h5::File::open_read(path, nullptr);
+  const auto ij = f.read_all<std::int64_t>("/truth_pairs");
+  const auto ip = f.read_all<double>("/truth_ip");
+  std::vector<Pair> out;
+  for (std::size_t k = 0; k < ip.size(); ++k) out.push_back({ij[2 * k], ij[2 * k + 1], ip[k]});
+  return out;
+}
+
 }  // namespace hipi

@@ -52,4 +52,8 @@ void planted_row(const GenerateOptions& options, std::int64_t pair, const float*
 /// Collective: writes the instance to options.out atomically.
 void run_generate(const Comm& comm, const GenerateOptions& options);
 
+/// The planted pairs recorded in a generated file (/truth_pairs, /truth_ip), sorted.
+/// Serial: one rank reads.
+std::vector<Pair> read_truth(const std::string& path);
+
 }  // namespace hipi

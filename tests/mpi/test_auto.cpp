@@ -81,14 +81,6 @@ SolveOptions options_for(const GenerateOptions& g, const std::string& out, const
   return o;
 }
 
-std::vector<Pair> truth(const std::string& file) {
-  h5::File f = h5::File::open_read(file, nullptr);
-  const auto ij = f.read_all<std::int64_t>("/truth_pairs");
-  const auto ip = f.read_all<double>("/truth_ip");
-  std::vector<Pair> out;
-  for (std::size_t k = 0; k < ip.size(); ++k) out.push_back({ij[2 * k], ij[2 * k + 1], ip[k]});
-  return out;
-}
 
 }  // namespace
 
@@ -156,7 +148,7 @@ TEST(Auto, ExpectKReturnsExactlyKAndStopsEarly) {
   o.expect_k = 9;
   const Result got = solve(world, o);
   if (world.rank() == 0) {
-    EXPECT_TRUE(same_pairs(got.pairs, truth(g.out)));
+    EXPECT_TRUE(same_pairs(got.pairs, read_truth(g.out)));
     EXPECT_NE(got.parameters["stopped"].get<std::string>().find("--expect-k 9 reached"), std::string::npos);
     EXPECT_LT(got.parameters["reps_run"].get<int>(), 40);
   }
@@ -188,7 +180,7 @@ TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
     const Result got = solve(world, o);
     if (world.rank() == 0) {
       sketches += got.method == "sketch";
-      for (const Pair& t : truth(g.out))
+      for (const Pair& t : read_truth(g.out))
         EXPECT_TRUE(std::any_of(got.pairs.begin(), got.pairs.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; }))
             << "seed " << seed << ": planted (" << t.i << ", " << t.j << ") missed by " << got.method;
     }

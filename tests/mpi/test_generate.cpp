@@ -27,14 +27,6 @@ std::vector<float> expected_rows(const GenerateOptions& o, int side) {
   return rows;
 }
 
-std::vector<Pair> truth(const std::string& file) {
-  h5::File f = h5::File::open_read(file, nullptr);
-  const auto ij = f.read_all<std::int64_t>("/truth_pairs");
-  const auto ip = f.read_all<double>("/truth_ip");
-  std::vector<Pair> out;
-  for (std::size_t k = 0; k < ip.size(); ++k) out.push_back({ij[2 * k], ij[2 * k + 1], ip[k]});
-  return out;
-}
 
 }  // namespace
 
@@ -63,7 +55,7 @@ TEST(Generate, BinaryFileIsThePureRowsAndSolveFindsExactlyThePlantedPairs) {
   s.out = dir.path("found.h5");
   run_solve(world, s);
   if (world.rank() == 0) {
-    const auto want = truth(o.out);
+    const auto want = read_truth(o.out);
     ASSERT_EQ(want.size(), 7u);
     for (const Pair& p : want) EXPECT_GE(p.ip, 128);
     EXPECT_TRUE(same_pairs(read_pairs_file(s.out), want));
@@ -94,7 +86,7 @@ TEST(Generate, SelfJoinAndRealInstancesContainTheirTruth) {
     run_solve(world, s);
     if (world.rank() == 0) {
       const auto found = read_pairs_file(s.out);
-      for (const Pair& t : truth(o.out)) {
+      for (const Pair& t : read_truth(o.out)) {
         EXPECT_LT(t.i, t.j);
         const bool present = std::any_of(found.begin(), found.end(), [&](const Pair& p) {
           return p.i == t.i && p.j == t.j && p.ip == t.ip;

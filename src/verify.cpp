@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "hipi/error.hpp"
@@ -47,15 +48,69 @@ constexpr int kARows = 4;
   return static_cast<std::int64_t>(s);
 }
 
-// 8 fixed lanes in float64: deterministic whatever the vector width (see verify.hpp).
-[[gnu::always_inline]] inline double dot_body(const float* __restrict a, const float* __restrict b,
-                                              std::int64_t n_padded) {
+// 8 fixed lanes in float64: lane l sums the products at k = l mod 8 in increasing k, and
+// the lanes are combined in one fixed order, whatever the vector width (see verify.hpp).
+// Two spellings of the same arithmetic: scalar lane arrays (what GCC vectorises well up to
+// AVX2) and GCC vector types (what it needs for AVX-512). Tests check they agree bit for bit.
+[[gnu::always_inline]] inline double dot_lanes(const float* __restrict a, const float* __restrict b,
+                                               std::int64_t n_padded) {
   double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (std::int64_t k = 0; k < n_padded; k += 8)
     for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(a[k + l]) * static_cast<double>(b[k + l]);
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+[[gnu::always_inline]] inline void dot_lanes_4x1(const float* a0, const float* a1, const float* a2, const float* a3,
+                                                 const float* b, std::int64_t n_padded, double* out) {
+  out[0] = dot_lanes(a0, b, n_padded);
+  out[1] = dot_lanes(a1, b, n_padded);
+  out[2] = dot_lanes(a2, b, n_padded);
+  out[3] = dot_lanes(a3, b, n_padded);
+}
+
+// The vector spelling passes 64-byte vectors between always-inlined functions only: no
+// call boundary, so GCC's -Wpsabi note about their ABI without AVX-512 does not apply
+// (CMakeLists.txt turns it off for this file).
+using F8 = float __attribute__((vector_size(32)));
+using D8 = double __attribute__((vector_size(64)));
+
+[[gnu::always_inline]] inline D8 load8(const float* p) {
+  F8 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, D8);
+}
+
+[[gnu::always_inline]] inline double combine(D8 x) {
+  return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
+}
+
+[[gnu::always_inline]] inline double dot_vector(const float* __restrict a, const float* __restrict b,
+                                                std::int64_t n_padded) {
+  D8 lanes = {};
+  for (std::int64_t k = 0; k < n_padded; k += 8) lanes += load8(a + k) * load8(b + k);
+  return combine(lanes);
+}
+
+// Four A rows against one B row: each B value is converted once and used four times.
+[[gnu::always_inline]] inline void dot_vector_4x1(const float* __restrict a0, const float* __restrict a1,
+                                                  const float* __restrict a2, const float* __restrict a3,
+                                                  const float* __restrict b, std::int64_t n_padded, double* out) {
+  D8 l0 = {}, l1 = {}, l2 = {}, l3 = {};
+  for (std::int64_t k = 0; k < n_padded; k += 8) {
+    const D8 bv = load8(b + k);
+    l0 += load8(a0 + k) * bv;
+    l1 += load8(a1 + k) * bv;
+    l2 += load8(a2 + k) * bv;
+    l3 += load8(a3 + k) * bv;
+  }
+  out[0] = combine(l0);
+  out[1] = combine(l1);
+  out[2] = combine(l2);
+  out[3] = combine(l3);
+}
+
+using KernelDot4x1 = void (*)(const float*, const float*, const float*, const float*, const float*, std::int64_t,
+                              double*);
 using Kernel4x1 = void (*)(const u64*, const u64*, const u64*, const u64*, const u64*, std::int64_t, std::int64_t*);
 using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
 using KernelDot = double (*)(const float*, const float*, std::int64_t);
@@ -65,9 +120,10 @@ struct Kernels {
   Kernel4x1 xor_popcount_4x1;
   Kernel1x1 xor_popcount_1x1;
   KernelDot dot;
+  KernelDot4x1 dot_4x1;
 };
 
-#define HIPI_KERNELS_FOR(NAME, TARGET)                                                                 \
+#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                 \
   TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b,     \
                          std::int64_t words, std::int64_t* out) {                                      \
     xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                              \
@@ -75,13 +131,18 @@ struct Kernels {
   TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                     \
     return xor_popcount_1x1_body(a, b, words);                                                         \
   }                                                                                                    \
-  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) { return dot_body(a, b, n); } \
-  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot};
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) { return DOT(a, b, n); }      \
+  TARGET void NAME##_dot_4x1(const float* a0, const float* a1, const float* a2, const float* a3, const float* b,  \
+                             std::int64_t n, double* out) {                                                    \
+    DOT_4X1(a0, a1, a2, a3, b, n, out);                                                                        \
+  }                                                                                                            \
+  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot, NAME##_dot_4x1};
 
-HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))))
-HIPI_KERNELS_FOR(avx2, __attribute__((target("avx2,popcnt,fma"))))
-HIPI_KERNELS_FOR(popcnt, __attribute__((target("popcnt"))))
-HIPI_KERNELS_FOR(generic, )
+HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))), dot_vector,
+                 dot_vector_4x1)
+HIPI_KERNELS_FOR(avx2, __attribute__((target("avx2,popcnt,fma"))), dot_lanes, dot_lanes_4x1)
+HIPI_KERNELS_FOR(popcnt, __attribute__((target("popcnt"))), dot_lanes, dot_lanes_4x1)
+HIPI_KERNELS_FOR(generic, , dot_lanes, dot_lanes_4x1)
 #undef HIPI_KERNELS_FOR
 
 const Kernels* all_kernels[] = {&avx512_kernels, &avx2_kernels, &popcnt_kernels, &generic_kernels};
@@ -146,17 +207,26 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
                  const Threshold& threshold, PairFilter filter, std::vector<Pair>& out) {
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t n = floats_used(a);
-  // Real rows are 4x wider than bit rows per coordinate, so use smaller B tiles.
+  auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
+    const std::int64_t i = a_first + r, j = b_first + s;
+    if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
+  };
+  // Real rows are 32x wider than bit rows per coordinate, so B tiles are smaller.
   constexpr std::int64_t kTile = 64;
   for (std::int64_t s0 = 0; s0 < b.rows(); s0 += kTile) {
     const std::int64_t s1 = std::min(b.rows(), s0 + kTile);
-    for (std::int64_t r = 0; r < a.rows(); ++r)
+    std::int64_t r = 0;
+    for (; r + kARows <= a.rows(); r += kARows) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      double ip[kARows];
       for (std::int64_t s = s0; s < s1; ++s) {
-        const std::int64_t i = a_first + r, j = b_first + s;
-        if (!wanted(filter, i, j)) continue;
-        const double ip = active->dot(a.row(r), b.row(s), n);
-        if (threshold.passes(ip)) out.push_back({i, j, ip});
+        active->dot_4x1(a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3), b.row(s), n, ip);
+        for (int q = 0; q < kARows; ++q) emit(r + q, s, ip[q]);
       }
+    }
+    for (; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s)
+        if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->dot(a.row(r), b.row(s), n));
   }
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
+#include <unordered_map>
 
 #include "hipi/blacs_grid.hpp"
 #include "hipi/log.hpp"
@@ -59,8 +59,10 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
   const int P = comm.size();
   const std::int64_t d = a.rows.rows.cols();
   std::vector<Candidate> mine;
-  std::map<std::int64_t, Matrix> b_rows;
-  std::map<std::int64_t, std::vector<std::int64_t>> b_ids;
+  // Every B row received, in one matrix; group h's rows are [first, first + count) of it.
+  Matrix received;
+  std::vector<std::int64_t> received_ids;
+  std::unordered_map<std::int64_t, RowRange> received_group;
   times.time("route", [&] {
     for (const auto& from : alltoallv(comm, outgoing)) mine.insert(mine.end(), from.begin(), from.end());
     std::sort(mine.begin(), mine.end(), [](auto& x, auto& y) { return x.g != y.g ? x.g < y.g : x.h < y.h; });
@@ -72,39 +74,56 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
       r.erase(std::unique(r.begin(), r.end()), r.end());
     }
     const auto asked = alltoallv(comm, requests);
-    // Reply per requester: for each group, its row count, then (row id, row values) records.
-    std::vector<std::vector<char>> replies(P);
+    // Reply per requester: for each group, (group, row count), then per row (id, values),
+    // packed straight from this rank's rows.
+    const std::int64_t row_bytes = b.rows.rows.stride() * static_cast<std::int64_t>(sizeof(V));
+    std::vector<std::int64_t> sizes(P, 0);
     for (int r = 0; r < P; ++r)
+      for (std::int64_t h : asked[r])
+        sizes[r] += 2 * sizeof(std::int64_t) +
+                    b.groups.count(h - b.groups.groups.begin) * (sizeof(std::int64_t) + row_bytes);
+    RankedBytes replies = RankedBytes::with_sizes(sizes);
+    for (int r = 0; r < P; ++r) {
+      char* at = replies.data.data() + replies.offsets[r];
       for (std::int64_t h : asked[r]) {
-        const std::int64_t k = h - b.groups.groups.begin;
-        std::vector<std::int64_t> ids;
-        const Matrix rows = gather_group(b, k, ids);
-        auto put = [&](const void* p, std::size_t n) {
-          replies[r].insert(replies[r].end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
-        };
-        const std::int64_t count = rows.rows();
-        put(&h, sizeof h);
-        put(&count, sizeof count);
-        put(ids.data(), ids.size() * sizeof(std::int64_t));
-        put(rows.data(), rows.storage_size() * sizeof(V));
-      }
-    for (const auto& from : exchange_bytes(comm, replies)) {
-      std::size_t at = 0;
-      while (at < from.size()) {
-        std::int64_t h = 0, count = 0;
-        std::memcpy(&h, from.data() + at, sizeof h);
-        std::memcpy(&count, from.data() + at + sizeof h, sizeof count);
+        const std::int64_t k = h - b.groups.groups.begin, count = b.groups.count(k);
+        std::memcpy(at, &h, sizeof h);
+        std::memcpy(at + sizeof h, &count, sizeof count);
         at += 2 * sizeof(std::int64_t);
-        auto& ids = b_ids[h];
-        ids.resize(count);
-        std::memcpy(ids.data(), from.data() + at, count * sizeof(std::int64_t));
-        at += count * sizeof(std::int64_t);
-        Matrix rows(count, d);
-        std::memcpy(rows.data(), from.data() + at, rows.storage_size() * sizeof(V));
-        at += rows.storage_size() * sizeof(V);
-        b_rows.emplace(h, std::move(rows));
+        for (std::int64_t q = 0; q < count; ++q) {
+          const std::int64_t row = b.groups.members[b.groups.first_member(k) + q];
+          std::memcpy(at, &row, sizeof row);
+          std::memcpy(at + sizeof row, b.rows.rows.row(row - b.rows.range.begin), row_bytes);
+          at += sizeof row + row_bytes;
+        }
       }
     }
+    const RankedBytes got = exchange_ranked(comm, replies);
+    // Two passes over the replies: count the rows, then place them.
+    const auto for_each_group = [&](auto&& visit) {
+      for (const char* at = got.data.data(); at < got.data.data() + got.data.size();) {
+        std::int64_t h = 0, count = 0;
+        std::memcpy(&h, at, sizeof h);
+        std::memcpy(&count, at + sizeof h, sizeof count);
+        at += 2 * sizeof(std::int64_t);
+        visit(h, count, at);
+        at += count * (static_cast<std::int64_t>(sizeof(std::int64_t)) + row_bytes);
+      }
+    };
+    std::int64_t total_rows = 0;
+    for_each_group([&](std::int64_t, std::int64_t count, const char*) { total_rows += count; });
+    received = Matrix(total_rows, d);
+    received_ids.resize(total_rows);
+    received_group.reserve(mine.size());
+    std::int64_t next = 0;
+    for_each_group([&](std::int64_t h, std::int64_t count, const char* rows) {
+      received_group[h] = RowRange{next, next + count};
+      for (std::int64_t q = 0; q < count; ++q, ++next) {
+        const char* record = rows + q * (static_cast<std::int64_t>(sizeof(std::int64_t)) + row_bytes);
+        std::memcpy(&received_ids[next], record, sizeof(std::int64_t));
+        std::memcpy(received.row(next), record + sizeof(std::int64_t), row_bytes);
+      }
+    });
   });
   std::int64_t empty = 0;
   times.time("verify", [&] {
@@ -118,11 +137,10 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
         current = c.g;
       }
       pairs.clear();
-      heavy_pairs(a_group, 0, b_rows.at(c.h), 0, threshold, PairFilter::All, pairs);
-      const auto& ids = b_ids.at(c.h);
+      heavy_pairs(a_group, 0, received, 0, threshold, PairFilter::All, pairs, received_group.at(c.h));
       std::int64_t kept = 0;
       for (const Pair& p : pairs) {
-        std::int64_t i = a_ids[p.i], j = ids[p.j];
+        std::int64_t i = a_ids[p.i], j = received_ids[p.j];
         if (self_join) {
           if (i == j) continue;
           if (i > j) std::swap(i, j);

@@ -178,7 +178,8 @@ bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
 }  // namespace
 
 void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out) {
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+  const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t words = words_used(a), d = a.cols();
   auto emit = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
@@ -186,8 +187,8 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
     const double ip = static_cast<double>(d - 2 * differing);
     if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
   };
-  for (std::int64_t s0 = 0; s0 < b.rows(); s0 += kBTileRows) {
-    const std::int64_t s1 = std::min(b.rows(), s0 + kBTileRows);
+  for (std::int64_t s0 = visit.begin; s0 < visit.end; s0 += kBTileRows) {
+    const std::int64_t s1 = std::min(visit.end, s0 + kBTileRows);
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
@@ -204,7 +205,8 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
 }
 
 void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out) {
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+  const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t n = floats_used(a);
   auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
@@ -213,8 +215,8 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
   };
   // Real rows are 32x wider than bit rows per coordinate, so B tiles are smaller.
   constexpr std::int64_t kTile = 64;
-  for (std::int64_t s0 = 0; s0 < b.rows(); s0 += kTile) {
-    const std::int64_t s1 = std::min(b.rows(), s0 + kTile);
+  for (std::int64_t s0 = visit.begin; s0 < visit.end; s0 += kTile) {
+    const std::int64_t s1 = std::min(visit.end, s0 + kTile);
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,14 @@ enum class PairFilter {
 };
 
 /// Appends to `out` every heavy pair (a_first + r, b_first + s) between rows r of `a` and
-/// rows s of `b`. `a` and `b` must have the same number of columns.
+/// rows s of `b` (only rows s in `b_rows`, if given). `a` and `b` must have the same
+/// number of columns.
 void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out);
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows = std::nullopt);
 void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out);
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows = std::nullopt);
 
 /// Exact inner product of row r of `a` and row s of `b`, by the same code as heavy_pairs.
 std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s);

@@ -164,6 +164,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
     const std::size_t checked = std::min<std::size_t>(plans.size(), 24);
     for (std::size_t k = 0; k < checked; ++k) {
       Plan& p = plans[k];
+      // Repricing only adds repetitions: a plan already slower than brute force cannot win.
+      if (p.seconds >= c.brute.seconds) break;
       const double signal = p.degree == 1 ? s.theta : s.theta * s.theta;
       const double simulated =
           simulated_miss(*s.background, signal, p.detect_threshold, p.group_a, p.group_b, p.degree, 20000, 1);

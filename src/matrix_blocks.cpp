@@ -17,14 +17,6 @@ RowRange row_block(std::int64_t n, int parts, int index) {
   return {begin, begin + base + (index < extra ? 1 : 0)};
 }
 
-int row_block_owner(std::int64_t n, int parts, std::int64_t row) {
-  HIPI_ASSERT(row >= 0 && row < n);
-  const std::int64_t base = n / parts, extra = n % parts;
-  const std::int64_t big_rows = extra * (base + 1);  // rows held by the larger blocks
-  if (row < big_rows) return static_cast<int>(row / (base + 1));
-  return static_cast<int>(extra + (row - big_rows) / base);
-}
-
 RealMatrix::RealMatrix(std::int64_t rows, std::int64_t cols)
     : rows_(rows), cols_(cols), stride_(round_up(std::max<std::int64_t>(cols, 1), 16)),
       data_(static_cast<std::size_t>(rows * stride_), 0.0f) {}

@@ -39,9 +39,6 @@ namespace hipi {
 /// differ by at most one (the first n % parts blocks get the extra row).
 RowRange row_block(std::int64_t n, int parts, int index);
 
-/// The part whose row_block contains `row`.
-int row_block_owner(std::int64_t n, int parts, std::int64_t row);
-
 /// Minimal allocator that aligns storage to a cache line, so vector kernels can use
 /// aligned loads on every row (rows are padded to a multiple of 64 bytes).
 template <class T>

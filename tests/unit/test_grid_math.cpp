@@ -40,8 +40,11 @@ TEST(BlockCyclic, CountsAndGlobalIndicesMatchEnumeration) {
         for (int p = 0; p < procs; ++p) {
           ASSERT_EQ(block_cyclic_count(n, nb, p, procs), static_cast<std::int64_t>(held[p].size()))
               << n << " " << nb << " " << p << "/" << procs;
-          for (std::size_t l = 0; l < held[p].size(); ++l)
+          for (std::size_t l = 0; l < held[p].size(); ++l) {
             ASSERT_EQ(block_cyclic_global(static_cast<std::int64_t>(l), nb, p, procs), held[p][l]);
+            ASSERT_EQ(block_cyclic_owner(held[p][l], nb, procs), p);
+            ASSERT_EQ(block_cyclic_local(held[p][l], nb, procs), static_cast<std::int64_t>(l));
+          }
         }
       }
 }

@@ -23,15 +23,6 @@ TEST(RowBlock, BlocksTileTheRowsInOrderWithSizesWithinOne) {
     }
 }
 
-TEST(RowBlock, OwnerIsTheBlockThatContainsTheRow) {
-  for (std::int64_t n : {1, 5, 7, 100, 1001})
-    for (int parts = 1; parts <= 9; ++parts)
-      for (std::int64_t row = 0; row < n; ++row) {
-        const int owner = row_block_owner(n, parts, row);
-        ASSERT_TRUE(row_block(n, parts, owner).contains(row)) << n << " " << parts << " " << row;
-      }
-}
-
 TEST(RealMatrix, RowsArePaddedAlignedAndZeroed) {
   RealMatrix m(3, 17);
   EXPECT_EQ(m.stride(), 32);

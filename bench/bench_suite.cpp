@@ -35,7 +35,7 @@ namespace {
 struct Instance {
   std::string name, kind, file;
   std::int64_t n = 0, d = 0, k = 0, clusters = 0, cluster_size = 0;
-  double rho = 0.5, tau = 0;
+  double rho = 0.5, tau = 0, margin = 4.0;
   Mode mode() const { return kind == "real" ? Mode::Real : Mode::Binary; }
   double value() const { return kind == "real" ? tau : rho; }
 };
@@ -80,6 +80,7 @@ void make_instance(const Comm& comm, const Instance& in) {
   g.mode = in.mode();
   g.value = in.value();
   g.seed = 7;
+  g.margin = in.margin;
   run_generate(comm, g);
 }
 
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
     in.k = t["k"].value_or(std::int64_t{0});
     in.rho = t["rho"].value_or(0.5);
     in.tau = t["tau"].value_or(0.0);
+    in.margin = t["margin"].value_or(4.0);
     in.clusters = t["clusters"].value_or(std::int64_t{0});
     in.cluster_size = t["cluster_size"].value_or(std::int64_t{0});
     in.file = dir + "/" + in.name + ".h5";

@@ -65,6 +65,7 @@ void GenerateOptions::check() const {
     throw InputError("--rho must be in (0, 1], got " + std::to_string(value));
   if (mode == Mode::Real && !(std::isfinite(value) && value > 0))
     throw InputError("--tau must be a positive number for planting, got " + std::to_string(value));
+  if (!(margin >= 0) || !std::isfinite(margin)) throw InputError("--margin must be >= 0");
   const std::int64_t room = self_join ? n / 2 : std::min(n, rows_b());
   if (k > room)
     throw InputError("--k " + std::to_string(k) + " planted pairs need " +
@@ -106,17 +107,22 @@ void planted_row(const GenerateOptions& o, std::int64_t pair, const float* sourc
     return;
   }
   // b = c*a + e, e standard normal: <a,b> = c*|a|^2 + <a,e>, with <a,e> ~ N(0, |a|^2).
-  // Aim c at tau plus 4 standard deviations of the noise term, then make sure on the
-  // float32 values that will be stored, raising c until the pair is heavy.
+  // Aim at tau plus `margin` standard deviations of the noise term, then correct c on the
+  // float32 values that will be stored (<a,b> is linear in c) until the pair is heavy.
   std::vector<float> noise(static_cast<std::size_t>(o.d));
   for (auto& e : noise) e = static_cast<float>(rng.normal());
   double norm2 = 0;
   for (std::int64_t k = 0; k < o.d; ++k) norm2 += static_cast<double>(source[k]) * source[k];
   if (norm2 == 0) norm2 = 1;
-  double c = (o.value + 4.0 * std::sqrt(norm2)) / norm2;
-  for (int attempt = 0; attempt < 64; ++attempt, c *= 1.5) {
+  double noise_ip = 0;
+  for (std::int64_t k = 0; k < o.d; ++k) noise_ip += static_cast<double>(source[k]) * noise[k];
+  const double aim = o.value + o.margin * std::sqrt(norm2);
+  double c = (aim - (o.margin > 0 ? 0.0 : noise_ip)) / norm2;  // margin 0: cancel this draw's noise
+  for (int attempt = 0; attempt < 64; ++attempt) {
     for (std::int64_t k = 0; k < o.d; ++k) out[k] = static_cast<float>(c * source[k] + noise[k]);
-    if (dot(source, out, o.d) >= o.value) return;
+    const double ip = dot(source, out, o.d);
+    if (ip >= o.value) return;
+    c += (o.value - ip) / norm2 + std::abs(o.value) * 1e-6 / norm2 + 1e-9;  // step over tau, barely
   }
   throw InternalError("could not plant a real pair reaching tau");
 }

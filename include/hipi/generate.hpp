@@ -5,7 +5,9 @@
 // Binary: background rows are uniform +-1; a planted b_j is a copy of a_i with exactly
 // floor(d*(1-rho)/2) coordinates flipped, so <a_i,b_j> = d - 2*floor(d*(1-rho)/2) >= rho*d.
 // Real: background rows are standard normal; a planted b_j = c*a_i + noise with c chosen
-// so that <a_i,b_j> >= tau, checked on the stored float32 values.
+// so that <a_i,b_j> >= tau, checked on the stored float32 values: about tau plus `margin`
+// standard deviations of the noise term (--margin 0 plants pairs just above tau, the
+// hardest case for a sketch).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct GenerateOptions {
   double value = 0.5;    // rho (binary) or tau (real)
   bool self_join = false;
   std::uint64_t seed = 1;
+  double margin = 4.0;   // real: planted <a,b> aims at tau + margin noise sd (0: at tau)
 
   std::int64_t rows_b() const { return n_b > 0 ? n_b : n; }
   /// Throws InputError for impossible options (the same verdict on every rank).

@@ -54,6 +54,8 @@ void add_generate(CLI::App& app, GenerateArgs& g) {
   rho->excludes(tau);
   cmd->add_option("--type", g.type, "Element type")->capture_default_str()->check(CLI::IsMember({"binary", "real"}));
   cmd->add_flag("--self-join", o.self_join, "Write /A only, with the planted pairs inside it");
+  cmd->add_option("--margin", o.margin, "Real: planted <a,b> about tau + margin noise sd (0: just above tau)")
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();
 }
 

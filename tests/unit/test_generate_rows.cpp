@@ -55,6 +55,33 @@ TEST(GenerateRows, RealPlantedPairsReachTau) {
   }
 }
 
+// --margin 0 plants real pairs just above tau (within 1e-4 relative), the hardest case
+// for a sketch; the default margin 4 puts them about 4 noise sd above.
+TEST(GenerateRows, RealMarginZeroPlantsPairsJustAboveTau) {
+  GenerateOptions o;
+  o.mode = Mode::Real;
+  o.n = 50;
+  o.d = 1024;
+  o.k = 10;
+  o.value = 300.0;
+  o.margin = 0;
+  std::vector<float> a(o.d), b(o.d);
+  for (std::int64_t p = 0; p < o.k; ++p) {
+    background_row(o, 0, p, a.data());
+    planted_row(o, p, a.data(), b.data());
+    EXPECT_GE(dot(a, b), o.value);
+    EXPECT_LT(dot(a, b), o.value * (1 + 1e-4));
+  }
+  o.margin = 4;
+  double lowest = 1e300;
+  for (std::int64_t p = 0; p < o.k; ++p) {
+    background_row(o, 0, p, a.data());
+    planted_row(o, p, a.data(), b.data());
+    lowest = std::min(lowest, dot(a, b));
+  }
+  EXPECT_GT(lowest, o.value + 32) << "margin 4 keeps pairs well above tau (noise sd here ~ 32)";
+}
+
 TEST(GenerateRows, RowsAndPlantsDependOnlyOnTheSeed) {
   GenerateOptions o;
   o.n = 1000;

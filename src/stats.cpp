@@ -1,5 +1,8 @@
 #include "hipi/stats.hpp"
 
+#include <boost/mpi/collectives.hpp>
+#include <boost/mpi/collectives/all_gatherv.hpp>
+
 #include <limits>
 
 #include "hipi/random.hpp"
@@ -27,11 +30,16 @@ Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int6
       const V* row = local.rows.row(ids[k] - local.range.begin);
       mine.insert(mine.end(), row, row + stride);
     }
-  const auto all = alltoallv(comm, std::vector<std::vector<V>>(comm.size(), mine));
+  // Every rank needs every record: one all-gather (not P copies of an all-to-all).
+  std::vector<int> sizes;
+  boost::mpi::all_gather(comm, static_cast<int>(mine.size()), sizes);
+  std::int64_t total = 0;
+  for (int size : sizes) total += size;
+  std::vector<V> all(static_cast<std::size_t>(total));
+  boost::mpi::all_gatherv(comm, mine.data(), all.data(), sizes);
   Matrix sample(count, local.rows.cols());
-  for (const auto& from : all)
-    for (std::size_t at = 0; at < from.size(); at += 1 + stride)
-      std::copy(from.begin() + at + 1, from.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(from[at])));
+  for (std::size_t at = 0; at < all.size(); at += 1 + stride)
+    std::copy(all.begin() + at + 1, all.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(all[at])));
   return sample;
 }
 

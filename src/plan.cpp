@@ -20,6 +20,10 @@ constexpr double kRouteSecondsPerCandidate = 3.5e-7;
 constexpr double kVerifySecondsPerCandidate = 7e-7;
 // fresh sketch and layout buffers are first written at about 1 GB/s per rank (page faults).
 constexpr double kFirstTouchBytesPerSecond = 1e9;
+// Sign sketches are built at about 3.5 ns per row and 64-bit word (bit-sliced counters)
+// plus 0.5 us per group (signs, set-up), per rank: measured at d = 4096, groups of 1 to 13.
+constexpr double kSignSketchSecondsPerWord = 3.5e-9;
+constexpr double kSignSketchSecondsPerGroup = 5e-7;
 // A repetition costs at least this much in collectives and set-up.
 constexpr double kRepOverheadSeconds = 0.01;
 constexpr int kMaxReps = 64;
@@ -38,6 +42,31 @@ int reps_for(double miss_per_rep, const ProblemShape& s) {
   if (miss_per_rep >= 1) reps = kMaxReps + 1;  // hopeless
   else if (miss_per_rep > 0) reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(miss_per_rep))));
   return std::max(reps, s.min_reps);
+}
+
+// Gaussian detection: one repetition misses a heavy pair when signal +- noise N(0, sigma^2)
+// lands inside (-t, t); an entry without one passes with probability 2 * Phi(-t / sigma).
+struct Detection {
+  double miss = 0, false_rate = 1;
+};
+Detection gaussian_detection(double signal, double sigma, double t) {
+  if (t <= 0) return {0.0, 1.0};
+  return {normal_cdf((t - signal) / sigma) - normal_cdf((-t - signal) / sigma), 2.0 * normal_cdf(-t / sigma)};
+}
+
+// Routing and verifying `candidates` group pairs of g_A x g_B rows, per rank.
+double route_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, std::int64_t gb) {
+  const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
+  return candidates / s.ranks * (double(gb) * rows_bytes / m.exchange_bytes + kRouteSecondsPerCandidate);
+}
+double verify_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, double checks) {
+  return checks / s.ranks / pairs_rate(s, m) + candidates / s.ranks * kVerifySecondsPerCandidate;
+}
+
+double sum_stages(const Plan& p) {
+  double total = 0;
+  for (const auto& st : p.stages) total += st.seconds;
+  return total;
 }
 
 }  // namespace
@@ -75,6 +104,7 @@ nlohmann::ordered_json Plan::to_json() const {
     j["candidates_per_rep"] = candidates_per_rep;
     j["miss_per_rep"] = miss_per_rep;
     j["miss"] = miss;
+    j["sketch"] = sketch;
     j["miss_model"] = empirical ? "simulated from the sampled background" : "gaussian";
     j["float32"] = float32;
   }
@@ -102,11 +132,9 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   const double signal = degree == 1 ? s.theta : s.theta * s.theta;
   const double sigma = std::sqrt(double(ga) * double(gb) * (degree == 1 ? s.m2 : s.m4));
   p.detect_threshold = signal - z * sigma;
-  // One repetition misses a heavy pair when signal +-theta plus noise N(0, sigma^2) lands
-  // inside (-T_det, T_det); an entry without one passes with probability 2*Phi(-T_det/sigma).
-  const double t = p.detect_threshold;
-  p.miss_per_rep = t <= 0 ? 0.0 : normal_cdf((t - signal) / sigma) - normal_cdf((-t - signal) / sigma);
-  const double false_rate = t <= 0 ? 1.0 : 2.0 * normal_cdf(-t / sigma);
+  const Detection det = gaussian_detection(signal, sigma, p.detect_threshold);
+  p.miss_per_rep = det.miss;
+  const double false_rate = det.false_rate;
   p.reps = reps_for(p.miss_per_rep, s);
   p.miss = std::pow(p.miss_per_rep, p.reps);
   p.float32 = fits_float32(s, ga, gb, degree);
@@ -119,16 +147,14 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   const double elem = p.float32 ? 4.0 : 8.0;
   p.candidates_per_rep = entries * false_rate;
   const double checks = p.candidates_per_rep * double(ga) * double(gb);
-  const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
   const double sketch_bytes = (G_A + (s.self_join && degree == 1 ? 0 : G_B)) * D * elem / s.ranks;
   const double per_rep_sketch = double(s.n_a + (s.self_join ? 0 : s.n_b)) * D / s.ranks / m.sketch_coords +
                                 2 * sketch_bytes / kFirstTouchBytesPerSecond;  // local and 2D copies
   const double per_rep_redistribute = sketch_bytes / m.redistribute_bytes;
   const double per_rep_gemm = flops / gemm_rate;
   const double per_rep_detect = entries / s.ranks * kDetectSecondsPerEntry;
-  const double per_rep_route = p.candidates_per_rep / s.ranks *
-                               (double(gb) * rows_bytes / m.exchange_bytes + kRouteSecondsPerCandidate);
-  const double per_rep_verify = checks / s.ranks / pairs_rate(s, m) + p.candidates_per_rep / s.ranks * kVerifySecondsPerCandidate;
+  const double per_rep_route = route_seconds(s, m, p.candidates_per_rep, gb);
+  const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep, checks);
   const double r = p.reps;
   p.stages = {{"sketch", r * per_rep_sketch},
               {"redistribute", r * per_rep_redistribute},
@@ -137,8 +163,55 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
               {"route", r * per_rep_route},
               {"verify", r * per_rep_verify},
               {"overhead", r * kRepOverheadSeconds}};
-  p.seconds = 0;
-  for (const auto& st : p.stages) p.seconds += st.seconds;
+  p.seconds = sum_stages(p);
+  if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
+  return p;
+}
+
+std::vector<std::int64_t> sign_sketch_group_sizes() { return {1, 3, 5, 7, 9, 11, 13, 15}; }
+
+Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z) {
+  Plan p;
+  p.method = "sketch";
+  p.sketch = "sign";
+  p.group_a = ga;
+  p.group_b = s.self_join ? ga : gb;
+  gb = p.group_b;
+  p.z = z;
+  double m2 = -1;
+  if (s.mode == Mode::Binary && s.sign_noise)
+    for (const SignNoise& n : *s.sign_noise)
+      if (n.group_a == ga && n.group_b == gb) m2 = n.m2;
+  if (!(m2 > 0)) {
+    p.seconds = std::numeric_limits<double>::infinity();
+    return p;
+  }
+  const double signal = majority_gain(ga) * majority_gain(gb) * s.theta, sigma = std::sqrt(m2);
+  p.detect_threshold = signal - z * sigma;
+  const Detection det = gaussian_detection(signal, sigma, p.detect_threshold);
+  p.miss_per_rep = det.miss;
+  p.reps = reps_for(p.miss_per_rep, s);
+  p.miss = std::pow(p.miss_per_rep, p.reps);
+
+  const double G_A = std::ceil(double(s.n_a) / ga), G_B = s.self_join ? G_A : std::ceil(double(s.n_b) / gb);
+  const double entries = s.self_join ? G_A * (G_A - 1) / 2 : G_A * G_B;
+  p.candidates_per_rep = entries * det.false_rate;
+  // A self-join also verifies every group against itself: the pairs the sketch never compares.
+  const double diagonal = s.self_join ? G_A : 0.0;
+  const double checks = p.candidates_per_rep * double(ga) * double(gb) + diagonal * double(ga) * double(ga - 1) / 2;
+  const double words = std::ceil(double(s.d) / 64);
+  const double per_rep_sketch = (double(s.n_a + (s.self_join ? 0 : s.n_b)) * words * kSignSketchSecondsPerWord +
+                                 (G_A + (s.self_join ? 0 : G_B)) * kSignSketchSecondsPerGroup) / s.ranks;
+  const double per_rep_product = entries / s.ranks / m.binary_pairs;
+  const double per_rep_route = route_seconds(s, m, p.candidates_per_rep + diagonal, gb);
+  const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep + diagonal, checks);
+  const double r = p.reps;
+  p.stages = {{"sketch", r * per_rep_sketch},
+              {"product", r * per_rep_product},
+              {"route", r * per_rep_route},
+              {"verify", r * per_rep_verify},
+              {"overhead", r * kRepOverheadSeconds}};
+  p.seconds = sum_stages(p);
   if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
   return p;
 }
@@ -157,6 +230,15 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
           if (std::isfinite(p.seconds)) plans.push_back(std::move(p));
         }
     }
+  if (s.mode == Mode::Binary && s.sign_noise)
+    for (std::int64_t ga : sign_sketch_group_sizes())
+      for (std::int64_t gb : sign_sketch_group_sizes()) {
+        if ((s.self_join && gb != ga) || ga * gb < 2 || ga > s.n_a || gb > (s.self_join ? s.n_a : s.n_b)) continue;
+        for (double z = 0.5; z <= 8.0; z += 0.25) {
+          Plan p = plan_sign_sketch(s, m, ga, gb, z);
+          if (std::isfinite(p.seconds)) plans.push_back(std::move(p));
+        }
+      }
   std::sort(plans.begin(), plans.end(), [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
   // The Gaussian model can flatter heavy-tailed data: re-check the leading plans by
   // simulation from the sampled background, repricing those that need more repetitions.
@@ -166,6 +248,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
       Plan& p = plans[k];
       // Repricing only adds repetitions: a plan already slower than brute force cannot win.
       if (p.seconds >= c.brute.seconds) break;
+      // Sign plans already use noise measured on sketches of sampled groups.
+      if (p.sketch == "sign") continue;
       const double signal = p.degree == 1 ? s.theta : s.theta * s.theta;
       const double simulated =
           simulated_miss(*s.background, signal, p.detect_threshold, p.group_a, p.group_b, p.degree, 20000, 1);

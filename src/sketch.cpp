@@ -21,7 +21,7 @@ RowRange TiledRows::rows(int part) const {
 Grouping::Grouping(std::int64_t n, std::int64_t group_size, std::int64_t tile, std::uint64_t seed, int repetition,
                    int side)
     : n_(n), g_(group_size), tile_(tile), seed_(seed), repetition_(repetition), side_(side) {
-  HIPI_ASSERT(g_ >= 1 && tile_ >= g_ && tile_ % g_ == 0);
+  HIPI_ASSERT(g_ >= 1 && tile_ >= g_);
 }
 
 std::int64_t Grouping::groups() const {
@@ -40,11 +40,12 @@ int Grouping::owner_of_group(std::int64_t group, const TiledRows& tiled) const {
   return static_cast<int>(group / (tiled.tiles_per_part() * groups_per_tile()));
 }
 
-int Grouping::sign(std::int64_t row) const {
-  RandomStream rng(seed_, {kSign, static_cast<std::uint64_t>(repetition_), static_cast<std::uint64_t>(side_),
-                           static_cast<std::uint64_t>(row)});
-  return rng.next() & 1 ? -1 : 1;
+RandomStream Grouping::stream(std::uint64_t purpose, std::int64_t index) const {
+  return RandomStream(seed_, {purpose, static_cast<std::uint64_t>(repetition_), static_cast<std::uint64_t>(side_),
+                              static_cast<std::uint64_t>(index)});
 }
+
+int Grouping::sign(std::int64_t row) const { return stream(kSign, row).next() & 1 ? -1 : 1; }
 
 std::vector<std::int64_t> Grouping::tile_order(std::int64_t t) const {
   const std::int64_t begin = t * tile_, end = std::min(n_, begin + tile_);

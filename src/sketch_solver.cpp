@@ -13,6 +13,7 @@
 #include "hipi/scalapack.hpp"
 #include "hipi/sketch.hpp"
 #include "hipi/sketch_layout.hpp"
+#include "hipi/sign_sketch.hpp"
 #include "hipi/stats.hpp"
 #include "hipi/verify.hpp"
 
@@ -158,42 +159,168 @@ std::int64_t sum_over(const Comm& comm, std::int64_t v) {
   return boost::mpi::all_reduce(comm, v, std::plus<std::int64_t>());
 }
 
+// What one repetition's candidate search did.
+struct RepetitionWork {
+  std::int64_t candidates = 0, empty = 0;  // this rank's
+  int panels = 0;
+  double work = 0;          // flops of the GEMM, or sketch pairs compared
+  std::string rate_name;    // how the product's speed is reported
+  std::string product_stage;
+};
+
+// The linear sketch: float sketches, a 2D block-cyclic layout, ScaLAPACK GEMM panel by
+// panel, detection on each panel and verification of its candidates.
 template <class Matrix, class T>
-SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
-                      const LocalRows<Matrix>* b_in, std::int64_t n_b, const Threshold& threshold,
-                      const SketchOptions& o, std::uint64_t seed, StageTimes& times) {
+class LinearProduct {
+ public:
+  LinearProduct(const Comm& comm, const SketchOptions& o, const GridShape& shape, double detect_threshold)
+      : comm_(comm), o_(o), shape_(shape), grid_(comm, shape), t_det_(detect_threshold) {}
+
+  RepetitionWork operator()(const Side<Matrix>& a, const Side<Matrix>& b, bool self_join, const Threshold& threshold,
+                            StageTimes& rep_times, std::vector<Pair>& pairs) {
+    const int P = comm_.size();
+    const std::int64_t nb = o_.block_size;
+    const FeatureMap map_a{o_.degree, 0}, map_b{o_.degree, 1};
+    const std::int64_t d = map_a.dim(a.rows.rows.cols());  // the inner dimension of the product
+    const std::int64_t G_A = a.grouping.groups(), G_B = b.grouping.groups();
+
+    // Local sketches, group-major (each group's d values contiguous), then moved to the 2D
+    // layout of the product: S_A as G_A x d, S_B^T as d x G_B.
+    std::vector<T> sa_local, sbt_local;
+    rep_times.time("sketch", [&] {
+      sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
+      build_sketches(a.rows.rows, a.rows.range.begin, a.grouping, a.groups, sa_local.data(), d, 1, map_a);
+      if (!self_join || o_.degree != 1) {  // degree 2 weighs the two sides differently
+        sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
+        build_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups, sbt_local.data(), d, 1, map_b);
+      }
+    });
+    // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
+    // into a collective ScaLAPACK call that another rank has given up on.
+    Descriptor sa_desc, sbt_desc;
+    agree(comm_, [&] {
+      sa_desc = describe(grid_, G_A, d, nb, nb);
+      sbt_desc = describe(grid_, d, G_B, nb, nb);
+    });
+    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
+    rep_times.time("redistribute", [&] {
+      scatter_to_grid(comm_, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
+      const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
+      scatter_to_grid(comm_, b_local.data(), b.groups.groups.begin, b.groups.size(), d, false, sbt_desc, sbt.data());
+      sa_local = {};
+      sbt_local = {};
+    });
+
+    // Self terms on the diagonal of a self-join, for every group (each rank fills its own).
+    std::vector<double> self_terms;
+    if (self_join) {
+      self_terms.assign(G_A, 0.0);
+      const auto mine = group_self_terms(a.rows.rows, a.rows.range.begin, a.groups, o_.degree);
+      std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
+      boost::mpi::all_reduce(comm_, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
+    }
+
+    // Panel width: a multiple of nb * Q (so panels start on process column 0, aligned with
+    // C's layout) sized so that one panel's local part fits in panel_mib.
+    const std::int64_t local_rows_max = block_cyclic_count(G_A, nb, 0, shape_.rows);
+    const auto budget = static_cast<std::int64_t>(o_.panel_mib * 1048576.0 / sizeof(T));
+    const std::int64_t blocks = std::max<std::int64_t>(1, budget / std::max<std::int64_t>(1, local_rows_max * nb));
+    const std::int64_t width = blocks * nb * shape_.cols;
+
+    RepetitionWork work;
+    work.work = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
+    work.rate_name = "gemm_gflops";
+    work.product_stage = "gemm";
+    for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels) {
+      const std::int64_t cols = std::min(width, G_B - c0);
+      const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
+      Descriptor c_desc;
+      agree(comm_, [&] { c_desc = describe(grid_, rows, cols, nb, nb); });
+      std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
+      largest_panel_ = std::max(largest_panel_, c_desc.local_size());
+      rep_times.time("gemm", [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
+
+      std::vector<std::vector<Candidate>> outgoing(P);
+      rep_times.time("detect", [&] {
+        for (std::int64_t lj = 0; lj < c_desc.local_cols; ++lj) {
+          const std::int64_t h = c0 + block_cyclic_global(lj, nb, c_desc.my_col, shape_.cols);
+          for (std::int64_t li = 0; li < c_desc.local_rows; ++li) {
+            const std::int64_t g = block_cyclic_global(li, nb, c_desc.my_row, shape_.rows);
+            if (self_join && g > h) continue;
+            double v = static_cast<double>(c[li + lj * c_desc.ld]);
+            if (self_join && g == h) v -= self_terms[g];
+            if (std::abs(v) >= t_det_) {
+              outgoing[a.grouping.owner_of_group(g, a.tiled)].push_back({g, h});
+              ++work.candidates;
+            }
+          }
+        }
+      });
+      work.empty += route_and_verify(comm_, outgoing, a, b, self_join, threshold, pairs, rep_times);
+    }
+    return work;
+  }
+
+  std::int64_t largest_panel() const { return largest_panel_; }
+
+ private:
+  const Comm& comm_;
+  const SketchOptions& o_;
+  GridShape shape_;
+  BlacsGrid grid_;
+  double t_det_;
+  std::int64_t largest_panel_ = 0;
+};
+
+// The sign sketch (binary data, sign_sketch.hpp): majority bits per group, all group pairs
+// compared by the brute-force ring with the exact XOR+popcount kernel, |<., .>| >= T_det
+// as candidates. In a self-join the pairs inside one group are never compared by the
+// sketch, so every group is its own candidate too (n * (g - 1) / 2 exact checks).
+class SignProduct {
+ public:
+  SignProduct(const Comm& comm, double detect_threshold) : comm_(comm), t_det_(detect_threshold) {}
+
+  RepetitionWork operator()(const Side<BitMatrix>& a, const Side<BitMatrix>& b, bool self_join,
+                            const Threshold& threshold, StageTimes& rep_times, std::vector<Pair>& pairs) {
+    const int P = comm_.size();
+    LocalRows<BitMatrix> sa, sb;
+    rep_times.time("sketch", [&] {
+      sa = {a.groups.groups, build_sign_sketches(a.rows.rows, a.rows.range.begin, a.grouping, a.groups)};
+      if (!self_join) sb = {b.groups.groups, build_sign_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups)};
+    });
+    std::vector<Pair> hits;
+    const Threshold detect{t_det_, true};
+    rep_times.time("product", [&] { hits = self_join ? brute_force_self(comm_, sa, detect) : brute_force(comm_, sa, sb, detect); });
+    RepetitionWork work;
+    const double G_A = double(a.grouping.groups()), G_B = double(b.grouping.groups());
+    work.work = self_join ? G_A * (G_A - 1) / 2 : G_A * G_B;
+    work.rate_name = "sketch_pairs_per_second";
+    work.product_stage = "product";
+    work.panels = 1;
+    std::vector<std::vector<Candidate>> outgoing(P);
+    for (const Pair& hit : hits) outgoing[a.grouping.owner_of_group(hit.i, a.tiled)].push_back({hit.i, hit.j});
+    work.candidates = static_cast<std::int64_t>(hits.size());
+    if (self_join)
+      for (std::int64_t g = a.groups.groups.begin; g < a.groups.groups.end; ++g)
+        if (a.groups.count(g - a.groups.groups.begin) > 1) outgoing[comm_.rank()].push_back({g, g});
+    work.empty = route_and_verify(comm_, outgoing, a, b, self_join, threshold, pairs, rep_times);
+    return work;
+  }
+
+ private:
+  const Comm& comm_;
+  double t_det_;
+};
+
+// Repetitions with recall control around one product (LinearProduct or SignProduct).
+template <class Matrix, class Product>
+void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
+                     const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join, const Threshold& threshold,
+                     const SketchOptions& o, std::uint64_t seed, StageTimes& times, Product& product, SketchRun& run) {
   const int P = comm.size(), rank = comm.rank();
-  const bool self_join = b_in == nullptr;
-  const LocalRows<Matrix>& b_rows = self_join ? a_rows : *b_in;
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
-  const std::int64_t d_in = a_rows.rows.cols();
-  const FeatureMap map_a{o.degree, 0}, map_b{o.degree, 1};
-  const std::int64_t d = map_a.dim(d_in);  // the inner dimension of the product
   const TiledRows tiled_a{n_a, o.tile_for(g_a), P}, tiled_b{n_b, o.tile_for(g_b), P};
   HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
-
-  SketchRun run;
-  if (o.detect_threshold) {
-    run.detect_threshold = *o.detect_threshold;
-  } else {
-    run.background = times.time("sample", [&] {
-      return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed);
-    });
-    // Degree 2 multiplies <a,b>^2: the signal is theta^2 and the noise has variance
-    // g_A * g_B * E[<a,b>^4].
-    const double signal = o.degree == 1 ? threshold.theta : threshold.theta * threshold.theta;
-    const double moment = o.degree == 1 ? run.background.m2 : run.background.m4;
-    run.detect_threshold = signal - o.z * std::sqrt(double(g_a) * double(g_b) * moment);
-  }
-  if (run.detect_threshold <= 0 && rank == 0)  // the same on every rank: said once
-    spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
-                 "heavy pairs at these group sizes; use smaller groups or --method brute)",
-                 run.detect_threshold);
-
-  const GridShape shape = o.grid.empty() ? squarest_grid(P) : parse_grid(o.grid, P);
-  run.grid = shape.str();
-  const BlacsGrid grid(comm, shape);
-  const std::int64_t nb = o.block_size;
 
   // Distinct verified pairs so far, on the rank that owns row i (its tile's owner): the
   // same rank in every repetition, so local sets are exact.
@@ -208,80 +335,8 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
     const Side<Matrix> b{b_rows, tiled_b, group_b, self_join ? a.groups : LocalGroups(group_b, b_rows.range)};
     const std::int64_t G_A = group_a.groups(), G_B = group_b.groups();
     run.c_elements = G_A * G_B;
-
-    // Local sketches, group-major (each group's d values contiguous), then moved to the 2D
-    // layout of the product: S_A as G_A x d, S_B^T as d x G_B.
-    std::vector<T> sa_local, sbt_local;
-    rep_times.time("sketch", [&] {
-      sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
-      build_sketches(a_rows.rows, a_rows.range.begin, group_a, a.groups, sa_local.data(), d, 1, map_a);
-      if (!self_join || o.degree != 1) {  // degree 2 weighs the two sides differently
-        sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
-        build_sketches(b_rows.rows, b_rows.range.begin, group_b, b.groups, sbt_local.data(), d, 1, map_b);
-      }
-    });
-    // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
-    // into a collective ScaLAPACK call that another rank has given up on.
-    Descriptor sa_desc, sbt_desc;
-    agree(comm, [&] {
-      sa_desc = describe(grid, G_A, d, nb, nb);
-      sbt_desc = describe(grid, d, G_B, nb, nb);
-    });
-    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
-    rep_times.time("redistribute", [&] {
-      scatter_to_grid(comm, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
-      const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
-      scatter_to_grid(comm, b_local.data(), b.groups.groups.begin, b.groups.size(), d, false, sbt_desc, sbt.data());
-      sa_local = {};
-      sbt_local = {};
-    });
-
-    // Self terms on the diagonal of a self-join, for every group (each rank fills its own).
-    std::vector<double> self_terms;
-    if (self_join) {
-      self_terms.assign(G_A, 0.0);
-      const auto mine = group_self_terms(a_rows.rows, a_rows.range.begin, a.groups, o.degree);
-      std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
-      boost::mpi::all_reduce(comm, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
-    }
-
-    // Panel width: a multiple of nb * Q (so panels start on process column 0, aligned with
-    // C's layout) sized so that one panel's local part fits in panel_mib.
-    const std::int64_t local_rows_max = block_cyclic_count(G_A, nb, 0, shape.rows);
-    const auto budget = static_cast<std::int64_t>(o.panel_mib * 1048576.0 / sizeof(T));
-    const std::int64_t blocks = std::max<std::int64_t>(1, budget / std::max<std::int64_t>(1, local_rows_max * nb));
-    const std::int64_t width = blocks * nb * shape.cols;
-
-    std::int64_t candidates = 0, empty = 0;
     run.pairs.clear();
-    int panels = 0;
-    for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++panels) {
-      const std::int64_t cols = std::min(width, G_B - c0);
-      const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
-      Descriptor c_desc;
-      agree(comm, [&] { c_desc = describe(grid, rows, cols, nb, nb); });
-      std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
-      run.largest_panel_elements = std::max(run.largest_panel_elements, c_desc.local_size());
-      rep_times.time("gemm", [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
-
-      std::vector<std::vector<Candidate>> outgoing(P);
-      rep_times.time("detect", [&] {
-        for (std::int64_t lj = 0; lj < c_desc.local_cols; ++lj) {
-          const std::int64_t h = c0 + block_cyclic_global(lj, nb, c_desc.my_col, shape.cols);
-          for (std::int64_t li = 0; li < c_desc.local_rows; ++li) {
-            const std::int64_t g = block_cyclic_global(li, nb, c_desc.my_row, shape.rows);
-            if (self_join && g > h) continue;
-            double v = static_cast<double>(c[li + lj * c_desc.ld]);
-            if (self_join && g == h) v -= self_terms[g];
-            if (std::abs(v) >= run.detect_threshold) {
-              outgoing[group_a.owner_of_group(g, tiled_a)].push_back({g, h});
-              ++candidates;
-            }
-          }
-        }
-      });
-      empty += route_and_verify(comm, outgoing, a, b, self_join, threshold, run.pairs, rep_times);
-    }
+    const RepetitionWork work = product(a, b, self_join, threshold, rep_times, run.pairs);
 
     // Self-join pairs (i, j), i < j, were verified by the owner of either row's group: move
     // them to the owner of row i so that every pair has one home across repetitions.
@@ -313,23 +368,26 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
                                              : double(2 * distinct);
     run.missing_estimate = std::max(0.0, estimate - double(distinct));
 
-    const double gemm_flops = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
     nlohmann::ordered_json stats = {{"repetition", rep},
                                     {"groups", {G_A, G_B}},
-                                    {"panels", panels},
-                                    {"candidates", sum_over(comm, candidates)},
-                                    {"false_candidates", sum_over(comm, empty)},
+                                    {"panels", work.panels},
+                                    {"candidates", sum_over(comm, work.candidates)},
+                                    {"false_candidates", sum_over(comm, work.empty)},
                                     {"pairs_verified", this_rep},
                                     {"new_pairs", distinct - before},
                                     {"distinct_pairs", distinct},
                                     {"missing_estimate", rep == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(run.missing_estimate)},
                                     {"times", gather_stage_times(comm, rep_times)}};
-    const double gemm_seconds = stats["times"]["gemm"]["max"].get<double>();
-    stats["gemm_gflops"] = gemm_seconds > 0 ? gemm_flops / gemm_seconds / 1e9 : 0.0;
-    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, GEMM {:.1f} GFLOP/s",
-                 rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B, stats["candidates"].get<std::int64_t>(),
-                 stats["false_candidates"].get<std::int64_t>(), stats["pairs_verified"].get<std::int64_t>(),
-                 stats["gemm_gflops"].get<double>());
+    const double product_seconds =
+        stats["times"].contains(work.product_stage) ? stats["times"][work.product_stage]["max"].get<double>() : 0.0;
+    const double rate = product_seconds > 0 ? work.work / product_seconds : 0.0;
+    stats[work.rate_name] = work.rate_name == "gemm_gflops" ? rate / 1e9 : rate;
+    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, {}",
+                 rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A,
+                 G_B, stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
+                 stats["pairs_verified"].get<std::int64_t>(),
+                 work.rate_name == "gemm_gflops" ? fmt::format("GEMM {:.1f} GFLOP/s", rate / 1e9)
+                                                 : fmt::format("{:.3g} sketch pairs/s", rate));
     for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);
     run.repetitions.push_back(std::move(stats));
     run.reps_run = rep + 1;
@@ -361,7 +419,65 @@ SketchRun solve_typed(const Comm& comm, const LocalRows<Matrix>& a_rows, std::in
   if (rank == 0 && capped) spdlog::warn("sketch: {}", run.stopped);
   if (rank == 0 && !capped) spdlog::info("sketch: {}", run.stopped);
   run.pairs = std::move(union_pairs);
-  run.largest_panel_elements = boost::mpi::all_reduce(comm, run.largest_panel_elements, boost::mpi::maximum<std::int64_t>());
+}
+
+// T_det: --detect-threshold as given, or the signal less z noise standard deviations, the
+// noise measured on a sample of the data (DESIGN.md section 3; sign_sketch.hpp).
+template <class Matrix>
+void set_detect_threshold(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
+                          const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join,
+                          const Threshold& threshold, const SketchOptions& o, std::uint64_t seed, StageTimes& times,
+                          SketchRun& run) {
+  const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
+  const bool sign = o.sketch == SketchKind::Sign;
+  if (o.detect_threshold) {
+    run.detect_threshold = *o.detect_threshold;
+  } else {
+    std::vector<std::int64_t> sign_groups;
+    if (sign) sign_groups = g_a == g_b ? std::vector<std::int64_t>{g_a} : std::vector<std::int64_t>{g_a, g_b};
+    run.background = times.time("sample", [&] {
+      return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed, sign_groups);
+    });
+    double signal = 0, sd = 0;
+    if (sign) {
+      signal = majority_gain(g_a) * majority_gain(g_b) * threshold.theta;
+      sd = std::sqrt(run.background.sign_m2(g_a, g_b));
+    } else {
+      // Degree 2 multiplies <a,b>^2: the signal is theta^2 and the noise has variance
+      // g_A * g_B * E[<a,b>^4].
+      signal = o.degree == 1 ? threshold.theta : threshold.theta * threshold.theta;
+      sd = std::sqrt(double(g_a) * double(g_b) * (o.degree == 1 ? run.background.m2 : run.background.m4));
+    }
+    run.detect_threshold = signal - o.z * sd;
+  }
+  if (run.detect_threshold <= 0 && comm.rank() == 0)  // the same on every rank: said once
+    spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
+                 "heavy pairs at these group sizes; use smaller groups or --method brute)",
+                 run.detect_threshold);
+}
+
+template <class Matrix, class T>
+SketchRun solve_linear(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
+                       const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join, const Threshold& threshold,
+                       const SketchOptions& o, std::uint64_t seed, StageTimes& times) {
+  SketchRun run;
+  set_detect_threshold(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, run);
+  const GridShape shape = o.grid.empty() ? squarest_grid(comm.size()) : parse_grid(o.grid, comm.size());
+  run.grid = shape.str();
+  LinearProduct<Matrix, T> product(comm, o, shape, run.detect_threshold);
+  run_repetitions(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, product, run);
+  run.largest_panel_elements = boost::mpi::all_reduce(comm, product.largest_panel(), boost::mpi::maximum<std::int64_t>());
+  return run;
+}
+
+SketchRun solve_sign(const Comm& comm, const LocalRows<BitMatrix>& a_rows, std::int64_t n_a,
+                     const LocalRows<BitMatrix>& b_rows, std::int64_t n_b, bool self_join, const Threshold& threshold,
+                     const SketchOptions& o, std::uint64_t seed, StageTimes& times) {
+  SketchRun run;
+  set_detect_threshold(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, run);
+  run.grid = "ring of " + std::to_string(comm.size());
+  SignProduct product(comm, run.detect_threshold);
+  run_repetitions(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, product, run);
   return run;
 }
 
@@ -388,12 +504,21 @@ template <class Matrix>
 SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
                        std::int64_t n_b, const Threshold& threshold, const SketchOptions& o, std::uint64_t seed,
                        StageTimes& times) {
+  const bool self_join = b == nullptr;
+  const LocalRows<Matrix>& b_rows = self_join ? a : *b;
+  if (o.sketch == SketchKind::Sign) {
+    if constexpr (std::is_same_v<Matrix, BitMatrix>) {
+      return solve_sign(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times);
+    } else {
+      throw InputError("--sketch sign is for binary (+-1) data; real data take --sketch linear", true);
+    }
+  }
   // Binary sketches hold integers: float32 is exact while every |C| <= g_A * g_B * d^degree < 2^24.
   const std::int64_t g_b = b ? o.group_b : o.group_a;
   const bool exact_in_float = std::is_same_v<Matrix, BitMatrix> &&
                               double(o.group_a) * double(g_b) * std::pow(double(a.rows.cols()), o.degree) < double(1 << 24);
-  return exact_in_float ? solve_typed<Matrix, float>(comm, a, n_a, b, n_b, threshold, o, seed, times)
-                        : solve_typed<Matrix, double>(comm, a, n_a, b, n_b, threshold, o, seed, times);
+  return exact_in_float ? solve_linear<Matrix, float>(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times)
+                        : solve_linear<Matrix, double>(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times);
 }
 
 template SketchRun sketch_solve(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const LocalRows<BitMatrix>*,

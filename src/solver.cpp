@@ -44,9 +44,9 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
   auto describe = [](const Plan& p) {
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
-      s += fmt::format(" (groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
+      s += fmt::format(" ({} sketch, groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
                        "{:.1e} ({}), {:.3g} candidates per rep, {})",
-                       p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
+                       p.sketch, p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
                        p.empirical ? "simulated from the sample" : "gaussian model", p.candidates_per_rep,
                        p.float32 ? "float32" : "float64");
     std::string stages;
@@ -82,7 +82,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
 
   if (options.method == "auto") {
     const BackgroundSample bg = times.time("sample", [&] {
-      return estimate_background(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed);
+      return estimate_background(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed,
+                                 problem.mode == Mode::Binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
     });
     MachineProfile machine;
     agree(comm, [&] {
@@ -91,9 +92,10 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     if (options.profile.empty())
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
     // Recall control needs two repetitions to estimate what is missing, unless K is known.
-    const ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
+    ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
                              std::max(bg.m2, 1e-300), bg.m4, &bg.inner_products, options.delta,
                              options.expect_k ? 1 : 2};
+    shape.sign_noise = &bg.sign_noise;
     const PlanChoice choice = choose_plan(shape, machine);
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},
@@ -107,6 +109,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       return out;
     }
     if (out.method == "sketch") {
+      sketch.sketch = choice.best.sketch == "sign" ? SketchKind::Sign : SketchKind::Linear;
       sketch.group_a = choice.best.group_a;
       sketch.group_b = choice.best.group_b;
       sketch.reps = choice.best.reps;
@@ -130,6 +133,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   out.local = std::move(run.pairs);
   out.grid = run.grid;
   auto& p = out.parameters;
+  p["sketch"] = sketch.sketch == SketchKind::Sign ? "sign" : "linear";
   p["group_size_a"] = sketch.group_a;
   p["group_size_b"] = b ? sketch.group_b : sketch.group_a;
   p["degree"] = sketch.degree;
@@ -139,6 +143,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     p["z"] = sketch.z;
     p["background_m2"] = run.background.m2;
     p["background_m4"] = run.background.m4;
+    if (sketch.sketch == SketchKind::Sign)
+      p["sign_sketch_m2"] = run.background.sign_m2(sketch.group_a, b ? sketch.group_b : sketch.group_a);
     p["background_pairs_sampled"] = run.background.pairs;
   }
   p["block_size"] = sketch.block_size;

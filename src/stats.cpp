@@ -3,9 +3,11 @@
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/collectives/all_gatherv.hpp>
 
+#include <algorithm>
 #include <limits>
 
 #include "hipi/random.hpp"
+#include "hipi/sign_sketch.hpp"
 #include "hipi/verify.hpp"
 
 namespace hipi {
@@ -45,10 +47,18 @@ Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int6
 
 }  // namespace
 
+double BackgroundSample::sign_m2(std::int64_t group_a, std::int64_t group_b) const {
+  for (const SignNoise& s : sign_noise)
+    if (s.group_a == group_a && s.group_b == group_b) return s.m2;
+  throw InternalError("sign-sketch noise for groups " + std::to_string(group_a) + "x" + std::to_string(group_b) +
+                      " was not sampled");
+}
+
 template <class Matrix>
 BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
                                      const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed) {
+                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed,
+                                     const std::vector<std::int64_t>& sign_groups) {
   std::vector<std::int64_t> ids_a, ids_b;
   const Matrix sa = gather_sample(comm, a, n_a, std::min(sample_rows, n_a), seed, 0, ids_a);
   const Matrix sb = gather_sample(comm, b, n_b, std::min(sample_rows, n_b), seed, 1, ids_b);
@@ -65,14 +75,39 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
   }
   out.m2 = out.pairs ? sum2 / static_cast<double>(out.pairs) : 0.0;
   out.m4 = out.pairs ? sum4 / static_cast<double>(out.pairs) : 0.0;
+  if constexpr (std::is_same_v<Matrix, BitMatrix>) {
+    // In a self-join the two samples can hold the same row, and two sketches sharing a row
+    // correlate as no pair of distinct groups does: B's sample keeps only rows not in A's.
+    BitMatrix sb_distinct;
+    if (self_join) {
+      std::vector<std::int64_t> sorted_a = ids_a, keep;
+      std::sort(sorted_a.begin(), sorted_a.end());
+      for (std::size_t k = 0; k < ids_b.size(); ++k)
+        if (!std::binary_search(sorted_a.begin(), sorted_a.end(), ids_b[k])) keep.push_back(static_cast<std::int64_t>(k));
+      sb_distinct = BitMatrix(static_cast<std::int64_t>(keep.size()), sb.cols());
+      for (std::size_t k = 0; k < keep.size(); ++k)
+        std::copy(sb.row(keep[k]), sb.row(keep[k]) + sb.stride(), sb_distinct.row(static_cast<std::int64_t>(k)));
+    }
+    const BitMatrix& sample_b = self_join ? sb_distinct : sb;
+    std::vector<BitMatrix> sketches_a, sketches_b;
+    for (std::int64_t g : sign_groups) {
+      sketches_a.push_back(sample_sign_sketches(sa, g, seed, 0));
+      sketches_b.push_back(sample_sign_sketches(sample_b, g, seed, 1));
+    }
+    for (std::size_t x = 0; x < sign_groups.size(); ++x)
+      for (std::size_t y = 0; y < sign_groups.size(); ++y)
+        if (!self_join || x == y)
+          out.sign_noise.push_back(
+              {sign_groups[x], sign_groups[y], mean_square_inner_product(sketches_a[x], sketches_b[y])});
+  }
   return out;
 }
 
 template BackgroundSample estimate_background(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
                                               const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
-                                              std::int64_t, std::uint64_t);
+                                              std::int64_t, std::uint64_t, const std::vector<std::int64_t>&);
 template BackgroundSample estimate_background(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
                                               const LocalRows<RealMatrix>&, std::int64_t, bool, const Threshold&,
-                                              std::int64_t, std::uint64_t);
+                                              std::int64_t, std::uint64_t, const std::vector<std::int64_t>&);
 
 }  // namespace hipi

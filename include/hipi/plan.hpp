@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hipi/problem.hpp"
+#include "hipi/sign_sketch.hpp"
 
 namespace hipi {
 
@@ -37,6 +38,7 @@ struct ProblemShape {
   const std::vector<double>* background = nullptr;  // sampled inner products, for empirical recall
   double delta = 1e-3;  // allowed miss probability per heavy pair
   int min_reps = 1;     // 2 when recall control needs a recapture to estimate misses
+  const std::vector<SignNoise>* sign_noise = nullptr;  // binary data: sign-sketch noise per group sizes
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).
@@ -47,6 +49,7 @@ struct StagePrediction {
 
 struct Plan {
   std::string method;  // "brute" or "sketch"
+  std::string sketch = "linear";  // "linear" (GEMM) or "sign" (majority bits, XOR+popcount)
   std::int64_t group_a = 1, group_b = 1;
   int degree = 1;                 // feature map: 1 identity, 2 <a,b>^2
   int reps = 1;
@@ -70,6 +73,16 @@ Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
 Plan plan_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a,
                  std::int64_t group_b, double z, int degree = 1);
 
+/// A sign-sketch plan (binary data; shape.sign_noise must hold (group_a, group_b)): signal
+/// gain(g_A) gain(g_B) theta, noise the sampled sketch m2, product priced at the exact
+/// kernel's pairs/s over G_A x G_B sketch pairs.
+Plan plan_sign_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a,
+                      std::int64_t group_b, double z);
+
+/// Group sizes whose sign-sketch noise the planner wants sampled: odd sizes (an even group
+/// is no better than the odd one below it) up to 15.
+std::vector<std::int64_t> sign_sketch_group_sizes();
+
 struct PlanChoice {
   Plan best;
   Plan runner_up;   // the best plan of the other method
@@ -78,8 +91,9 @@ struct PlanChoice {
 };
 
 /// Searches group sizes (powers of two up to 64), z and the feature degree (2 only when m4
-/// is known and d <= 512), and returns the fastest plan meeting the recall target, brute
-/// force when it is predicted fastest. Recall is first modelled as Gaussian (variance from
+/// is known and d <= 512), and for binary data sign sketches at the sampled group sizes,
+/// and returns the fastest plan meeting the recall target, brute force when it is
+/// predicted fastest. Recall is first modelled as Gaussian (variance from
 /// m2 or m4); when shape.background is given, the leading plans are re-checked by
 /// simulation from the sampled inner products (real data are heavy-tailed) and get more
 /// repetitions where the simulation misses more often.

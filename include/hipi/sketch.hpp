@@ -1,7 +1,8 @@
 // Group sketches (DESIGN.md section 2, steps 2 and 3).
 //
-// Rows are cut into fixed tiles of `tile` rows (a multiple of the group size). Inside each
-// tile a permutation seeded by (seed, repetition, side, tile) forms groups of g rows, and
+// Rows are cut into fixed tiles of `tile` rows. Inside each tile a permutation seeded by
+// (seed, repetition, side, tile) forms groups of g rows (the last group of a tile is short
+// when g does not divide the tile, so any group size fits tiles read for another), and
 // every row gets a sign seeded by (seed, repetition, side, row). Groups and signs are pure
 // functions of those keys, never of the number of ranks; ranks own whole tiles
 // (TiledRows), so every group lives on one rank.
@@ -14,6 +15,7 @@
 
 #include "hipi/bit_matrix.hpp"
 #include "hipi/matrix_blocks.hpp"
+#include "hipi/random.hpp"
 
 namespace hipi {
 
@@ -37,8 +39,8 @@ class Grouping {
   std::int64_t rows() const { return n_; }
   std::int64_t group_size() const { return g_; }
   std::int64_t tile() const { return tile_; }
-  std::int64_t groups_per_tile() const { return tile_ / g_; }
-  /// Number of groups: full tiles give tile/g groups, the last tile ceil(rows/g).
+  std::int64_t groups_per_tile() const { return (tile_ + g_ - 1) / g_; }
+  /// Number of groups: full tiles give ceil(tile/g) groups, the last tile ceil(rows/g).
   std::int64_t groups() const;
   /// Groups of the rows of part `part` of `TiledRows{n, tile, parts}`: [first, end).
   RowRange groups_of(const TiledRows& tiled, int part) const;
@@ -49,6 +51,9 @@ class Grouping {
   int sign(std::int64_t row) const;
   /// Rows of a tile in their permuted order: group c of the tile is entries [c*g, c*g+g).
   std::vector<std::int64_t> tile_order(std::int64_t tile_index) const;
+  /// A random stream keyed by this grouping's (seed, repetition, side) and by `purpose` and
+  /// `index`: randomness that belongs to one group or row of this repetition.
+  RandomStream stream(std::uint64_t purpose, std::int64_t index) const;
 
  private:
   std::int64_t n_, g_, tile_;

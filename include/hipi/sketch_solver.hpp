@@ -3,9 +3,12 @@
 // with ScaLAPACK one column panel at a time (C is never held whole), take the entries
 // with |C[G,H]| >= T_det as candidates, route each candidate to the rank owning group G of
 // A together with the rows of group H of B (one batched exchange per panel), and verify
-// every pair of the two groups exactly with the kernels of verify.hpp.
+// every pair of the two groups exactly with the kernels of verify.hpp. Binary data can
+// use sign sketches instead (SketchKind::Sign): the product is then the brute-force ring
+// over bit-packed group sketches, and candidates are routed and verified the same way.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,22 +24,28 @@
 
 namespace hipi {
 
+/// Linear: S[G] = sum s_i phi(x_i) in float, multiplied by ScaLAPACK GEMM. Sign (binary
+/// data only): the majority bit of that sum per coordinate, compared by the exact
+/// XOR+popcount kernel around the brute-force ring (sign_sketch.hpp).
+enum class SketchKind { Linear, Sign };
+
 struct SketchOptions {
+  SketchKind sketch = SketchKind::Linear;
   std::int64_t group_a = 4;                 // rows per group of A
   std::int64_t group_b = 4;                 // rows per group of B (a self-join uses group_a)
   int reps = 1;                             // independent repetitions; their union is the answer
   int max_reps = 0;                         // > reps: recall control may add repetitions up to this
   std::optional<std::int64_t> expect_k;     // stop as soon as this many distinct heavy pairs are verified
-  double z = 4.0;                           // T_det = theta - z * sqrt(g_A * g_B * m2)
+  double z = 4.0;                           // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
   int degree = 1;                           // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;   // absolute T_det instead of z
   std::string grid;                         // "PxQ"; empty: the squarest grid
   std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout
   double panel_mib = 256;                   // memory for one panel of C per rank
   std::int64_t sample_rows = 256;           // rows of A and of B sampled to estimate m2
-  std::int64_t tile_rows = 1024;            // rows per tile (rounded up to a multiple of g)
+  std::int64_t tile_rows = 1024;            // rows per tile (at least g; a tile's last group is short when g does not divide it)
 
-  std::int64_t tile_for(std::int64_t group) const { return (tile_rows + group - 1) / group * group; }
+  std::int64_t tile_for(std::int64_t group) const { return std::max(tile_rows, group); }
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
   /// Recall control: after each repetition from the second on, the heavy pairs still
   /// missing are estimated by capture-recapture (N ~ n1 * n2 / m, the union so far against

@@ -8,6 +8,7 @@
 #include "hipi/brute.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
+#include "hipi/sign_sketch.hpp"
 
 namespace hipi {
 
@@ -17,14 +18,21 @@ struct BackgroundSample {
   double m4 = 0;           // mean <a,b>^4: the noise of degree-2 sketches
   std::int64_t pairs = 0;  // sampled pairs it is the mean of
   std::vector<double> inner_products;  // the sampled background inner products themselves
+  std::vector<SignNoise> sign_noise;   // binary data: for each pair of the requested group sizes
+
+  /// The sign-sketch m2 for (g_A, g_B); throws InternalError if it was not sampled.
+  double sign_m2(std::int64_t group_a, std::int64_t group_b) const;
 };
 
 /// Collective. Samples `sample_rows` rows of A and of B (seeded; each rank contributes the
 /// rows it holds in `a` and `b`, any contiguous split) and returns m2 over their pairs,
-/// leaving out heavy pairs and, in a self-join, a row paired with itself.
+/// leaving out heavy pairs and, in a self-join, a row paired with itself. For binary data
+/// it also measures the sign-sketch noise (sign_sketch.hpp) for every pair of group sizes
+/// in `sign_groups` (only equal pairs in a self-join).
 template <class Matrix>
 BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
                                      const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed);
+                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed,
+                                     const std::vector<std::int64_t>& sign_groups = {});
 
 }  // namespace hipi

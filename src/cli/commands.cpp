@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -99,13 +100,22 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
 
   const std::string sk = "Sketch method";
   auto& k = o.sketch;
+  cmd->add_option("--sketch", k.sketch,
+                  "linear: float sketches multiplied by ScaLAPACK GEMM; sign (binary data): majority bits per "
+                  "group compared by the XOR+popcount kernel")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, SketchKind>{{"linear", SketchKind::Linear},
+                                                                            {"sign", SketchKind::Sign}}))
+      ->default_str("linear")
+      ->group(sk);
   auto* both = cmd->add_option("--group-size", s.group_size, "Rows per group of A and of B")->group(sk);
   cmd->add_option("--group-size-a", k.group_a, "Rows per group of A")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--group-size-b", k.group_b, "Rows per group of B")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--reps", k.reps, "Independent repetitions (union of their pairs)")->capture_default_str()->group(sk);
   cmd->add_option("--max-reps", k.max_reps, "Recall control: add repetitions while capture-recapture estimates misses")
       ->group(sk);
-  auto* z = cmd->add_option("--z", k.z, "Detection threshold theta - z*sqrt(gA*gB*m2), m2 sampled from the data")
+  auto* z = cmd->add_option("--z", k.z,
+                            "Detection threshold: signal - z * noise sd (linear: theta - z*sqrt(gA*gB*m2); sign: "
+                            "gain(gA)*gain(gB)*theta - z*sqrt(sketch m2)), the noise sampled from the data")
                 ->capture_default_str()
                 ->group(sk);
   cmd->add_option("--detect-threshold", s.detect_threshold, "Absolute detection threshold on |C[G,H]|")

@@ -10,6 +10,7 @@
 #include "hipi/generate.hpp"
 #include "hipi/output.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/sign_sketch.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -233,5 +234,91 @@ TEST(Sketch, DegreeTwoEqualsBruteForce) {
       EXPECT_DOUBLE_EQ(sketch.parameters["detect_threshold"].get<double>(),
                        36.0 * 36.0 - 2 * std::sqrt(4 * sketch.report["parameters"]["background_m4"].get<double>()));
     }
+  }
+}
+
+// Sign sketches (binary data): majority bits per group compared by the exact kernel
+// around the ring. At d = 1024, rho = 0.5 (theta = 512) and background sd sqrt(d) = 32,
+// groups 3x3 carry signal gain(3)^2 * 512 = 128 = 4 sd and groups 5x1 carry
+// gain(5) * 512 = 192 = 6 sd. With z = 2 one repetition misses a planted pair with
+// probability about Phi(-2) = 0.023, three repetitions about 1e-5: the planted pairs are
+// all found at these fixed seeds, for A x B, unequal groups and a self-join.
+TEST(Sketch, SignSketchEqualsBruteForce) {
+  Comm world;
+  SharedTempDir dir(world);
+  for (bool self : {false, true}) {
+    GenerateOptions g = instance(dir.path(self ? "sign_self.h5" : "sign.h5"), Mode::Binary, self);
+    g.d = 1024;
+    run_generate(world, g);
+    const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+    for (auto [ga, gb] : {std::pair<std::int64_t, std::int64_t>{3, 3}, {5, 1}}) {
+      if (self && ga != gb) continue;
+      SketchOptions s = small_sketch();
+      s.sketch = SketchKind::Sign;
+      s.group_a = ga;
+      s.group_b = gb;
+      s.tile_rows = 100;  // groups of 3 leave a short group of 1 at each tile's end
+      const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+      if (world.rank() == 0) {
+        ASSERT_GE(brute.pairs.size(), 8u);
+        EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs)) << (self ? "self-join " : "A x B ") << ga << "x" << gb;
+        EXPECT_EQ(sketch.parameters["sketch"].get<std::string>(), "sign");
+        const double m2 = sketch.parameters["sign_sketch_m2"].get<double>();
+        // Bound: random rows give sketch m2 = d = 1024; ~256 x 256 sampled sketch pairs
+        // estimate it within 10% (sd ~ 2%).
+        EXPECT_NEAR(m2 / 1024.0, 1.0, 0.1);
+        EXPECT_DOUBLE_EQ(sketch.parameters["detect_threshold"].get<double>(),
+                         majority_gain(ga) * majority_gain(gb) * 512 - 2 * std::sqrt(m2));
+        // Candidates: entries pass with probability 2 Phi(-T/sigma) (T = 2 sd for 3x3,
+        // 4 sd for 5x1); a self-join adds each group against itself. 1.5x that plus 20 bounds
+        // the count at these seeds.
+        const double G_A = sketch.report["repetitions"][0]["groups"][0].get<double>();
+        const double G_B = sketch.report["repetitions"][0]["groups"][1].get<double>();
+        const double z_false = sketch.parameters["detect_threshold"].get<double>() / std::sqrt(m2);
+        const double expected = (self ? G_A * (G_A - 1) / 2 : G_A * G_B) * std::erfc(z_false / std::sqrt(2.0)) +
+                                (self ? G_A : 0);
+        for (const auto& rep : sketch.report["repetitions"])
+          EXPECT_LT(rep["candidates"].get<double>(), 1.5 * expected + 20) << "expected about " << expected;
+      }
+    }
+  }
+}
+
+TEST(Sketch, SignSketchOfRealDataIsAnAgreedInputError) {
+  Comm world;
+  SharedTempDir dir(world);
+  const GenerateOptions g = instance(dir.path("real_sign.h5"), Mode::Real, false);
+  run_generate(world, g);
+  SketchOptions s = small_sketch();
+  s.sketch = SketchKind::Sign;
+  try {
+    solve(world, g, dir, "sketch", s, g.value);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("binary"), std::string::npos) << e.what();
+  }
+}
+
+// In a self-join the sign sketch never compares a group with itself: those pairs come from
+// verifying every group against itself. With one group holding every row and a detection
+// threshold nothing reaches, that path alone must find all of brute force's pairs.
+TEST(Sketch, SignSketchSelfJoinVerifiesPairsInsideEachGroup) {
+  Comm world;
+  SharedTempDir dir(world);
+  GenerateOptions g = instance(dir.path("sign_one_group.h5"), Mode::Binary, true);
+  g.n = 300;
+  run_generate(world, g);
+  const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
+  SketchOptions s = small_sketch();
+  s.sketch = SketchKind::Sign;
+  s.group_a = s.group_b = 300;
+  s.tile_rows = 300;
+  s.reps = 1;
+  s.detect_threshold = 1e9;
+  const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
+  if (world.rank() == 0) {
+    ASSERT_GE(brute.pairs.size(), 8u);
+    EXPECT_TRUE(same_pairs(sketch.pairs, brute.pairs));
+    EXPECT_EQ(sketch.report["repetitions"][0]["candidates"].get<std::int64_t>(), 0);
   }
 }

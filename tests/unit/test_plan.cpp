@@ -146,3 +146,49 @@ TEST(Plan, HeavyTailedBackgroundGetsMoreRepetitions) {
   EXPECT_NEAR(with_sample.best.miss_per_rep, std::max(resimulated, with_sample.best.miss_per_rep), 1e-12)
       << "the chosen plan's miss rate is at least the simulated one";
 }
+
+namespace {
+// Sign-sketch noise of random +-1 rows: sketches are uniform random bits, m2 = d.
+std::vector<SignNoise> random_sign_noise(std::int64_t d) {
+  std::vector<SignNoise> out;
+  for (std::int64_t ga : sign_sketch_group_sizes())
+    for (std::int64_t gb : sign_sketch_group_sizes()) out.push_back({ga, gb, double(d)});
+  return out;
+}
+}  // namespace
+
+TEST(Plan, SignSketchPricesTheProductAtTheExactKernelRate) {
+  ProblemShape s = binary(65536, 4096, 0.5);
+  const auto noise = random_sign_noise(4096);
+  s.sign_noise = &noise;
+  const MachineProfile m = this_kind_of_machine();
+  const Plan p = plan_sign_sketch(s, m, 13, 1, 3.0);
+  EXPECT_EQ(p.sketch, "sign");
+  // Signal gain(13) * gain(1) * 2048 = 924/4096 * 2048 = 462; sd sqrt(4096) = 64.
+  EXPECT_NEAR(p.detect_threshold, 462 - 3 * 64, 1e-9);
+  const double entries = std::ceil(65536.0 / 13) * 65536;
+  double product = 0;
+  for (const auto& st : p.stages)
+    if (st.stage == "product") product = st.seconds;
+  EXPECT_NEAR(product, p.reps * entries / 2 / m.binary_pairs, 1e-9);
+  // Without sampled noise for these sizes there is no plan.
+  EXPECT_TRUE(std::isfinite(plan_sign_sketch(s, m, 13, 3, 3.0).seconds));
+  s.sign_noise = nullptr;
+  EXPECT_TRUE(std::isinf(plan_sign_sketch(s, m, 13, 1, 3.0).seconds));
+}
+
+TEST(Plan, ChoosesSignSketchOnStronglyCorrelatedBinaryData) {
+  // n = 65536, d = 4096, rho = 0.5: brute force checks 4.3e9 pairs; a 13x1 sign sketch
+  // compares 3.3e8 sketch pairs at the same rate with signal 7 sd.
+  ProblemShape s = binary(65536, 4096, 0.5);
+  const auto noise = random_sign_noise(4096);
+  s.sign_noise = &noise;
+  const PlanChoice c = choose_plan(s, this_kind_of_machine());
+  EXPECT_EQ(c.best.method, "sketch");
+  EXPECT_EQ(c.best.sketch, "sign");
+  EXPECT_LT(c.best.seconds * 4, c.brute.seconds);
+  EXPECT_LE(c.best.miss, s.delta);
+  // Real data never get a sign plan.
+  s.mode = Mode::Real;
+  EXPECT_NE(choose_plan(s, this_kind_of_machine()).best.sketch, "sign");
+}

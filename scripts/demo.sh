@@ -3,6 +3,7 @@
 # solve it under mpirun, show the result. Usage: scripts/demo.sh [ranks]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/blas-env.sh"  # the BLAS kernels this CPU allows
 RANKS=${1:-2}
 "$HIPI_ROOT/scripts/build.sh"
 HIPI="$HIPI_BUILD/hipi"

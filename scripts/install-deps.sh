@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package that hipi's build, tests, demo and benchmarks need.
 # Idempotent: packages already installed are skipped, and apt-get update runs at most once.
-# Usage (as root on Debian 12): scripts/install-deps.sh
+# Usage (as root on Debian 12): scripts/install-deps.sh [--bench]
+#   --bench also installs what bench/compare.py needs: FAISS, h5py, numpy, matplotlib.
 set -euo pipefail
 
 packages=(
@@ -17,6 +18,9 @@ packages=(
   libspdlog-dev libfmt-dev           # logging
   nlohmann-json3-dev                 # --report JSON
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib)  # baselines, plots
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -12,8 +12,8 @@
 
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
-#include "hipi/random.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/random.hpp"
 #include "hipi/sketch.hpp"
 #include "hipi/sketch_layout.hpp"
 #include "hipi/verify.hpp"
@@ -44,7 +44,8 @@ double time_per_call(const Comm& comm, double seconds, F&& work) {
 template <class T>
 double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
   const std::int64_t n = 2048, k = std::min<std::int64_t>(d, 2048), nb = 256;
-  const Descriptor da = describe(grid, n, k, nb, nb), db = describe(grid, k, n, nb, nb), dc = describe(grid, n, n, nb, nb);
+  // The inner dimension in one block, as the solver lays it out (SketchOptions::k_block).
+  const Descriptor da = describe(grid, n, k, nb, k), db = describe(grid, k, n, k, nb), dc = describe(grid, n, n, nb, nb);
   std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)), b(std::max<std::int64_t>(1, db.local_size()), T(1)),
       c(std::max<std::int64_t>(1, dc.local_size()));
   const double seconds = time_per_call(comm, 0.15, [&] { gemm_nn(n, n, k, a.data(), da, b.data(), 0, db, c.data(), dc); });
@@ -117,9 +118,10 @@ MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
   // rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
   if (comm.rank() == 0 && avx512 && m.gemm_f32_flops < 70e9) {
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    spdlog::warn("calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 (OPENBLAS_CORETYPE={}); "
-                 "OpenBLAS may be running slower kernels than this CPU allows: try OPENBLAS_CORETYPE=SkylakeX",
-                 m.gemm_f32_flops / 1e9, coretype ? coretype : "unset");
+    spdlog::warn("calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 ({} kernels, "
+                 "OPENBLAS_CORETYPE={}); OpenBLAS may be running slower kernels than this CPU allows: try "
+                 "OPENBLAS_CORETYPE=SkylakeX (scripts/blas-env.sh sets it)",
+                 m.gemm_f32_flops / 1e9, blas_kernels(), coretype ? coretype : "unset");
   }
   return m;
 }

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hipi/output.hpp"
@@ -31,6 +32,15 @@ nlohmann::ordered_json gather_stage_times(const Comm& comm, const StageTimes& ti
   for (std::size_t k = 0; k < mine.size(); ++k)
     out[times.stages()[k].first] = {{"max", most[k]}, {"mean", sum[k] / comm.size()}};
   return out;
+}
+
+nlohmann::ordered_json gather_peak_rss(const Comm& comm) {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  const double max = boost::mpi::all_reduce(comm, mib, boost::mpi::maximum<double>());
+  const double sum = boost::mpi::all_reduce(comm, mib, std::plus<double>());
+  return {{"max", max}, {"mean", sum / comm.size()}};
 }
 
 void write_json_report(const std::string& path, const nlohmann::ordered_json& report) {

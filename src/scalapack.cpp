@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include <dlfcn.h>
+
 extern "C" {
 void descinit_(int* desc, const int* m, const int* n, const int* mb, const int* nb, const int* irsrc,
                const int* icsrc, const int* context, const int* lld, int* info);
@@ -79,5 +81,12 @@ template void gemm_nn<float>(std::int64_t, std::int64_t, std::int64_t, const flo
                              std::int64_t, const Descriptor&, float*, const Descriptor&);
 template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, const Descriptor&,
                               const double*, std::int64_t, const Descriptor&, double*, const Descriptor&);
+
+std::string blas_kernels() {
+  // Looked up at run time: libblas.so.3 is whichever BLAS Debian's alternatives select.
+  using CoreName = char* (*)();
+  const auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return corename ? std::string("OpenBLAS ") + corename() : std::string("unknown");
+}
 
 }  // namespace hipi

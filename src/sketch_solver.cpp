@@ -198,9 +198,10 @@ class LinearProduct {
     // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
     // into a collective ScaLAPACK call that another rank has given up on.
     Descriptor sa_desc, sbt_desc;
+    const std::int64_t kb = std::min(d, o_.k_block);
     agree(comm_, [&] {
-      sa_desc = describe(grid_, G_A, d, nb, nb);
-      sbt_desc = describe(grid_, d, G_B, nb, nb);
+      sa_desc = describe(grid_, G_A, d, nb, kb);
+      sbt_desc = describe(grid_, d, G_B, kb, nb);
     });
     std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
     rep_times.time("redistribute", [&] {
@@ -489,6 +490,7 @@ void SketchOptions::check(int ranks) const {
   if (!(z >= 0) || !std::isfinite(z)) throw InputError("--z must be a finite number >= 0");
   if (detect_threshold && !std::isfinite(*detect_threshold)) throw InputError("--detect-threshold must be finite");
   if (block_size < 1) throw InputError("--block-size must be >= 1");
+  if (k_block < 1) throw InputError("--k-block must be >= 1");
   if (!(panel_mib > 0)) throw InputError("--panel-mib must be > 0");
   if (sample_rows < 1) throw InputError("--sample-rows must be >= 1");
   if (tile_rows < 1) throw InputError("--tile-rows must be >= 1");

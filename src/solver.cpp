@@ -9,6 +9,8 @@
 #include "hipi/output.hpp"
 #include "hipi/plan.hpp"
 #include "hipi/report.hpp"
+#include "hipi/scalapack.hpp"
+#include "hipi/verify.hpp"
 #include "hipi/sketch.hpp"
 
 namespace hipi {
@@ -148,6 +150,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     p["background_pairs_sampled"] = run.background.pairs;
   }
   p["block_size"] = sketch.block_size;
+  p["k_block"] = sketch.k_block;
   p["tile_rows_a"] = sketch.tile_for(sketch.group_a);
   p["reps_run"] = run.reps_run;
   p["stopped"] = run.stopped;
@@ -247,6 +250,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   stages.pop_back();
   spdlog::info("solve: time per stage (slowest rank):{}", stages);
 
+  const nlohmann::ordered_json peak_rss = gather_peak_rss(comm);
+  spdlog::info("solve: peak memory {:.0f} MiB on the largest rank (mean {:.0f}); exact kernels {}, GEMM on {}",
+               peak_rss["max"].get<double>(), peak_rss["mean"].get<double>(), kernel_name(), blas_kernels());
   if (!options.report.empty()) {
     nlohmann::ordered_json report = {{"version", HIPI_VERSION},
                                      {"method", outcome.method},
@@ -257,7 +263,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                      {"threshold", threshold.theta},
                                      {"parameters", parameters},
                                      {"pairs", found},
-                                     {"timings", summary.timings}};
+                                     {"timings", summary.timings},
+                                     {"peak_rss_mib", peak_rss},
+                                     {"kernels", {{"exact", kernel_name()}, {"blas", blas_kernels()}}}};
     if (!outcome.repetitions.is_null()) report["repetitions"] = outcome.repetitions;
     if (!summary.plan.is_null()) report["plan"] = summary.plan;
     agree(comm, [&] {

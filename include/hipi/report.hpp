@@ -40,6 +40,10 @@ class StageTimes {
 /// timed the same stages in the same order.
 nlohmann::ordered_json gather_stage_times(const Comm& comm, const StageTimes& times);
 
+/// Collective: this process's peak resident memory (getrusage's ru_maxrss) over all
+/// ranks, {"max": MiB, "mean": MiB}.
+nlohmann::ordered_json gather_peak_rss(const Comm& comm);
+
 /// Writes `report` as indented JSON to `path` atomically.
 void write_json_report(const std::string& path, const nlohmann::ordered_json& report);
 

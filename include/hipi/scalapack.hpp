@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "hipi/blacs_grid.hpp"
 
@@ -42,5 +43,9 @@ template <class T>
 void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const Descriptor& da, const T* b,
              std::int64_t b_col, const Descriptor& db, T* c, const Descriptor& dc);
 
+/// The BLAS kernels ScaLAPACK's GEMM runs on: "OpenBLAS <core>" (e.g. "OpenBLAS SkylakeX",
+/// the core OpenBLAS chose for this CPU or was told by OPENBLAS_CORETYPE), or "unknown"
+/// when the system BLAS is not OpenBLAS.
+std::string blas_kernels();
 
 }  // namespace hipi

@@ -40,7 +40,8 @@ struct SketchOptions {
   int degree = 1;                           // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;   // absolute T_det instead of z
   std::string grid;                         // "PxQ"; empty: the squarest grid
-  std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout
+  std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout (rows and columns of C)
+  std::int64_t k_block = 4096;              // block size along the inner dimension d (capped at d): see below
   double panel_mib = 256;                   // memory for one panel of C per rank
   std::int64_t sample_rows = 256;           // rows of A and of B sampled to estimate m2
   std::int64_t tile_rows = 1024;            // rows per tile (at least g; a tile's last group is short when g does not divide it)
@@ -52,6 +53,10 @@ struct SketchOptions {
   /// the new repetition); repetitions continue past `reps` while that estimate is at least
   /// one half, up to `max_reps`.
   void check(int ranks) const;
+  // Why k_block is large: ScaLAPACK's p?gemm makes one pass over the local C per inner
+  // block, and with 256-wide inner blocks those passes, not the flops, bound it: 137
+  // GFLOP/s per rank against 233 with the whole d = 4096 in one block (bench_gemm, SGEMM
+  // peak 244). The cost: S_A lives on one process column and S_B^T on one process row.
 };
 
 /// What one run did, identical on every rank except `pairs`.

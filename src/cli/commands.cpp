@@ -10,6 +10,8 @@
 #include "hipi/calibrate.hpp"
 #include "hipi/generate.hpp"
 #include "hipi/output.hpp"
+#include "hipi/scalapack.hpp"
+#include "hipi/verify.hpp"
 #include "hipi/log.hpp"
 #include "hipi/solver.hpp"
 #include "src/cli/toml_config.hpp"
@@ -125,7 +127,10 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
       ->capture_default_str()
       ->group(sk);
   cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest)")->group(sk);
-  cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size")->capture_default_str()->group(sk);
+  cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size (rows and columns of C)")->capture_default_str()->group(sk);
+  cmd->add_option("--k-block", k.k_block, "ScaLAPACK block size along d (capped at d; large blocks keep p?gemm near SGEMM peak)")
+      ->capture_default_str()
+      ->group(sk);
   cmd->add_option("--panel-mib", k.panel_mib, "Memory per rank for one panel of C")->capture_default_str()->group(sk);
   cmd->add_option("--sample-rows", k.sample_rows, "Rows of A and B sampled to estimate m2")
       ->capture_default_str()
@@ -223,10 +228,10 @@ int run(const Comm& comm, int argc, char** argv) {
     agree(comm, [&] {
       if (comm.rank() == 0) save_profile(calibration.out, profile);
     });
-    spdlog::info("calibrate: GEMM {:.1f} / {:.1f} GFLOP/s per rank (float32 / float64), exact checks {:.3g} binary and "
-                 "{:.3g} real pairs/s per rank at d = {}, all-to-all {:.3g} B/s; saved to {}",
-                 profile.gemm_f32_flops / 1e9, profile.gemm_f64_flops / 1e9, profile.binary_pairs, profile.real_pairs,
-                 calibration.d, profile.exchange_bytes, calibration.out);
+    spdlog::info("calibrate: GEMM {:.1f} / {:.1f} GFLOP/s per rank (float32 / float64, {}), exact checks {:.3g} binary "
+                 "and {:.3g} real pairs/s per rank at d = {} ({} kernels), all-to-all {:.3g} B/s; saved to {}",
+                 profile.gemm_f32_flops / 1e9, profile.gemm_f64_flops / 1e9, blas_kernels(), profile.binary_pairs,
+                 profile.real_pairs, calibration.d, kernel_name(), profile.exchange_bytes, calibration.out);
   }
   return 0;
 }

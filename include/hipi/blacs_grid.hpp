@@ -16,7 +16,7 @@ struct GridShape {
   std::string str() const { return std::to_string(rows) + "x" + std::to_string(cols); }
 };
 
-/// The squarest rows x cols = ranks with rows <= cols.
+/// The squarest rows x cols = ranks with rows >= cols (tall: see blacs_grid.cpp).
 GridShape squarest_grid(int ranks);
 /// Parses "PxQ"; throws InputError unless P*Q == ranks.
 GridShape parse_grid(const std::string& text, int ranks);

@@ -8,17 +8,17 @@
 
 using namespace hipi;
 
-TEST(GridShape, SquarestUsesEveryRankWithRowsAtMostCols) {
+TEST(GridShape, SquarestUsesEveryRankWithRowsAtLeastCols) {
   EXPECT_EQ(squarest_grid(1), (GridShape{1, 1}));
-  EXPECT_EQ(squarest_grid(2), (GridShape{1, 2}));
-  EXPECT_EQ(squarest_grid(3), (GridShape{1, 3}));
+  EXPECT_EQ(squarest_grid(2), (GridShape{2, 1}));
+  EXPECT_EQ(squarest_grid(3), (GridShape{3, 1}));
   EXPECT_EQ(squarest_grid(4), (GridShape{2, 2}));
-  EXPECT_EQ(squarest_grid(12), (GridShape{3, 4}));
-  EXPECT_EQ(squarest_grid(1000), (GridShape{25, 40}));
+  EXPECT_EQ(squarest_grid(12), (GridShape{4, 3}));
+  EXPECT_EQ(squarest_grid(1000), (GridShape{40, 25}));
   for (int p = 1; p <= 64; ++p) {
     const GridShape g = squarest_grid(p);
     EXPECT_EQ(g.rows * g.cols, p);
-    EXPECT_LE(g.rows, g.cols);
+    EXPECT_GE(g.rows, g.cols);
   }
 }
 

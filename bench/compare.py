@@ -97,6 +97,12 @@ def faiss_run(name, inst, path, ranks, workdir, log, extra):
             "pairs_set": {tuple(p) for p in np.load(out).tolist()}, "gemm_gflops": None, "detail": r["method"]}
 
 
+def sgemm_peak(ranks, log):
+    """Single-core SGEMM peak and hipi's p?gemm per rank, from bench_gemm, this run."""
+    _, out = sh(MPIRUN + ["-np", str(ranks), HIPI.parent / "bench" / "bench_gemm", "--seconds", "1"], log)
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def run_instance(inst, data_dir, log, ranks_override=None):
     ranks = ranks_override or inst.get("ranks", 2)
     path = (data_dir / f"{inst['file']}.h5") if "file" in inst else data_dir / (
@@ -149,7 +155,9 @@ def run_instance(inst, data_dir, log, ranks_override=None):
     truth = next((r["pairs_set"] for r in results if r["method"] == "brute"), None)
     brute = next((r["seconds"] for r in results if r["method"] == "brute"), None)
     auto = next((r["seconds"] for r in results if r["method"] == "auto"), None)
+    peak = sgemm_peak(ranks, log) if any(r.get("gemm_gflops") for r in results) else None
     for r in results:
+        r["gemm_of_peak"] = r["gemm_gflops"] / ranks / peak["sgemm_peak_gflops"] if peak and r["gemm_gflops"] else None
         r["recall"] = (len(r["pairs_set"] & truth) / len(truth) if truth else 1.0) if truth is not None else None
         r["false"] = len(r["pairs_set"] - truth) if truth is not None else None
         r["pairs"] = len(r["pairs_set"])
@@ -157,7 +165,8 @@ def run_instance(inst, data_dir, log, ranks_override=None):
         r["vs_auto"] = r["seconds"] / auto if auto else None
         r["pairs_per_s_core"] = n_a * n_b / r["seconds"] / ranks
         del r["pairs_set"]
-    return {"name": inst["name"], "n_a": n_a, "n_b": n_b, "d": d, "theta": theta, "ranks": ranks, "results": results}
+    return {"name": inst["name"], "n_a": n_a, "n_b": n_b, "d": d, "theta": theta, "ranks": ranks, "results": results,
+            "sgemm": peak}
 
 
 def fmt(v, spec):
@@ -167,16 +176,22 @@ def fmt(v, spec):
 def print_table(res):
     print(f"\n## {res['name']}: {res['n_a']} x {res['n_b']}, d = {res['d']}, theta = {res['theta']}, "
           f"{res['ranks']} ranks / threads\n")
-    print("| method | time (s) | wall (s) | brute / this | this / auto | recall | pairs | GEMM GFLOP/s | "
-          "pairs/s per core | peak RSS (MiB) | what ran |")
+    print("| method | time (s) | wall (s) | brute / this | this / auto | recall | pairs | GEMM GFLOP/s (per rank, % of "
+          "SGEMM peak) | pairs/s per core | peak RSS (MiB) | what ran |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in res["results"]:
+        gemm = "-" if r["gemm_gflops"] is None else (
+            f"{r['gemm_gflops']:.0f} ({r['gemm_gflops'] / res['ranks']:.0f}, "
+            f"{fmt(None if r['gemm_of_peak'] is None else 100 * r['gemm_of_peak'], '.0f')}%)")
         print(f"| {r['method']} | {r['seconds']:.3f} | {r['wall']:.2f} | {fmt(r['vs_brute'], '.2f')}x | "
-              f"{fmt(r['vs_auto'], '.1f')}x | {fmt(r['recall'], '.3f')} | {r['pairs']} | {fmt(r['gemm_gflops'], '.0f')} | "
+              f"{fmt(r['vs_auto'], '.1f')}x | {fmt(r['recall'], '.3f')} | {r['pairs']} | {gemm} | "
               f"{r['pairs_per_s_core']:.3g} | {r['peak_rss_mib']:.0f} | {r['detail']} |")
     blas = {r.get("blas") for r in res["results"] if r.get("blas")}
     kern = {r.get("kernel") for r in res["results"] if r.get("kernel")}
     print(f"\nhipi exact kernels: {', '.join(kern)}; BLAS: {', '.join(blas)}")
+    if res.get("sgemm"):
+        print(f"single-core SGEMM peak {res['sgemm']['sgemm_peak_gflops']:.0f} GFLOP/s, "
+              f"{res['sgemm']['sgemm_all_cores_gflops']:.0f} per core with all cores busy (bench_gemm, this run)")
 
 
 def slope(xs, ys):

@@ -29,7 +29,8 @@ constexpr double kRepOverheadSeconds = 0.01;
 constexpr int kMaxReps = 64;
 
 bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb, int degree) {
-  return s.mode == Mode::Binary && double(ga) * double(gb) * std::pow(double(s.d), degree) < double(1 << 24);
+  // As sketch_solve: real sketches are float32; binary ones while their integers are exact.
+  return s.mode == Mode::Real || double(ga) * double(gb) * std::pow(double(s.d), degree) < double(1 << 24);
 }
 
 double pairs_rate(const ProblemShape& s, const MachineProfile& m) {

@@ -41,7 +41,7 @@ struct SketchOptions {
   std::optional<double> detect_threshold;   // absolute T_det instead of z
   std::string grid;                         // "PxQ"; empty: the squarest grid
   std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout (rows and columns of C)
-  std::int64_t k_block = 4096;              // block size along the inner dimension d (capped at d): see below
+  std::int64_t k_block = 16384;             // block size along the inner dimension d (capped at d): see below
   double panel_mib = 256;                   // memory for one panel of C per rank
   std::int64_t sample_rows = 256;           // rows of A and of B sampled to estimate m2
   std::int64_t tile_rows = 1024;            // rows per tile (at least g; a tile's last group is short when g does not divide it)

@@ -103,8 +103,12 @@ def sgemm_peak(ranks, log):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_instance(inst, data_dir, log, ranks_override=None):
+def run_instance(inst, data_dir, log, ranks_override=None, reuse=False):
+    """Runs (or with reuse, reloads the saved figures of) one instance."""
     ranks = ranks_override or inst.get("ranks", 2)
+    saved = data_dir / "runs" / inst["name"] / "result.json"
+    if reuse and saved.exists():
+        return json.loads(saved.read_text())
     path = (data_dir / f"{inst['file']}.h5") if "file" in inst else data_dir / (
         f"{inst['name']}.h5" if "n" not in inst else
         f"n{inst['n']}-d{inst['d']}-{'tau' + str(inst['tau']) if 'tau' in inst else 'rho' + str(inst['rho'])}"
@@ -141,6 +145,8 @@ def run_instance(inst, data_dir, log, ranks_override=None):
         elif method == "faiss-multihash":
             best = None
             for tables, bits in inst.get("multihash", [[160, 14]]):
+                if tables * bits > d:  # FAISS samples disjoint bits: tables * bits <= d
+                    continue
                 r = faiss_run(f"faiss-multihash-{tables}x{bits}", inst, path, ranks, workdir, log,
                               ["--method", "multihash", "--nhash", str(tables), "--bits", str(bits)])
                 r["method"] = "faiss-multihash"
@@ -148,8 +154,9 @@ def run_instance(inst, data_dir, log, ranks_override=None):
                 results.append(dict(r, method=f"  (multihash {tables}x{bits})"))
                 if best is None or (len(r["pairs_set"]), -r["seconds"]) > (len(best["pairs_set"]), -best["seconds"]):
                     best = r
-            best["detail"] += " (fastest at the best recall of those tried)"
-            results.append(best)
+            if best is not None:
+                best["detail"] += " (fastest at the best recall of those tried)"
+                results.append(best)
         else:
             raise SystemExit(f"unknown method {method}")
     truth = next((r["pairs_set"] for r in results if r["method"] == "brute"), None)
@@ -165,8 +172,10 @@ def run_instance(inst, data_dir, log, ranks_override=None):
         r["vs_auto"] = r["seconds"] / auto if auto else None
         r["pairs_per_s_core"] = n_a * n_b / r["seconds"] / ranks
         del r["pairs_set"]
-    return {"name": inst["name"], "n_a": n_a, "n_b": n_b, "d": d, "theta": theta, "ranks": ranks, "results": results,
-            "sgemm": peak}
+    res = {"name": inst["name"], "n_a": n_a, "n_b": n_b, "d": d, "theta": theta, "ranks": ranks, "results": results,
+           "sgemm": peak}
+    saved.write_text(json.dumps(res, indent=1))
+    return res
 
 
 def fmt(v, spec):
@@ -199,7 +208,7 @@ def slope(xs, ys):
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def run_scaling(cfg, data_dir, log, plot):
+def run_scaling(cfg, data_dir, log, plot, reuse):
     base = cfg["scaling"]
     series = {}
     all_results = []
@@ -215,7 +224,7 @@ def run_scaling(cfg, data_dir, log, plot):
             methods = inst["methods"]
             limit = base.get("faiss_flat_max_n", 1 << 62)
             inst["methods"] = [m for m in methods if not (m == "faiss-flat" and inst["n"] > limit)]
-            res = run_instance(inst, data_dir, log, ranks)
+            res = run_instance(inst, data_dir, log, ranks, reuse)
             print_table(res)
             all_results.append(dict(res, axis=axis, value=v))
             for r in res["results"]:
@@ -254,6 +263,8 @@ def main():
     p.add_argument("--only", help="run only the instance with this name")
     p.add_argument("--json", help="write every figure as JSON here")
     p.add_argument("--plot", help="scaling configs: write the time-against-n plot (PNG) here")
+    p.add_argument("--reuse", action="store_true",
+                   help="reload the saved figures of instances already run into --dir instead of running them again")
     a = p.parse_args()
     cfg = tomllib.loads(Path(a.config).read_text())
     data_dir = Path(a.dir).resolve()
@@ -262,13 +273,13 @@ def main():
           f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
     with open(data_dir / "compare.log", "a") as log:
         if "scaling" in cfg:
-            out = run_scaling(cfg, data_dir, log, a.plot)
+            out = run_scaling(cfg, data_dir, log, a.plot, a.reuse)
         else:
             out = []
             for inst in cfg["instance"]:
                 if a.only and inst["name"] != a.only:
                     continue
-                res = run_instance(inst, data_dir, log)
+                res = run_instance(inst, data_dir, log, reuse=a.reuse)
                 print_table(res)
                 out.append(res)
     if a.json:

@@ -12,3 +12,6 @@ elif grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
 elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
   export OPENBLAS_CORETYPE=Haswell
 fi
+# One rank per core: BLAS threads inside a rank would compete with the other ranks (Open
+# MPI binds ranks to cores only up to one rank per core; oversubscribed runs are unbound).
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}

@@ -85,6 +85,25 @@ done
 [ "$same" -eq 1 ] && pass "sketch: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
 if h5dump -a /method sketch4.h5 | grep -q '"sketch"' && h5dump -a /grid sketch4.h5 | grep -q '"2x2"'; then pass "sketch attributes"
 else fail "sketch attributes"; fi
+# --- the sign sketch (binary data): same pairs as brute force at every rank count ----------
+# d = 300, theta = 150: groups 3 x 1 carry signal gain(3) * 150 = 75, about 4.3 noise sd;
+# z = 2 and 3 repetitions miss a planted pair with probability about 1e-5.
+for np in 1 2 3 4; do
+  run "$np" solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out "sign$np.h5" --method sketch --sketch sign \
+    --group-size-a 3 --group-size-b 1 --z 2 --reps 3 --tile-rows 64 --report "sign$np.json"
+  [ "$status" -eq 0 ] || fail "sign sketch at $np ranks: $out"
+done
+same=1
+for np in 1 2 3 4; do
+  for obj in /pairs /inner_products; do
+    h5diff solve1.h5 "sign$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "sign sketch at $np ranks: $obj differs from brute force"; }
+  done
+done
+[ "$same" -eq 1 ] && pass "sign sketch: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
+if grep -q '"sketch": "sign"' sign3.json && grep -q '"peak_rss_mib"' sign3.json && grep -q '"exact": "' sign3.json; then
+  pass "sign sketch report: parameters, peak RSS, kernels"
+else fail "sign sketch report: $(head -c 2000 sign3.json)"; fi
+
 expect_error "grid not matching ranks" 2 "--grid 2x2 has 4 processes but the job has 3" 3 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 2x2
 expect_error "group size zero" 2 "--group-size" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --group-size 0
 
@@ -132,6 +151,7 @@ expect_error "output directory missing" 2 "does not exist" 2 solve --a gen1.h5 -
 run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 [ "$status" -eq 0 ] || fail "generate --type real: $out"
 expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
+expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve --a real.h5 --tau 1 --out out.h5 --method sketch --sketch sign
 
 echo
 echo "$passes passed, $failures failed"

@@ -150,7 +150,6 @@ def run_instance(inst, data_dir, log, ranks_override=None, reuse=False):
                 r = faiss_run(f"faiss-multihash-{tables}x{bits}", inst, path, ranks, workdir, log,
                               ["--method", "multihash", "--nhash", str(tables), "--bits", str(bits)])
                 r["method"] = "faiss-multihash"
-                r.setdefault("tried", [])
                 results.append(dict(r, method=f"  (multihash {tables}x{bits})"))
                 if best is None or (len(r["pairs_set"]), -r["seconds"]) > (len(best["pairs_set"]), -best["seconds"]):
                     best = r

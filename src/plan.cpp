@@ -60,20 +60,31 @@ Detection gaussian_detection(double signal, double sigma, double t) {
 
 // Routing `candidates` group pairs, per rank: each rank fetches every B group its
 // candidates name once, G_B (1 - exp(-c / (P G_B))) groups of g_B rows in expectation.
-double route_seconds(const ProblemShape& s, double candidates, std::int64_t gb, double groups_b) {
+// The rows move at the slower of the calibrated all-to-all (what a cluster's network
+// allows) and the rate of packing and unpacking them measured here.
+double route_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, std::int64_t gb,
+                     double groups_b) {
   const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
   const double per_rank = candidates / s.ranks;
   const double groups_fetched = groups_b > 0 ? groups_b * -std::expm1(-per_rank / groups_b) : 0.0;
-  return groups_fetched * double(gb) * rows_bytes / kRouteBytesPerSecond + per_rank * kRouteSecondsPerCandidate;
+  const double rate = std::min(m.exchange_bytes > 0 ? m.exchange_bytes : kRouteBytesPerSecond, kRouteBytesPerSecond);
+  return groups_fetched * double(gb) * rows_bytes / rate + per_rank * kRouteSecondsPerCandidate;
 }
 double verify_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, double checks) {
   return checks / s.ranks / pairs_rate(s, m) + candidates / s.ranks * kVerifySecondsPerCandidate;
 }
 
-double sum_stages(const Plan& p) {
-  double total = 0;
-  for (const auto& st : p.stages) total += st.seconds;
-  return total;
+// Sets the plan's stages from their per-repetition times (plus the fixed per-repetition
+// overhead) and its total; a plan needing more than kMaxReps repetitions never wins.
+void set_stages(Plan& p, std::vector<StagePrediction> per_rep) {
+  per_rep.push_back({"overhead", kRepOverheadSeconds});
+  p.seconds = 0;
+  for (auto& st : per_rep) {
+    st.seconds *= p.reps;
+    p.seconds += st.seconds;
+  }
+  p.stages = std::move(per_rep);
+  if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
 }
 
 }  // namespace
@@ -160,18 +171,14 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   const double per_rep_redistribute = sketch_bytes / m.redistribute_bytes;
   const double per_rep_gemm = flops / gemm_rate;
   const double per_rep_detect = entries / s.ranks * kDetectSecondsPerEntry;
-  const double per_rep_route = route_seconds(s, p.candidates_per_rep, gb, G_B);
+  const double per_rep_route = route_seconds(s, m, p.candidates_per_rep, gb, G_B);
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep, checks);
-  const double r = p.reps;
-  p.stages = {{"sketch", r * per_rep_sketch},
-              {"redistribute", r * per_rep_redistribute},
-              {"gemm", r * per_rep_gemm},
-              {"detect", r * per_rep_detect},
-              {"route", r * per_rep_route},
-              {"verify", r * per_rep_verify},
-              {"overhead", r * kRepOverheadSeconds}};
-  p.seconds = sum_stages(p);
-  if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
+  set_stages(p, {{"sketch", per_rep_sketch},
+                 {"redistribute", per_rep_redistribute},
+                 {"gemm", per_rep_gemm},
+                 {"detect", per_rep_detect},
+                 {"route", per_rep_route},
+                 {"verify", per_rep_verify}});
   return p;
 }
 
@@ -210,16 +217,12 @@ Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64
   const double per_rep_sketch = (double(s.n_a + (s.self_join ? 0 : s.n_b)) * words * kSignSketchSecondsPerWord +
                                  (G_A + (s.self_join ? 0 : G_B)) * kSignSketchSecondsPerGroup) / s.ranks;
   const double per_rep_product = entries / s.ranks / m.binary_pairs;
-  const double per_rep_route = route_seconds(s, p.candidates_per_rep + diagonal, gb, G_B);
+  const double per_rep_route = route_seconds(s, m, p.candidates_per_rep + diagonal, gb, G_B);
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep + diagonal, checks);
-  const double r = p.reps;
-  p.stages = {{"sketch", r * per_rep_sketch},
-              {"product", r * per_rep_product},
-              {"route", r * per_rep_route},
-              {"verify", r * per_rep_verify},
-              {"overhead", r * kRepOverheadSeconds}};
-  p.seconds = sum_stages(p);
-  if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
+  set_stages(p, {{"sketch", per_rep_sketch},
+                 {"product", per_rep_product},
+                 {"route", per_rep_route},
+                 {"verify", per_rep_verify}});
   return p;
 }
 

@@ -71,18 +71,23 @@ if grep -q '"compute"' report4.json && grep -q '"ranks": 4' report4.json; then p
 if h5dump -a /method solve2.h5 | grep -q '"brute"' && h5dump -a /requested_method solve2.h5 | grep -q '"auto"'; then pass "method attributes"
 else fail "method attributes"; fi
 
+# PREFIX1.h5 ... PREFIX4.h5 hold /pairs and /inner_products equal to brute force's (solve1.h5).
+equals_brute_at_every_rank_count() {
+  local prefix=$1 name=$2 same=1
+  for np in 1 2 3 4; do
+    for obj in /pairs /inner_products; do
+      h5diff solve1.h5 "$prefix$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "$name at $np ranks: $obj differs from brute force"; }
+    done
+  done
+  [ "$same" -eq 1 ] && pass "$name: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
+}
+
 # --- the sketch method: same pairs as brute force, the same file at every rank count --------
 for np in 1 2 3 4; do
   run "$np" solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out "sketch$np.h5" --method sketch --group-size 2 --z 2 --reps 2 --tile-rows 64 --block-size 16
   [ "$status" -eq 0 ] || fail "sketch at $np ranks: $out"
 done
-same=1
-for np in 1 2 3 4; do
-  for obj in /pairs /inner_products; do
-    h5diff solve1.h5 "sketch$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "sketch at $np ranks: $obj differs from brute force"; }
-  done
-done
-[ "$same" -eq 1 ] && pass "sketch: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
+equals_brute_at_every_rank_count sketch "sketch"
 if h5dump -a /method sketch4.h5 | grep -q '"sketch"' && h5dump -a /grid sketch4.h5 | grep -q '"2x2"'; then pass "sketch attributes"
 else fail "sketch attributes"; fi
 # --- the sign sketch (binary data): same pairs as brute force at every rank count ----------
@@ -93,13 +98,7 @@ for np in 1 2 3 4; do
     --group-size-a 3 --group-size-b 1 --z 2 --reps 3 --tile-rows 64 --report "sign$np.json"
   [ "$status" -eq 0 ] || fail "sign sketch at $np ranks: $out"
 done
-same=1
-for np in 1 2 3 4; do
-  for obj in /pairs /inner_products; do
-    h5diff solve1.h5 "sign$np.h5" "$obj" "$obj" >/dev/null 2>&1 || { same=0; fail "sign sketch at $np ranks: $obj differs from brute force"; }
-  done
-done
-[ "$same" -eq 1 ] && pass "sign sketch: /pairs and /inner_products equal brute force's at 1, 2, 3, 4 ranks"
+equals_brute_at_every_rank_count sign "sign sketch"
 if grep -q '"sketch": "sign"' sign3.json && grep -q '"peak_rss_mib"' sign3.json && grep -q '"exact": "' sign3.json; then
   pass "sign sketch report: parameters, peak RSS, kernels"
 else fail "sign sketch report: $(head -c 2000 sign3.json)"; fi

@@ -159,6 +159,24 @@ std::int64_t sum_over(const Comm& comm, std::int64_t v) {
   return boost::mpi::all_reduce(comm, v, std::plus<std::int64_t>());
 }
 
+// Whether two of the heavy pairs found (each on the rank owning its row i) share a row of
+// A or of B. Collective. Each row goes to the rank that owns it; B rows are sent as
+// -1 - row so that the two sides never meet (a self-join has one side).
+bool heavy_pairs_share_a_row(const Comm& comm, const std::vector<Pair>& pairs, const TiledRows& tiled_a,
+                             const TiledRows& tiled_b, bool self_join) {
+  std::vector<std::vector<std::int64_t>> to(comm.size());
+  for (const Pair& p : pairs) {
+    to[tiled_a.owner(p.i)].push_back(p.i);
+    if (self_join) to[tiled_a.owner(p.j)].push_back(p.j);
+    else to[tiled_b.owner(p.j)].push_back(-1 - p.j);
+  }
+  std::vector<std::int64_t> mine;
+  for (const auto& from : alltoallv(comm, to)) mine.insert(mine.end(), from.begin(), from.end());
+  std::sort(mine.begin(), mine.end());
+  const bool shared = std::adjacent_find(mine.begin(), mine.end()) != mine.end();
+  return boost::mpi::all_reduce(comm, shared, std::logical_or<bool>());
+}
+
 // What one repetition's candidate search did.
 struct RepetitionWork {
   std::int64_t candidates = 0, empty = 0;  // this rank's
@@ -343,8 +361,7 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     // them to the owner of row i so that every pair has one home across repetitions.
     if (self_join) {
       std::vector<std::vector<Pair>> to(P);
-      const std::int64_t rows_per_rank = tiled_a.tiles_per_part() * tiled_a.tile;
-      for (const Pair& pr : run.pairs) to[static_cast<int>(pr.i / rows_per_rank)].push_back(pr);
+      for (const Pair& pr : run.pairs) to[tiled_a.owner(pr.i)].push_back(pr);
       run.pairs.clear();
       for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
     }
@@ -403,6 +420,18 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     if (o.max_reps <= o.reps) {
       run.stopped = fmt::format("the planned {} repetitions ran", o.reps);
       break;
+    }
+    // The plan's model treats the other terms of a heavy pair's entry as background. Heavy
+    // pairs sharing a row can share a group pair and cancel each other's signal, so only
+    // when none do is one repetition planned to meet --delta trusted alone.
+    if (rep == 0 && o.plan_meets_delta) {
+      if (!heavy_pairs_share_a_row(comm, union_pairs, tiled_a, tiled_b, self_join)) {
+        run.stopped = "one repetition meets --delta under the plan's model, and no two heavy pairs found share a row";
+        break;
+      }
+      if (rank == 0)
+        spdlog::info("sketch: heavy pairs found share rows (they can cancel in a shared group pair): recall control "
+                     "runs more repetitions");
     }
     if (rep > 0 && run.missing_estimate < 0.5) {
       run.stopped = fmt::format("capture-recapture estimates {:.2f} heavy pairs missing after {} repetitions",

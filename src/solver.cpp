@@ -93,12 +93,10 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     if (options.profile.empty())
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
-    // Recall control needs two repetitions to estimate what is missing, unless K is known.
-    ProblemShape shape{a.rows,      n_b,       a.cols, !b, problem.mode, threshold.theta, comm.size(),
-                             std::max(bg.m2, 1e-300), bg.m4, &bg.inner_products, options.delta,
-                             options.expect_k ? 1 : 2};
+    ProblemShape shape{a.rows, n_b, a.cols, !b, problem.mode, threshold.theta, comm.size(), std::max(bg.m2, 1e-300),
+                       bg.m4, &bg.inner_products, options.delta};
     shape.sign_noise = &bg.sign_noise;
-    const PlanChoice choice = choose_plan(shape, machine);
+    const PlanChoice choice = times.time("plan", [&] { return choose_plan(shape, machine); });
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},
                 {"brute", choice.brute.to_json()},
@@ -117,6 +115,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       sketch.reps = choice.best.reps;
       sketch.degree = choice.best.degree;
       sketch.max_reps = std::max(4 * choice.best.reps, 16);
+      sketch.plan_meets_delta = true;
       sketch.detect_threshold = choice.best.detect_threshold;
       sketch.tile_rows = kAutoTile;
     }

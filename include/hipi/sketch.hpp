@@ -29,6 +29,8 @@ struct TiledRows {
   std::int64_t tiles() const { return (n + tile - 1) / tile; }
   std::int64_t tiles_per_part() const { return (tiles() + parts - 1) / parts; }
   RowRange rows(int part) const;
+  /// The part holding global row `row`.
+  int owner(std::int64_t row) const { return static_cast<int>(row / (tiles_per_part() * tile)); }
 };
 
 /// The grouping of one side in one repetition.

@@ -36,6 +36,7 @@ struct SketchOptions {
   int reps = 1;                             // independent repetitions; their union is the answer
   int max_reps = 0;                         // > reps: recall control may add repetitions up to this
   std::optional<std::int64_t> expect_k;     // stop as soon as this many distinct heavy pairs are verified
+  bool plan_meets_delta = false;            // auto: `reps` meet --delta under the plan's model (see check())
   double z = 4.0;                           // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
   int degree = 1;                           // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;   // absolute T_det instead of z
@@ -51,7 +52,9 @@ struct SketchOptions {
   /// Recall control: after each repetition from the second on, the heavy pairs still
   /// missing are estimated by capture-recapture (N ~ n1 * n2 / m, the union so far against
   /// the new repetition); repetitions continue past `reps` while that estimate is at least
-  /// one half, up to `max_reps`.
+  /// one half, up to `max_reps`. With `plan_meets_delta` and one planned repetition, a
+  /// second runs only when heavy pairs found share a row (the case the model leaves out);
+  /// otherwise there is nothing to recapture, and the plan's bound stands alone.
   void check(int ranks) const;
   // Why k_block is large: ScaLAPACK's p?gemm makes one pass over the local C per inner
   // block, and with 256-wide inner blocks those passes, not the flops, bound it: 137

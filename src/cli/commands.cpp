@@ -87,8 +87,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   rho->excludes(tau);
   if (!plan) cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
   cmd->add_option("--method", o.method,
-                  "brute: exact all pairs; sketch: group sketches + ScaLAPACK product + exact verification; "
-                  "auto: brute until the planner exists")
+                  "brute: exact all pairs; sketch: group sketches + product + exact verification; "
+                  "auto: the planner measures the data and this machine and runs the faster (see hipi plan)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "brute", "sketch"}));
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
@@ -126,7 +126,7 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--degree", k.degree, "Feature map: 1 (identity) or 2 (<a,b>^2, D = d(d+1)/2 features)")
       ->capture_default_str()
       ->group(sk);
-  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest)")->group(sk);
+  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest, rows >= columns)")->group(sk);
   cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size (rows and columns of C)")->capture_default_str()->group(sk);
   cmd->add_option("--k-block", k.k_block, "ScaLAPACK block size along d (capped at d; large blocks keep p?gemm near SGEMM peak)")
       ->capture_default_str()
@@ -168,7 +168,7 @@ void add_calibrate(CLI::App& app, CalibrateArgs& c) {
   auto* cmd = app.add_subcommand("calibrate", "Measure this machine's rates for the planner and save them");
   cmd->footer("Run under the same mpirun/srun layout as the solves that will use the profile (--profile).");
   cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest)");
+  cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest, rows >= columns)");
   cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
 }
 

@@ -18,8 +18,9 @@ constexpr double kDetectSecondsPerEntry = 2e-9;
 // (packing rows, lookups, small-matrix set-up);
 constexpr double kRouteSecondsPerCandidate = 3.5e-7;
 constexpr double kVerifySecondsPerCandidate = 7e-7;
-// rows of B are packed, exchanged and unpacked at about 0.8 GB/s per rank (97 MB of d =
-// 16384 rows in 0.13 s, three passes over fresh buffers: not the all-to-all's own rate);
+// rows of B from other ranks are packed, exchanged and unpacked at about 0.8 GB/s per rank
+// (97 MB of d = 16384 rows in 0.13 s, three passes over fresh buffers: not the all-to-all's
+// own rate); a rank's own rows are copied once, three times as fast;
 constexpr double kRouteBytesPerSecond = 8e8;
 // fresh sketch and layout buffers are first written at about 1 GB/s per rank (page faults).
 constexpr double kFirstTouchBytesPerSecond = 1e9;
@@ -59,16 +60,19 @@ Detection gaussian_detection(double signal, double sigma, double t) {
 }
 
 // Routing `candidates` group pairs, per rank: each rank fetches every B group its
-// candidates name once, G_B (1 - exp(-c / (P G_B))) groups of g_B rows in expectation.
-// The rows move at the slower of the calibrated all-to-all (what a cluster's network
-// allows) and the rate of packing and unpacking them measured here.
+// candidates name once, G_B (1 - exp(-c / (P G_B))) groups of g_B rows in expectation,
+// 1/P of them its own. The other rows move at the slower of the calibrated all-to-all
+// (what a cluster's network allows) and the rate of packing and unpacking them measured
+// here.
 double route_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, std::int64_t gb,
                      double groups_b) {
   const double rows_bytes = s.mode == Mode::Binary ? double(s.d) / 8 : 4.0 * double(s.d);
   const double per_rank = candidates / s.ranks;
   const double groups_fetched = groups_b > 0 ? groups_b * -std::expm1(-per_rank / groups_b) : 0.0;
   const double rate = std::min(m.exchange_bytes > 0 ? m.exchange_bytes : kRouteBytesPerSecond, kRouteBytesPerSecond);
-  return groups_fetched * double(gb) * rows_bytes / rate + per_rank * kRouteSecondsPerCandidate;
+  const double own = 1.0 / s.ranks;
+  return groups_fetched * double(gb) * rows_bytes * ((1 - own) / rate + own / (3 * kRouteBytesPerSecond)) +
+         per_rank * kRouteSecondsPerCandidate;
 }
 double verify_seconds(const ProblemShape& s, const MachineProfile& m, double candidates, double checks) {
   return checks / s.ranks / pairs_rate(s, m) + candidates / s.ranks * kVerifySecondsPerCandidate;

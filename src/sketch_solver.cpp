@@ -76,15 +76,18 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
     }
     const auto asked = alltoallv(comm, requests);
     // Reply per requester: for each group, (group, row count), then per row (id, values),
-    // packed straight from this rank's rows.
+    // packed straight from this rank's rows. This rank's own groups are not packed: they
+    // are copied once, straight into `received`, below.
+    const int self = comm.rank();
     const std::int64_t row_bytes = b.rows.rows.stride() * static_cast<std::int64_t>(sizeof(V));
     std::vector<std::int64_t> sizes(P, 0);
     for (int r = 0; r < P; ++r)
-      for (std::int64_t h : asked[r])
+      for (std::int64_t h : r == self ? std::vector<std::int64_t>{} : asked[r])
         sizes[r] += 2 * sizeof(std::int64_t) +
                     b.groups.count(h - b.groups.groups.begin) * (sizeof(std::int64_t) + row_bytes);
     RankedBytes replies = RankedBytes::with_sizes(sizes);
     for (int r = 0; r < P; ++r) {
+      if (r == self) continue;
       char* at = replies.data.data() + replies.offsets[r];
       for (std::int64_t h : asked[r]) {
         const std::int64_t k = h - b.groups.groups.begin, count = b.groups.count(k);
@@ -113,6 +116,7 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
     };
     std::int64_t total_rows = 0;
     for_each_group([&](std::int64_t, std::int64_t count, const char*) { total_rows += count; });
+    for (std::int64_t h : asked[self]) total_rows += b.groups.count(h - b.groups.groups.begin);
     received = Matrix(total_rows, d);
     received_ids.resize(total_rows);
     received_group.reserve(mine.size());
@@ -125,6 +129,15 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
         std::memcpy(received.row(next), record + sizeof(std::int64_t), row_bytes);
       }
     });
+    for (std::int64_t h : asked[self]) {
+      const std::int64_t k = h - b.groups.groups.begin, count = b.groups.count(k);
+      received_group[h] = RowRange{next, next + count};
+      for (std::int64_t q = 0; q < count; ++q, ++next) {
+        const std::int64_t row = b.groups.members[b.groups.first_member(k) + q];
+        received_ids[next] = row;
+        std::memcpy(received.row(next), b.rows.rows.row(row - b.rows.range.begin), row_bytes);
+      }
+    }
   });
   std::int64_t empty = 0;
   times.time("verify", [&] {

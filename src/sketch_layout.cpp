@@ -63,19 +63,35 @@ void scatter_to_grid(const Comm& comm, const T* local, std::int64_t first, std::
     exchange_ranked(comm, send, got);
     const char* at = got.data.data();
     const char* end = at + got.data.size();
+    // S_A's chunks are rows of a column-major matrix: a run of up to kRun chunks bound for
+    // consecutive local rows is transposed together, kRun adjacent values per column
+    // instead of one value per cache line.
+    constexpr int kRun = 16;
+    const char* run[kRun];
     while (at < end) {
       Header h;
       std::memcpy(&h, at, sizeof h);
-      at += sizeof h;
       const std::int64_t n = std::min(coord_block, d - h.coord);
       const std::int64_t lg = block_cyclic_local(h.group, group_block, group_procs);
       const std::int64_t lc = block_cyclic_local(h.coord, coord_block, coord_procs);
-      if (groups_are_rows) {
-        for (std::int64_t q = 0; q < n; ++q) std::memcpy(&out[lg + (lc + q) * target.ld], at + q * sizeof(T), sizeof(T));
-      } else {
-        std::memcpy(&out[lc + lg * target.ld], at, n * sizeof(T));
+      const std::int64_t step = static_cast<std::int64_t>(sizeof h) + n * static_cast<std::int64_t>(sizeof(T));
+      if (!groups_are_rows) {
+        std::memcpy(&out[lc + lg * target.ld], at + sizeof h, n * sizeof(T));
+        at += step;
+        continue;
       }
-      at += n * sizeof(T);
+      int count = 0;
+      for (Header next = h; count < kRun && next.coord == h.coord &&
+                            block_cyclic_local(next.group, group_block, group_procs) == lg + count;) {
+        run[count++] = at + sizeof h;
+        at += step;
+        if (at >= end) break;
+        std::memcpy(&next, at, sizeof next);
+      }
+      for (std::int64_t q = 0; q < n; ++q) {
+        T* column = &out[lg + (lc + q) * target.ld];
+        for (int r = 0; r < count; ++r) std::memcpy(&column[r], run[r] + q * sizeof(T), sizeof(T));
+      }
     }
   }
 }

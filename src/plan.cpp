@@ -31,6 +31,10 @@ constexpr double kSignSketchSecondsPerGroup = 5e-7;
 // A repetition costs at least this much in collectives and set-up.
 constexpr double kRepOverheadSeconds = 0.01;
 constexpr int kMaxReps = 64;
+// Detection thresholds tried: z from 0.5 to 8 noise sigmas in steps of 0.05. Candidates
+// fall about 10% per step near z = 3, where one-repetition plans sit.
+constexpr int kZSteps = 151;
+double z_of(int step) { return 0.5 + 0.05 * step; }
 
 bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb, int degree) {
   // As sketch_solve: real sketches are float32; binary ones while their integers are exact.
@@ -239,8 +243,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
       if (s.self_join && gb != ga) continue;
       if (ga * gb < 2) continue;  // no compression: brute force does the same work better
       for (int degree = 1; degree <= (s.m4 > 0 && s.d <= 512 ? 2 : 1); ++degree)
-        for (double z = 0.5; z <= 8.0; z += 0.25) {
-          Plan p = plan_sketch(s, m, ga, gb, z, degree);
+        for (int step = 0; step < kZSteps; ++step) {
+          Plan p = plan_sketch(s, m, ga, gb, z_of(step), degree);
           if (std::isfinite(p.seconds)) plans.push_back(std::move(p));
         }
     }
@@ -248,8 +252,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
     for (std::int64_t ga : sign_sketch_group_sizes())
       for (std::int64_t gb : sign_sketch_group_sizes()) {
         if ((s.self_join && gb != ga) || ga * gb < 2 || ga > s.n_a || gb > (s.self_join ? s.n_a : s.n_b)) continue;
-        for (double z = 0.5; z <= 8.0; z += 0.25) {
-          Plan p = plan_sign_sketch(s, m, ga, gb, z);
+        for (int step = 0; step < kZSteps; ++step) {
+          Plan p = plan_sign_sketch(s, m, ga, gb, z_of(step));
           if (std::isfinite(p.seconds)) plans.push_back(std::move(p));
         }
       }

@@ -3,12 +3,37 @@
 #include <boost/mpi/collectives.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace hipi {
 
 namespace {
 constexpr std::int64_t kBatchBytes = std::int64_t{16} << 20;
+}
+
+std::int64_t panel_width(std::int64_t rows_of_c, std::int64_t block, GridShape shape, std::int64_t panel_elements) {
+  const std::int64_t local_rows_max = block_cyclic_count(rows_of_c, block, 0, shape.rows);
+  const std::int64_t blocks = std::max<std::int64_t>(1, panel_elements / std::max<std::int64_t>(1, local_rows_max * block));
+  return blocks * block * shape.cols;
+}
+
+GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
+                       std::int64_t panel_elements) {
+  GridShape best = squarest_grid(ranks);
+  double best_cost = -1;
+  for (int rows = ranks; rows >= 1; --rows) {  // taller first: ties keep the taller grid
+    if (ranks % rows != 0) continue;
+    const GridShape shape{rows, ranks / rows};
+    const std::int64_t width = panel_width(groups_a, block, shape, panel_elements);
+    const double panels = std::ceil(double(groups_b) / double(width));
+    const double cost = panels * double(groups_a) * (shape.cols - 1) + double(groups_b) * (shape.rows - 1);
+    if (best_cost < 0 || cost < best_cost) {
+      best = shape;
+      best_cost = cost;
+    }
+  }
+  return best;
 }
 
 template <class T>

@@ -201,6 +201,12 @@ struct RepetitionWork {
 
 // The linear sketch: float sketches, a 2D block-cyclic layout, ScaLAPACK GEMM panel by
 // panel, detection on each panel and verification of its candidates.
+// Elements of C one panel may hold per rank.
+template <class T>
+std::int64_t panel_elements(const SketchOptions& o) {
+  return static_cast<std::int64_t>(o.panel_mib * 1048576.0 / sizeof(T));
+}
+
 template <class Matrix, class T>
 class LinearProduct {
  public:
@@ -252,12 +258,8 @@ class LinearProduct {
       boost::mpi::all_reduce(comm_, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
     }
 
-    // Panel width: a multiple of nb * Q (so panels start on process column 0, aligned with
-    // C's layout) sized so that one panel's local part fits in panel_mib.
-    const std::int64_t local_rows_max = block_cyclic_count(G_A, nb, 0, shape_.rows);
-    const auto budget = static_cast<std::int64_t>(o_.panel_mib * 1048576.0 / sizeof(T));
-    const std::int64_t blocks = std::max<std::int64_t>(1, budget / std::max<std::int64_t>(1, local_rows_max * nb));
-    const std::int64_t width = blocks * nb * shape_.cols;
+    // Column panels of C whose local part fits in panel_mib.
+    const std::int64_t width = panel_width(G_A, nb, shape_, panel_elements<T>(o_));
 
     RepetitionWork work;
     work.work = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
@@ -505,7 +507,12 @@ SketchRun solve_linear(const Comm& comm, const LocalRows<Matrix>& a_rows, std::i
                        const SketchOptions& o, std::uint64_t seed, StageTimes& times) {
   SketchRun run;
   set_detect_threshold(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, run);
-  const GridShape shape = o.grid.empty() ? squarest_grid(comm.size()) : parse_grid(o.grid, comm.size());
+  const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
+  const GridShape shape =
+      o.grid.empty() ? product_grid(comm.size(), Grouping(n_a, g_a, o.tile_for(g_a), seed, 0, 0).groups(),
+                                    Grouping(n_b, g_b, o.tile_for(g_b), seed, 0, 1).groups(), o.block_size,
+                                    panel_elements<T>(o))
+                     : parse_grid(o.grid, comm.size());
   run.grid = shape.str();
   LinearProduct<Matrix, T> product(comm, o, shape, run.detect_threshold);
   run_repetitions(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, product, run);

@@ -257,6 +257,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                      {"method", outcome.method},
                                      {"requested_method", options.method},
                                      {"ranks", comm.size()},
+                                     {"grid", outcome.grid},
                                      {"inputs", inputs},
                                      {"shape", {{"n_a", a.rows}, {"n_b", b ? b->rows : a.rows}, {"d", a.cols}}},
                                      {"threshold", threshold.theta},

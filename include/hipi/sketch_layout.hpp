@@ -15,6 +15,19 @@
 
 namespace hipi {
 
+/// Columns of C = S_A S_B^T per panel when each rank may hold `panel_elements` of it: a
+/// multiple of block * cols (so panels start on process column 0, aligned with C's
+/// layout), at least one such multiple. `rows_of_c` is G_A.
+std::int64_t panel_width(std::int64_t rows_of_c, std::int64_t block, GridShape shape, std::int64_t panel_elements);
+
+/// The process grid for C = S_A S_B^T (G_A x G_B, computed in column panels) on `ranks`.
+/// With the whole d in one inner block, S_A lives on one process column and S_B^T on one
+/// process row; p?gemm broadcasts S_A along the process rows for every panel and each
+/// panel of S_B^T down the process columns once. The grid minimises what is broadcast,
+/// panels * G_A * (cols - 1) + G_B * (rows - 1), ties going to the taller grid.
+GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
+                       std::int64_t panel_elements);
+
 /// Collective. `local` holds the sketches of groups [first, first + count), d values each,
 /// group-major. They are written into `out`, this rank's part of the matrix described by
 /// `target`: with groups as rows (S_A, G x d) or as columns (S_B^T, d x G). The grid of

@@ -40,7 +40,7 @@ struct SketchOptions {
   double z = 4.0;                           // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
   int degree = 1;                           // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;   // absolute T_det instead of z
-  std::string grid;                         // "PxQ"; empty: the squarest grid
+  std::string grid;                         // "PxQ"; empty: product_grid (sketch_layout.hpp)
   std::int64_t block_size = 256;            // ScaLAPACK block size of the 2D layout (rows and columns of C)
   std::int64_t k_block = 16384;             // block size along the inner dimension d (capped at d): see below
   double panel_mib = 256;                   // memory for one panel of C per rank

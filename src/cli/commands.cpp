@@ -126,7 +126,7 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--degree", k.degree, "Feature map: 1 (identity) or 2 (<a,b>^2, D = d(d+1)/2 features)")
       ->capture_default_str()
       ->group(sk);
-  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the squarest, rows >= columns)")->group(sk);
+  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the grid that broadcasts the least of S_A and S_B)")->group(sk);
   cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size (rows and columns of C)")->capture_default_str()->group(sk);
   cmd->add_option("--k-block", k.k_block, "ScaLAPACK block size along d (capped at d; large blocks keep p?gemm near SGEMM peak)")
       ->capture_default_str()

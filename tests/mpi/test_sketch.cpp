@@ -10,6 +10,7 @@
 #include "hipi/generate.hpp"
 #include "hipi/output.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/sketch_layout.hpp"
 #include "hipi/sign_sketch.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
@@ -199,8 +200,10 @@ TEST(Sketch, NeverHoldsTheWholeProductMatrix) {
   const SolveResult brute = solve(world, g, dir, "brute", {}, g.value);
   const SolveResult sketch = solve(world, g, dir, "sketch", s, g.value);
   if (world.rank() == 0) {
-    const GridShape shape = squarest_grid(world.size());
     const std::int64_t G_A = 350, G_B = 250;
+    const GridShape shape = parse_grid(sketch.grid, world.size());
+    EXPECT_EQ(shape, product_grid(world.size(), G_A, G_B, s.block_size, 1)) << "a panel budget of one block column";
+    EXPECT_EQ(sketch.report["grid"], sketch.grid);
     const std::int64_t one_panel = block_cyclic_count(G_A, s.block_size, 0, shape.rows) * s.block_size;
     EXPECT_EQ(sketch.parameters["c_elements"].get<std::int64_t>(), G_A * G_B);
     EXPECT_LE(sketch.parameters["largest_panel_elements"].get<std::int64_t>(), one_panel);

@@ -5,6 +5,7 @@
 #include "hipi/blacs_grid.hpp"
 #include "hipi/error.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/sketch_layout.hpp"
 
 using namespace hipi;
 
@@ -47,4 +48,30 @@ TEST(BlockCyclic, CountsAndGlobalIndicesMatchEnumeration) {
           }
         }
       }
+}
+
+// product_grid against its cost written out by hand for small cases: a self-join keeps the
+// taller grid, a wider B turns the grid wide, and many panels (S_A broadcast per panel)
+// turn it tall again.
+TEST(ProductGrid, BroadcastsTheLeastOfTheTwoSketches) {
+  const std::int64_t nb = 256, roomy = std::int64_t{1} << 30;
+  EXPECT_EQ(product_grid(1, 1000, 1000, nb, roomy), (GridShape{1, 1}));
+  EXPECT_EQ(product_grid(2, 4096, 4096, nb, roomy), (GridShape{2, 1})) << "a tie goes to the taller grid";
+  EXPECT_EQ(product_grid(2, 4096, 8192, nb, roomy), (GridShape{1, 2})) << "4096 * 1 < 8192 * 1";
+  EXPECT_EQ(product_grid(2, 8192, 4096, nb, roomy), (GridShape{2, 1}));
+  EXPECT_EQ(product_grid(4, 4096, 4096, nb, roomy), (GridShape{2, 2})) << "2 * 4096 < 3 * 4096";
+  // Panels of one block column: G_B / (256 * 2) = 16 panels make 1x2's S_A broadcasts dear.
+  EXPECT_EQ(panel_width(4096, nb, GridShape{1, 2}, 1), 512);
+  EXPECT_EQ(product_grid(2, 4096, 8192, nb, 1), (GridShape{2, 1}));
+  for (int p = 1; p <= 12; ++p) {
+    const GridShape g = product_grid(p, 3000, 5000, 64, 1 << 20);
+    EXPECT_EQ(g.rows * g.cols, p);
+  }
+}
+
+TEST(ProductGrid, PanelWidthIsABlockMultipleThatFitsTheBudget) {
+  // 2x1, 1000 rows of C: at most 512 local rows; 512 * 256 elements fit one block column.
+  EXPECT_EQ(panel_width(1000, 256, GridShape{2, 1}, 512 * 256 * 3), 3 * 256);
+  EXPECT_EQ(panel_width(1000, 256, GridShape{2, 3}, 512 * 256 * 3), 3 * 256 * 3);
+  EXPECT_EQ(panel_width(1000, 256, GridShape{2, 1}, 1), 256) << "at least one block column";
 }

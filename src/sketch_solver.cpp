@@ -436,9 +436,11 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
       run.stopped = fmt::format("the planned {} repetitions ran", o.reps);
       break;
     }
-    // The plan's model treats the other terms of a heavy pair's entry as background. Heavy
-    // pairs sharing a row can share a group pair and cancel each other's signal, so only
-    // when none do is one repetition planned to meet --delta trusted alone.
+    // The plan's model treats the other terms of a heavy pair's entry as background like
+    // the sampled pairs. Heavy pairs sharing rows (near-duplicate clusters) break that: a
+    // row's other heavy partners land in its group's entries, and random signs cancel.
+    // Pairs sharing no row meet in a group pair with probability ~ K gA gB / (nA nB). So
+    // one repetition planned to meet --delta is trusted alone only when no row is shared.
     if (rep == 0 && o.plan_meets_delta) {
       if (!heavy_pairs_share_a_row(comm, union_pairs, tiled_a, tiled_b, self_join)) {
         run.stopped = "one repetition meets --delta under the plan's model, and no two heavy pairs found share a row";

@@ -155,8 +155,9 @@ TEST(Auto, ExpectKReturnsExactlyKAndStopsEarly) {
 }
 
 // Bound checked: at --delta 1e-3 the plan misses a given heavy pair with probability at
-// most 1e-3 (Gaussian model); 50 instances x 4 pairs = 200 pairs give an expected 0.2
-// misses, and recall control adds repetitions while capture-recapture sees any. At these
+// most 1e-3 (simulated from the sampled background); 50 instances x 4 pairs = 200 pairs
+// give an expected 0.2 misses, so all 200 are found with probability at least 0.82 for
+// any seeds. Planted pairs share no row, so one-repetition plans run alone. At these
 // fixed seeds none may be missed.
 TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
   Comm world;

@@ -17,6 +17,7 @@ packages=(
   libtomlplusplus-dev                # --config files
   libspdlog-dev libfmt-dev           # logging
   nlohmann-json3-dev                 # --report JSON
+  slurm-wlm munge                    # a real one-node Slurm for the job scripts' test
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib)  # baselines, plots

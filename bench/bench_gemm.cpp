@@ -12,7 +12,6 @@
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/environment.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -76,29 +75,37 @@ int main(int argc, char** argv) {
   if (comm.rank() == 0) single = local_sgemm(local_m, static_cast<int>(k), seconds);
   boost::mpi::broadcast(comm, single, 0);
   comm.barrier();
-  const double all_at_once = boost::mpi::all_reduce(comm, local_sgemm(local_m, static_cast<int>(k), seconds),
-                                                    boost::mpi::minimum<double>());
+  const double all_at_once =
+      boost::mpi::all_reduce(comm, local_sgemm(local_m, static_cast<int>(k), seconds), boost::mpi::minimum<double>());
 
   const GridShape shape = grid_spec.empty() ? squarest_grid(P) : parse_grid(grid_spec, P);
   const BlacsGrid grid(comm, shape);
   if (kb <= 0) kb = nb;
-  const Descriptor da = describe(grid, m, k, nb, kb), db = describe(grid, k, m, kb, nb), dc = describe(grid, m, m, nb, nb);
-  std::vector<float> a(std::max<std::int64_t>(1, da.local_size()), 1.0f), b(std::max<std::int64_t>(1, db.local_size()), 1.0f),
-      c(std::max<std::int64_t>(1, dc.local_size()));
-  const double pgemm = best_gflops(2.0 * double(m) * double(m) * double(k), seconds, [&] {
-                         gemm_nn(m, m, k, a.data(), da, b.data(), 0, db, c.data(), dc);
-                         comm.barrier();
-                       }) / P;
+  const Descriptor da = describe(grid, m, k, nb, kb), db = describe(grid, k, m, kb, nb),
+                   dc = describe(grid, m, m, nb, nb);
+  std::vector<float> a(std::max<std::int64_t>(1, da.local_size()), 1.0f),
+      b(std::max<std::int64_t>(1, db.local_size()), 1.0f), c(std::max<std::int64_t>(1, dc.local_size()));
+  const double pgemm = best_gflops(2.0 * double(m) * double(m) * double(k), seconds,
+                                   [&] {
+                                     gemm_nn(m, m, k, a.data(), da, b.data(), 0, db, c.data(), dc);
+                                     comm.barrier();
+                                   }) /
+                       P;
   if (comm.rank() == 0) {
     std::printf("BLAS kernels: %s\n", blas_kernels().c_str());
-    std::printf("sgemm %d x %d x %lld, one core alone:        %7.1f GFLOP/s  (peak)\n", local_m, local_m, (long long)k, single);
-    std::printf("sgemm %d x %d x %lld, %d cores at once:      %7.1f GFLOP/s per core (%.0f%% of peak)\n", local_m, local_m,
-                (long long)k, P, all_at_once, 100 * all_at_once / single);
-    std::printf("p?gemm %lld x %lld x %lld on grid %s, block %lld, k-block %lld: %7.1f GFLOP/s per rank (%.0f%% of peak, %.0f%% of all-at-once)\n",
-                (long long)m, (long long)m, (long long)k, shape.str().c_str(), (long long)nb, (long long)kb, pgemm, 100 * pgemm / single,
-                100 * pgemm / all_at_once);
-    std::printf("{\"blas\": \"%s\", \"sgemm_peak_gflops\": %.2f, \"sgemm_all_cores_gflops\": %.2f, \"pgemm_per_rank_gflops\": %.2f}\n",
-                blas_kernels().c_str(), single, all_at_once, pgemm);
+    std::printf("sgemm %d x %d x %lld, one core alone:        %7.1f GFLOP/s  (peak)\n", local_m, local_m, (long long)k,
+                single);
+    std::printf("sgemm %d x %d x %lld, %d cores at once:      %7.1f GFLOP/s per core (%.0f%% of peak)\n", local_m,
+                local_m, (long long)k, P, all_at_once, 100 * all_at_once / single);
+    std::printf(
+        "p?gemm %lld x %lld x %lld on grid %s, block %lld, k-block %lld: %7.1f GFLOP/s per rank (%.0f%% of peak, "
+        "%.0f%% of all-at-once)\n",
+        (long long)m, (long long)m, (long long)k, shape.str().c_str(), (long long)nb, (long long)kb, pgemm,
+        100 * pgemm / single, 100 * pgemm / all_at_once);
+    std::printf(
+        "{\"blas\": \"%s\", \"sgemm_peak_gflops\": %.2f, \"sgemm_all_cores_gflops\": %.2f, \"pgemm_per_rank_gflops\": "
+        "%.2f}\n",
+        blas_kernels().c_str(), single, all_at_once, pgemm);
   }
   return 0;
 }

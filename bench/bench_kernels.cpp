@@ -80,9 +80,12 @@ int main(int argc, char** argv) {
   std::int64_t d = 4096, rows = 2048;
   double seconds = 2;
   for (int k = 1; k + 1 < argc; k += 2) {
-    if (!std::strcmp(argv[k], "--d")) d = std::stoll(argv[k + 1]);
-    else if (!std::strcmp(argv[k], "--rows")) rows = std::stoll(argv[k + 1]);
-    else if (!std::strcmp(argv[k], "--seconds")) seconds = std::stod(argv[k + 1]);
+    if (!std::strcmp(argv[k], "--d"))
+      d = std::stoll(argv[k + 1]);
+    else if (!std::strcmp(argv[k], "--rows"))
+      rows = std::stoll(argv[k + 1]);
+    else if (!std::strcmp(argv[k], "--seconds"))
+      seconds = std::stod(argv[k + 1]);
   }
   const BitMatrix a = random_bits(rows, d, 1), b = random_bits(rows, d, 2);
   const double pairs = double(rows) * double(rows);
@@ -120,7 +123,8 @@ int main(int argc, char** argv) {
   std::printf("real kernel, d = %lld, %lld x %lld pairs per pass, one core\n", (long long)d, (long long)real_rows,
               (long long)real_rows);
   const double plain_real = ns_per_pair([&] { sink = sink + plain_real_loop(ra, rb, 1e300); }, real_pairs, seconds);
-  std::printf("  %-22s %8.2f ns/pair  %12.3e pairs/s  (baseline)\n", "plain float64 loop", plain_real, 1e9 / plain_real);
+  std::printf("  %-22s %8.2f ns/pair  %12.3e pairs/s  (baseline)\n", "plain float64 loop", plain_real,
+              1e9 / plain_real);
   for (const std::string& name : runnable_kernels()) {
     use_kernel(name);
     std::vector<Pair> out;

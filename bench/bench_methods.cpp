@@ -7,7 +7,6 @@
 // and the time ratio to brute force measured in this same run.
 #include <CLI/CLI.hpp>
 #include <boost/mpi/environment.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -92,7 +91,8 @@ int main(int argc, char** argv) {
     if (world.rank() == 0) {
       const auto found = read_pairs_file(o.out);
       for (const Pair& t : truth)
-        m.planted_found += std::any_of(found.begin(), found.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; });
+        m.planted_found +=
+            std::any_of(found.begin(), found.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; });
     }
     results.push_back(std::move(m));
   }
@@ -104,11 +104,12 @@ int main(int argc, char** argv) {
                 (long long)g.n, (long long)g.n, (long long)g.d, g.value, truth.size(), world.size(),
                 kernel_name().c_str());
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    std::printf("OPENBLAS_CORETYPE=%s (the GEMM kernel OpenBLAS runs; see README)\n", coretype ? coretype : "(unset: autodetect)");
+    std::printf("OPENBLAS_CORETYPE=%s (the GEMM kernel OpenBLAS runs; see README)\n",
+                coretype ? coretype : "(unset: autodetect)");
     std::printf("sketch: groups %lld x %lld, z = %.3g, reps = %d, block %lld\n", (long long)sketch.group_a,
                 (long long)sketch.group_b, sketch.z, sketch.reps, (long long)sketch.block_size);
-    std::printf("%-8s %9s %8s %8s %9s %8s %8s %9s %14s %10s\n", "method", "wall s", "read s", "sketch", "gemm s", "verify",
-                "pairs", "planted", "ns/pair/core", "vs brute");
+    std::printf("%-8s %9s %8s %8s %9s %8s %8s %9s %14s %10s\n", "method", "wall s", "read s", "sketch", "gemm s",
+                "verify", "pairs", "planted", "ns/pair/core", "vs brute");
     for (const Measured& m : results)
       std::printf("%-8s %9.3f %8.3f %8.3f %9.3f %8.3f %8lld %6lld/%-2zu %14.3f %9.2fx\n", m.name.c_str(), m.seconds,
                   stage(m.summary, "read"), stage(m.summary, "sketch"),

@@ -8,11 +8,11 @@
 // brute force finds; and auto with a profile calibrated once per d at the start (as a user
 // would, with hipi calibrate). Prints times, auto's choice, the ratio of auto to the faster
 // of brute force and the best sketch, auto's predicted against measured time, and recall.
+#include <toml++/toml.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/environment.hpp>
-#include <toml++/toml.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -211,7 +211,8 @@ int main(int argc, char** argv) {
     }
   }
   if (world.rank() == 0)
-    std::printf("(auto/min: auto's wall time over the faster of brute force and the best complete sketch, same run;\n"
-                " predicted/measured: auto's planned stages; recall: auto's pairs among brute force's)\n");
+    std::printf(
+        "(auto/min: auto's wall time over the faster of brute force and the best complete sketch, same run;\n"
+        " predicted/measured: auto's planned stages; recall: auto's pairs among brute force's)\n");
   return 0;
 }

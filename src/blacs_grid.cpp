@@ -48,8 +48,11 @@ BlacsGrid::BlacsGrid(const Comm& comm, GridShape shape) : shape_(shape) {
 }
 
 BlacsGrid::BlacsGrid(BlacsGrid&& other) noexcept
-    : system_handle_(other.system_handle_), context_(other.context_), shape_(other.shape_),
-      my_row_(other.my_row_), my_col_(other.my_col_) {
+    : system_handle_(other.system_handle_),
+      context_(other.context_),
+      shape_(other.shape_),
+      my_row_(other.my_row_),
+      my_col_(other.my_col_) {
   other.context_ = -1;
   other.system_handle_ = -1;
 }

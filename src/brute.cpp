@@ -2,7 +2,6 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
-
 #include <climits>
 
 #include "hipi/verify.hpp"
@@ -65,7 +64,8 @@ std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, cons
 }
 
 template <class Matrix>
-std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold, const ProgressFn& progress) {
+std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold,
+                                   const ProgressFn& progress) {
   // Block pair {x, y} is checked by the rank at ring distance (x - y) mod P <= P/2 from it.
   // With P even, distance P/2 is reached from both sides: the lower rank takes it.
   const int P = comm.size(), rank = comm.rank();

@@ -1,19 +1,18 @@
 #include "hipi/calibrate.hpp"
 
-#include <boost/mpi/collectives.hpp>
 #include <toml++/toml.h>
+#include <unistd.h>
 
+#include <boost/mpi/collectives.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 
-#include <unistd.h>
-
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
-#include "hipi/scalapack.hpp"
 #include "hipi/random.hpp"
+#include "hipi/scalapack.hpp"
 #include "hipi/sketch.hpp"
 #include "hipi/sketch_layout.hpp"
 #include "hipi/verify.hpp"
@@ -45,10 +44,12 @@ template <class T>
 double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
   const std::int64_t n = 2048, k = std::min<std::int64_t>(d, 2048), nb = 256;
   // The inner dimension in one block, as the solver lays it out (SketchOptions::k_block).
-  const Descriptor da = describe(grid, n, k, nb, k), db = describe(grid, k, n, k, nb), dc = describe(grid, n, n, nb, nb);
-  std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)), b(std::max<std::int64_t>(1, db.local_size()), T(1)),
-      c(std::max<std::int64_t>(1, dc.local_size()));
-  const double seconds = time_per_call(comm, 0.15, [&] { gemm_nn(n, n, k, a.data(), da, b.data(), 0, db, c.data(), dc); });
+  const Descriptor da = describe(grid, n, k, nb, k), db = describe(grid, k, n, k, nb),
+                   dc = describe(grid, n, n, nb, nb);
+  std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)),
+      b(std::max<std::int64_t>(1, db.local_size()), T(1)), c(std::max<std::int64_t>(1, dc.local_size()));
+  const double seconds =
+      time_per_call(comm, 0.15, [&] { gemm_nn(n, n, k, a.data(), da, b.data(), 0, db, c.data(), dc); });
   return 2.0 * n * n * k / seconds / comm.size();
 }
 
@@ -70,9 +71,8 @@ double sketch_rate(const Comm& comm, std::int64_t d) {
   const Grouping grouping(rows, 4, 1024, 1, 0, 0);
   const LocalGroups groups(grouping, {0, rows});
   std::vector<float> out(groups.size() * d);
-  const double seconds = time_per_call(comm, 0.05, [&] {
-    build_sketches(m, 0, grouping, groups, out.data(), 1, groups.size());
-  });
+  const double seconds =
+      time_per_call(comm, 0.05, [&] { build_sketches(m, 0, grouping, groups, out.data(), 1, groups.size()); });
   return double(rows) * double(d) / seconds;
 }
 
@@ -81,8 +81,9 @@ double redistribute_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d
   const std::int64_t per_rank = 4096, groups = per_rank * comm.size();
   const Descriptor dst = describe(grid, d, groups, 256, 256);
   std::vector<float> local(per_rank * d, 1.0f), out(std::max<std::int64_t>(1, dst.local_size()));
-  const double seconds = time_per_call(
-      comm, 0.05, [&] { scatter_to_grid(comm, local.data(), comm.rank() * per_rank, per_rank, d, false, dst, out.data()); });
+  const double seconds = time_per_call(comm, 0.05, [&] {
+    scatter_to_grid(comm, local.data(), comm.rank() * per_rank, per_rank, d, false, dst, out.data());
+  });
   return double(per_rank) * double(d) * sizeof(float) / seconds;
 }
 
@@ -118,10 +119,11 @@ MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
   // rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
   if (comm.rank() == 0 && avx512 && m.gemm_f32_flops < 70e9) {
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    spdlog::warn("calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 ({} kernels, "
-                 "OPENBLAS_CORETYPE={}); OpenBLAS may be running slower kernels than this CPU allows: try "
-                 "OPENBLAS_CORETYPE=SkylakeX (scripts/blas-env.sh sets it)",
-                 m.gemm_f32_flops / 1e9, blas_kernels(), coretype ? coretype : "unset");
+    spdlog::warn(
+        "calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 ({} kernels, "
+        "OPENBLAS_CORETYPE={}); OpenBLAS may be running slower kernels than this CPU allows: try "
+        "OPENBLAS_CORETYPE=SkylakeX (scripts/blas-env.sh sets it)",
+        m.gemm_f32_flops / 1e9, blas_kernels(), coretype ? coretype : "unset");
   }
   return m;
 }
@@ -138,9 +140,12 @@ MachineProfile scaled_to(const MachineProfile& p, std::int64_t d) {
 }
 
 void save_profile(const std::string& path, const MachineProfile& m) {
-  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops}, {"gemm_f64_flops", m.gemm_f64_flops},
-                {"binary_pairs", m.binary_pairs},     {"real_pairs", m.real_pairs},
-                {"sketch_coords", m.sketch_coords},   {"exchange_bytes", m.exchange_bytes},
+  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops},
+                {"gemm_f64_flops", m.gemm_f64_flops},
+                {"binary_pairs", m.binary_pairs},
+                {"real_pairs", m.real_pairs},
+                {"sketch_coords", m.sketch_coords},
+                {"exchange_bytes", m.exchange_bytes},
                 {"redistribute_bytes", m.redistribute_bytes},
                 {"calibrated_d", m.calibrated_d}};
   AtomicPath out(path, std::to_string(::getpid()));

@@ -1,14 +1,13 @@
 #include "hipi/generate.hpp"
 
-#include <boost/mpi/collectives.hpp>
-#include <boost/serialization/string.hpp>
+#include <unistd.h>
 
 #include <algorithm>
+#include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <unistd.h>
 
 #include "hipi/hdf5_io.hpp"
 #include "hipi/log.hpp"
@@ -147,8 +146,10 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
   {
     h5::File file = h5::File::create(out.temp(), &comm);
     const auto dtype_rows = [&](const std::string& name, std::int64_t n) {
-      if (o.mode == Mode::Binary) file.create_dataset<std::int8_t>(name, {n, o.d});
-      else file.create_dataset<float>(name, {n, o.d});
+      if (o.mode == Mode::Binary)
+        file.create_dataset<std::int8_t>(name, {n, o.d});
+      else
+        file.create_dataset<float>(name, {n, o.d});
     };
     const int sides = o.self_join ? 1 : 2;
     for (int side = 0; side < sides; ++side) {
@@ -213,7 +214,7 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
   if (rank == 0) out.commit();
   comm.barrier();
   spdlog::info("generate: wrote {} ({} x {}{}, d = {}, {} planted pairs)", o.out, o.n, o.self_join ? o.n : o.rows_b(),
-           o.self_join ? ", self-join" : "", o.d, o.k);
+               o.self_join ? ", self-join" : "", o.d, o.k);
 }
 
 std::vector<Pair> read_truth(const std::string& path) {

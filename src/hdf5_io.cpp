@@ -14,7 +14,9 @@ namespace {
 struct QuietErrors {
   QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 };
-void quiet() { static QuietErrors once; }
+void quiet() {
+  static QuietErrors once;
+}
 
 // The innermost (most specific) description on HDF5's error stack.
 herr_t take_last(unsigned, const H5E_error2_t* e, void* out) {
@@ -43,12 +45,18 @@ Handle property(hid_t cls, const std::string& where) {
 
 template <class T>
 hid_t native_type() {
-  if constexpr (std::is_same_v<T, std::int8_t>) return H5T_NATIVE_INT8;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
-  else if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else static_assert(sizeof(T) == 0, "unsupported element type");
+  if constexpr (std::is_same_v<T, std::int8_t>)
+    return H5T_NATIVE_INT8;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, float>)
+    return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return H5T_NATIVE_DOUBLE;
+  else
+    static_assert(sizeof(T) == 0, "unsupported element type");
 }
 
 std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& dims) {
@@ -63,8 +71,7 @@ Handle transfer(bool parallel, const std::string& where) {
 }
 
 Handle open_dataset(hid_t file, const std::string& name, const std::string& path) {
-  return {check(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "cannot open dataset " + name + " in " + path),
-          H5Dclose};
+  return {check(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "cannot open dataset " + name + " in " + path), H5Dclose};
 }
 
 // Selects rows [begin, end) of a 1-D or 2-D dataspace (all columns), or nothing.
@@ -79,8 +86,8 @@ void select_rows(hid_t space, RowRange rows, const std::string& where) {
   std::vector<hsize_t> start(rank, 0), count(dims);
   start[0] = static_cast<hsize_t>(rows.begin);
   count[0] = static_cast<hsize_t>(rows.size());
-  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-        "H5Sselect_hyperslab", where);
+  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "H5Sselect_hyperslab",
+        where);
 }
 
 // File access: MPI-IO over `comm` when given, the default (serial) driver otherwise.
@@ -138,8 +145,7 @@ File File::open_write(const std::string& path, const Comm* comm) {
 File File::create(const std::string& path, const Comm* comm) {
   quiet();
   Handle fapl = file_access(path, comm);
-  Handle file(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), "cannot create " + path),
-              H5Fclose);
+  Handle file(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), "cannot create " + path), H5Fclose);
   return File(path, std::move(file), comm != nullptr);
 }
 
@@ -200,24 +206,23 @@ DatasetInfo File::info(const std::string& name) const {
 template <class T>
 void File::create_dataset(const std::string& name, const std::vector<std::int64_t>& dims) {
   const auto hdims = to_hsize(dims);
-  Handle space(check(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr),
-                     "H5Screate_simple " + name),
-               H5Sclose);
+  Handle space(
+      check(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple " + name),
+      H5Sclose);
   Handle dcpl = property(H5P_DATASET_CREATE, name);
   // Every element is written by some rank: skip HDF5's fill pass (costly in parallel).
   check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", name);
   Handle lcpl = property(H5P_LINK_CREATE, name);
   check(H5Pset_create_intermediate_group(lcpl.id(), 1), "H5Pset_create_intermediate_group", name);
-  Handle dset(check(H5Dcreate2(file_.id(), name.c_str(), native_type<T>(), space.id(), lcpl.id(),
-                               dcpl.id(), H5P_DEFAULT),
-                    "cannot create dataset " + name + " in " + path_),
-              H5Dclose);
+  Handle dset(
+      check(H5Dcreate2(file_.id(), name.c_str(), native_type<T>(), space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+            "cannot create dataset " + name + " in " + path_),
+      H5Dclose);
   dset.close();
 }
 
 template <class T>
-void File::read_rows(const std::string& name, RowRange rows, std::int64_t cols, T* out,
-                     std::int64_t out_stride) const {
+void File::read_rows(const std::string& name, RowRange rows, std::int64_t cols, T* out, std::int64_t out_stride) const {
   const std::string where = path_ + ":" + name;
   Handle dset = open_dataset(file_.id(), name, path_);
   Handle fspace(check(H5Dget_space(dset.id()), "H5Dget_space " + where), H5Sclose);
@@ -231,8 +236,8 @@ void File::read_rows(const std::string& name, RowRange rows, std::int64_t cols, 
   } else {
     const hsize_t start[2] = {0, 0};
     const hsize_t count[2] = {static_cast<hsize_t>(rows.size()), static_cast<hsize_t>(cols)};
-    check(H5Sselect_hyperslab(mspace.id(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-          "H5Sselect_hyperslab", where);
+    check(H5Sselect_hyperslab(mspace.id(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab",
+          where);
   }
   Handle dxpl = transfer(parallel_, where);
   T dummy{};
@@ -252,8 +257,7 @@ void File::write_rows(const std::string& name, RowRange rows, const T* data) {
   if (npoints == 0) check(H5Sselect_none(mspace.id()), "H5Sselect_none", where);
   Handle dxpl = transfer(parallel_, where);
   T dummy{};
-  check(H5Dwrite(dset.id(), native_type<T>(), mspace.id(), fspace.id(), dxpl.id(),
-                 npoints ? data : &dummy),
+  check(H5Dwrite(dset.id(), native_type<T>(), mspace.id(), fspace.id(), dxpl.id(), npoints ? data : &dummy),
         "cannot write rows", where);
 }
 
@@ -285,9 +289,9 @@ Handle scalar_space(const std::string& name) {
 }
 Handle new_attribute(hid_t file, const std::string& name, hid_t type, hid_t space) {
   if (H5Aexists(file, name.c_str()) > 0) H5Adelete(file, name.c_str());
-  return {check(H5Acreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                "cannot create attribute " + name),
-          H5Aclose};
+  return {
+      check(H5Acreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), "cannot create attribute " + name),
+      H5Aclose};
 }
 Handle open_attribute(hid_t file, const std::string& name, const std::string& path) {
   return {check(H5Aopen(file, name.c_str(), H5P_DEFAULT), "no attribute " + name + " in " + path), H5Aclose};
@@ -344,10 +348,10 @@ std::int64_t File::int_attribute(const std::string& name) const {
   return v;
 }
 
-#define HIPI_H5_INSTANTIATE(T)                                                                       \
-  template void File::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&);        \
-  template void File::read_rows<T>(const std::string&, RowRange, std::int64_t, T*, std::int64_t) const; \
-  template void File::write_rows<T>(const std::string&, RowRange, const T*);                          \
+#define HIPI_H5_INSTANTIATE(T)                                                                               \
+  template void File::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&);               \
+  template void File::read_rows<T>(const std::string&, RowRange, std::int64_t, T*, std::int64_t) const;      \
+  template void File::write_rows<T>(const std::string&, RowRange, const T*);                                 \
   template void File::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&); \
   template std::vector<T> File::read_all<T>(const std::string&) const;
 HIPI_H5_INSTANTIATE(std::int8_t)

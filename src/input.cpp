@@ -1,12 +1,11 @@
 #include "hipi/input.hpp"
 
-#include <boost/mpi/collectives.hpp>
+#include <fmt/format.h>
 
+#include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <filesystem>
 #include <optional>
-
-#include <fmt/format.h>
 
 namespace hipi {
 
@@ -16,13 +15,16 @@ namespace {
 // block never sit in memory at once.
 constexpr std::int64_t kSlabBytes = std::int64_t{1} << 26;
 
-std::string where(const InputMatrix& in) { return in.ref.str(); }
+std::string where(const InputMatrix& in) {
+  return in.ref.str();
+}
 
 // Calls read_slab(range, slab_index) for consecutive slabs of `rows`; every rank makes the
 // same number of calls (collective reads need that), some with empty ranges.
 template <class F>
 void for_each_slab(const Comm& comm, const InputMatrix& in, RowRange rows, std::int64_t elem_bytes, F&& read_slab) {
-  const std::int64_t slab_rows = std::max<std::int64_t>(1, kSlabBytes / std::max<std::int64_t>(1, in.cols * elem_bytes));
+  const std::int64_t slab_rows =
+      std::max<std::int64_t>(1, kSlabBytes / std::max<std::int64_t>(1, in.cols * elem_bytes));
   const std::int64_t most_rows = boost::mpi::all_reduce(comm, rows.size(), boost::mpi::maximum<std::int64_t>());
   const std::int64_t slabs = (most_rows + slab_rows - 1) / slab_rows;
   for (std::int64_t k = 0; k < slabs; ++k) {
@@ -75,7 +77,7 @@ void check_inputs_match(const InputMatrix& a, const InputMatrix* b) {
   // Pure function of already agreed metadata: every rank reaches the same verdict.
   if (b && a.cols != b->cols)
     throw InputError(where(a) + " has " + std::to_string(a.cols) + " columns but " + where(*b) + " has " +
-                     std::to_string(b->cols) + ": vectors of A and B must have the same dimension d",
+                         std::to_string(b->cols) + ": vectors of A and B must have the same dimension d",
                      /*collective=*/true);
 }
 
@@ -101,9 +103,10 @@ void read_and_pack(const Comm& comm, const h5::File& file, const InputMatrix& in
       if (all_signs || bad) continue;
       for (std::int64_t k = 0; k < in.cols; ++k)
         if (src[k] != V(1) && src[k] != V(-1)) {
-          bad = Failure{ErrorKind::Input,
-                        fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
-                                    where(in), slab.begin + r, k, +src[k])};
+          bad = Failure{
+              ErrorKind::Input,
+              fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
+                          where(in), slab.begin + r, k, +src[k])};
           break;
         }
     }
@@ -116,8 +119,10 @@ LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, R
   h5::File file = h5::File::open_read(in.ref.file, &comm);
   LocalRows<BitMatrix> out{rows, BitMatrix(rows.size(), in.cols)};
   std::optional<Failure> bad;
-  if (in.dtype == h5::DType::Int8) read_and_pack<std::int8_t>(comm, file, in, rows, out.rows, bad);
-  else read_and_pack<float>(comm, file, in, rows, out.rows, bad);
+  if (in.dtype == h5::DType::Int8)
+    read_and_pack<std::int8_t>(comm, file, in, rows, out.rows, bad);
+  else
+    read_and_pack<float>(comm, file, in, rows, out.rows, bad);
   file.close();
   agree_on(comm, bad);
   return out;
@@ -133,8 +138,9 @@ LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, Ro
     for (std::int64_t r = 0; r < slab.size() && !bad; ++r)
       for (std::int64_t k = 0; k < in.cols; ++k)
         if (const float v = out.rows.row(slab.begin - rows.begin + r)[k]; !std::isfinite(v)) {
-          bad = Failure{ErrorKind::Input, fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values",
-                                                      where(in), slab.begin + r, k, v)};
+          bad = Failure{ErrorKind::Input,
+                        fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values", where(in),
+                                    slab.begin + r, k, v)};
           break;
         }
   });

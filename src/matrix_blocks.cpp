@@ -7,7 +7,9 @@
 namespace hipi {
 
 namespace {
-std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
+std::int64_t round_up(std::int64_t x, std::int64_t m) {
+  return (x + m - 1) / m * m;
+}
 }  // namespace
 
 RowRange row_block(std::int64_t n, int parts, int index) {
@@ -18,7 +20,9 @@ RowRange row_block(std::int64_t n, int parts, int index) {
 }
 
 RealMatrix::RealMatrix(std::int64_t rows, std::int64_t cols)
-    : rows_(rows), cols_(cols), stride_(round_up(std::max<std::int64_t>(cols, 1), 16)),
+    : rows_(rows),
+      cols_(cols),
+      stride_(round_up(std::max<std::int64_t>(cols, 1), 16)),
       data_(static_cast<std::size_t>(rows * stride_), 0.0f) {}
 
 }  // namespace hipi

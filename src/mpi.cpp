@@ -2,7 +2,6 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/serialization/string.hpp>
-
 #include <climits>
 #include <cstdlib>
 #include <functional>

@@ -1,14 +1,13 @@
 #include "hipi/output.hpp"
 
-#include <boost/mpi/collectives.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <boost/mpi/collectives.hpp>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
-
-#include <fmt/format.h>
-#include <unistd.h>
 
 #include "hipi/hdf5_io.hpp"
 

@@ -34,7 +34,9 @@ constexpr int kMaxReps = 64;
 // Detection thresholds tried: z from 0.5 to 8 noise sigmas in steps of 0.05. Candidates
 // fall about 10% per step near z = 3, where one-repetition plans sit.
 constexpr int kZSteps = 151;
-double z_of(int step) { return 0.5 + 0.05 * step; }
+double z_of(int step) {
+  return 0.5 + 0.05 * step;
+}
 
 bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb, int degree) {
   // As sketch_solve: real sketches are float32; binary ones while their integers are exact.
@@ -48,8 +50,10 @@ double pairs_rate(const ProblemShape& s, const MachineProfile& m) {
 // Repetitions that bring a per-repetition miss probability under delta.
 int reps_for(double miss_per_rep, const ProblemShape& s) {
   int reps = 1;
-  if (miss_per_rep >= 1) reps = kMaxReps + 1;  // hopeless
-  else if (miss_per_rep > 0) reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(miss_per_rep))));
+  if (miss_per_rep >= 1)
+    reps = kMaxReps + 1;  // hopeless
+  else if (miss_per_rep > 0)
+    reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(miss_per_rep))));
   return std::max(reps, s.min_reps);
 }
 
@@ -97,10 +101,12 @@ void set_stages(Plan& p, std::vector<StagePrediction> per_rep) {
 
 }  // namespace
 
-double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+double normal_cdf(double x) {
+  return 0.5 * std::erfc(-x / std::sqrt(2.0));
+}
 
-double simulated_miss(const std::vector<double>& background, double signal, double t, std::int64_t ga,
-                      std::int64_t gb, int degree, int draws, std::uint64_t seed) {
+double simulated_miss(const std::vector<double>& background, double signal, double t, std::int64_t ga, std::int64_t gb,
+                      int degree, int draws, std::uint64_t seed) {
   if (background.empty() || t <= 0) return 0.0;
   RandomStream rng(seed, {31, static_cast<std::uint64_t>(ga), static_cast<std::uint64_t>(gb)});
   const std::int64_t terms = ga * gb - 1;
@@ -190,7 +196,9 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   return p;
 }
 
-std::vector<std::int64_t> sign_sketch_group_sizes() { return {1, 3, 5, 7, 9, 11, 13, 15}; }
+std::vector<std::int64_t> sign_sketch_group_sizes() {
+  return {1, 3, 5, 7, 9, 11, 13, 15};
+}
 
 Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z) {
   Plan p;
@@ -223,14 +231,14 @@ Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64
   const double checks = p.candidates_per_rep * double(ga) * double(gb) + diagonal * double(ga) * double(ga - 1) / 2;
   const double words = std::ceil(double(s.d) / 64);
   const double per_rep_sketch = (double(s.n_a + (s.self_join ? 0 : s.n_b)) * words * kSignSketchSecondsPerWord +
-                                 (G_A + (s.self_join ? 0 : G_B)) * kSignSketchSecondsPerGroup) / s.ranks;
+                                 (G_A + (s.self_join ? 0 : G_B)) * kSignSketchSecondsPerGroup) /
+                                s.ranks;
   const double per_rep_product = entries / s.ranks / m.binary_pairs;
   const double per_rep_route = route_seconds(s, m, p.candidates_per_rep + diagonal, gb, G_B);
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep + diagonal, checks);
-  set_stages(p, {{"sketch", per_rep_sketch},
-                 {"product", per_rep_product},
-                 {"route", per_rep_route},
-                 {"verify", per_rep_verify}});
+  set_stages(
+      p,
+      {{"sketch", per_rep_sketch}, {"product", per_rep_product}, {"route", per_rep_route}, {"verify", per_rep_verify}});
   return p;
 }
 
@@ -285,7 +293,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
       }
       p.empirical = true;
     }
-    std::sort(plans.begin(), plans.begin() + checked, [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
+    std::sort(plans.begin(), plans.begin() + checked,
+              [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
   }
   Plan best_sketch;
   best_sketch.seconds = std::numeric_limits<double>::infinity();

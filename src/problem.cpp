@@ -8,7 +8,9 @@
 
 namespace hipi {
 
-const char* mode_name(Mode mode) { return mode == Mode::Binary ? "binary" : "real"; }
+const char* mode_name(Mode mode) {
+  return mode == Mode::Binary ? "binary" : "real";
+}
 
 DatasetRef DatasetRef::parse(const std::string& spec, const std::string& default_dataset) {
   // The dataset part starts at the last ":/" so that paths with colons still work.

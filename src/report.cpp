@@ -1,11 +1,10 @@
 #include "hipi/report.hpp"
 
-#include <boost/mpi/collectives.hpp>
-
-#include <fstream>
-
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <fstream>
 
 #include "hipi/output.hpp"
 

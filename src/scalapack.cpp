@@ -1,12 +1,12 @@
 #include "hipi/scalapack.hpp"
 
-#include <climits>
-
 #include <dlfcn.h>
 
+#include <climits>
+
 extern "C" {
-void descinit_(int* desc, const int* m, const int* n, const int* mb, const int* nb, const int* irsrc,
-               const int* icsrc, const int* context, const int* lld, int* info);
+void descinit_(int* desc, const int* m, const int* n, const int* mb, const int* nb, const int* irsrc, const int* icsrc,
+               const int* context, const int* lld, int* info);
 void psgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
              const float* a, const int* ia, const int* ja, const int* desca, const float* b, const int* ib,
              const int* jb, const int* descb, const float* beta, float* c, const int* ic, const int* jc,
@@ -21,7 +21,8 @@ namespace hipi {
 
 namespace {
 int to_int(std::int64_t v, const char* what) {
-  if (v < 0 || v > INT_MAX) throw ScalapackError(std::string(what) + " = " + std::to_string(v) + " exceeds ScaLAPACK's 32-bit indices");
+  if (v < 0 || v > INT_MAX)
+    throw ScalapackError(std::string(what) + " = " + std::to_string(v) + " exceeds ScaLAPACK's 32-bit indices");
   return static_cast<int>(v);
 }
 }  // namespace
@@ -30,8 +31,10 @@ std::int64_t block_cyclic_count(std::int64_t n, std::int64_t nb, int proc, int p
   const std::int64_t blocks = n / nb;
   std::int64_t count = (blocks / procs) * nb;
   const std::int64_t extra_blocks = blocks % procs;
-  if (proc < extra_blocks) count += nb;
-  else if (proc == extra_blocks) count += n % nb;
+  if (proc < extra_blocks)
+    count += nb;
+  else if (proc == extra_blocks)
+    count += n % nb;
   return count;
 }
 
@@ -59,7 +62,8 @@ Descriptor describe(const BlacsGrid& grid, std::int64_t m, std::int64_t n, std::
   descinit_(d.desc.data(), &im, &in, &imb, &inb, &zero, &zero, &context, &ild, &info);
   if (info != 0)
     throw ScalapackError("DESCINIT failed with INFO = " + std::to_string(info) + " for a " + std::to_string(m) + " x " +
-                         std::to_string(n) + " matrix in " + std::to_string(mb) + " x " + std::to_string(nb) + " blocks");
+                         std::to_string(n) + " matrix in " + std::to_string(mb) + " x " + std::to_string(nb) +
+                         " blocks");
   return d;
 }
 
@@ -79,8 +83,8 @@ void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const D
 
 template void gemm_nn<float>(std::int64_t, std::int64_t, std::int64_t, const float*, const Descriptor&, const float*,
                              std::int64_t, const Descriptor&, float*, const Descriptor&);
-template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, const Descriptor&,
-                              const double*, std::int64_t, const Descriptor&, double*, const Descriptor&);
+template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, const Descriptor&, const double*,
+                              std::int64_t, const Descriptor&, double*, const Descriptor&);
 
 std::string blas_kernels() {
   // Looked up at run time: libblas.so.3 is whichever BLAS Debian's alternatives select.

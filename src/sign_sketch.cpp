@@ -1,7 +1,7 @@
 #include "hipi/sign_sketch.hpp"
 
-#include <bit>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -101,7 +101,8 @@ BitMatrix sample_sign_sketches(const BitMatrix& sample, std::int64_t g, std::uin
   BitMatrix all(total, sample.cols());
   std::int64_t at = 0;
   for (const BitMatrix& part : parts)
-    for (std::int64_t r = 0; r < part.rows(); ++r, ++at) std::copy(part.row(r), part.row(r) + part.stride(), all.row(at));
+    for (std::int64_t r = 0; r < part.rows(); ++r, ++at)
+      std::copy(part.row(r), part.row(r) + part.stride(), all.row(at));
   return all;
 }
 

@@ -45,7 +45,9 @@ RandomStream Grouping::stream(std::uint64_t purpose, std::int64_t index) const {
                               static_cast<std::uint64_t>(index)});
 }
 
-int Grouping::sign(std::int64_t row) const { return stream(kSign, row).next() & 1 ? -1 : 1; }
+int Grouping::sign(std::int64_t row) const {
+  return stream(kSign, row).next() & 1 ? -1 : 1;
+}
 
 std::vector<std::int64_t> Grouping::tile_order(std::int64_t t) const {
   const std::int64_t begin = t * tile_, end = std::min(n_, begin + tile_);
@@ -126,9 +128,8 @@ void add_features(const V* x, std::int64_t d, T sign, const FeatureMap& map, T* 
 }  // namespace
 
 template <class T>
-void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
-                    FeatureMap map) {
+void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
+                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map) {
   const std::int64_t d = rows.cols();
   std::vector<T> x(map.degree == 1 ? 0 : d);
   build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
@@ -148,13 +149,11 @@ void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Groupin
 }
 
 template <class T>
-void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
-                    FeatureMap map) {
+void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
+                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map) {
   const std::int64_t d = rows.cols();
-  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
-    add_features(rows.row(row - first_row), d, sign, map, acc);
-  });
+  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride,
+                [&](std::int64_t row, T sign, T* acc) { add_features(rows.row(row - first_row), d, sign, map, acc); });
 }
 
 std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups, int degree) {

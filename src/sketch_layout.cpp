@@ -1,8 +1,7 @@
 #include "hipi/sketch_layout.hpp"
 
-#include <boost/mpi/collectives.hpp>
-
 #include <algorithm>
+#include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <cstring>
 
@@ -14,7 +13,8 @@ constexpr std::int64_t kBatchBytes = std::int64_t{16} << 20;
 
 std::int64_t panel_width(std::int64_t rows_of_c, std::int64_t block, GridShape shape, std::int64_t panel_elements) {
   const std::int64_t local_rows_max = block_cyclic_count(rows_of_c, block, 0, shape.rows);
-  const std::int64_t blocks = std::max<std::int64_t>(1, panel_elements / std::max<std::int64_t>(1, local_rows_max * block));
+  const std::int64_t blocks =
+      std::max<std::int64_t>(1, panel_elements / std::max<std::int64_t>(1, local_rows_max * block));
   return blocks * block * shape.cols;
 }
 
@@ -64,7 +64,8 @@ void scatter_to_grid(const Comm& comm, const T* local, std::int64_t first, std::
   const std::int64_t per_group = (d + coord_block - 1) / coord_block * static_cast<std::int64_t>(sizeof(Header)) +
                                  d * static_cast<std::int64_t>(sizeof(T));
   const std::int64_t batch = std::max<std::int64_t>(1, kBatchBytes / per_group);
-  const std::int64_t batches = boost::mpi::all_reduce(comm, (count + batch - 1) / batch, boost::mpi::maximum<std::int64_t>());
+  const std::int64_t batches =
+      boost::mpi::all_reduce(comm, (count + batch - 1) / batch, boost::mpi::maximum<std::int64_t>());
   RankedBytes send, got;
   std::vector<std::int64_t> sizes(comm.size()), fill;
   for (std::int64_t b = 0; b < batches; ++b) {

@@ -1,8 +1,7 @@
 #include "hipi/sketch_solver.hpp"
 
-#include <boost/mpi/collectives.hpp>
-
 #include <algorithm>
+#include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -11,9 +10,9 @@
 #include "hipi/log.hpp"
 #include "hipi/random.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/sign_sketch.hpp"
 #include "hipi/sketch.hpp"
 #include "hipi/sketch_layout.hpp"
-#include "hipi/sign_sketch.hpp"
 #include "hipi/stats.hpp"
 #include "hipi/verify.hpp"
 
@@ -54,8 +53,8 @@ Matrix gather_group(const Side<Matrix>& side, std::int64_t k, std::vector<std::i
 // number of candidates. Returns the number of candidates that held no heavy pair.
 template <class Matrix>
 std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Candidate>>& outgoing,
-                              const Side<Matrix>& a, const Side<Matrix>& b, bool self_join,
-                              const Threshold& threshold, std::vector<Pair>& found, StageTimes& times) {
+                              const Side<Matrix>& a, const Side<Matrix>& b, bool self_join, const Threshold& threshold,
+                              std::vector<Pair>& found, StageTimes& times) {
   using V = typename Matrix::value_type;
   const int P = comm.size();
   const std::int64_t d = a.rows.rows.cols();
@@ -81,10 +80,12 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
     const int self = comm.rank();
     const std::int64_t row_bytes = b.rows.rows.stride() * static_cast<std::int64_t>(sizeof(V));
     std::vector<std::int64_t> sizes(P, 0);
-    for (int r = 0; r < P; ++r)
-      for (std::int64_t h : r == self ? std::vector<std::int64_t>{} : asked[r])
-        sizes[r] += 2 * sizeof(std::int64_t) +
-                    b.groups.count(h - b.groups.groups.begin) * (sizeof(std::int64_t) + row_bytes);
+    for (int r = 0; r < P; ++r) {
+      if (r == self) continue;
+      for (std::int64_t h : asked[r])
+        sizes[r] +=
+            2 * sizeof(std::int64_t) + b.groups.count(h - b.groups.groups.begin) * (sizeof(std::int64_t) + row_bytes);
+    }
     RankedBytes replies = RankedBytes::with_sizes(sizes);
     for (int r = 0; r < P; ++r) {
       if (r == self) continue;
@@ -180,8 +181,10 @@ bool heavy_pairs_share_a_row(const Comm& comm, const std::vector<Pair>& pairs, c
   std::vector<std::vector<std::int64_t>> to(comm.size());
   for (const Pair& p : pairs) {
     to[tiled_a.owner(p.i)].push_back(p.i);
-    if (self_join) to[tiled_a.owner(p.j)].push_back(p.j);
-    else to[tiled_b.owner(p.j)].push_back(-1 - p.j);
+    if (self_join)
+      to[tiled_a.owner(p.j)].push_back(p.j);
+    else
+      to[tiled_b.owner(p.j)].push_back(-1 - p.j);
   }
   std::vector<std::int64_t> mine;
   for (const auto& from : alltoallv(comm, to)) mine.insert(mine.end(), from.begin(), from.end());
@@ -194,19 +197,19 @@ bool heavy_pairs_share_a_row(const Comm& comm, const std::vector<Pair>& pairs, c
 struct RepetitionWork {
   std::int64_t candidates = 0, empty = 0;  // this rank's
   int panels = 0;
-  double work = 0;          // flops of the GEMM, or sketch pairs compared
-  std::string rate_name;    // how the product's speed is reported
+  double work = 0;        // flops of the GEMM, or sketch pairs compared
+  std::string rate_name;  // how the product's speed is reported
   std::string product_stage;
 };
 
-// The linear sketch: float sketches, a 2D block-cyclic layout, ScaLAPACK GEMM panel by
-// panel, detection on each panel and verification of its candidates.
 // Elements of C one panel may hold per rank.
 template <class T>
 std::int64_t panel_elements(const SketchOptions& o) {
   return static_cast<std::int64_t>(o.panel_mib * 1048576.0 / sizeof(T));
 }
 
+// The linear sketch: float sketches, a 2D block-cyclic layout, ScaLAPACK GEMM panel by
+// panel, detection on each panel and verification of its candidates.
 template <class Matrix, class T>
 class LinearProduct {
  public:
@@ -240,7 +243,8 @@ class LinearProduct {
       sa_desc = describe(grid_, G_A, d, nb, kb);
       sbt_desc = describe(grid_, d, G_B, kb, nb);
     });
-    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())), sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
+    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())),
+        sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
     rep_times.time("redistribute", [&] {
       scatter_to_grid(comm_, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
       const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
@@ -272,7 +276,8 @@ class LinearProduct {
       agree(comm_, [&] { c_desc = describe(grid_, rows, cols, nb, nb); });
       std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
       largest_panel_ = std::max(largest_panel_, c_desc.local_size());
-      rep_times.time("gemm", [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
+      rep_times.time("gemm",
+                     [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
 
       std::vector<std::vector<Candidate>> outgoing(P);
       rep_times.time("detect", [&] {
@@ -320,11 +325,14 @@ class SignProduct {
     LocalRows<BitMatrix> sa, sb;
     rep_times.time("sketch", [&] {
       sa = {a.groups.groups, build_sign_sketches(a.rows.rows, a.rows.range.begin, a.grouping, a.groups)};
-      if (!self_join) sb = {b.groups.groups, build_sign_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups)};
+      if (!self_join)
+        sb = {b.groups.groups, build_sign_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups)};
     });
     std::vector<Pair> hits;
     const Threshold detect{t_det_, true};
-    rep_times.time("product", [&] { hits = self_join ? brute_force_self(comm_, sa, detect) : brute_force(comm_, sa, sb, detect); });
+    rep_times.time("product", [&] {
+      hits = self_join ? brute_force_self(comm_, sa, detect) : brute_force(comm_, sa, sb, detect);
+    });
     RepetitionWork work;
     const double G_A = double(a.grouping.groups()), G_B = double(b.grouping.groups());
     work.work = self_join ? G_A * (G_A - 1) / 2 : G_A * G_B;
@@ -381,8 +389,9 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
       for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
     }
     sort_pairs(run.pairs);
-    run.pairs.erase(std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
-                    run.pairs.end());
+    run.pairs.erase(
+        std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
+        run.pairs.end());
     std::int64_t overlap = 0;
     for (const Pair& pr : run.pairs)
       overlap += std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j));
@@ -390,34 +399,36 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     const std::int64_t this_rep = sum_over(comm, static_cast<std::int64_t>(run.pairs.size()));
     const std::int64_t recaptured = sum_over(comm, overlap);
     for (const Pair& pr : run.pairs)
-      if (!std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j))) union_pairs.push_back(pr);
+      if (!std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j)))
+        union_pairs.push_back(pr);
     found_so_far.clear();
     for (const Pair& pr : union_pairs) found_so_far.emplace_back(pr.i, pr.j);
     std::sort(found_so_far.begin(), found_so_far.end());
     const std::int64_t distinct = before + this_rep - recaptured;
     // Lincoln-Petersen: with no recapture at all, assume as many again are missing.
-    const double estimate = rep == 0 ? 0.0
+    const double estimate = rep == 0         ? 0.0
                             : recaptured > 0 ? double(before) * double(this_rep) / double(recaptured)
                                              : double(2 * distinct);
     run.missing_estimate = std::max(0.0, estimate - double(distinct));
 
-    nlohmann::ordered_json stats = {{"repetition", rep},
-                                    {"groups", {G_A, G_B}},
-                                    {"panels", work.panels},
-                                    {"candidates", sum_over(comm, work.candidates)},
-                                    {"false_candidates", sum_over(comm, work.empty)},
-                                    {"pairs_verified", this_rep},
-                                    {"new_pairs", distinct - before},
-                                    {"distinct_pairs", distinct},
-                                    {"missing_estimate", rep == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(run.missing_estimate)},
-                                    {"times", gather_stage_times(comm, rep_times)}};
+    nlohmann::ordered_json stats = {
+        {"repetition", rep},
+        {"groups", {G_A, G_B}},
+        {"panels", work.panels},
+        {"candidates", sum_over(comm, work.candidates)},
+        {"false_candidates", sum_over(comm, work.empty)},
+        {"pairs_verified", this_rep},
+        {"new_pairs", distinct - before},
+        {"distinct_pairs", distinct},
+        {"missing_estimate", rep == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(run.missing_estimate)},
+        {"times", gather_stage_times(comm, rep_times)}};
     const double product_seconds =
         stats["times"].contains(work.product_stage) ? stats["times"][work.product_stage]["max"].get<double>() : 0.0;
     const double rate = product_seconds > 0 ? work.work / product_seconds : 0.0;
     stats[work.rate_name] = work.rate_name == "gemm_gflops" ? rate / 1e9 : rate;
-    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, {}",
-                 rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A,
-                 G_B, stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
+    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, {}", rep + 1,
+                 rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B,
+                 stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
                  stats["pairs_verified"].get<std::int64_t>(),
                  work.rate_name == "gemm_gflops" ? fmt::format("GEMM {:.1f} GFLOP/s", rate / 1e9)
                                                  : fmt::format("{:.3g} sketch pairs/s", rate));
@@ -447,8 +458,9 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
         break;
       }
       if (rank == 0)
-        spdlog::info("sketch: heavy pairs found share rows (they can cancel in a shared group pair): recall control "
-                     "runs more repetitions");
+        spdlog::info(
+            "sketch: heavy pairs found share rows (they can cancel in a shared group pair): recall control "
+            "runs more repetitions");
     }
     if (rep > 0 && run.missing_estimate < 0.5) {
       run.stopped = fmt::format("capture-recapture estimates {:.2f} heavy pairs missing after {} repetitions",
@@ -461,8 +473,8 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
   if (capped)
     run.stopped = o.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs", cap,
                                            distinct_total, *o.expect_k)
-                             : fmt::format("repetition cap {} reached; about {:.1f} heavy pairs may still be missing", cap,
-                                           run.missing_estimate);
+                             : fmt::format("repetition cap {} reached; about {:.1f} heavy pairs may still be missing",
+                                           cap, run.missing_estimate);
   if (rank == 0 && capped) spdlog::warn("sketch: {}", run.stopped);
   if (rank == 0 && !capped) spdlog::info("sketch: {}", run.stopped);
   run.pairs = std::move(union_pairs);
@@ -472,9 +484,8 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
 // noise measured on a sample of the data (DESIGN.md section 3; sign_sketch.hpp).
 template <class Matrix>
 void set_detect_threshold(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
-                          const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join,
-                          const Threshold& threshold, const SketchOptions& o, std::uint64_t seed, StageTimes& times,
-                          SketchRun& run) {
+                          const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join, const Threshold& threshold,
+                          const SketchOptions& o, std::uint64_t seed, StageTimes& times, SketchRun& run) {
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
   const bool sign = o.sketch == SketchKind::Sign;
   if (o.detect_threshold) {
@@ -483,7 +494,8 @@ void set_detect_threshold(const Comm& comm, const LocalRows<Matrix>& a_rows, std
     std::vector<std::int64_t> sign_groups;
     if (sign) sign_groups = g_a == g_b ? std::vector<std::int64_t>{g_a} : std::vector<std::int64_t>{g_a, g_b};
     run.background = times.time("sample", [&] {
-      return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed, sign_groups);
+      return estimate_background(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o.sample_rows, seed,
+                                 sign_groups);
     });
     double signal = 0, sd = 0;
     if (sign) {
@@ -498,9 +510,10 @@ void set_detect_threshold(const Comm& comm, const LocalRows<Matrix>& a_rows, std
     run.detect_threshold = signal - o.z * sd;
   }
   if (run.detect_threshold <= 0 && comm.rank() == 0)  // the same on every rank: said once
-    spdlog::warn("sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
-                 "heavy pairs at these group sizes; use smaller groups or --method brute)",
-                 run.detect_threshold);
+    spdlog::warn(
+        "sketch: detection threshold {:.4g} <= 0: every group pair is a candidate (the sketch cannot separate "
+        "heavy pairs at these group sizes; use smaller groups or --method brute)",
+        run.detect_threshold);
 }
 
 template <class Matrix, class T>
@@ -511,14 +524,15 @@ SketchRun solve_linear(const Comm& comm, const LocalRows<Matrix>& a_rows, std::i
   set_detect_threshold(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, run);
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
   const GridShape shape =
-      o.grid.empty() ? product_grid(comm.size(), Grouping(n_a, g_a, o.tile_for(g_a), seed, 0, 0).groups(),
-                                    Grouping(n_b, g_b, o.tile_for(g_b), seed, 0, 1).groups(), o.block_size,
-                                    panel_elements<T>(o))
-                     : parse_grid(o.grid, comm.size());
+      o.grid.empty()
+          ? product_grid(comm.size(), Grouping(n_a, g_a, o.tile_for(g_a), seed, 0, 0).groups(),
+                         Grouping(n_b, g_b, o.tile_for(g_b), seed, 0, 1).groups(), o.block_size, panel_elements<T>(o))
+          : parse_grid(o.grid, comm.size());
   run.grid = shape.str();
   LinearProduct<Matrix, T> product(comm, o, shape, run.detect_threshold);
   run_repetitions(comm, a_rows, n_a, b_rows, n_b, self_join, threshold, o, seed, times, product, run);
-  run.largest_panel_elements = boost::mpi::all_reduce(comm, product.largest_panel(), boost::mpi::maximum<std::int64_t>());
+  run.largest_panel_elements =
+      boost::mpi::all_reduce(comm, product.largest_panel(), boost::mpi::maximum<std::int64_t>());
   return run;
 }
 
@@ -575,7 +589,7 @@ SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_
   const bool float32 = std::is_same_v<Matrix, RealMatrix> ||
                        double(o.group_a) * double(g_b) * std::pow(double(a.rows.cols()), o.degree) < double(1 << 24);
   return float32 ? solve_linear<Matrix, float>(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times)
-                        : solve_linear<Matrix, double>(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times);
+                 : solve_linear<Matrix, double>(comm, a, n_a, b_rows, n_b, self_join, threshold, o, seed, times);
 }
 
 template SketchRun sketch_solve(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const LocalRows<BitMatrix>*,

@@ -10,8 +10,8 @@
 #include "hipi/plan.hpp"
 #include "hipi/report.hpp"
 #include "hipi/scalapack.hpp"
-#include "hipi/verify.hpp"
 #include "hipi/sketch.hpp"
+#include "hipi/verify.hpp"
 
 namespace hipi {
 
@@ -46,23 +46,25 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
   auto describe = [](const Plan& p) {
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
-      s += fmt::format(" ({} sketch, groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
-                       "{:.1e} ({}), {:.3g} candidates per rep, {})",
-                       p.sketch, p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
-                       p.empirical ? "simulated from the sample" : "gaussian model", p.candidates_per_rep,
-                       p.float32 ? "float32" : "float64");
+      s += fmt::format(
+          " ({} sketch, groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
+          "{:.1e} ({}), {:.3g} candidates per rep, {})",
+          p.sketch, p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
+          p.empirical ? "simulated from the sample" : "gaussian model", p.candidates_per_rep,
+          p.float32 ? "float32" : "float64");
     std::string stages;
     for (const auto& st : p.stages) stages += fmt::format(" {} {:.3f},", st.stage, st.seconds);
     if (!stages.empty()) stages.pop_back();
     return s + "\n      stages:" + stages;
   };
-  fmt::print("data:    {} x {}{}, d = {}, theta = {}, m2 = {:.4g} from {} sampled pairs (theta^2/m2 = {:.3g})\n", shape.n_a,
-             shape.n_b, shape.self_join ? " (self-join)" : "", shape.d, shape.theta, bg.m2, bg.pairs,
+  fmt::print("data:    {} x {}{}, d = {}, theta = {}, m2 = {:.4g} from {} sampled pairs (theta^2/m2 = {:.3g})\n",
+             shape.n_a, shape.n_b, shape.self_join ? " (self-join)" : "", shape.d, shape.theta, bg.m2, bg.pairs,
              shape.theta * shape.theta / bg.m2);
-  fmt::print("machine: per rank, GEMM {:.1f} GFLOP/s float32, {:.1f} float64; exact checks {:.3g} pairs/s; "
-             "all-to-all {:.2g} B/s\n",
-             m.gemm_f32_flops / 1e9, m.gemm_f64_flops / 1e9,
-             shape.mode == Mode::Binary ? m.binary_pairs : m.real_pairs, m.exchange_bytes);
+  fmt::print(
+      "machine: per rank, GEMM {:.1f} GFLOP/s float32, {:.1f} float64; exact checks {:.3g} pairs/s; "
+      "all-to-all {:.2g} B/s\n",
+      m.gemm_f32_flops / 1e9, m.gemm_f64_flops / 1e9, shape.mode == Mode::Binary ? m.binary_pairs : m.real_pairs,
+      m.exchange_bytes);
   fmt::print("chosen:  {}\nrunner-up: {}\nwhy:     {}\n", describe(c.best), describe(c.runner_up), c.why);
 }
 
@@ -84,8 +86,9 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
 
   if (options.method == "auto") {
     const BackgroundSample bg = times.time("sample", [&] {
-      return estimate_background(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed,
-                                 problem.mode == Mode::Binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
+      return estimate_background(
+          comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed,
+          problem.mode == Mode::Binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
     });
     MachineProfile machine;
     agree(comm, [&] {
@@ -93,8 +96,12 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     if (options.profile.empty())
       machine = times.time("calibrate", [&] { return calibrate(comm, a.cols, squarest_grid(comm.size())); });
-    ProblemShape shape{a.rows, n_b, a.cols, !b, problem.mode, threshold.theta, comm.size(), std::max(bg.m2, 1e-300),
-                       bg.m4, &bg.inner_products, options.delta};
+    ProblemShape shape{a.rows,       n_b,
+                       a.cols,       !b,
+                       problem.mode, threshold.theta,
+                       comm.size(),  std::max(bg.m2, 1e-300),
+                       bg.m4,        &bg.inner_products,
+                       options.delta};
     shape.sign_noise = &bg.sign_noise;
     const PlanChoice choice = times.time("plan", [&] { return choose_plan(shape, machine); });
     out.plan = {{"chosen", choice.best.to_json()},
@@ -129,8 +136,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     return out;
   }
-  SketchRun run = sketch_solve<Matrix>(comm, a_rows, a.rows, b ? &*b_rows : nullptr, n_b, threshold, sketch,
-                                       options.seed, times);
+  SketchRun run =
+      sketch_solve<Matrix>(comm, a_rows, a.rows, b ? &*b_rows : nullptr, n_b, threshold, sketch, options.seed, times);
   out.local = std::move(run.pairs);
   out.grid = run.grid;
   auto& p = out.parameters;
@@ -182,15 +189,14 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
 
   const Threshold threshold = problem.threshold(a.cols);
-  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows,
-               b ? b->rows : a.rows, b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
+  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
+               b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
                problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, options.method, comm.size());
 
   const InputMatrix* b_input = b ? &*b : nullptr;
-  Outcome outcome =
-      problem.mode == Mode::Binary
-          ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, options, times, read_binary_rows)
-          : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, options, times, read_real_rows);
+  Outcome outcome = problem.mode == Mode::Binary
+                        ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, options, times, read_binary_rows)
+                        : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, options, times, read_real_rows);
   if (options.plan_only) return {outcome.method, 0, gather_stage_times(comm, times), outcome.plan};
 
   nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
@@ -213,7 +219,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     nlohmann::ordered_json compared = nlohmann::ordered_json::object();
     double predicted_total = 0, measured_total = 0;
     for (const auto& [stage, predicted] : outcome.plan["chosen"]["stages"].items()) {
-      const double measured = timings_before_write.contains(stage) ? timings_before_write[stage]["max"].get<double>() : 0.0;
+      const double measured =
+          timings_before_write.contains(stage) ? timings_before_write[stage]["max"].get<double>() : 0.0;
       compared[stage] = {{"predicted", predicted}, {"measured", measured}};
       predicted_total += predicted.get<double>();
       measured_total += measured;
@@ -232,9 +239,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   agree(comm, [&] {
     times.time("write", [&] {
       if (comm.rank() != 0) return;
-      OutputAttributes attrs{outcome.method,    options.method, threshold.theta, options.seed,
-                             comm.size(),       outcome.grid,   parameters.dump(), inputs,
-                             timings_before_write.dump()};
+      OutputAttributes attrs{outcome.method,    options.method, threshold.theta,
+                             options.seed,      comm.size(),    outcome.grid,
+                             parameters.dump(), inputs,         timings_before_write.dump()};
       write_pairs_file(options.out, pairs, attrs);
     });
   });
@@ -245,7 +252,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     spdlog::warn("solve: --expect-k {} but {} heavy pairs were found{}", *options.expect_k, found,
                  outcome.method == "brute" ? " by exact brute force (the count is exact)" : "");
   std::string stages;
-  for (const auto& [stage, t] : summary.timings.items()) stages += fmt::format(" {} {:.3f} s,", stage, t["max"].get<double>());
+  for (const auto& [stage, t] : summary.timings.items())
+    stages += fmt::format(" {} {:.3f} s,", stage, t["max"].get<double>());
   stages.pop_back();
   spdlog::info("solve: time per stage (slowest rank):{}", stages);
 

@@ -1,9 +1,8 @@
 #include "hipi/stats.hpp"
 
+#include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/collectives/all_gatherv.hpp>
-
-#include <algorithm>
 #include <limits>
 
 #include "hipi/random.hpp"
@@ -83,7 +82,8 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
       std::vector<std::int64_t> sorted_a = ids_a, keep;
       std::sort(sorted_a.begin(), sorted_a.end());
       for (std::size_t k = 0; k < ids_b.size(); ++k)
-        if (!std::binary_search(sorted_a.begin(), sorted_a.end(), ids_b[k])) keep.push_back(static_cast<std::int64_t>(k));
+        if (!std::binary_search(sorted_a.begin(), sorted_a.end(), ids_b[k]))
+          keep.push_back(static_cast<std::int64_t>(k));
       sb_distinct = BitMatrix(static_cast<std::int64_t>(keep.size()), sb.cols());
       for (std::size_t k = 0; k < keep.size(); ++k)
         std::copy(sb.row(keep[k]), sb.row(keep[k]) + sb.stride(), sb_distinct.row(static_cast<std::int64_t>(k)));

@@ -1,7 +1,6 @@
 #include "hipi/verify.hpp"
 
 #include <algorithm>
-
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -123,19 +122,21 @@ struct Kernels {
   KernelDot4x1 dot_4x1;
 };
 
-#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                 \
-  TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b,     \
-                         std::int64_t words, std::int64_t* out) {                                      \
-    xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                              \
-  }                                                                                                    \
-  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                     \
-    return xor_popcount_1x1_body(a, b, words);                                                         \
-  }                                                                                                    \
-  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) { return DOT(a, b, n); }      \
-  TARGET void NAME##_dot_4x1(const float* a0, const float* a1, const float* a2, const float* a3, const float* b,  \
-                             std::int64_t n, double* out) {                                                    \
-    DOT_4X1(a0, a1, a2, a3, b, n, out);                                                                        \
-  }                                                                                                            \
+#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                   \
+  TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b, std::int64_t words, \
+                         std::int64_t* out) {                                                                          \
+    xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                                              \
+  }                                                                                                                    \
+  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                                     \
+    return xor_popcount_1x1_body(a, b, words);                                                                         \
+  }                                                                                                                    \
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                                           \
+    return DOT(a, b, n);                                                                                               \
+  }                                                                                                                    \
+  TARGET void NAME##_dot_4x1(const float* a0, const float* a1, const float* a2, const float* a3, const float* b,       \
+                             std::int64_t n, double* out) {                                                            \
+    DOT_4X1(a0, a1, a2, a3, b, n, out);                                                                                \
+  }                                                                                                                    \
   constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot, NAME##_dot_4x1};
 
 HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))), dot_vector,
@@ -168,8 +169,12 @@ const Kernels* choose_kernels() {
 
 const Kernels* active = choose_kernels();
 
-std::int64_t words_used(const BitMatrix& m) { return (m.cols() + 63) / 64; }
-std::int64_t floats_used(const RealMatrix& m) { return (m.cols() + 7) / 8 * 8; }
+std::int64_t words_used(const BitMatrix& m) {
+  return (m.cols() + 63) / 64;
+}
+std::int64_t floats_used(const RealMatrix& m) {
+  return (m.cols() + 7) / 8 * 8;
+}
 
 bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
   return filter == PairFilter::All || i < j;
@@ -178,7 +183,8 @@ bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
 }  // namespace
 
 void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows) {
   const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t words = words_used(a), d = a.cols();
@@ -205,7 +211,8 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
 }
 
 void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows) {
   const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t n = floats_used(a);
@@ -240,7 +247,9 @@ double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, s
   return active->dot(a.row(r), b.row(s), floats_used(a));
 }
 
-std::string kernel_name() { return active->name; }
+std::string kernel_name() {
+  return active->name;
+}
 
 std::vector<std::string> runnable_kernels() {
   std::vector<std::string> names;

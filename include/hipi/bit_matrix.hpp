@@ -34,9 +34,7 @@ class BitMatrix {
   std::size_t storage_size() const { return data_.size(); }
 
   /// Coordinate k of row i as +1 or -1.
-  int value(std::int64_t i, std::int64_t k) const {
-    return (row(i)[k / 64] >> (k % 64)) & 1u ? -1 : +1;
-  }
+  int value(std::int64_t i, std::int64_t k) const { return (row(i)[k / 64] >> (k % 64)) & 1u ? -1 : +1; }
 
  private:
   std::int64_t rows_ = 0, cols_ = 0, stride_ = 0;

@@ -36,6 +36,7 @@ std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, cons
 /// Collective. Self-join: heavy pairs (i, j), i < j, among the rows of A; `a` is this
 /// rank's block of the n_a rows (any contiguous split in rank order).
 template <class Matrix>
-std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold, const ProgressFn& progress = {});
+std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold,
+                                   const ProgressFn& progress = {});
 
 }  // namespace hipi

@@ -45,13 +45,11 @@ class InputError : public Error {
 };
 class IoError : public Error {
  public:
-  explicit IoError(const std::string& message, bool collective = false)
-      : Error(ErrorKind::Io, message, collective) {}
+  explicit IoError(const std::string& message, bool collective = false) : Error(ErrorKind::Io, message, collective) {}
 };
 class MpiError : public Error {
  public:
-  explicit MpiError(const std::string& message, bool collective = false)
-      : Error(ErrorKind::Mpi, message, collective) {}
+  explicit MpiError(const std::string& message, bool collective = false) : Error(ErrorKind::Mpi, message, collective) {}
 };
 class Hdf5Error : public Error {
  public:
@@ -75,9 +73,9 @@ class InternalError : public Error {
 }  // namespace hipi
 
 /// Checks an internal invariant; a failure is a bug in hipi, reported with file and line.
-#define HIPI_ASSERT(cond)                                                                 \
-  do {                                                                                    \
-    if (!(cond))                                                                          \
-      throw ::hipi::InternalError(std::string("internal error: ") + #cond + " failed at " + \
-                                  __FILE__ + ":" + std::to_string(__LINE__));             \
+#define HIPI_ASSERT(cond)                                                                                    \
+  do {                                                                                                       \
+    if (!(cond))                                                                                             \
+      throw ::hipi::InternalError(std::string("internal error: ") + #cond + " failed at " + __FILE__ + ":" + \
+                                  std::to_string(__LINE__));                                                 \
   } while (0)

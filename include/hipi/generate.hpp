@@ -24,12 +24,12 @@ struct GenerateOptions {
   std::int64_t n = 0;    // rows of A
   std::int64_t n_b = 0;  // rows of B (0: same as n)
   std::int64_t d = 0;
-  std::int64_t k = 0;    // planted pairs
+  std::int64_t k = 0;  // planted pairs
   Mode mode = Mode::Binary;
-  double value = 0.5;    // rho (binary) or tau (real)
+  double value = 0.5;  // rho (binary) or tau (real)
   bool self_join = false;
   std::uint64_t seed = 1;
-  double margin = 4.0;   // real: planted <a,b> aims at tau + margin noise sd (0: at tau)
+  double margin = 4.0;  // real: planted <a,b> aims at tau + margin noise sd (0: at tau)
 
   std::int64_t rows_b() const { return n_b > 0 ? n_b : n; }
   /// Throws InputError for impossible options (the same verdict on every rank).

@@ -70,8 +70,7 @@ class File {
   /// Reads rows [rows.begin, rows.end) of a 2-D dataset with `cols` columns into `out`
   /// (row-major, `out_stride` elements between rows), converting to T.
   template <class T>
-  void read_rows(const std::string& name, RowRange rows, std::int64_t cols, T* out,
-                 std::int64_t out_stride) const;
+  void read_rows(const std::string& name, RowRange rows, std::int64_t cols, T* out, std::int64_t out_stride) const;
   /// Writes rows [rows.begin, rows.end) of a dataset made by create_dataset (1-D or 2-D).
   template <class T>
   void write_rows(const std::string& name, RowRange rows, const T* data);

@@ -29,7 +29,7 @@ BOOST_IS_BITWISE_SERIALIZABLE(hipi::RowRange)
 namespace boost::serialization {
 template <class Archive>
 void serialize(Archive& ar, hipi::RowRange& r, unsigned) {
-  ar & r.begin & r.end;
+  ar& r.begin& r.end;
 }
 }  // namespace boost::serialization
 
@@ -51,7 +51,9 @@ struct CacheAligned {
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
   void deallocate(T* p, std::size_t) { ::operator delete(p, alignment); }
   template <class U>
-  bool operator==(const CacheAligned<U>&) const { return true; }
+  bool operator==(const CacheAligned<U>&) const {
+    return true;
+  }
 };
 
 /// Row-major float32 rows padded with zeros to a multiple of 16 floats (64 bytes).

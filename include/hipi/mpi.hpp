@@ -4,9 +4,9 @@
 // errors, a checked-call macro for the rare raw MPI call, and an abort that ends every rank.
 #pragma once
 
-#include <boost/mpi/communicator.hpp>
 #include <mpi.h>
 
+#include <boost/mpi/communicator.hpp>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -91,11 +91,10 @@ std::string mpi_error_string(int code);
 }  // namespace hipi
 
 /// Calls a raw MPI function and throws hipi::MpiError naming the call if it fails.
-#define HIPI_MPI_CHECK(call)                                                            \
-  do {                                                                                  \
-    int hipi_mpi_rc_ = (call);                                                          \
-    if (hipi_mpi_rc_ != MPI_SUCCESS)                                                    \
-      throw ::hipi::MpiError(std::string(#call) + " failed: " +                         \
-                             ::hipi::mpi_error_string(hipi_mpi_rc_) + " at " + __FILE__ + \
-                             ":" + std::to_string(__LINE__));                           \
+#define HIPI_MPI_CHECK(call)                                                                                      \
+  do {                                                                                                            \
+    int hipi_mpi_rc_ = (call);                                                                                    \
+    if (hipi_mpi_rc_ != MPI_SUCCESS)                                                                              \
+      throw ::hipi::MpiError(std::string(#call) + " failed: " + ::hipi::mpi_error_string(hipi_mpi_rc_) + " at " + \
+                             __FILE__ + ":" + std::to_string(__LINE__));                                          \
   } while (0)

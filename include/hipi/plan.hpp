@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "hipi/problem.hpp"
 #include "hipi/sign_sketch.hpp"
@@ -16,14 +15,14 @@ namespace hipi {
 
 /// This machine's rates, per rank (see calibrate.hpp).
 struct MachineProfile {
-  double gemm_f32_flops = 0;        // p?gemm on the job's grid, flop/s per rank
+  double gemm_f32_flops = 0;  // p?gemm on the job's grid, flop/s per rank
   double gemm_f64_flops = 0;
-  double binary_pairs = 0;          // exact kernel, pairs/s per rank, at the problem's d
+  double binary_pairs = 0;  // exact kernel, pairs/s per rank, at the problem's d
   double real_pairs = 0;
-  double sketch_coords = 0;         // sketch build, row-coordinates/s per rank
-  double exchange_bytes = 0;        // all-to-all, bytes/s per rank
-  double redistribute_bytes = 0;    // sketches into the 2D layout (scatter_to_grid), bytes/s per rank
-  std::int64_t calibrated_d = 0;    // the d the kernel rates were measured at
+  double sketch_coords = 0;       // sketch build, row-coordinates/s per rank
+  double exchange_bytes = 0;      // all-to-all, bytes/s per rank
+  double redistribute_bytes = 0;  // sketches into the 2D layout (scatter_to_grid), bytes/s per rank
+  std::int64_t calibrated_d = 0;  // the d the kernel rates were measured at
 };
 
 /// The problem's size and what the data look like.
@@ -31,13 +30,13 @@ struct ProblemShape {
   std::int64_t n_a = 0, n_b = 0, d = 0;
   bool self_join = false;
   Mode mode = Mode::Binary;
-  double theta = 0;   // inner-product threshold
+  double theta = 0;  // inner-product threshold
   int ranks = 1;
-  double m2 = 0;      // mean squared background inner product, sampled
-  double m4 = 0;      // mean fourth power (the noise of degree-2 sketches)
-  const std::vector<double>* background = nullptr;  // sampled inner products, for empirical recall
-  double delta = 1e-3;  // allowed miss probability per heavy pair
-  int min_reps = 1;     // fewest repetitions a plan may have
+  double m2 = 0;                                       // mean squared background inner product, sampled
+  double m4 = 0;                                       // mean fourth power (the noise of degree-2 sketches)
+  const std::vector<double>* background = nullptr;     // sampled inner products, for empirical recall
+  double delta = 1e-3;                                 // allowed miss probability per heavy pair
+  int min_reps = 1;                                    // fewest repetitions a plan may have
   const std::vector<SignNoise>* sign_noise = nullptr;  // binary data: sign-sketch noise per group sizes
 };
 
@@ -48,10 +47,10 @@ struct StagePrediction {
 };
 
 struct Plan {
-  std::string method;  // "brute" or "sketch"
+  std::string method;             // "brute" or "sketch"
   std::string sketch = "linear";  // "linear" (GEMM) or "sign" (majority bits, XOR+popcount)
   std::int64_t group_a = 1, group_b = 1;
-  int degree = 1;                 // feature map: 1 identity, 2 <a,b>^2
+  int degree = 1;  // feature map: 1 identity, 2 <a,b>^2
   int reps = 1;
   double detect_threshold = 0;
   double z = 0;                   // (theta - detect_threshold) / sigma
@@ -70,8 +69,8 @@ Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
 /// A sketch plan with the given group sizes, feature degree and detection threshold (z in
 /// noise sigmas below the signal theta^degree); repetitions are chosen to bring the miss
 /// probability under shape.delta.
-Plan plan_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a,
-                 std::int64_t group_b, double z, int degree = 1);
+Plan plan_sketch(const ProblemShape& shape, const MachineProfile& machine, std::int64_t group_a, std::int64_t group_b,
+                 double z, int degree = 1);
 
 /// A sign-sketch plan (binary data; shape.sign_noise must hold (group_a, group_b)): signal
 /// gain(g_A) gain(g_B) theta, noise the sampled sketch m2, product priced at the exact
@@ -85,7 +84,7 @@ std::vector<std::int64_t> sign_sketch_group_sizes();
 
 struct PlanChoice {
   Plan best;
-  Plan runner_up;   // the best plan of the other method
+  Plan runner_up;  // the best plan of the other method
   Plan brute;
   std::string why;
 };

@@ -27,8 +27,8 @@ struct DatasetRef {
 /// products of +-1 vectors are integers, and rounding rho*d up once (tolerating 1e-9 of
 /// floating-point error in the product) keeps "ip >= rho*d" exact.
 struct Threshold {
-  double theta = 0;   // inner-product threshold: ceil(rho*d) or tau
-  bool abs = false;   // heavy when |ip| >= theta
+  double theta = 0;  // inner-product threshold: ceil(rho*d) or tau
+  bool abs = false;  // heavy when |ip| >= theta
   // std::fabs, not a comparison with 0: background inner products are positive or
   // negative at random, and a branch on their sign costs kernels 3x (measured).
   bool passes(double ip) const { return (abs ? std::fabs(ip) : ip) >= theta; }

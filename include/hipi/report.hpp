@@ -2,11 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "hipi/mpi.hpp"
 
@@ -22,9 +21,7 @@ class StageTimes {
       StageTimes& times;
       const std::string& name;
       std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-      ~Record() {
-        times.add(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      }
+      ~Record() { times.add(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()); }
     } record{*this, name};
     return stage();
   }

@@ -90,13 +90,11 @@ struct FeatureMap {
 /// `rows` holds global rows [first_row, first_row + rows.rows()). Features are computed
 /// row by row: the n x D feature matrix is never formed.
 template <class T>
-void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
-                    FeatureMap map = {});
+void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
+                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map = {});
 template <class T>
-void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping,
-                    const LocalGroups& groups, T* out, std::int64_t group_stride, std::int64_t coord_stride,
-                    FeatureMap map = {});
+void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
+                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map = {});
 
 /// Sum over rows i in each group of <x_i, x_i>^degree: the self terms on the diagonal of a
 /// self-join.

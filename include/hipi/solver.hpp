@@ -2,10 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
@@ -15,23 +14,23 @@ namespace hipi {
 
 struct SolveOptions {
   Problem problem;
-  std::string out;               // output HDF5 file
-  std::string method = "auto";   // auto | brute | sketch
-  SketchOptions sketch;          // used by the sketch method
+  std::string out;              // output HDF5 file
+  std::string method = "auto";  // auto | brute | sketch
+  SketchOptions sketch;         // used by the sketch method
   std::uint64_t seed = 1;
-  std::string report;            // JSON report path; empty for none
-  double delta = 1e-3;           // auto: allowed miss probability per heavy pair
-  std::string profile;           // auto: machine profile (hipi calibrate); empty: calibrate now
-  bool plan_only = false;        // hipi plan: choose and print the plan, compute nothing
+  std::string report;                    // JSON report path; empty for none
+  double delta = 1e-3;                   // auto: allowed miss probability per heavy pair
+  std::string profile;                   // auto: machine profile (hipi calibrate); empty: calibrate now
+  bool plan_only = false;                // hipi plan: choose and print the plan, compute nothing
   std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
 };
 
 /// What a run did, on every rank.
 struct SolveSummary {
-  std::string method;            // the method that ran (or, for plan_only, would run)
-  std::int64_t pairs = 0;        // heavy pairs written
+  std::string method;      // the method that ran (or, for plan_only, would run)
+  std::int64_t pairs = 0;  // heavy pairs written
   nlohmann::ordered_json timings;
-  nlohmann::ordered_json plan;   // auto: the chosen plan, runner-up and brute force, predicted
+  nlohmann::ordered_json plan;  // auto: the chosen plan, runner-up and brute force, predicted
 };
 
 /// Collective: checks the inputs (every rank agrees on any error), finds every heavy pair,

@@ -15,8 +15,8 @@ namespace hipi {
 /// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs.
 struct BackgroundSample {
   double m2 = 0;
-  double m4 = 0;           // mean <a,b>^4: the noise of degree-2 sketches
-  std::int64_t pairs = 0;  // sampled pairs it is the mean of
+  double m4 = 0;                       // mean <a,b>^4: the noise of degree-2 sketches
+  std::int64_t pairs = 0;              // sampled pairs it is the mean of
   std::vector<double> inner_products;  // the sampled background inner products themselves
   std::vector<SignNoise> sign_noise;   // binary data: for each pair of the requested group sizes
 

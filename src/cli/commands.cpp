@@ -1,7 +1,6 @@
 #include "src/cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <map>
 #include <optional>
@@ -9,11 +8,11 @@
 
 #include "hipi/calibrate.hpp"
 #include "hipi/generate.hpp"
+#include "hipi/log.hpp"
 #include "hipi/output.hpp"
 #include "hipi/scalapack.hpp"
-#include "hipi/verify.hpp"
-#include "hipi/log.hpp"
 #include "hipi/solver.hpp"
+#include "hipi/verify.hpp"
 #include "src/cli/toml_config.hpp"
 
 namespace hipi::cli {
@@ -73,12 +72,13 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   auto* cmd = plan ? app.add_subcommand("plan", "Print the plan auto would run and its predicted cost; compute nothing")
                    : app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
   if (plan) s.options.plan_only = true;
-  if (!plan) cmd->footer(
-      "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
-      "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
-      "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
-      "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
-      "Exit status: 0 success, 2 usage or input error, 1 any other failure.");
+  if (!plan)
+    cmd->footer(
+        "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
+        "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
+        "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
+        "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
+        "Exit status: 0 success, 2 usage or input error, 1 any other failure.");
   auto& o = s.options;
   cmd->add_option("--a", s.a, "Dataset A as FILE.h5[:/DATASET] (default dataset /A)")->required();
   cmd->add_option("--b", s.b, "Dataset B as FILE.h5[:/DATASET] (default /B); omit for a self-join of A");
@@ -97,7 +97,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
   cmd->add_option("--profile", o.profile, "auto: machine profile from hipi calibrate (default: calibrate now, ~1 s)");
-  cmd->add_option("--expect-k", s.expect_k, "The number of heavy pairs, if known: the sketch stops once it has them all")
+  cmd->add_option("--expect-k", s.expect_k,
+                  "The number of heavy pairs, if known: the sketch stops once it has them all")
       ->check(CLI::PositiveNumber);
 
   const std::string sk = "Sketch method";
@@ -105,8 +106,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--sketch", k.sketch,
                   "linear: float sketches multiplied by ScaLAPACK GEMM; sign (binary data): majority bits per "
                   "group compared by the XOR+popcount kernel")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, SketchKind>{{"linear", SketchKind::Linear},
-                                                                            {"sign", SketchKind::Sign}}))
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, SketchKind>{{"linear", SketchKind::Linear}, {"sign", SketchKind::Sign}}))
       ->default_str("linear")
       ->group(sk);
   auto* both = cmd->add_option("--group-size", s.group_size, "Rows per group of A and of B")->group(sk);
@@ -126,9 +127,14 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--degree", k.degree, "Feature map: 1 (identity) or 2 (<a,b>^2, D = d(d+1)/2 features)")
       ->capture_default_str()
       ->group(sk);
-  cmd->add_option("--grid", k.grid, "BLACS process grid PxQ (default: the grid that broadcasts the least of S_A and S_B)")->group(sk);
-  cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size (rows and columns of C)")->capture_default_str()->group(sk);
-  cmd->add_option("--k-block", k.k_block, "ScaLAPACK block size along d (capped at d; large blocks keep p?gemm near SGEMM peak)")
+  cmd->add_option("--grid", k.grid,
+                  "BLACS process grid PxQ (default: the grid that broadcasts the least of S_A and S_B)")
+      ->group(sk);
+  cmd->add_option("--block-size", k.block_size, "ScaLAPACK block size (rows and columns of C)")
+      ->capture_default_str()
+      ->group(sk);
+  cmd->add_option("--k-block", k.k_block,
+                  "ScaLAPACK block size along d (capped at d; large blocks keep p?gemm near SGEMM peak)")
       ->capture_default_str()
       ->group(sk);
   cmd->add_option("--panel-mib", k.panel_mib, "Memory per rank for one panel of C")->capture_default_str()->group(sk);
@@ -167,7 +173,9 @@ SolveOptions to_options(SolveArgs& s) {
 void add_calibrate(CLI::App& app, CalibrateArgs& c) {
   auto* cmd = app.add_subcommand("calibrate", "Measure this machine's rates for the planner and save them");
   cmd->footer("Run under the same mpirun/srun layout as the solves that will use the profile (--profile).");
-  cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest, rows >= columns)");
   cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
 }
@@ -180,14 +188,15 @@ int run(const Comm& comm, int argc, char** argv) {
   app.fallthrough();
   app.set_version_flag("--version", std::string("hipi ") + HIPI_VERSION);
   int verbosity = 1;
-  app.add_flag_function("-v,--verbose", [&](std::int64_t n) { verbosity = 1 + static_cast<int>(n); },
-                        "More log detail (debug)");
+  app.add_flag_function(
+      "-v,--verbose", [&](std::int64_t n) { verbosity = 1 + static_cast<int>(n); }, "More log detail (debug)");
   // On the top-level app (CLI11 reads config files only there); fallthrough lets users
   // write it after the subcommand: hipi solve --config run.toml ...
   app.set_config("--config", "", "TOML file of options for the subcommand (keys: long option names)");
   app.config_formatter(std::make_shared<TomlConfig>(&app));
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, not ignored
-  app.add_flag_function("-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
+  app.add_flag_function(
+      "-q,--quiet", [&](std::int64_t) { verbosity = 0; }, "Only warnings and errors");
   GenerateArgs generate;
   SolveArgs solve, plan;
   CalibrateArgs calibration;
@@ -228,10 +237,11 @@ int run(const Comm& comm, int argc, char** argv) {
     agree(comm, [&] {
       if (comm.rank() == 0) save_profile(calibration.out, profile);
     });
-    spdlog::info("calibrate: GEMM {:.1f} / {:.1f} GFLOP/s per rank (float32 / float64, {}), exact checks {:.3g} binary "
-                 "and {:.3g} real pairs/s per rank at d = {} ({} kernels), all-to-all {:.3g} B/s; saved to {}",
-                 profile.gemm_f32_flops / 1e9, profile.gemm_f64_flops / 1e9, blas_kernels(), profile.binary_pairs,
-                 profile.real_pairs, calibration.d, kernel_name(), profile.exchange_bytes, calibration.out);
+    spdlog::info(
+        "calibrate: GEMM {:.1f} / {:.1f} GFLOP/s per rank (float32 / float64, {}), exact checks {:.3g} binary "
+        "and {:.3g} real pairs/s per rank at d = {} ({} kernels), all-to-all {:.3g} B/s; saved to {}",
+        profile.gemm_f32_flops / 1e9, profile.gemm_f64_flops / 1e9, blas_kernels(), profile.binary_pairs,
+        profile.real_pairs, calibration.d, kernel_name(), profile.exchange_bytes, calibration.out);
   }
   return 0;
 }

@@ -1,7 +1,6 @@
 // The hipi executable: MPI set-up and the one place where errors are caught and reported.
 #include <boost/mpi/environment.hpp>
 #include <boost/mpi/exception.hpp>
-
 #include <iostream>
 
 #include "hipi/error.hpp"

@@ -2,7 +2,6 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/serialization/string.hpp>
-
 #include <filesystem>
 #include <optional>
 
@@ -89,7 +88,9 @@ template std::vector<Pair> naive_pairs(const std::vector<std::int8_t>&, const st
 template std::vector<Pair> naive_pairs(const std::vector<float>&, const std::vector<float>*, std::int64_t,
                                        const Threshold&);
 
-bool exists(const std::string& path) { return std::filesystem::exists(path); }
+bool exists(const std::string& path) {
+  return std::filesystem::exists(path);
+}
 
 }  // namespace hipi::test
 
@@ -99,9 +100,9 @@ namespace hipi::test {
     return ::testing::AssertionFailure() << "got " << got.size() << " pairs, want " << want.size();
   for (std::size_t k = 0; k < got.size(); ++k)
     if (got[k].i != want[k].i || got[k].j != want[k].j || std::abs(got[k].ip - want[k].ip) > tolerance)
-      return ::testing::AssertionFailure() << "pair " << k << ": got (" << got[k].i << ", " << got[k].j << ", "
-                                           << got[k].ip << "), want (" << want[k].i << ", " << want[k].j << ", "
-                                           << want[k].ip << ")";
+      return ::testing::AssertionFailure()
+             << "pair " << k << ": got (" << got[k].i << ", " << got[k].j << ", " << got[k].ip << "), want ("
+             << want[k].i << ", " << want[k].j << ", " << want[k].ip << ")";
   return ::testing::AssertionSuccess();
 }
 }  // namespace hipi::test

@@ -2,11 +2,11 @@
 // written by rank 0, and naive reference answers computed from plain loops.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "hipi/hdf5_io.hpp"
 #include "hipi/mpi.hpp"

@@ -1,10 +1,10 @@
 // The one GoogleTest main for MPI tests: every rank runs every test; rank 0 prints the
 // usual report, other ranks print only their failures, and the exit status is non-zero
 // on every rank if any rank failed.
-#include <boost/mpi/collectives.hpp>
-#include <boost/mpi/environment.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/mpi/collectives.hpp>
+#include <boost/mpi/environment.hpp>
 #include <iostream>
 
 #include "hipi/log.hpp"

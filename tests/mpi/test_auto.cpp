@@ -3,9 +3,8 @@
 // calibration would make the choice depend on the machine's load).
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "hipi/calibrate.hpp"
 #include "hipi/generate.hpp"
@@ -80,7 +79,6 @@ SolveOptions options_for(const GenerateOptions& g, const std::string& out, const
   o.method = method;
   return o;
 }
-
 
 }  // namespace
 
@@ -182,7 +180,8 @@ TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
     if (world.rank() == 0) {
       sketches += got.method == "sketch";
       for (const Pair& t : read_truth(g.out))
-        EXPECT_TRUE(std::any_of(got.pairs.begin(), got.pairs.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; }))
+        EXPECT_TRUE(
+            std::any_of(got.pairs.begin(), got.pairs.end(), [&](const Pair& p) { return p.i == t.i && p.j == t.j; }))
             << "seed " << seed << ": planted (" << t.i << ", " << t.j << ") missed by " << got.method;
     }
   }

@@ -36,7 +36,9 @@ std::vector<Case> cases() {
   };
 }
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class BruteForce : public ::testing::TestWithParam<Case> {};
 
@@ -101,8 +103,8 @@ TEST(BruteForceThreshold, PairAtThresholdIsFoundOneBelowIsNot) {
   SharedTempDir dir(world);
   const std::int64_t d = 64;
   std::vector<std::int8_t> a(2 * d, 1), b(2 * d, 1);
-  for (int k = 0; k < 16; ++k) b[k] = -1;          // <a0,b0> = 64 - 32 = 32 = 0.5 * d
-  for (int k = 0; k < 17; ++k) b[d + k] = -1;      // <a0,b1> = 30
+  for (int k = 0; k < 16; ++k) b[k] = -1;                 // <a0,b0> = 64 - 32 = 32 = 0.5 * d
+  for (int k = 0; k < 17; ++k) b[d + k] = -1;             // <a0,b1> = 30
   for (std::int64_t k = 0; k < d; k += 2) a[d + k] = -1;  // row a1 is balanced: <a1, b> ~ 0
   const std::string in = dir.path("edge.h5"), out = dir.path("edge_out.h5");
   write_dataset(world, in, "/A", {2, d}, a, true);

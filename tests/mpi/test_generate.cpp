@@ -27,7 +27,6 @@ std::vector<float> expected_rows(const GenerateOptions& o, int side) {
   return rows;
 }
 
-
 }  // namespace
 
 TEST(Generate, BinaryFileIsThePureRowsAndSolveFindsExactlyThePlantedPairs) {
@@ -88,9 +87,8 @@ TEST(Generate, SelfJoinAndRealInstancesContainTheirTruth) {
       const auto found = read_pairs_file(s.out);
       for (const Pair& t : read_truth(o.out)) {
         EXPECT_LT(t.i, t.j);
-        const bool present = std::any_of(found.begin(), found.end(), [&](const Pair& p) {
-          return p.i == t.i && p.j == t.j && p.ip == t.ip;
-        });
+        const bool present = std::any_of(found.begin(), found.end(),
+                                         [&](const Pair& p) { return p.i == t.i && p.j == t.j && p.ip == t.ip; });
         EXPECT_TRUE(present) << mode_name(mode) << " planted (" << t.i << ", " << t.j << ") not found";
       }
     }

@@ -31,7 +31,9 @@ SolveOptions binary_options(const std::string& a, const std::string& b) {
   return o;
 }
 
-std::vector<std::int8_t> signs(std::int64_t n) { return std::vector<std::int8_t>(n, 1); }
+std::vector<std::int8_t> signs(std::int64_t n) {
+  return std::vector<std::int8_t>(n, 1);
+}
 
 std::vector<ErrorCase> cases() {
   return {
@@ -139,7 +141,9 @@ std::vector<ErrorCase> cases() {
   };
 }
 
-void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const ErrorCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class InputErrors : public ::testing::TestWithParam<ErrorCase> {};
 

@@ -3,15 +3,14 @@
 // on the rank count, so each fixed-seed case gives the same answer at every rank count.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "hipi/generate.hpp"
 #include "hipi/output.hpp"
 #include "hipi/scalapack.hpp"
-#include "hipi/sketch_layout.hpp"
 #include "hipi/sign_sketch.hpp"
+#include "hipi/sketch_layout.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -51,10 +50,13 @@ SketchOptions small_sketch() {
 }
 
 SolveResult solve(const Comm& world, const GenerateOptions& g, const SharedTempDir& dir, const std::string& method,
-          const SketchOptions& sketch, double value) {
+                  const SketchOptions& sketch, double value) {
   SolveOptions o;
-  o.problem = {{g.out, "/A"}, g.self_join ? std::nullopt : std::optional<DatasetRef>(DatasetRef{g.out, "/B"}), g.mode,
-               value, false};
+  o.problem = {{g.out, "/A"},
+               g.self_join ? std::nullopt : std::optional<DatasetRef>(DatasetRef{g.out, "/B"}),
+               g.mode,
+               value,
+               false};
   o.out = dir.path(method + ".h5");
   o.report = dir.path(method + ".json");
   o.method = method;
@@ -278,8 +280,8 @@ TEST(Sketch, SignSketchEqualsBruteForce) {
         const double G_A = sketch.report["repetitions"][0]["groups"][0].get<double>();
         const double G_B = sketch.report["repetitions"][0]["groups"][1].get<double>();
         const double z_false = sketch.parameters["detect_threshold"].get<double>() / std::sqrt(m2);
-        const double expected = (self ? G_A * (G_A - 1) / 2 : G_A * G_B) * std::erfc(z_false / std::sqrt(2.0)) +
-                                (self ? G_A : 0);
+        const double expected =
+            (self ? G_A * (G_A - 1) / 2 : G_A * G_B) * std::erfc(z_false / std::sqrt(2.0)) + (self ? G_A : 0);
         for (const auto& rep : sketch.report["repetitions"])
           EXPECT_LT(rep["candidates"].get<double>(), 1.5 * expected + 20) << "expected about " << expected;
       }

@@ -14,7 +14,9 @@ using namespace hipi;
 
 namespace {
 
-double value(std::int64_t group, std::int64_t coord) { return double(group) * 1000.0 + double(coord) + 0.5; }
+double value(std::int64_t group, std::int64_t coord) {
+  return double(group) * 1000.0 + double(coord) + 0.5;
+}
 
 struct Case {
   std::int64_t groups, d, group_block, coord_block;

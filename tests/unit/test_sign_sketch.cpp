@@ -66,7 +66,9 @@ TEST(SignSketch, BitsAreTheMajorityOfTheSignedMembers) {
     }
     // Ties go either way by a fair coin: at these sizes there are hundreds of them, and
     // Binomial(ties, 1/2) stays within 5 sd of half.
-    if (ties > 100) EXPECT_NEAR(double(tie_minus), ties / 2.0, 5 * std::sqrt(ties / 4.0)) << "g " << g;
+    if (ties > 100) {
+      EXPECT_NEAR(double(tie_minus), ties / 2.0, 5 * std::sqrt(ties / 4.0)) << "g " << g;
+    }
   }
 }
 

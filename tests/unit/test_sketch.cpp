@@ -93,12 +93,14 @@ TEST(Sketch, EqualsTheSignedSumOfTheGroupsRows) {
   const RowRange rows{24, 60};  // tiles 2 to 4
   const LocalGroups groups(grouping, rows);
   const std::int64_t G = groups.size();
-  std::vector<float> from_bits(G * d);      // group-major (as S_B^T is stored)
-  std::vector<double> from_real(G * d);     // coordinate-major (as S_A is stored)
+  std::vector<float> from_bits(G * d);   // group-major (as S_B^T is stored)
+  std::vector<double> from_real(G * d);  // coordinate-major (as S_A is stored)
   BitMatrix bit_rows(rows.size(), d);
-  for (std::int64_t i = 0; i < rows.size(); ++i) std::copy(bits.row(rows.begin + i), bits.row(rows.begin + i) + bits.stride(), bit_rows.row(i));
+  for (std::int64_t i = 0; i < rows.size(); ++i)
+    std::copy(bits.row(rows.begin + i), bits.row(rows.begin + i) + bits.stride(), bit_rows.row(i));
   RealMatrix real_rows(rows.size(), d);
-  for (std::int64_t i = 0; i < rows.size(); ++i) std::copy(real.row(rows.begin + i), real.row(rows.begin + i) + real.stride(), real_rows.row(i));
+  for (std::int64_t i = 0; i < rows.size(); ++i)
+    std::copy(real.row(rows.begin + i), real.row(rows.begin + i) + real.stride(), real_rows.row(i));
   build_sketches(bit_rows, rows.begin, grouping, groups, from_bits.data(), d, 1);
   build_sketches(real_rows, rows.begin, grouping, groups, from_real.data(), 1, G);
   const auto self_bits = group_self_terms(bit_rows, rows.begin, groups);

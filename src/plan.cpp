@@ -31,6 +31,8 @@ constexpr double kSignSketchSecondsPerGroup = 5e-7;
 // A repetition costs at least this much in collectives and set-up.
 constexpr double kRepOverheadSeconds = 0.01;
 constexpr int kMaxReps = 64;
+// Sketch shapes `hipi plan` lists beside the chosen one.
+constexpr std::size_t kAlternatives = 4;
 // Detection thresholds tried: z from 0.5 to 8 noise sigmas in steps of 0.05. Candidates
 // fall about 10% per step near z = 3, where one-repetition plans sit.
 constexpr int kZSteps = 151;
@@ -299,6 +301,15 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
   Plan best_sketch;
   best_sketch.seconds = std::numeric_limits<double>::infinity();
   if (!plans.empty()) best_sketch = plans.front();
+  // What else came close: the fastest plan of each other (sketch, g_A, g_B, degree).
+  for (const Plan& p : plans) {
+    if (c.alternatives.size() == kAlternatives) break;
+    const auto same_shape = [&](const Plan& q) {
+      return q.sketch == p.sketch && q.group_a == p.group_a && q.group_b == p.group_b && q.degree == p.degree;
+    };
+    if (!same_shape(best_sketch) && std::none_of(c.alternatives.begin(), c.alternatives.end(), same_shape))
+      c.alternatives.push_back(p);
+  }
   std::ostringstream why;
   if (!(best_sketch.seconds < c.brute.seconds)) {
     c.best = c.brute;

@@ -47,9 +47,9 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
       s += fmt::format(
-          " ({} sketch, groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} reps, miss per pair "
-          "{:.1e} ({}), {:.3g} candidates per rep, {})",
-          p.sketch, p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.miss,
+          " ({} sketch, groups {}x{}, degree {}, T_det {:.4g} = signal - {:.2f} sigma, {} repetition{}, miss per "
+          "pair {:.1e} ({}), {:.3g} candidates per repetition, {})",
+          p.sketch, p.group_a, p.group_b, p.degree, p.detect_threshold, p.z, p.reps, p.reps == 1 ? "" : "s", p.miss,
           p.empirical ? "simulated from the sample" : "gaussian model", p.candidates_per_rep,
           p.float32 ? "float32" : "float64");
     std::string stages;
@@ -66,6 +66,8 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
       m.gemm_f32_flops / 1e9, m.gemm_f64_flops / 1e9, shape.mode == Mode::Binary ? m.binary_pairs : m.real_pairs,
       m.exchange_bytes);
   fmt::print("chosen:  {}\nrunner-up: {}\nwhy:     {}\n", describe(c.best), describe(c.runner_up), c.why);
+  if (!c.alternatives.empty()) fmt::print("other sketch shapes, fastest plan of each:\n");
+  for (const Plan& p : c.alternatives) fmt::print("  {}\n", describe(p));
 }
 
 template <class Matrix, class Read>

@@ -87,6 +87,7 @@ struct PlanChoice {
   Plan runner_up;  // the best plan of the other method
   Plan brute;
   std::string why;
+  std::vector<Plan> alternatives;  // the fastest sketch plan of each of the next few shapes
 };
 
 /// Searches group sizes (powers of two up to 64), z and the feature degree (2 only when m4

@@ -111,7 +111,8 @@ run 2 calibrate --d 300 --out profile.toml
 if [ "$status" -eq 0 ] && grep -q 'gemm_f32_flops' profile.toml && grep -q 'calibrated_d = 300' profile.toml; then pass "calibrate writes a profile"
 else fail "calibrate: $out"; fi
 run 2 plan --a gen1.h5 --b gen1.h5 --rho 0.5 --profile profile.toml
-if [ "$status" -eq 0 ] && grep -q '^chosen:' <<<"$out" && grep -q '^runner-up:' <<<"$out" && grep -q '^why:' <<<"$out"; then pass "plan prints the choice, the runner-up and why"
+if [ "$status" -eq 0 ] && grep -q '^chosen:' <<<"$out" && grep -q '^runner-up:' <<<"$out" && grep -q '^why:' <<<"$out" &&
+  [ "$(grep -c '^  sketch predicted' <<<"$out")" -ge 1 ]; then pass "plan prints the choice, the runner-up, why and other shapes"
 else fail "plan: $out"; fi
 echo 'gemm_f32_flops = 1.0' > bad_profile.toml
 expect_error "incomplete profile" 2 "bad_profile.toml: profile key" 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out out.h5 --profile bad_profile.toml

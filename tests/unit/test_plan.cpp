@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "hipi/plan.hpp"
 #include "hipi/random.hpp"
@@ -85,6 +86,32 @@ TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
   EXPECT_TRUE(c.best.float32) << "real sketches are float32 (candidates are verified in float64)";
   EXPECT_LE(c.best.miss, s.delta);
   EXPECT_EQ(c.runner_up.method, "brute");
+}
+
+// hipi plan lists what came close: other shapes only, each once, slowest last, and none
+// faster than the chosen plan.
+TEST(Plan, AlternativesAreTheFastestPlanOfEachOtherShape) {
+  ProblemShape s = binary(65536, 4096, 0.5);
+  s.mode = Mode::Real;
+  s.theta = 8 * std::sqrt(16.0 * 4096);
+  const PlanChoice c = choose_plan(s, this_kind_of_machine());
+  ASSERT_EQ(c.best.method, "sketch");
+  ASSERT_EQ(c.alternatives.size(), 4u);
+  const auto shape = [](const Plan& p) { return std::make_tuple(p.sketch, p.group_a, p.group_b, p.degree); };
+  for (std::size_t k = 0; k < c.alternatives.size(); ++k) {
+    const Plan& p = c.alternatives[k];
+    EXPECT_NE(shape(p), shape(c.best));
+    EXPECT_GE(p.seconds, c.best.seconds);
+    if (k > 0) {
+      EXPECT_GE(p.seconds, c.alternatives[k - 1].seconds);
+    }
+    for (std::size_t q = 0; q < k; ++q) EXPECT_NE(shape(p), shape(c.alternatives[q]));
+    // The fastest of its shape: no z does better with these groups.
+    for (int step = 0; step <= 150; ++step) {
+      const Plan other = plan_sketch(s, this_kind_of_machine(), p.group_a, p.group_b, 0.5 + 0.05 * step, p.degree);
+      EXPECT_GE(other.seconds, p.seconds - 1e-12) << "z " << other.z;
+    }
+  }
 }
 
 TEST(Plan, SelfJoinUsesOneGroupSizeAndHalfTheProduct) {

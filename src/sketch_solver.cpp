@@ -202,6 +202,22 @@ struct RepetitionWork {
   std::string product_stage;
 };
 
+// The largest T no greater than t: |x| >= t (in double) implies |x| >= scan_threshold(t).
+template <class T>
+T scan_threshold(double t) {
+  T s = static_cast<T>(t);
+  while (static_cast<double>(s) > t) s = std::nextafter(s, -std::numeric_limits<T>::infinity());
+  return s;
+}
+
+// Whether any of x[0, n) has |x| >= t: a branch-free count the compiler vectorises.
+template <class T>
+bool any_at_least(const T* x, std::int64_t n, T t) {
+  std::int64_t hits = 0;
+  for (std::int64_t i = 0; i < n; ++i) hits += std::abs(x[i]) >= t;
+  return hits != 0;
+}
+
 // Elements of C one panel may hold per rank.
 template <class T>
 std::int64_t panel_elements(const SketchOptions& o) {
@@ -280,17 +296,30 @@ class LinearProduct {
                      [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
 
       std::vector<std::vector<Candidate>> outgoing(P);
+      // C column by column, one block of nb local rows (consecutive groups) at a time. Nearly
+      // every block holds no candidate and is passed over by a vectorised scan against a
+      // threshold no larger than T_det in T; the rest take the exact test entry by entry
+      // (in double, with a self-join's diagonal self terms).
       rep_times.time("detect", [&] {
+        const T t_scan = scan_threshold<T>(t_det_);
         for (std::int64_t lj = 0; lj < c_desc.local_cols; ++lj) {
           const std::int64_t h = c0 + block_cyclic_global(lj, nb, c_desc.my_col, shape_.cols);
-          for (std::int64_t li = 0; li < c_desc.local_rows; ++li) {
-            const std::int64_t g = block_cyclic_global(li, nb, c_desc.my_row, shape_.rows);
-            if (self_join && g > h) continue;
-            double v = static_cast<double>(c[li + lj * c_desc.ld]);
-            if (self_join && g == h) v -= self_terms[g];
-            if (std::abs(v) >= t_det_) {
-              outgoing[a.grouping.owner_of_group(g, a.tiled)].push_back({g, h});
-              ++work.candidates;
+          const T* column = c.data() + lj * c_desc.ld;
+          for (std::int64_t li0 = 0; li0 < c_desc.local_rows; li0 += nb) {
+            const std::int64_t li1 = std::min(c_desc.local_rows, li0 + nb);
+            const std::int64_t g0 = block_cyclic_global(li0, nb, c_desc.my_row, shape_.rows);
+            if (self_join && g0 > h) continue;  // below the diagonal: G > H for the whole block
+            const bool off_diagonal = !self_join || g0 + (li1 - li0) <= h;
+            if (off_diagonal && !any_at_least(column + li0, li1 - li0, t_scan)) continue;
+            for (std::int64_t li = li0; li < li1; ++li) {
+              const std::int64_t g = g0 + (li - li0);
+              if (self_join && g > h) continue;
+              double v = static_cast<double>(column[li]);
+              if (self_join && g == h) v -= self_terms[g];
+              if (std::abs(v) >= t_det_) {
+                outgoing[a.grouping.owner_of_group(g, a.tiled)].push_back({g, h});
+                ++work.candidates;
+              }
             }
           }
         }
@@ -444,7 +473,7 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     }
     if (rep + 1 < o.reps) continue;
     if (o.max_reps <= o.reps) {
-      run.stopped = fmt::format("the planned {} repetitions ran", o.reps);
+      run.stopped = fmt::format("the planned {} repetition{} ran", o.reps, o.reps == 1 ? "" : "s");
       break;
     }
     // The plan's model treats the other terms of a heavy pair's entry as background like

@@ -9,7 +9,7 @@
 
 using namespace hipi;
 
-TEST(TiledRows, PartsHoldWholeTilesInOrder) {
+TEST(TiledRows, PartsHoldWholeTilesInOrderAndOwnerFindsThem) {
   for (std::int64_t n : {1, 100, 1000, 1024, 1025})
     for (int parts = 1; parts <= 5; ++parts) {
       const TiledRows t{n, 64, parts};
@@ -19,6 +19,7 @@ TEST(TiledRows, PartsHoldWholeTilesInOrder) {
         EXPECT_EQ(r.begin, next);
         EXPECT_TRUE(r.begin % 64 == 0 || r.begin == n);  // parts past the last tile are empty, at n
         EXPECT_TRUE(r.end % 64 == 0 || r.end == n);
+        for (std::int64_t row = r.begin; row < r.end; ++row) ASSERT_EQ(t.owner(row), p) << "row " << row;
         next = r.end;
       }
       EXPECT_EQ(next, n);

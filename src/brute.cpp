@@ -2,6 +2,7 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
+#include <algorithm>
 #include <climits>
 
 #include "hipi/verify.hpp"
@@ -48,6 +49,14 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&
   }
 }
 
+// Rows [first, end) of `m` as a matrix of their own.
+template <class Matrix>
+Matrix row_slice(const Matrix& m, std::int64_t first, std::int64_t end) {
+  Matrix out(end - first, m.cols());
+  std::copy(m.row(first), m.row(first) + (end - first) * m.stride(), out.data());
+  return out;
+}
+
 }  // namespace
 
 template <class Matrix>
@@ -67,7 +76,9 @@ template <class Matrix>
 std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold,
                                    const ProgressFn& progress) {
   // Block pair {x, y} is checked by the rank at ring distance (x - y) mod P <= P/2 from it.
-  // With P even, distance P/2 is reached from both sides: the lower rank takes it.
+  // With P even, distance P/2 is reached from both sides, and the two ranks split it by
+  // the higher block's rows: the lower rank x checks x against the first half of y, the
+  // higher rank y its second half against x. (Left to one side, it made 2 ranks 3:1.)
   const int P = comm.size(), rank = comm.rank();
   const int steps = P / 2 + 1;
   std::vector<Pair> found;
@@ -78,9 +89,17 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
           heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found);
           return;
         }
-        if (2 * s == P && rank >= P / 2) return;
         const std::size_t first_new = found.size();
-        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
+        if (2 * s == P && rank < P / 2) {
+          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found,
+                      RowRange{0, range.size() / 2});
+        } else if (2 * s == P) {
+          const std::int64_t half = a.range.size() / 2;
+          heavy_pairs(row_slice(a.rows, half, a.range.size()), a.range.begin + half, block, range.begin, threshold,
+                      PairFilter::All, found);
+        } else {
+          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
+        }
         for (std::size_t k = first_new; k < found.size(); ++k)  // report as (lower, higher)
           if (found[k].i > found[k].j) std::swap(found[k].i, found[k].j);
       },

@@ -57,7 +57,7 @@ int reps_for(double miss_per_rep, const ProblemShape& s) {
     reps = kMaxReps + 1;  // hopeless
   else if (miss_per_rep > 0)
     reps = std::max(1, static_cast<int>(std::ceil(std::log(s.delta) / std::log(miss_per_rep))));
-  return std::max(reps, s.min_reps);
+  return reps;
 }
 
 // Gaussian detection: one repetition misses a heavy pair when signal +- noise N(0, sigma^2)

@@ -36,7 +36,6 @@ struct ProblemShape {
   double m4 = 0;                                       // mean fourth power (the noise of degree-2 sketches)
   const std::vector<double>* background = nullptr;     // sampled inner products, for empirical recall
   double delta = 1e-3;                                 // allowed miss probability per heavy pair
-  int min_reps = 1;                                    // fewest repetitions a plan may have
   const std::vector<SignNoise>* sign_noise = nullptr;  // binary data: sign-sketch noise per group sizes
 };
 

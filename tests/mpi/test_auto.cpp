@@ -72,6 +72,12 @@ Result solve(const Comm& world, const SolveOptions& o) {
   return r;
 }
 
+// Collective: writes the instance `g` describes and returns it.
+GenerateOptions generated(const Comm& world, const GenerateOptions& g) {
+  run_generate(world, g);
+  return g;
+}
+
 SolveOptions options_for(const GenerateOptions& g, const std::string& out, const std::string& method) {
   SolveOptions o;
   o.problem = {{g.out, "/A"}, DatasetRef{g.out, "/B"}, g.mode, g.value, false};
@@ -85,15 +91,9 @@ SolveOptions options_for(const GenerateOptions& g, const std::string& out, const
 TEST(Auto, ChoosesTheSketchWhereItPaysAndFindsEveryPair) {
   Comm world;
   SharedTempDir dir(world);
-  GenerateOptions g;
-  g.out = dir.path("real.h5");
-  g.n = 600;
-  g.n_b = 500;
-  g.d = 256;
-  g.k = 6;
-  g.mode = Mode::Real;
-  g.value = 220;  // background sd 16: 13.8 sd
-  run_generate(world, g);
+  // Background sd 16: tau = 220 is 13.8 sd.
+  const GenerateOptions g = generated(
+      world, {.out = dir.path("real.h5"), .n = 600, .n_b = 500, .d = 256, .k = 6, .mode = Mode::Real, .value = 220});
   SolveOptions o = options_for(g, dir.path("auto.h5"), "auto");
   o.profile = write_profile(world, dir, gemm_friendly());
   const Result got = solve(world, o);
@@ -109,13 +109,8 @@ TEST(Auto, ChoosesTheSketchWhereItPaysAndFindsEveryPair) {
 TEST(Auto, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
   Comm world;
   SharedTempDir dir(world);
-  GenerateOptions g;
-  g.out = dir.path("weak.h5");
-  g.n = 300;
-  g.d = 64;
-  g.k = 3;
-  g.value = 0.3;  // rho^2 d = 5.8: compression barely separates theta from the noise
-  run_generate(world, g);
+  // rho^2 d = 5.8: compression barely separates theta from the noise.
+  const GenerateOptions g = generated(world, {.out = dir.path("weak.h5"), .n = 300, .d = 64, .k = 3, .value = 0.3});
   SolveOptions o = options_for(g, dir.path("auto.h5"), "auto");
   o.profile = write_profile(world, dir, like_this_machine());
   const Result got = solve(world, o);
@@ -129,14 +124,8 @@ TEST(Auto, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
 TEST(Auto, ExpectKReturnsExactlyKAndStopsEarly) {
   Comm world;
   SharedTempDir dir(world);
-  GenerateOptions g;
-  g.out = dir.path("k.h5");
-  g.n = 800;
-  g.d = 256;
-  g.k = 9;
-  g.value = 0.5;
-  g.seed = 5;
-  run_generate(world, g);
+  const GenerateOptions g =
+      generated(world, {.out = dir.path("k.h5"), .n = 800, .d = 256, .k = 9, .value = 0.5, .seed = 5});
   SolveOptions o = options_for(g, dir.path("k_out.h5"), "sketch");
   o.sketch.group_a = o.sketch.group_b = 2;
   o.sketch.z = 1;  // each repetition misses a pair w.p. ~16%: K is reached after a few
@@ -163,15 +152,8 @@ TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
   const std::string profile = write_profile(world, dir, gemm_friendly());
   int sketches = 0;
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
-    GenerateOptions g;
-    g.out = dir.path("inst.h5");
-    g.n = 256;
-    g.n_b = 192;
-    g.d = 256;
-    g.k = 4;
-    g.value = 0.5;
-    g.seed = seed;
-    run_generate(world, g);
+    const GenerateOptions g = generated(
+        world, {.out = dir.path("inst.h5"), .n = 256, .n_b = 192, .d = 256, .k = 4, .value = 0.5, .seed = seed});
     SolveOptions o = options_for(g, dir.path("inst_out.h5"), "auto");
     o.profile = profile;
     o.seed = seed;
@@ -250,15 +232,9 @@ TEST(Auto, OneRepetitionPlanStopsWhenNoHeavyPairsShareARow) {
   Comm world;
   SharedTempDir dir(world);
   for (bool self_join : {false, true}) {
-    GenerateOptions g;
-    g.out = dir.path("planted.h5");
-    g.n = 512;
-    g.d = 256;
-    g.k = 6;
-    g.value = 0.5;
-    g.seed = 3;
-    g.self_join = self_join;
-    run_generate(world, g);
+    const GenerateOptions g = generated(
+        world,
+        {.out = dir.path("planted.h5"), .n = 512, .d = 256, .k = 6, .value = 0.5, .self_join = self_join, .seed = 3});
     SolveOptions o = options_for(g, dir.path("out.h5"), "sketch");
     if (self_join) o.problem.b.reset();
     o.sketch.group_a = o.sketch.group_b = 2;

@@ -33,6 +33,14 @@ ProblemShape binary(std::int64_t n, std::int64_t d, double rho) {
   return s;
 }
 
+// Real data, n = 65536, d = 4096, theta 8 noise sd of a 4x4 group pair above zero.
+ProblemShape real_far_above_noise() {
+  ProblemShape s = binary(65536, 4096, 0.5);
+  s.mode = Mode::Real;
+  s.theta = 8 * std::sqrt(16.0 * 4096);
+  return s;
+}
+
 }  // namespace
 
 TEST(Plan, NormalCdf) {
@@ -77,9 +85,7 @@ TEST(Plan, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
 
 TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
   // Real data at d = 4096: an exact check costs 50 ns, a GEMM flop 1/80e9 s.
-  ProblemShape s = binary(65536, 4096, 0.5);
-  s.mode = Mode::Real;
-  s.theta = 8 * std::sqrt(16.0 * 4096);
+  const ProblemShape s = real_far_above_noise();
   const PlanChoice c = choose_plan(s, this_kind_of_machine());
   ASSERT_EQ(c.best.method, "sketch");
   EXPECT_LT(c.best.seconds, c.brute.seconds);
@@ -91,9 +97,7 @@ TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
 // hipi plan lists what came close: other shapes only, each once, slowest last, and none
 // faster than the chosen plan.
 TEST(Plan, AlternativesAreTheFastestPlanOfEachOtherShape) {
-  ProblemShape s = binary(65536, 4096, 0.5);
-  s.mode = Mode::Real;
-  s.theta = 8 * std::sqrt(16.0 * 4096);
+  const ProblemShape s = real_far_above_noise();
   const PlanChoice c = choose_plan(s, this_kind_of_machine());
   ASSERT_EQ(c.best.method, "sketch");
   ASSERT_EQ(c.alternatives.size(), 4u);
@@ -159,7 +163,6 @@ TEST(Plan, HeavyTailedBackgroundGetsMoreRepetitions) {
   s.theta = 300;
   s.mode = Mode::Real;
   s.m2 = 1024;
-  s.min_reps = 2;
   const Plan gaussian = plan_sketch(s, this_kind_of_machine(), 8, 8, 1.0);
   const double simulated = simulated_miss(heavy, s.theta, gaussian.detect_threshold, 8, 8, 1, 20000, 1);
   EXPECT_GT(simulated, 1.5 * gaussian.miss_per_rep) << "large terms push entries over and under the threshold";

@@ -4,11 +4,14 @@
 #include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <unordered_map>
 
 #include "hipi/blacs_grid.hpp"
+#include "hipi/completion.hpp"
 #include "hipi/log.hpp"
 #include "hipi/random.hpp"
+#include "hipi/recall.hpp"
 #include "hipi/scalapack.hpp"
 #include "hipi/sign_sketch.hpp"
 #include "hipi/sketch.hpp"
@@ -171,26 +174,6 @@ std::int64_t route_and_verify(const Comm& comm, const std::vector<std::vector<Ca
 
 std::int64_t sum_over(const Comm& comm, std::int64_t v) {
   return boost::mpi::all_reduce(comm, v, std::plus<std::int64_t>());
-}
-
-// Whether two of the heavy pairs found (each on the rank owning its row i) share a row of
-// A or of B. Collective. Each row goes to the rank that owns it; B rows are sent as
-// -1 - row so that the two sides never meet (a self-join has one side).
-bool heavy_pairs_share_a_row(const Comm& comm, const std::vector<Pair>& pairs, const TiledRows& tiled_a,
-                             const TiledRows& tiled_b, bool self_join) {
-  std::vector<std::vector<std::int64_t>> to(comm.size());
-  for (const Pair& p : pairs) {
-    to[tiled_a.owner(p.i)].push_back(p.i);
-    if (self_join)
-      to[tiled_a.owner(p.j)].push_back(p.j);
-    else
-      to[tiled_b.owner(p.j)].push_back(-1 - p.j);
-  }
-  std::vector<std::int64_t> mine;
-  for (const auto& from : alltoallv(comm, to)) mine.insert(mine.end(), from.begin(), from.end());
-  std::sort(mine.begin(), mine.end());
-  const bool shared = std::adjacent_find(mine.begin(), mine.end()) != mine.end();
-  return boost::mpi::all_reduce(comm, shared, std::logical_or<bool>());
 }
 
 // What one repetition's candidate search did.
@@ -383,7 +366,34 @@ class SignProduct {
   double t_det_;
 };
 
-// Repetitions with recall control around one product (LinearProduct or SignProduct).
+// Merges the sorted, distinct `fresh` into the sorted, distinct `known`.
+void merge_pairs(std::vector<Pair>& known, const std::vector<Pair>& fresh) {
+  std::vector<Pair> merged;
+  merged.reserve(known.size() + fresh.size());
+  std::set_union(known.begin(), known.end(), fresh.begin(), fresh.end(), std::back_inserter(merged),
+                 [](const Pair& x, const Pair& y) { return x.i != y.i ? x.i < y.i : x.j < y.j; });
+  known = std::move(merged);
+}
+
+// How often the repetitions caught each pair directly (before completion), kept beside the
+// pairs on the rank that owns row i.
+class CatchCounts {
+ public:
+  void add(const std::vector<Pair>& caught) {
+    for (const Pair& p : caught) ++count_[{p.i, p.j}];
+  }
+  int of(const Pair& p) const {
+    const auto it = count_.find({p.i, p.j});
+    return it == count_.end() ? 0 : it->second;
+  }
+
+ private:
+  std::map<std::pair<std::int64_t, std::int64_t>, int> count_;
+};
+
+// Repetitions with recall control around one product (LinearProduct or SignProduct). After
+// each repetition every row of a found pair is completed (completion.hpp), and what can
+// still be missing is estimated from the lone pairs (recall.hpp).
 template <class Matrix, class Product>
 void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int64_t n_a,
                      const LocalRows<Matrix>& b_rows, std::int64_t n_b, bool self_join, const Threshold& threshold,
@@ -392,11 +402,13 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
   const TiledRows tiled_a{n_a, o.tile_for(g_a), P}, tiled_b{n_b, o.tile_for(g_b), P};
   HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
+  const CompletionContext<Matrix> completion{comm, a_rows, b_rows, tiled_a, tiled_b, self_join, threshold};
+  CompletedRows completed(a_rows.range, b_rows.range);
 
-  // Distinct verified pairs so far, on the rank that owns row i (its tile's owner): the
-  // same rank in every repetition, so local sets are exact.
-  std::vector<std::pair<std::int64_t, std::int64_t>> found_so_far;
+  // Distinct verified pairs so far, sorted, on the rank that owns row i (its tile's owner):
+  // the same rank in every repetition, so local sets are exact.
   std::vector<Pair> union_pairs;
+  CatchCounts catches;
   const int cap = std::max(o.reps, o.max_reps);
   for (int rep = 0; rep < cap; ++rep) {
     StageTimes rep_times;
@@ -421,24 +433,36 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     run.pairs.erase(
         std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
         run.pairs.end());
-    std::int64_t overlap = 0;
-    for (const Pair& pr : run.pairs)
-      overlap += std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j));
-    const std::int64_t before = sum_over(comm, static_cast<std::int64_t>(found_so_far.size()));
-    const std::int64_t this_rep = sum_over(comm, static_cast<std::int64_t>(run.pairs.size()));
-    const std::int64_t recaptured = sum_over(comm, overlap);
-    for (const Pair& pr : run.pairs)
-      if (!std::binary_search(found_so_far.begin(), found_so_far.end(), std::make_pair(pr.i, pr.j)))
-        union_pairs.push_back(pr);
-    found_so_far.clear();
-    for (const Pair& pr : union_pairs) found_so_far.emplace_back(pr.i, pr.j);
-    std::sort(found_so_far.begin(), found_so_far.end());
-    const std::int64_t distinct = before + this_rep - recaptured;
-    // Lincoln-Petersen: with no recapture at all, assume as many again are missing.
-    const double estimate = rep == 0         ? 0.0
-                            : recaptured > 0 ? double(before) * double(this_rep) / double(recaptured)
-                                             : double(2 * distinct);
-    run.missing_estimate = std::max(0.0, estimate - double(distinct));
+    catches.add(run.pairs);
+    const std::int64_t before = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
+    merge_pairs(union_pairs, run.pairs);
+    const std::int64_t detected = sum_over(comm, static_cast<std::int64_t>(union_pairs.size())) - before;
+
+    CompletionWork completed_now;
+    if (o.complete)
+      rep_times.time("complete", [&] { completed_now = complete_neighbourhoods(completion, completed, union_pairs); });
+    const std::int64_t distinct = before + detected + completed_now.new_pairs;
+
+    // What can still be missing: lone pairs no repetition caught (recall.hpp).
+    Catches seen;
+    seen.reps = rep + 1;
+    const std::vector<char> lone = isolated_pairs(comm, union_pairs, tiled_a, tiled_b, self_join);
+    for (std::size_t k = 0; k < union_pairs.size(); ++k) {
+      const int c = catches.of(union_pairs[k]);
+      if (c == 0) continue;
+      ++seen.caught_pairs;
+      seen.caught_catches += c;
+      if (lone[k]) {
+        ++seen.lone_pairs;
+        seen.lone_catches += c;
+      }
+    }
+    for (std::int64_t* v : {&seen.lone_pairs, &seen.lone_catches, &seen.caught_pairs, &seen.caught_catches})
+      *v = sum_over(comm, *v);
+    const MissEstimate estimate = estimate_missing(seen, o.model_miss_per_rep);
+    run.missing_estimate = estimate.bounded ? estimate.missing : std::numeric_limits<double>::infinity();
+    run.miss_bounded = estimate.bounded;
+    run.missing_basis = estimate.basis;
 
     nlohmann::ordered_json stats = {
         {"repetition", rep},
@@ -446,21 +470,29 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
         {"panels", work.panels},
         {"candidates", sum_over(comm, work.candidates)},
         {"false_candidates", sum_over(comm, work.empty)},
-        {"pairs_verified", this_rep},
-        {"new_pairs", distinct - before},
+        {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run.pairs.size()))},
+        {"new_pairs", detected},
+        {"completion",
+         {{"rows", completed_now.rows},
+          {"rounds", completed_now.rounds},
+          {"pair_checks", completed_now.pair_checks},
+          {"new_pairs", completed_now.new_pairs}}},
         {"distinct_pairs", distinct},
-        {"missing_estimate", rep == 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(run.missing_estimate)},
+        {"lone_pairs", seen.lone_pairs},
+        {"missing_estimate", estimate.bounded ? nlohmann::ordered_json(estimate.missing) : nlohmann::ordered_json()},
         {"times", gather_stage_times(comm, rep_times)}};
     const double product_seconds =
         stats["times"].contains(work.product_stage) ? stats["times"][work.product_stage]["max"].get<double>() : 0.0;
     const double rate = product_seconds > 0 ? work.work / product_seconds : 0.0;
     stats[work.rate_name] = work.rate_name == "gemm_gflops" ? rate / 1e9 : rate;
-    spdlog::info("sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs verified, {}", rep + 1,
-                 rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B,
-                 stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
-                 stats["pairs_verified"].get<std::int64_t>(),
-                 work.rate_name == "gemm_gflops" ? fmt::format("GEMM {:.1f} GFLOP/s", rate / 1e9)
-                                                 : fmt::format("{:.3g} sketch pairs/s", rate));
+    spdlog::info(
+        "sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs detected ({} new), "
+        "completion of {} rows added {}, {}",
+        rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B,
+        stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
+        stats["pairs_verified"].get<std::int64_t>(), detected, completed_now.rows, completed_now.new_pairs,
+        work.rate_name == "gemm_gflops" ? fmt::format("GEMM {:.1f} GFLOP/s", rate / 1e9)
+                                        : fmt::format("{:.3g} sketch pairs/s", rate));
     for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);
     run.repetitions.push_back(std::move(stats));
     run.reps_run = rep + 1;
@@ -476,36 +508,35 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
       run.stopped = fmt::format("the planned {} repetition{} ran", o.reps, o.reps == 1 ? "" : "s");
       break;
     }
-    // The plan's model treats the other terms of a heavy pair's entry as background like
-    // the sampled pairs. Heavy pairs sharing rows (near-duplicate clusters) break that: a
-    // row's other heavy partners land in its group's entries, and random signs cancel.
-    // Pairs sharing no row meet in a group pair with probability ~ K gA gB / (nA nB). So
-    // one repetition planned to meet --delta is trusted alone only when no row is shared.
-    if (rep == 0 && o.plan_meets_delta) {
-      if (!heavy_pairs_share_a_row(comm, union_pairs, tiled_a, tiled_b, self_join)) {
-        run.stopped = "one repetition meets --delta under the plan's model, and no two heavy pairs found share a row";
-        break;
-      }
-      if (rank == 0)
-        spdlog::info(
-            "sketch: heavy pairs found share rows (they can cancel in a shared group pair): recall control "
-            "runs more repetitions");
-    }
-    if (rep > 0 && run.missing_estimate < 0.5) {
-      run.stopped = fmt::format("capture-recapture estimates {:.2f} heavy pairs missing after {} repetitions",
-                                run.missing_estimate, rep + 1);
+    // A plan's model alone ends recall control only when the planner chose the plan to meet
+    // --delta (auto); otherwise at least two repetitions measure the catch rate.
+    if ((rep > 0 || o.plan_meets_delta) && estimate.bounded && estimate.missing < 0.5) {
+      run.stopped = fmt::format("{:.2g} heavy pairs estimated missing after {} repetition{} and completion, from {}",
+                                estimate.missing, rep + 1, rep == 0 ? "" : "s", estimate.basis);
       break;
     }
   }
+  std::int64_t by_completion = 0;  // found only by completion: what the repetitions alone missed
+  for (const Pair& pr : union_pairs) by_completion += catches.of(pr) == 0;
+  run.found_by_completion = sum_over(comm, by_completion);
   const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
   const bool capped = run.stopped.empty();
   if (capped)
     run.stopped = o.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs", cap,
                                            distinct_total, *o.expect_k)
-                             : fmt::format("repetition cap {} reached; about {:.1f} heavy pairs may still be missing",
-                                           cap, run.missing_estimate);
-  if (rank == 0 && capped) spdlog::warn("sketch: {}", run.stopped);
-  if (rank == 0 && !capped) spdlog::info("sketch: {}", run.stopped);
+                             : fmt::format("repetition cap {} reached", cap);
+  if (rank == 0) {
+    if (capped) spdlog::warn("sketch: {}", run.stopped);
+    if (!capped) spdlog::info("sketch: {}", run.stopped);
+    if (run.found_by_completion > 0)
+      spdlog::info("sketch: completion found {} heavy pairs the repetitions missed", run.found_by_completion);
+    if (!run.miss_bounded)
+      spdlog::warn("sketch: misses are not bounded ({}); use more repetitions (--max-reps) or --method brute",
+                   run.missing_basis);
+    else if (run.missing_estimate >= 0.5)
+      spdlog::warn("sketch: about {:.1f} heavy pairs may still be missing ({})", run.missing_estimate,
+                   run.missing_basis);
+  }
   run.pairs = std::move(union_pairs);
 }
 

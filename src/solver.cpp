@@ -125,6 +125,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       sketch.degree = choice.best.degree;
       sketch.max_reps = std::max(4 * choice.best.reps, 16);
       sketch.plan_meets_delta = true;
+      sketch.model_miss_per_rep = choice.best.miss_per_rep;
       sketch.detect_threshold = choice.best.detect_threshold;
       sketch.tile_rows = kAutoTile;
     }
@@ -138,6 +139,9 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     return out;
   }
+  // A hand-set z has the Gaussian model's miss probability per repetition (a pair at the
+  // threshold is missed when the noise takes it below T_det); an absolute threshold has none.
+  if (!sketch.model_miss_per_rep && !sketch.detect_threshold) sketch.model_miss_per_rep = normal_cdf(-sketch.z);
   SketchRun run =
       sketch_solve<Matrix>(comm, a_rows, a.rows, b ? &*b_rows : nullptr, n_b, threshold, sketch, options.seed, times);
   out.local = std::move(run.pairs);
@@ -162,7 +166,16 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   p["tile_rows_a"] = sketch.tile_for(sketch.group_a);
   p["reps_run"] = run.reps_run;
   p["stopped"] = run.stopped;
-  p["missing_estimate"] = run.missing_estimate;
+  p["completion"] = sketch.complete;
+  p["found_by_completion"] = run.found_by_completion;
+  p["miss_bounded"] = run.miss_bounded;
+  p["missing_estimate"] = run.miss_bounded ? nlohmann::ordered_json(run.missing_estimate) : nlohmann::ordered_json();
+  p["missing_basis"] = run.missing_basis;
+  // What the repetitions alone would have missed: the pairs completion found, plus those
+  // estimated still missing. Known exactly up to the estimate.
+  p["missing_before_completion_estimate"] =
+      run.miss_bounded ? nlohmann::ordered_json(double(run.found_by_completion) + run.missing_estimate)
+                       : nlohmann::ordered_json();
   p["largest_panel_elements"] = run.largest_panel_elements;
   p["c_elements"] = run.c_elements;
   out.repetitions = std::move(run.repetitions);

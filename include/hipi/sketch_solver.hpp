@@ -30,30 +30,31 @@ enum class SketchKind { Linear, Sign };
 
 struct SketchOptions {
   SketchKind sketch = SketchKind::Linear;
-  std::int64_t group_a = 4;                // rows per group of A
-  std::int64_t group_b = 4;                // rows per group of B (a self-join uses group_a)
-  int reps = 1;                            // independent repetitions; their union is the answer
-  int max_reps = 0;                        // > reps: recall control may add repetitions up to this
-  std::optional<std::int64_t> expect_k;    // stop as soon as this many distinct heavy pairs are verified
-  bool plan_meets_delta = false;           // auto: `reps` meet --delta under the plan's model (see check())
-  double z = 4.0;                          // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
-  int degree = 1;                          // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
-  std::optional<double> detect_threshold;  // absolute T_det instead of z
-  std::string grid;                        // "PxQ"; empty: product_grid (sketch_layout.hpp)
-  std::int64_t block_size = 256;           // ScaLAPACK block size of the 2D layout (rows and columns of C)
-  std::int64_t k_block = 16384;            // block size along the inner dimension d (capped at d): see below
-  double panel_mib = 256;                  // memory for one panel of C per rank
-  std::int64_t sample_rows = 256;          // rows of A and of B sampled to estimate m2
+  std::int64_t group_a = 4;                  // rows per group of A
+  std::int64_t group_b = 4;                  // rows per group of B (a self-join uses group_a)
+  int reps = 1;                              // independent repetitions; their union is the answer
+  int max_reps = 0;                          // > reps: recall control may add repetitions up to this
+  std::optional<std::int64_t> expect_k;      // stop as soon as this many distinct heavy pairs are verified
+  bool plan_meets_delta = false;             // auto: `reps` meet --delta under the plan's model (see check())
+  std::optional<double> model_miss_per_rep;  // the plan's miss probability per repetition (recall.hpp)
+  bool complete = true;                      // neighbourhood completion after each repetition (completion.hpp)
+  double z = 4.0;                            // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
+  int degree = 1;                            // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
+  std::optional<double> detect_threshold;    // absolute T_det instead of z
+  std::string grid;                          // "PxQ"; empty: product_grid (sketch_layout.hpp)
+  std::int64_t block_size = 256;             // ScaLAPACK block size of the 2D layout (rows and columns of C)
+  std::int64_t k_block = 16384;              // block size along the inner dimension d (capped at d): see below
+  double panel_mib = 256;                    // memory for one panel of C per rank
+  std::int64_t sample_rows = 256;            // rows of A and of B sampled to estimate m2
   std::int64_t tile_rows = 1024;  // rows per tile (at least g; a tile's last group is short when g does not divide it)
 
   std::int64_t tile_for(std::int64_t group) const { return std::max(tile_rows, group); }
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
-  /// Recall control: after each repetition from the second on, the heavy pairs still
-  /// missing are estimated by capture-recapture (N ~ n1 * n2 / m, the union so far against
-  /// the new repetition); repetitions continue past `reps` while that estimate is at least
-  /// one half, up to `max_reps`. With `plan_meets_delta` and one planned repetition, a
-  /// second runs only when heavy pairs found share a row (the case the model leaves out);
-  /// otherwise there is nothing to recapture, and the plan's bound stands alone.
+  /// Recall control: after each repetition, every row of a found pair is completed, and
+  /// the heavy pairs still missing are estimated from the lone pairs' catches and the
+  /// plan's model (recall.hpp); repetitions continue past `reps` while that estimate is at
+  /// least one half or unbounded, up to `max_reps`. The model alone (one repetition) ends
+  /// them only with `plan_meets_delta`.
   void check(int ranks) const;
   // Why k_block is large: ScaLAPACK's p?gemm makes one pass over the local C per inner
   // block, and with 256-wide inner blocks those passes, not the flops, bound it: 137
@@ -70,8 +71,11 @@ struct SketchRun {
   std::int64_t largest_panel_elements = 0;  // largest local C buffer any rank allocated
   std::int64_t c_elements = 0;              // entries of the whole C (G_A x G_B)
   int reps_run = 0;
-  std::string stopped;          // why the repetitions stopped
-  double missing_estimate = 0;  // capture-recapture estimate of heavy pairs still missing
+  std::string stopped;                   // why the repetitions stopped
+  double missing_estimate = 0;           // heavy pairs estimated still missing (infinite: unbounded)
+  bool miss_bounded = false;             // whether anything bounds the misses (recall.hpp)
+  std::string missing_basis;             // what the estimate rests on
+  std::int64_t found_by_completion = 0;  // pairs no repetition detected, found by completion
   nlohmann::ordered_json repetitions = nlohmann::ordered_json::array();
 };
 

@@ -114,7 +114,12 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--group-size-a", k.group_a, "Rows per group of A")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--group-size-b", k.group_b, "Rows per group of B")->capture_default_str()->group(sk)->excludes(both);
   cmd->add_option("--reps", k.reps, "Independent repetitions (union of their pairs)")->capture_default_str()->group(sk);
-  cmd->add_option("--max-reps", k.max_reps, "Recall control: add repetitions while capture-recapture estimates misses")
+  cmd->add_option("--max-reps", k.max_reps,
+                  "Recall control: add repetitions while heavy pairs are estimated missing (or unbounded)")
+      ->group(sk);
+  cmd->add_flag("!--no-completion", k.complete,
+                "Skip neighbourhood completion (checking every row of a found pair against the other side): "
+                "for measuring what the repetitions alone miss")
       ->group(sk);
   auto* z = cmd->add_option("--z", k.z,
                             "Detection threshold: signal - z * noise sd (linear: theta - z*sqrt(gA*gB*m2); sign: "

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "hipi/output.hpp"
 #include "hipi/random.hpp"
 
 namespace hipi::test {
@@ -59,6 +60,42 @@ std::vector<std::int8_t> random_signs(std::int64_t rows, std::int64_t d, std::ui
       for (std::int64_t k = 0; k < d; ++k)
         v[r * d + k] = rng.below(6) ? (*like)[(r * 7 % like_rows) * d + k] : -(*like)[(r * 7 % like_rows) * d + k];
   }
+  return v;
+}
+
+Solved solve_and_read(const Comm& comm, const SolveOptions& o) {
+  run_solve(comm, o);
+  Solved r;
+  if (comm.rank() == 0) {
+    r.pairs = read_pairs_file(o.out);
+    const h5::File f = h5::File::open_read(o.out, nullptr);
+    r.method = f.string_attribute("method");
+    r.parameters = nlohmann::json::parse(f.string_attribute("parameters"));
+  }
+  return r;
+}
+
+std::vector<std::int8_t> clustered_signs(std::int64_t rows, std::int64_t d, std::uint64_t seed, std::uint64_t base_seed,
+                                         const std::vector<std::int64_t>& sizes, double flip, std::int64_t identical) {
+  std::vector<std::int8_t> v = random_signs(rows, d, seed);
+  RandomStream bases(base_seed, {1});
+  RandomStream rng(seed, {2});
+  std::vector<std::int64_t> order(rows);  // a random permutation: where the members go
+  for (std::int64_t r = 0; r < rows; ++r) order[r] = r;
+  for (std::int64_t r = rows - 1; r > 0; --r)
+    std::swap(order[r], order[static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(r + 1)))]);
+  const std::uint64_t flip_in_2_20 = static_cast<std::uint64_t>(flip * (1 << 20));
+  std::int64_t at = 0;
+  std::vector<std::int8_t> base(d);
+  auto members = [&](std::int64_t count, std::uint64_t flip_below) {
+    for (auto& x : base) x = bases.below(2) ? 1 : -1;
+    for (std::int64_t m = 0; m < count; ++m, ++at) {
+      HIPI_ASSERT(at < rows);
+      for (std::int64_t k = 0; k < d; ++k) v[order[at] * d + k] = rng.below(1 << 20) < flip_below ? -base[k] : base[k];
+    }
+  };
+  for (std::int64_t size : sizes) members(size, flip_in_2_20);
+  if (identical > 0) members(identical, 0);
   return v;
 }
 

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "hipi/hdf5_io.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
+#include "hipi/solver.hpp"
 
 namespace hipi::test {
 
@@ -35,12 +37,28 @@ void write_dataset(const Comm& comm, const std::string& file, const std::string&
 /// that tests have heavy pairs to find.
 std::vector<std::int8_t> random_signs(std::int64_t rows, std::int64_t d, std::uint64_t seed,
                                       const std::vector<std::int8_t>* like = nullptr);
+/// Near-duplicate clusters (what real signatures look like): random +-1 rows in which, for
+/// each size in `sizes`, that many rows scattered at random positions are copies of one base
+/// row with each coordinate flipped with probability `flip` (two members have inner product
+/// about d (1 - 2 flip)^2), and `identical` further rows are one base row exactly. Bases
+/// depend on `base_seed` only, so two matrices with the same base_seed share clusters.
+std::vector<std::int8_t> clustered_signs(std::int64_t rows, std::int64_t d, std::uint64_t seed, std::uint64_t base_seed,
+                                         const std::vector<std::int64_t>& sizes, double flip, std::int64_t identical);
 std::vector<float> random_normals(std::int64_t rows, std::int64_t d, std::uint64_t seed);
 
 /// Naive all-pairs answer, sorted: pairs (i, j) with threshold.passes(<a_i, b_j>), i < j
 /// in a self-join (b == nullptr).
 template <class T>
 std::vector<Pair> naive_pairs(const std::vector<T>& a, const std::vector<T>* b, std::int64_t d, const Threshold& t);
+
+/// What a solve wrote, read back on rank 0 (empty on the other ranks).
+struct Solved {
+  std::vector<Pair> pairs;
+  std::string method;
+  nlohmann::json parameters;
+};
+/// Collective: runs hipi solve with `o` and reads its output file on rank 0.
+Solved solve_and_read(const Comm& comm, const SolveOptions& o);
 
 /// True when `path` exists.
 bool exists(const std::string& path);

@@ -54,23 +54,8 @@ std::string write_profile(const Comm& world, const SharedTempDir& dir, const Mac
   return path;
 }
 
-struct Result {
-  std::vector<Pair> pairs;
-  std::string method;
-  nlohmann::json parameters;
-};
-
-Result solve(const Comm& world, const SolveOptions& o) {
-  run_solve(world, o);
-  Result r;
-  if (world.rank() == 0) {
-    r.pairs = read_pairs_file(o.out);
-    h5::File f = h5::File::open_read(o.out, nullptr);
-    r.method = f.string_attribute("method");
-    r.parameters = nlohmann::json::parse(f.string_attribute("parameters"));
-  }
-  return r;
-}
+using Result = Solved;
+constexpr auto solve = solve_and_read;
 
 // Collective: writes the instance `g` describes and returns it.
 GenerateOptions generated(const Comm& world, const GenerateOptions& g) {
@@ -173,8 +158,10 @@ TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
 }
 
 // Clusters of near-duplicate rows put several heavy pairs into one group pair, where their
-// random signs can cancel: one repetition misses some. Capture-recapture sees the misses
-// and recall control adds repetitions until none is estimated missing.
+// random signs can cancel: one repetition alone misses some. Completion finds them from the
+// pairs found; recall control with no model of the misses (an absolute T_det) runs a
+// second repetition to measure the catch rate, and a plan that meets --delta under its
+// model stops after one.
 TEST(Auto, RecallControlRecoversPairsLostToCancellation) {
   Comm world;
   SharedTempDir dir(world);
@@ -205,14 +192,15 @@ TEST(Auto, RecallControlRecoversPairsLostToCancellation) {
   o.sketch.detect_threshold = 100;
   o.sketch.tile_rows = 64;
   o.sketch.reps = 1;
+  o.sketch.complete = false;
   o.out = dir.path("one.h5");
   const Result one = solve(world, o);
+  o.sketch.complete = true;
   o.sketch.max_reps = 40;
   o.out = dir.path("controlled.h5");
   const Result controlled = solve(world, o);
-  // As auto runs a one-repetition plan: the heavy pairs found share rows, so the plan's
-  // bound is not trusted alone and recall control goes on.
   o.sketch.plan_meets_delta = true;
+  o.sketch.model_miss_per_rep = 1e-3;
   o.out = dir.path("planned.h5");
   const Result planned = solve(world, o);
   if (world.rank() == 0) {
@@ -220,15 +208,21 @@ TEST(Auto, RecallControlRecoversPairsLostToCancellation) {
     EXPECT_LT(one.pairs.size(), brute.pairs.size()) << "one repetition is expected to lose pairs here";
     EXPECT_TRUE(same_pairs(controlled.pairs, brute.pairs));
     EXPECT_GT(controlled.parameters["reps_run"].get<int>(), 1);
+    EXPECT_LT(controlled.parameters["reps_run"].get<int>(), 40);
+    EXPECT_GT(controlled.parameters["found_by_completion"].get<int>(), 0);
+    ASSERT_TRUE(controlled.parameters["miss_bounded"].get<bool>());
+    EXPECT_LT(controlled.parameters["missing_estimate"].get<double>(), 0.5);
+    EXPECT_GE(controlled.parameters["missing_before_completion_estimate"].get<double>(),
+              controlled.parameters["found_by_completion"].get<double>());
     EXPECT_TRUE(same_pairs(planned.pairs, brute.pairs));
-    EXPECT_GT(planned.parameters["reps_run"].get<int>(), 1);
+    EXPECT_EQ(planned.parameters["reps_run"].get<int>(), 1);
   }
 }
 
-// The other side of that rule: planted pairs share no row, so a one-repetition plan that
-// meets --delta stops after its repetition (recall control would need a second one just
-// to have something to recapture). Both self-join and A x B.
-TEST(Auto, OneRepetitionPlanStopsWhenNoHeavyPairsShareARow) {
+// A one-repetition plan that meets --delta stops after its repetition: the plan's model
+// bounds the lone pairs (recall control would need a second one just to have something to
+// recapture). Both self-join and A x B.
+TEST(Auto, OneRepetitionPlanStopsOnItsModel) {
   Comm world;
   SharedTempDir dir(world);
   for (bool self_join : {false, true}) {
@@ -247,8 +241,10 @@ TEST(Auto, OneRepetitionPlanStopsWhenNoHeavyPairsShareARow) {
     if (world.rank() == 0) {
       EXPECT_TRUE(same_pairs(got.pairs, read_truth(g.out))) << "self-join " << self_join;
       EXPECT_EQ(got.parameters["reps_run"].get<int>(), 1) << "self-join " << self_join;
-      EXPECT_NE(got.parameters["stopped"].get<std::string>().find("no two heavy pairs found share a row"),
-                std::string::npos);
+      EXPECT_NE(got.parameters["stopped"].get<std::string>().find("estimated missing after 1 repetition and "
+                                                                  "completion, from the plan's model"),
+                std::string::npos)
+          << got.parameters["stopped"];
     }
   }
 }

@@ -90,19 +90,28 @@ double verify_seconds(const ProblemShape& s, const MachineProfile& m, double can
 }
 
 // Sets the plan's stages from their per-repetition times (plus the fixed per-repetition
-// overhead) and its total; a plan needing more than kMaxReps repetitions never wins.
-void set_stages(Plan& p, std::vector<StagePrediction> per_rep) {
+// overhead), adds the completion of the partnered rows (once, whatever the repetitions),
+// and its total; a plan needing more than kMaxReps repetitions never wins.
+void set_stages(Plan& p, std::vector<StagePrediction> per_rep, const ProblemShape& s, const MachineProfile& m) {
   per_rep.push_back({"overhead", kRepOverheadSeconds});
   p.seconds = 0;
   for (auto& st : per_rep) {
     st.seconds *= p.reps;
     p.seconds += st.seconds;
   }
+  per_rep.push_back({"complete", completion_seconds(s, m)});
+  p.seconds += per_rep.back().seconds;
   p.stages = std::move(per_rep);
   if (p.reps > kMaxReps) p.seconds = std::numeric_limits<double>::infinity();
 }
 
 }  // namespace
+
+double completion_seconds(const ProblemShape& s, const MachineProfile& m) {
+  const double n_b = s.self_join ? double(s.n_a) : double(s.n_b);
+  const double checks = s.partnered_a * double(s.n_a) * n_b + (s.self_join ? 0.0 : s.partnered_b * n_b * double(s.n_a));
+  return checks / s.ranks / pairs_rate(s, m);
+}
 
 double normal_cdf(double x) {
   return 0.5 * std::erfc(-x / std::sqrt(2.0));
@@ -190,12 +199,14 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   const double per_rep_detect = entries / s.ranks * kDetectSecondsPerEntry;
   const double per_rep_route = route_seconds(s, m, p.candidates_per_rep, gb, G_B);
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep, checks);
-  set_stages(p, {{"sketch", per_rep_sketch},
-                 {"redistribute", per_rep_redistribute},
-                 {"gemm", per_rep_gemm},
-                 {"detect", per_rep_detect},
-                 {"route", per_rep_route},
-                 {"verify", per_rep_verify}});
+  set_stages(p,
+             {{"sketch", per_rep_sketch},
+              {"redistribute", per_rep_redistribute},
+              {"gemm", per_rep_gemm},
+              {"detect", per_rep_detect},
+              {"route", per_rep_route},
+              {"verify", per_rep_verify}},
+             s, m);
   return p;
 }
 
@@ -241,7 +252,8 @@ Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep + diagonal, checks);
   set_stages(
       p,
-      {{"sketch", per_rep_sketch}, {"product", per_rep_product}, {"route", per_rep_route}, {"verify", per_rep_verify}});
+      {{"sketch", per_rep_sketch}, {"product", per_rep_product}, {"route", per_rep_route}, {"verify", per_rep_verify}},
+      s, m);
   return p;
 }
 
@@ -286,8 +298,11 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
         Plan repriced = plan_sketch(s, m, p.group_a, p.group_b, p.z, p.degree);
         const int reps = reps_for(simulated, s);
         const double scale = double(reps) / repriced.reps;
-        for (auto& st : repriced.stages) st.seconds *= scale;
-        repriced.seconds *= scale;
+        repriced.seconds = 0;
+        for (auto& st : repriced.stages) {
+          if (st.stage != "complete") st.seconds *= scale;  // completion runs once, whatever the repetitions
+          repriced.seconds += st.seconds;
+        }
         if (reps > kMaxReps) repriced.seconds = std::numeric_limits<double>::infinity();
         repriced.reps = reps;
         repriced.miss_per_rep = simulated;

@@ -42,7 +42,8 @@ struct Outcome {
   nlohmann::ordered_json plan;
 };
 
-void print_plan(const PlanChoice& c, const ProblemShape& shape, const BackgroundSample& bg, const MachineProfile& m) {
+void print_plan(const PlanChoice& c, const ProblemShape& shape, const BackgroundSample& bg,
+                const NeighbourhoodProbe& probe, const MachineProfile& m) {
   auto describe = [](const Plan& p) {
     std::string s = fmt::format("{} predicted {:.3f} s", p.method, p.seconds);
     if (p.method == "sketch")
@@ -60,6 +61,11 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
   fmt::print("data:    {} x {}{}, d = {}, theta = {}, m2 = {:.4g} from {} sampled pairs (theta^2/m2 = {:.3g})\n",
              shape.n_a, shape.n_b, shape.self_join ? " (self-join)" : "", shape.d, shape.theta, bg.m2, bg.pairs,
              shape.theta * shape.theta / bg.m2);
+  fmt::print("probe:   {} of {} sampled rows of A have heavy partners ({} in all){}\n", probe.partnered_a,
+             probe.probed_a, probe.partners_a,
+             shape.self_join ? ""
+                             : fmt::format("; {} of {} rows of B ({} in all)", probe.partnered_b, probe.probed_b,
+                                           probe.partners_b));
   fmt::print(
       "machine: per rank, GEMM {:.1f} GFLOP/s float32, {:.1f} float64; exact checks {:.3g} pairs/s; "
       "all-to-all {:.2g} B/s\n",
@@ -92,6 +98,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
           comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed,
           problem.mode == Mode::Binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
     });
+    const NeighbourhoodProbe probe = times.time(
+        "sample", [&] { return probe_neighbourhoods(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, options.seed); });
     MachineProfile machine;
     agree(comm, [&] {
       if (!options.profile.empty()) machine = scaled_to(load_profile(options.profile), a.cols);
@@ -105,16 +113,25 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
                        bg.m4,        &bg.inner_products,
                        options.delta};
     shape.sign_noise = &bg.sign_noise;
+    shape.partnered_a = probe.fraction_a();
+    shape.partnered_b = probe.fraction_b();
     const PlanChoice choice = times.time("plan", [&] { return choose_plan(shape, machine); });
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},
                 {"brute", choice.brute.to_json()},
                 {"why", choice.why},
-                {"background_m2", bg.m2}};
+                {"background_m2", bg.m2},
+                {"probe",
+                 {{"rows_a", probe.probed_a},
+                  {"partnered_a", probe.partnered_a},
+                  {"partners_a", probe.partners_a},
+                  {"rows_b", probe.probed_b},
+                  {"partnered_b", probe.partnered_b},
+                  {"partners_b", probe.partners_b}}}};
     out.method = choice.best.method;
     spdlog::info("auto: {} chosen, predicted {:.3f} s: {}", out.method, choice.best.seconds, choice.why);
     if (options.plan_only) {
-      if (comm.rank() == 0) print_plan(choice, shape, bg, machine);
+      if (comm.rank() == 0) print_plan(choice, shape, bg, probe, machine);
       return out;
     }
     if (out.method == "sketch") {

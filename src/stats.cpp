@@ -103,6 +103,57 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
   return out;
 }
 
+std::int64_t probe_rows(std::int64_t n) {
+  return std::min(n, std::clamp<std::int64_t>(n / 100, 8, 64));
+}
+
+namespace {
+
+// Rows `count` seeded rows of `from` (stream `side`) checked against this rank's rows of
+// `against`; adds to (partnered, partners) summed over ranks.
+template <class Matrix>
+void probe_side(const Comm& comm, const LocalRows<Matrix>& from, std::int64_t n_from, const LocalRows<Matrix>& against,
+                bool self_join, const Threshold& threshold, std::uint64_t seed, int side, std::int64_t& partnered,
+                std::int64_t& partners) {
+  std::vector<std::int64_t> ids;
+  const Matrix probe = gather_sample(comm, from, n_from, probe_rows(n_from), seed, side, ids);
+  std::vector<Pair> hits;
+  heavy_pairs(probe, 0, against.rows, against.range.begin, threshold, PairFilter::All, hits);
+  std::vector<std::int64_t> count(ids.size(), 0);
+  for (const Pair& p : hits)
+    if (!(self_join && ids[p.i] == p.j)) ++count[p.i];
+  boost::mpi::all_reduce(comm, boost::mpi::inplace(count.data()), static_cast<int>(count.size()),
+                         std::plus<std::int64_t>());
+  for (std::int64_t c : count) {
+    partnered += c > 0;
+    partners += c;
+  }
+}
+
+}  // namespace
+
+template <class Matrix>
+NeighbourhoodProbe probe_neighbourhoods(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                        const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
+                                        const Threshold& threshold, std::uint64_t seed) {
+  NeighbourhoodProbe out;
+  // Streams 2 and 3: other rows than the background sample's.
+  out.probed_a = probe_rows(n_a);
+  probe_side(comm, a, n_a, self_join ? a : b, self_join, threshold, seed, 2, out.partnered_a, out.partners_a);
+  if (!self_join) {
+    out.probed_b = probe_rows(n_b);
+    probe_side(comm, b, n_b, a, false, threshold, seed, 3, out.partnered_b, out.partners_b);
+  }
+  return out;
+}
+
+template NeighbourhoodProbe probe_neighbourhoods(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
+                                                 const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
+                                                 std::uint64_t);
+template NeighbourhoodProbe probe_neighbourhoods(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
+                                                 const LocalRows<RealMatrix>&, std::int64_t, bool, const Threshold&,
+                                                 std::uint64_t);
+
 template BackgroundSample estimate_background(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
                                               const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
                                               std::int64_t, std::uint64_t, const std::vector<std::int64_t>&);

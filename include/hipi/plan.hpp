@@ -37,6 +37,9 @@ struct ProblemShape {
   const std::vector<double>* background = nullptr;     // sampled inner products, for empirical recall
   double delta = 1e-3;                                 // allowed miss probability per heavy pair
   const std::vector<SignNoise>* sign_noise = nullptr;  // binary data: sign-sketch noise per group sizes
+  // Fractions of the rows of A and B with at least one heavy partner (probed, stats.hpp):
+  // a sketch plan completes those rows against the other side (completion.hpp).
+  double partnered_a = 0, partnered_b = 0;
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).
@@ -65,6 +68,10 @@ struct Plan {
 
 /// The brute-force plan.
 Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
+/// Predicted seconds of neighbourhood completion: the partnered rows of each side checked
+/// against every row of the other side, once over all repetitions.
+double completion_seconds(const ProblemShape& shape, const MachineProfile& machine);
+
 /// A sketch plan with the given group sizes, feature degree and detection threshold (z in
 /// noise sigmas below the signal theta^degree); repetitions are chosen to bring the miss
 /// probability under shape.delta.

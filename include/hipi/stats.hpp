@@ -35,4 +35,26 @@ BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& 
                                      const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed,
                                      const std::vector<std::int64_t>& sign_groups = {});
 
+/// How many rows have heavy partners: sampled rows of each side checked exactly against
+/// every row of the other side (what completion, completion.hpp, will cost, and whether
+/// heavy pairs cluster on shared rows).
+struct NeighbourhoodProbe {
+  std::int64_t probed_a = 0, partnered_a = 0, partners_a = 0;  // rows of A probed, with a partner, partners found
+  std::int64_t probed_b = 0, partnered_b = 0, partners_b = 0;  // the same for B (none in a self-join)
+  double fraction_a() const { return probed_a ? double(partnered_a) / double(probed_a) : 0.0; }
+  double fraction_b() const { return probed_b ? double(partnered_b) / double(probed_b) : 0.0; }
+};
+
+/// Rows to probe: about 1% of the side's rows, at least 8 and at most 64 (a probe costs
+/// that fraction of brute force).
+std::int64_t probe_rows(std::int64_t n);
+
+/// Collective. Probes probe_rows(n_a) seeded rows of A against all of B (and, unless a
+/// self-join, probe_rows(n_b) rows of B against all of A); `a` and `b` as for
+/// estimate_background.
+template <class Matrix>
+NeighbourhoodProbe probe_neighbourhoods(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
+                                        const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
+                                        const Threshold& threshold, std::uint64_t seed);
+
 }  // namespace hipi

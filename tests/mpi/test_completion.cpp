@@ -9,6 +9,7 @@
 #include "hipi/output.hpp"
 #include "hipi/random.hpp"
 #include "hipi/solver.hpp"
+#include "hipi/stats.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;
@@ -177,4 +178,24 @@ TEST(Completion, AStarIsCompletedFromItsCentreInB) {
     EXPECT_TRUE(same_pairs(got, want));
     EXPECT_EQ(work.rows, 2 + 13) << "the known pair's rows, then the star's other rows of A";
   }
+}
+
+// The probe that prices completion: exact counts at the two extremes, at any rank count.
+TEST(Completion, ProbeCountsRowsWithHeavyPartners) {
+  Comm world;
+  const std::int64_t n = 900, d = 256;
+  const TiledRows tiled{n, 64, world.size()};
+  const Threshold t{128, false};
+  const std::vector<std::int8_t> same = clustered_signs(n, d, 3, 4, {}, 0.0, n);  // every row one base row
+  const LocalRows<BitMatrix> same_rows = my_rows(world, same, n, d, tiled);
+  const NeighbourhoodProbe all = probe_neighbourhoods(world, same_rows, n, same_rows, n, true, t, 7);
+  EXPECT_EQ(all.probed_a, probe_rows(n));
+  EXPECT_EQ(all.partnered_a, all.probed_a);
+  EXPECT_EQ(all.partners_a, all.probed_a * (n - 1)) << "a self-join leaves the row itself out";
+  EXPECT_EQ(all.fraction_a(), 1.0);
+  const std::vector<std::int8_t> a = random_signs(n, d, 5), b = random_signs(n, d, 6);
+  const LocalRows<BitMatrix> rows_a = my_rows(world, a, n, d, tiled), rows_b = my_rows(world, b, n, d, tiled);
+  const NeighbourhoodProbe none = probe_neighbourhoods(world, rows_a, n, rows_b, n, false, t, 7);
+  EXPECT_EQ(none.probed_b, probe_rows(n));
+  EXPECT_EQ(none.fraction_a() + none.fraction_b(), 0.0);
 }

@@ -1,6 +1,7 @@
 // The planner's cost and recall model, and its choices, on synthetic machine profiles.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -221,4 +222,26 @@ TEST(Plan, ChoosesSignSketchOnStronglyCorrelatedBinaryData) {
   // Real data never get a sign plan.
   s.mode = Mode::Real;
   EXPECT_NE(choose_plan(s, this_kind_of_machine()).best.sketch, "sign");
+}
+
+// Completion (completion.hpp) checks every partnered row against the other side, once: a
+// sketch plan pays (partnered rows) x n / (ranks x pair rate), whatever its repetitions.
+TEST(Plan, CompletionIsPricedFromThePartneredRows) {
+  ProblemShape s = real_far_above_noise();
+  const MachineProfile m = this_kind_of_machine();
+  ASSERT_EQ(choose_plan(s, m).best.method, "sketch");
+  s.partnered_a = s.partnered_b = 0.01;
+  const double expected = 2 * 0.01 * 65536.0 * 65536.0 / 2 / m.real_pairs;
+  EXPECT_NEAR(completion_seconds(s, m), expected, 1e-9 * expected);
+  const Plan p = plan_sketch(s, m, 4, 4, 3.0);
+  const auto complete = std::find_if(p.stages.begin(), p.stages.end(), [](auto& st) { return st.stage == "complete"; });
+  ASSERT_NE(complete, p.stages.end());
+  EXPECT_NEAR(complete->seconds, expected, 1e-9 * expected) << "not multiplied by the repetitions";
+  s.self_join = true;
+  EXPECT_NEAR(completion_seconds(s, m), expected / 2, 1e-9 * expected);
+  // Every row partnered (a block of identical rows): completion alone costs brute force
+  // twice over, and brute force is chosen.
+  s.self_join = false;
+  s.partnered_a = s.partnered_b = 1;
+  EXPECT_EQ(choose_plan(s, m).best.method, "brute");
 }

@@ -1,8 +1,8 @@
 #include "hipi/brute.hpp"
 
+#include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
-#include <algorithm>
 #include <climits>
 
 #include "hipi/verify.hpp"

@@ -4,7 +4,7 @@
 #include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <limits>
-#include <map>
+#include <memory>
 #include <unordered_map>
 
 #include "hipi/blacs_grid.hpp"
@@ -268,15 +268,23 @@ class LinearProduct {
     work.work = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
     work.rate_name = "gemm_gflops";
     work.product_stage = "gemm";
+    // One buffer for every panel, zeroed once: a fresh buffer per panel cost page faults
+    // and a memset every time. It only ever holds finite values, so even a GEMM that scales
+    // C by beta = 0 before adding leaves no trace of the previous panel.
+    // Sized for the largest panel (a self-join's panels grow down to the last).
+    std::int64_t c_capacity = 1;
+    agree(comm_,
+          [&] { c_capacity = std::max(c_capacity, describe(grid_, G_A, std::min(width, G_B), nb, nb).local_size()); });
+    std::unique_ptr<T[]> c(new T[c_capacity]());
     for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels) {
       const std::int64_t cols = std::min(width, G_B - c0);
       const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
       Descriptor c_desc;
       agree(comm_, [&] { c_desc = describe(grid_, rows, cols, nb, nb); });
-      std::vector<T> c(std::max<std::int64_t>(1, c_desc.local_size()));
+      HIPI_ASSERT(c_desc.local_size() <= c_capacity);
       largest_panel_ = std::max(largest_panel_, c_desc.local_size());
       rep_times.time("gemm",
-                     [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.data(), c_desc); });
+                     [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.get(), c_desc); });
 
       std::vector<std::vector<Candidate>> outgoing(P);
       // C column by column, one block of nb local rows (consecutive groups) at a time. Nearly
@@ -287,7 +295,7 @@ class LinearProduct {
         const T t_scan = scan_threshold<T>(t_det_);
         for (std::int64_t lj = 0; lj < c_desc.local_cols; ++lj) {
           const std::int64_t h = c0 + block_cyclic_global(lj, nb, c_desc.my_col, shape_.cols);
-          const T* column = c.data() + lj * c_desc.ld;
+          const T* column = c.get() + lj * c_desc.ld;
           for (std::int64_t li0 = 0; li0 < c_desc.local_rows; li0 += nb) {
             const std::int64_t li1 = std::min(c_desc.local_rows, li0 + nb);
             const std::int64_t g0 = block_cyclic_global(li0, nb, c_desc.my_row, shape_.rows);
@@ -376,19 +384,42 @@ void merge_pairs(std::vector<Pair>& known, const std::vector<Pair>& fresh) {
 }
 
 // How often the repetitions caught each pair directly (before completion), kept beside the
-// pairs on the rank that owns row i.
+// pairs on the rank that owns row i: sorted by (i, j), merged linearly each repetition.
 class CatchCounts {
  public:
+  struct Entry {
+    std::int64_t i, j;
+    int count;
+  };
+  /// `caught`: one repetition's pairs, sorted by (i, j) and distinct.
   void add(const std::vector<Pair>& caught) {
-    for (const Pair& p : caught) ++count_[{p.i, p.j}];
+    std::vector<Entry> merged;
+    merged.reserve(entries_.size() + caught.size());
+    std::size_t k = 0;
+    for (const Pair& p : caught) {
+      while (k < entries_.size() && before(entries_[k], p)) merged.push_back(entries_[k++]);
+      if (k < entries_.size() && entries_[k].i == p.i && entries_[k].j == p.j)
+        merged.push_back({p.i, p.j, entries_[k++].count + 1});
+      else
+        merged.push_back({p.i, p.j, 1});
+    }
+    merged.insert(merged.end(), entries_.begin() + static_cast<std::ptrdiff_t>(k), entries_.end());
+    entries_ = std::move(merged);
   }
-  int of(const Pair& p) const {
-    const auto it = count_.find({p.i, p.j});
-    return it == count_.end() ? 0 : it->second;
+  /// The count of each of `pairs` (sorted by (i, j)), 0 for pairs never caught.
+  std::vector<int> of(const std::vector<Pair>& pairs) const {
+    std::vector<int> out(pairs.size(), 0);
+    std::size_t k = 0;
+    for (std::size_t q = 0; q < pairs.size(); ++q) {
+      while (k < entries_.size() && before(entries_[k], pairs[q])) ++k;
+      if (k < entries_.size() && entries_[k].i == pairs[q].i && entries_[k].j == pairs[q].j) out[q] = entries_[k].count;
+    }
+    return out;
   }
 
  private:
-  std::map<std::pair<std::int64_t, std::int64_t>, int> count_;
+  static bool before(const Entry& e, const Pair& p) { return e.i != p.i ? e.i < p.i : e.j < p.j; }
+  std::vector<Entry> entries_;
 };
 
 // Repetitions with recall control around one product (LinearProduct or SignProduct). After
@@ -421,22 +452,25 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     run.pairs.clear();
     const RepetitionWork work = product(a, b, self_join, threshold, rep_times, run.pairs);
 
-    // Self-join pairs (i, j), i < j, were verified by the owner of either row's group: move
-    // them to the owner of row i so that every pair has one home across repetitions.
-    if (self_join) {
-      std::vector<std::vector<Pair>> to(P);
-      for (const Pair& pr : run.pairs) to[tiled_a.owner(pr.i)].push_back(pr);
-      run.pairs.clear();
-      for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
-    }
-    sort_pairs(run.pairs);
-    run.pairs.erase(
-        std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
-        run.pairs.end());
-    catches.add(run.pairs);
-    const std::int64_t before = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
-    merge_pairs(union_pairs, run.pairs);
-    const std::int64_t detected = sum_over(comm, static_cast<std::int64_t>(union_pairs.size())) - before;
+    std::int64_t before = 0, detected = 0;
+    rep_times.time("collect", [&] {
+      // Self-join pairs (i, j), i < j, were verified by the owner of either row's group: move
+      // them to the owner of row i so that every pair has one home across repetitions.
+      if (self_join) {
+        std::vector<std::vector<Pair>> to(P);
+        for (const Pair& pr : run.pairs) to[tiled_a.owner(pr.i)].push_back(pr);
+        run.pairs.clear();
+        for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
+      }
+      sort_pairs(run.pairs);
+      run.pairs.erase(
+          std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
+          run.pairs.end());
+      catches.add(run.pairs);
+      before = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
+      merge_pairs(union_pairs, run.pairs);
+      detected = sum_over(comm, static_cast<std::int64_t>(union_pairs.size())) - before;
+    });
 
     CompletionWork completed_now;
     if (o.complete)
@@ -446,20 +480,24 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     // What can still be missing: lone pairs no repetition caught (recall.hpp).
     Catches seen;
     seen.reps = rep + 1;
-    const std::vector<char> lone = isolated_pairs(comm, union_pairs, tiled_a, tiled_b, self_join);
-    for (std::size_t k = 0; k < union_pairs.size(); ++k) {
-      const int c = catches.of(union_pairs[k]);
-      if (c == 0) continue;
-      ++seen.caught_pairs;
-      seen.caught_catches += c;
-      if (lone[k]) {
-        ++seen.lone_pairs;
-        seen.lone_catches += c;
+    MissEstimate estimate;
+    rep_times.time("recall", [&] {
+      const std::vector<char> lone = isolated_pairs(comm, union_pairs, tiled_a, tiled_b, self_join);
+      const std::vector<int> caught = catches.of(union_pairs);
+      for (std::size_t k = 0; k < union_pairs.size(); ++k) {
+        const int c = caught[k];
+        if (c == 0) continue;
+        ++seen.caught_pairs;
+        seen.caught_catches += c;
+        if (lone[k]) {
+          ++seen.lone_pairs;
+          seen.lone_catches += c;
+        }
       }
-    }
-    for (std::int64_t* v : {&seen.lone_pairs, &seen.lone_catches, &seen.caught_pairs, &seen.caught_catches})
-      *v = sum_over(comm, *v);
-    const MissEstimate estimate = estimate_missing(seen, o.model_miss_per_rep);
+      for (std::int64_t* v : {&seen.lone_pairs, &seen.lone_catches, &seen.caught_pairs, &seen.caught_catches})
+        *v = sum_over(comm, *v);
+      estimate = estimate_missing(seen, o.model_miss_per_rep);
+    });
     run.missing_estimate = estimate.bounded ? estimate.missing : std::numeric_limits<double>::infinity();
     run.miss_bounded = estimate.bounded;
     run.missing_basis = estimate.basis;
@@ -517,7 +555,7 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
     }
   }
   std::int64_t by_completion = 0;  // found only by completion: what the repetitions alone missed
-  for (const Pair& pr : union_pairs) by_completion += catches.of(pr) == 0;
+  for (int c : catches.of(union_pairs)) by_completion += c == 0;
   run.found_by_completion = sum_over(comm, by_completion);
   const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
   const bool capped = run.stopped.empty();

@@ -115,6 +115,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     shape.sign_noise = &bg.sign_noise;
     shape.partnered_a = probe.fraction_a();
     shape.partnered_b = probe.fraction_b();
+    shape.heavy_pairs = probe.heavy_pairs(a.rows, !b);
     const PlanChoice choice = times.time("plan", [&] { return choose_plan(shape, machine); });
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},

@@ -40,6 +40,7 @@ struct ProblemShape {
   // Fractions of the rows of A and B with at least one heavy partner (probed, stats.hpp):
   // a sketch plan completes those rows against the other side (completion.hpp).
   double partnered_a = 0, partnered_b = 0;
+  double heavy_pairs = 0;  // expected heavy pairs in the answer (probed partners per row times rows)
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).

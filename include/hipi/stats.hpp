@@ -43,6 +43,11 @@ struct NeighbourhoodProbe {
   std::int64_t probed_b = 0, partnered_b = 0, partners_b = 0;  // the same for B (none in a self-join)
   double fraction_a() const { return probed_a ? double(partnered_a) / double(probed_a) : 0.0; }
   double fraction_b() const { return probed_b ? double(partnered_b) / double(probed_b) : 0.0; }
+  /// Expected heavy pairs in the answer: partners per probed row of A times n_a (halved in a
+  /// self-join, where each pair has two rows).
+  double heavy_pairs(std::int64_t n_a, bool self_join) const {
+    return probed_a ? double(partners_a) / double(probed_a) * double(n_a) / (self_join ? 2.0 : 1.0) : 0.0;
+  }
 };
 
 /// Rows to probe: about 1% of the side's rows, at least 8 and at most 64 (a probe costs

@@ -239,6 +239,14 @@ TEST(Plan, CompletionIsPricedFromThePartneredRows) {
   EXPECT_NEAR(complete->seconds, expected, 1e-9 * expected) << "not multiplied by the repetitions";
   s.self_join = true;
   EXPECT_NEAR(completion_seconds(s, m), expected / 2, 1e-9 * expected);
+  s.self_join = false;
+  // Known heavy pairs: each is a candidate entry and is found again by completion from
+  // both of its rows; every plan pays for them.
+  s.heavy_pairs = 1e5;
+  const Plan with_pairs = plan_sketch(s, m, 4, 4, 3.0);
+  EXPECT_NEAR(with_pairs.candidates_per_rep - p.candidates_per_rep, 1e5, 1e-6);
+  EXPECT_GT(completion_seconds(s, m), expected);
+  EXPECT_GT(with_pairs.seconds, p.seconds);
   // Every row partnered (a block of identical rows): completion alone costs brute force
   // twice over, and brute force is chosen.
   s.self_join = false;

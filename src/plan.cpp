@@ -23,8 +23,10 @@ constexpr double kVerifySecondsPerCandidate = 7e-7;
 // (97 MB of d = 16384 rows in 0.13 s, three passes over fresh buffers: not the all-to-all's
 // own rate); a rank's own rows are copied once, three times as fast;
 constexpr double kRouteBytesPerSecond = 8e8;
-// fresh sketch and layout buffers are first written at about 1 GB/s per rank (page faults).
+// fresh sketch and layout buffers are first written at about 1 GB/s per rank (page faults),
+// and so is the buffer of one panel of C (SketchOptions::panel_mib, 64 MiB by default).
 constexpr double kFirstTouchBytesPerSecond = 1e9;
+constexpr double kPanelBytes = 64.0 * 1048576;
 // Sign sketches are built at about 3.5 ns per row and 64-bit word (bit-sliced counters)
 // plus 0.5 us per group (signs, set-up), per rank: measured at d = 4096, groups of 1 to 13.
 constexpr double kSignSketchSecondsPerWord = 3.5e-9;
@@ -52,8 +54,14 @@ bool fits_float32(const ProblemShape& s, std::int64_t ga, std::int64_t gb, int d
   return s.mode == Mode::Real || double(ga) * double(gb) * std::pow(double(s.d), degree) < double(1 << 24);
 }
 
+// Exact checks of candidate groups (small blocks).
 double pairs_rate(const ProblemShape& s, const MachineProfile& m) {
   return s.mode == Mode::Binary ? m.binary_pairs : m.real_pairs;
+}
+// Exact checks of whole blocks (brute force, completion): real blocks go through the GEMM
+// filter (gemm_filter.hpp).
+double bulk_pairs_rate(const ProblemShape& s, const MachineProfile& m) {
+  return s.mode == Mode::Real && m.real_bulk_pairs > 0 ? m.real_bulk_pairs : pairs_rate(s, m);
 }
 
 // Repetitions that bring a per-repetition miss probability under delta.
@@ -119,7 +127,7 @@ double completion_seconds(const ProblemShape& s, const MachineProfile& m) {
   const double n_b = s.self_join ? double(s.n_a) : double(s.n_b);
   const double checks = s.partnered_a * double(s.n_a) * n_b + (s.self_join ? 0.0 : s.partnered_b * n_b * double(s.n_a));
   // Each heavy pair is found again from both of its rows.
-  return checks / s.ranks / pairs_rate(s, m) + 2 * s.heavy_pairs / s.ranks * kCompletionSecondsPerPair;
+  return checks / s.ranks / bulk_pairs_rate(s, m) + 2 * s.heavy_pairs / s.ranks * kCompletionSecondsPerPair;
 }
 
 double normal_cdf(double x) {
@@ -168,7 +176,7 @@ Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
   Plan p;
   p.method = "brute";
   const double pairs = s.self_join ? double(s.n_a) * double(s.n_a - 1) / 2 : double(s.n_a) * double(s.n_b);
-  p.stages = {{"compute", pairs / s.ranks / pairs_rate(s, m)}};
+  p.stages = {{"compute", pairs / s.ranks / bulk_pairs_rate(s, m)}};
   p.seconds = p.stages[0].seconds;
   return p;
 }
@@ -206,6 +214,7 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
                                 2 * sketch_bytes / kFirstTouchBytesPerSecond;  // local and 2D copies
   const double per_rep_redistribute = sketch_bytes / m.redistribute_bytes;
   const double per_rep_gemm = flops / gemm_rate;
+  const double per_rep_panel = std::min(entries / s.ranks * elem, kPanelBytes) / kFirstTouchBytesPerSecond;
   const double per_rep_detect = entries / s.ranks * kDetectSecondsPerEntry;
   const double per_rep_route = route_seconds(s, m, p.candidates_per_rep, gb, G_B);
   const double per_rep_verify = verify_seconds(s, m, p.candidates_per_rep, checks);

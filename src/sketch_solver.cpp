@@ -275,7 +275,8 @@ class LinearProduct {
     std::int64_t c_capacity = 1;
     agree(comm_,
           [&] { c_capacity = std::max(c_capacity, describe(grid_, G_A, std::min(width, G_B), nb, nb).local_size()); });
-    std::unique_ptr<T[]> c(new T[c_capacity]());
+    std::unique_ptr<T[]> c;
+    rep_times.time("panel", [&] { c.reset(new T[c_capacity]()); });
     for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels) {
       const std::int64_t cols = std::min(width, G_B - c0);
       const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only

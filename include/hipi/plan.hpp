@@ -17,8 +17,9 @@ namespace hipi {
 struct MachineProfile {
   double gemm_f32_flops = 0;  // p?gemm on the job's grid, flop/s per rank
   double gemm_f64_flops = 0;
-  double binary_pairs = 0;  // exact kernel, pairs/s per rank, at the problem's d
-  double real_pairs = 0;
+  double binary_pairs = 0;        // exact kernel, pairs/s per rank, at the problem's d
+  double real_pairs = 0;          // the float64 reference kernel (verify.hpp), on small blocks
+  double real_bulk_pairs = 0;     // real blocks of 1024 x 1024 rows (the GEMM filter); 0: as real_pairs
   double sketch_coords = 0;       // sketch build, row-coordinates/s per rank
   double exchange_bytes = 0;      // all-to-all, bytes/s per rank
   double redistribute_bytes = 0;  // sketches into the 2D layout (scatter_to_grid), bytes/s per rank

@@ -103,14 +103,22 @@ MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
   m.gemm_f32_flops = gemm_rate<float>(comm, grid, d);
   m.gemm_f64_flops = gemm_rate<double>(comm, grid, d);
   m.binary_pairs = pairs_rate<BitMatrix>(comm, d, 512);
-  m.real_pairs = pairs_rate<RealMatrix>(comm, d, 128);
+  {
+    // Candidate groups are checked by the reference kernel; whole blocks go through the
+    // GEMM filter (gemm_filter.hpp). Random data: the filter's scan rejects every entry.
+    const RealKernel kernel = real_kernel();
+    use_real_kernel(RealKernel::Reference);
+    m.real_pairs = pairs_rate<RealMatrix>(comm, d, 128);
+    use_real_kernel(kernel);
+    m.real_bulk_pairs = kernel == RealKernel::GemmFilter ? pairs_rate<RealMatrix>(comm, d, 1024) : m.real_pairs;
+  }
   m.sketch_coords = sketch_rate(comm, d);
   m.exchange_bytes = exchange_rate(comm);
   m.redistribute_bytes = redistribute_rate(comm, grid, d);
   m.calibrated_d = d;
   // The slowest rank sets the pace of a collective run.
-  for (double* rate : {&m.gemm_f32_flops, &m.gemm_f64_flops, &m.binary_pairs, &m.real_pairs, &m.sketch_coords,
-                       &m.exchange_bytes, &m.redistribute_bytes})
+  for (double* rate : {&m.gemm_f32_flops, &m.gemm_f64_flops, &m.binary_pairs, &m.real_pairs, &m.real_bulk_pairs,
+                       &m.sketch_coords, &m.exchange_bytes, &m.redistribute_bytes})
     *rate = boost::mpi::all_reduce(comm, *rate, boost::mpi::minimum<double>());
 
   __builtin_cpu_init();
@@ -135,18 +143,16 @@ MachineProfile scaled_to(const MachineProfile& p, std::int64_t d) {
   const double floats = double((p.calibrated_d + 7) / 8) / double((d + 7) / 8);
   m.binary_pairs *= words;
   m.real_pairs *= floats;
+  m.real_bulk_pairs *= floats;
   m.calibrated_d = d;
   return m;
 }
 
 void save_profile(const std::string& path, const MachineProfile& m) {
-  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops},
-                {"gemm_f64_flops", m.gemm_f64_flops},
-                {"binary_pairs", m.binary_pairs},
-                {"real_pairs", m.real_pairs},
-                {"sketch_coords", m.sketch_coords},
-                {"exchange_bytes", m.exchange_bytes},
-                {"redistribute_bytes", m.redistribute_bytes},
+  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops},   {"gemm_f64_flops", m.gemm_f64_flops},
+                {"binary_pairs", m.binary_pairs},       {"real_pairs", m.real_pairs},
+                {"real_bulk_pairs", m.real_bulk_pairs}, {"sketch_coords", m.sketch_coords},
+                {"exchange_bytes", m.exchange_bytes},   {"redistribute_bytes", m.redistribute_bytes},
                 {"calibrated_d", m.calibrated_d}};
   AtomicPath out(path, std::to_string(::getpid()));
   {
@@ -174,6 +180,7 @@ MachineProfile load_profile(const std::string& path) {
   m.gemm_f64_flops = get("gemm_f64_flops");
   m.binary_pairs = get("binary_pairs");
   m.real_pairs = get("real_pairs");
+  m.real_bulk_pairs = t["real_bulk_pairs"].value_or(0.0);  // profiles from before the GEMM filter: none
   m.sketch_coords = get("sketch_coords");
   m.exchange_bytes = get("exchange_bytes");
   m.redistribute_bytes = get("redistribute_bytes");

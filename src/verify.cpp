@@ -6,6 +6,7 @@
 #include <string>
 
 #include "hipi/error.hpp"
+#include "hipi/gemm_filter.hpp"
 
 namespace hipi {
 
@@ -169,6 +170,13 @@ const Kernels* choose_kernels() {
 
 const Kernels* active = choose_kernels();
 
+RealKernel real_kernel_from_environment() {
+  const char* name = std::getenv("HIPI_REAL_KERNEL");
+  return name && std::string(name) == "reference" ? RealKernel::Reference : RealKernel::GemmFilter;
+}
+RealKernel real_kernel_choice = real_kernel_from_environment();
+constexpr std::int64_t kGemmMinRows = 32;
+
 std::int64_t words_used(const BitMatrix& m) {
   return (m.cols() + 63) / 64;
 }
@@ -215,6 +223,11 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
                  std::optional<RowRange> b_rows) {
   const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
+  // Blocks of at least 32 x 32 rows through the GEMM filter (small ones, such as a
+  // sketch's candidate groups, cost more in set-up than they save).
+  if (real_kernel_choice == RealKernel::GemmFilter && a.rows() >= kGemmMinRows && visit.size() >= kGemmMinRows &&
+      gemm_filter_pairs(a, a_first, b, b_first, threshold, filter, out, visit))
+    return;
   const std::int64_t n = floats_used(a);
   auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
     const std::int64_t i = a_first + r, j = b_first + s;
@@ -245,6 +258,13 @@ std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& 
 
 double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s) {
   return active->dot(a.row(r), b.row(s), floats_used(a));
+}
+
+void use_real_kernel(RealKernel kernel) {
+  real_kernel_choice = kernel;
+}
+RealKernel real_kernel() {
+  return real_kernel_choice;
 }
 
 std::string kernel_name() {

@@ -42,6 +42,14 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
 std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s);
 double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s);
 
+/// How heavy_pairs checks real blocks: through the float32 GEMM filter (gemm_filter.hpp)
+/// where a block is large and safe enough, or always with the float64 reference kernel.
+/// Both give the same pairs with the same inner products (tested); the filter is the
+/// default, HIPI_REAL_KERNEL=reference (or use_real_kernel) forces the reference.
+enum class RealKernel { GemmFilter, Reference };
+void use_real_kernel(RealKernel kernel);
+RealKernel real_kernel();
+
 /// Name of the kernel set in use ("avx512", "avx2", "popcnt" or "generic").
 std::string kernel_name();
 /// Names of the kernel sets this CPU can run, fastest first.

@@ -26,13 +26,20 @@ double gamma(std::int64_t d, double u) {
   return double(d) * u / (1 - double(d) * u);
 }
 
-// Euclidean norms of rows [first, first + count), in float64.
-std::vector<double> row_norms(const RealMatrix& m, std::int64_t first, std::int64_t count) {
+// Euclidean norms, in float64, of rows [first, first + count) of `m`, or nothing when a row
+// is not safe for the filter (a non-zero |x_t| below 2^-60, or ||x|| >= 2^62): one pass.
+std::optional<std::vector<double>> safe_row_norms(const RealMatrix& m, std::int64_t first, std::int64_t count) {
   std::vector<double> norms(count);
   for (std::int64_t r = 0; r < count; ++r) {
     const float* x = m.row(first + r);
     double sum = 0;
-    for (std::int64_t t = 0; t < m.cols(); ++t) sum += double(x[t]) * double(x[t]);
+    bool tiny = false;
+    for (std::int64_t t = 0; t < m.cols(); ++t) {
+      const float v = std::fabs(x[t]);
+      tiny |= v != 0 && v < 0x1p-60f;
+      sum += double(v) * double(v);
+    }
+    if (tiny || !(sum < 0x1p124)) return std::nullopt;
     norms[r] = std::sqrt(sum);
   }
   return norms;
@@ -68,17 +75,7 @@ double gemm_filter_absolute_bound(std::int64_t d) {
 }
 
 bool gemm_filter_safe(const RealMatrix& m, RowRange rows) {
-  for (std::int64_t r = rows.begin; r < rows.end; ++r) {
-    const float* x = m.row(r);
-    double sum = 0;
-    for (std::int64_t t = 0; t < m.cols(); ++t) {
-      const float v = std::fabs(x[t]);
-      if (v != 0 && v < 0x1p-60f) return false;
-      sum += double(v) * double(v);
-    }
-    if (!(sum < 0x1p124)) return false;  // ||x|| >= 2^62
-  }
-  return true;
+  return safe_row_norms(m, rows.begin, rows.size()).has_value();
 }
 
 void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const RealMatrix& b, std::int64_t b0,
@@ -94,9 +91,12 @@ void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const Real
 bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
                        const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, RowRange b_rows) {
   const std::int64_t d = a.cols();
-  if (d >= kMaxD || !gemm_filter_safe(a, {0, a.rows()}) || !gemm_filter_safe(b, b_rows)) return false;
-  const std::vector<double> norm_a = row_norms(a, 0, a.rows());
-  const std::vector<double> norm_b = row_norms(b, b_rows.begin, b_rows.size());
+  if (d >= kMaxD) return false;
+  const std::optional<std::vector<double>> safe_a = safe_row_norms(a, 0, a.rows());
+  if (!safe_a) return false;
+  const std::optional<std::vector<double>> safe_b = safe_row_norms(b, b_rows.begin, b_rows.size());
+  if (!safe_b) return false;
+  const std::vector<double>&norm_a = *safe_a, &norm_b = *safe_b;
   const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
   const double tau = threshold.theta;
   std::vector<float> c(static_cast<std::size_t>(kTileA * kTileB));

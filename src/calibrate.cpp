@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <sstream>
 
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
@@ -154,13 +155,9 @@ void save_profile(const std::string& path, const MachineProfile& m) {
                 {"real_bulk_pairs", m.real_bulk_pairs}, {"sketch_coords", m.sketch_coords},
                 {"exchange_bytes", m.exchange_bytes},   {"redistribute_bytes", m.redistribute_bytes},
                 {"calibrated_d", m.calibrated_d}};
-  AtomicPath out(path, std::to_string(::getpid()));
-  {
-    std::ofstream file(out.temp());
-    file << "# hipi machine profile: rates per rank, measured by `hipi calibrate`\n" << t << "\n";
-    if (!file) throw IoError("cannot write profile " + out.temp());
-  }
-  out.commit();
+  std::ostringstream text;
+  text << "# hipi machine profile: rates per rank, measured by `hipi calibrate`\n" << t << "\n";
+  write_text_atomically(path, text.str(), "profile");
 }
 
 MachineProfile load_profile(const std::string& path) {

@@ -1,13 +1,17 @@
 #include "hipi/output.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "hipi/hdf5_io.hpp"
 
@@ -39,6 +43,46 @@ void check_output_path(const std::string& path, const std::string& option) {
     throw InputError(fmt::format("{} {}: directory {} does not exist", option, path, dir.string()));
   if (::access(dir.c_str(), W_OK) != 0)
     throw InputError(fmt::format("{} {}: directory {} is not writable", option, path, dir.string()));
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& what) {
+  AtomicPath out(path, std::to_string(::getpid()));
+  std::ofstream file(out.temp(), std::ios::binary);
+  file << text;
+  file.close();  // flushes: a full disk fails here, not at the write
+  struct stat written {};
+  if (file.fail() || ::stat(out.temp().c_str(), &written) != 0 || written.st_size != static_cast<off_t>(text.size()))
+    throw IoError(fmt::format("cannot write {} {}: {}", what, path, std::strerror(errno ? errno : EIO)));
+  out.commit();
+}
+
+namespace {
+
+bool same_file(const std::string& x, const std::string& y) {
+  struct stat sx {
+  }, sy{};
+  if (::stat(x.c_str(), &sx) == 0 && ::stat(y.c_str(), &sy) == 0)
+    return sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+  namespace fs = std::filesystem;
+  std::error_code ex, ey;
+  const fs::path px = fs::weakly_canonical(fs::absolute(x), ex), py = fs::weakly_canonical(fs::absolute(y), ey);
+  return !ex && !ey && px == py;
+}
+
+}  // namespace
+
+void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const NamedPath& out = outputs[k];
+    for (const NamedPath& in : inputs)
+      if (same_file(out.path, in.path))
+        throw InputError(fmt::format("{} {} is the same file as {} {}: hipi would replace its input", out.option,
+                                     out.path, in.option, in.path));
+    for (std::size_t m = 0; m < k; ++m)
+      if (same_file(out.path, outputs[m].path))
+        throw InputError(fmt::format("{} {} is the same file as {} {}: one output would replace the other", out.option,
+                                     out.path, outputs[m].option, outputs[m].path));
+  }
 }
 
 std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local) {

@@ -43,13 +43,7 @@ nlohmann::ordered_json gather_peak_rss(const Comm& comm) {
 }
 
 void write_json_report(const std::string& path, const nlohmann::ordered_json& report) {
-  AtomicPath out(path, std::to_string(::getpid()));
-  {
-    std::ofstream file(out.temp());
-    file << report.dump(2) << "\n";
-    if (!file) throw IoError("cannot write report " + out.temp());
-  }
-  out.commit();
+  write_text_atomically(path, report.dump(2) + "\n", "report");
 }
 
 }  // namespace hipi

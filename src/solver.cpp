@@ -208,6 +208,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     problem.check_threshold();
     if (!options.plan_only) check_output_path(options.out, "--out");
     if (!options.report.empty()) check_output_path(options.report, "--report");
+    std::vector<NamedPath> inputs{{"--a", problem.a.file}}, outputs;
+    if (problem.b) inputs.push_back({"--b", problem.b->file});
+    if (!options.plan_only) outputs.push_back({"--out", options.out});
+    if (!options.report.empty()) outputs.push_back({"--report", options.report});
+    check_outputs_distinct(inputs, outputs);
     if (options.method != "brute") options.sketch.check(comm.size());
     if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
   });

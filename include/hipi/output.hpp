@@ -30,10 +30,27 @@ class AtomicPath {
   bool committed_ = false;
 };
 
+/// Writes `text` to `path` atomically (a temporary file beside it, renamed into place only
+/// once it is closed and checked complete); throws IoError naming `what` and the path if
+/// any write, flush or close fails (a full disk shows only at flush or close), leaving
+/// nothing at `path`.
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& what);
+
 /// Throws InputError unless a file can be created at `path` (its directory exists and is
 /// writable, and `path` is not a directory), so that a long run does not fail at the end.
 /// `option` names the option in the message ("--out").
 void check_output_path(const std::string& path, const std::string& option);
+
+/// A path given to an option: {"--out", "run.h5"}.
+struct NamedPath {
+  std::string option;
+  std::string path;
+};
+
+/// Throws InputError when an output names an input or an earlier output: the same file by
+/// device and inode when both exist (hard links, other spellings), otherwise the same
+/// absolute path. So no run replaces what it reads or writes one output over another.
+void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
 
 /// Collective: every rank's pairs, gathered on rank 0, sorted by (i, j) and with repeats of
 /// the same (i, j) removed; other ranks get an empty vector.

@@ -153,6 +153,32 @@ run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
 expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve --a real.h5 --tau 1 --out out.h5 --method sketch --sketch sign
 
+# --- never destroy user data: an output path that names an input (or the other output) is
+# an input error, found before any compute; the input is left as it was ---------------------
+cp gen1.h5 victim.h5
+ln victim.h5 victim_link.h5
+before=$(md5sum <victim.h5)
+expect_error "--out is --a" 2 "--out ./victim.h5 is the same file as --a" 2 solve --a victim.h5 --b gen1.h5 --rho 0.5 --out ./victim.h5
+expect_error "--out is --b through a hard link" 2 "--out victim_link.h5 is the same file as --b" 2 solve --a gen1.h5 --b victim.h5 --rho 0.5 --out victim_link.h5
+expect_error "--report is --a" 2 "--report victim.h5 is the same file as --a" 2 solve --a victim.h5 --rho 0.5 --out out.h5 --report victim.h5
+[ "$(md5sum <victim.h5)" = "$before" ] && pass "the input is unchanged" || fail "the input was modified"
+expect_error "--report is --out" 2 "--report out.h5 is the same file as --out" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --report out.h5
+ls -a | grep -q 'hipi-tmp' && fail "a refused run left a temporary file"
+
+# --- a full disk: the run fails with status 1 and leaves no empty or partial file ---------
+mkdir -p full
+if mount -t tmpfs -o size=16k tmpfs full 2>/dev/null; then
+  dd if=/dev/zero of=full/fill bs=1k count=64 >/dev/null 2>&1
+  expect_error "calibrate --out on a full disk" 1 "cannot write profile full/profile.toml" 1 calibrate --d 64 --out full/profile.toml
+  [ -e full/profile.toml ] && fail "calibrate left full/profile.toml on a full disk"
+  expect_error "--report on a full disk" 1 "cannot write report full/r.json" 1 solve --a gen1.h5 --rho 0.5 --out out2.h5 --report full/r.json
+  [ -e full/r.json ] && fail "solve left full/r.json on a full disk"
+  ls -a full | grep -q 'hipi-tmp' && fail "a full disk left a temporary file"
+  umount full
+else
+  echo "skip: full-disk checks need root to mount a small tmpfs"
+fi
+
 echo
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -11,6 +11,8 @@ it runs, as listed in the instance's `methods`:
   psgemm                 the ScaLAPACK user's brute force: C = A B^T with PSGEMM, panel
                          by panel, then a threshold (hipi's linear sketch with groups of 1
                          and the detection threshold at theta: no compression)
+  numpy                  real data: the ten lines of numpy a user would write, blocked float32
+                         W @ X.T >= tau on all cores (bench/numpy_baseline.py), reading included
   faiss-flat             FAISS IndexBinaryFlat (binary) or IndexFlatIP (real) range search
   faiss-multihash        FAISS IndexBinaryMultiHash, each of `multihash` (tables, bits),
                          the fastest at full recall reported
@@ -97,6 +99,16 @@ def faiss_run(name, inst, path, ranks, workdir, log, extra):
             "pairs_set": {tuple(p) for p in np.load(out).tolist()}, "gemm_gflops": None, "detail": r["method"]}
 
 
+def numpy_run(name, inst, path, ranks, workdir, log):
+    out = workdir / f"{name}.npy"
+    cmd = [sys.executable, ROOT / "bench" / "numpy_baseline.py", "--data", path, "--tau", str(inst["tau"]),
+           "--out", out, "--threads", str(ranks)]
+    wall, stdout = sh(cmd, log)
+    r = json.loads(stdout.strip().splitlines()[-1])
+    return {"method": name, "seconds": r["seconds"], "wall": wall, "peak_rss_mib": r["peak_rss_mib"],
+            "pairs_set": {tuple(p) for p in np.load(out).tolist()}, "gemm_gflops": None, "detail": r["method"]}
+
+
 def sgemm_peak(ranks, log):
     """Single-core SGEMM peak and hipi's p?gemm per rank, from bench_gemm, this run."""
     _, out = sh(MPIRUN + ["-np", str(ranks), HIPI.parent / "bench" / "bench_gemm", "--seconds", "1"], log)
@@ -139,6 +151,8 @@ def run_instance(inst, data_dir, log, ranks_override=None, reuse=False):
             args = ["--method", "sketch", "--sketch", "linear", "--group-size", "1", "--reps", "1",
                     "--detect-threshold", str(theta)]
             results.append(hipi_run(method, inst, path, ranks, workdir, log, args))
+        elif method == "numpy":
+            results.append(numpy_run(method, inst, path, ranks, workdir, log))
         elif method == "faiss-flat":
             results.append(faiss_run(method, inst, path, ranks, workdir, log,
                                      ["--method", "flatip" if "tau" in inst else "flat"]))

@@ -20,7 +20,7 @@ packages=(
   slurm-wlm munge                    # a real one-node Slurm for the job scripts' test
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib)  # baselines, plots
+  packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib python3-threadpoolctl)  # baselines, plots
 fi
 
 missing=()

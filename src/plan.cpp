@@ -221,6 +221,7 @@ Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga
   set_stages(p,
              {{"sketch", per_rep_sketch},
               {"redistribute", per_rep_redistribute},
+              {"panel", per_rep_panel},
               {"gemm", per_rep_gemm},
               {"detect", per_rep_detect},
               {"route", per_rep_route},

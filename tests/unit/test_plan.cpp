@@ -259,3 +259,14 @@ TEST(Plan, CompletionIsPricedFromThePartneredRows) {
   s.partnered_a = s.partnered_b = 1;
   EXPECT_EQ(choose_plan(s, m).best.method, "brute");
 }
+
+// The buffer of one panel of C is faulted in every repetition: min(C per rank, 64 MiB) at
+// the first-touch rate, a stage of its own.
+TEST(Plan, TheFirstTouchOfTheCPanelIsPriced) {
+  const ProblemShape s = real_far_above_noise();
+  const Plan small = plan_sketch(s, this_kind_of_machine(), 64, 64, 3.0);
+  const double entries = std::ceil(65536.0 / 64) * std::ceil(65536.0 / 64);
+  EXPECT_NEAR(stage(small, "panel"), entries / 2 * 4 / 1e9 * small.reps, 1e-12);
+  const Plan large = plan_sketch(s, this_kind_of_machine(), 2, 2, 3.0);
+  EXPECT_NEAR(stage(large, "panel"), 64.0 * 1048576 / 1e9 * large.reps, 1e-12) << "capped at one panel";
+}

@@ -96,8 +96,8 @@ TEST(Completion, EverySketchFindsEveryPairOnClusters) {
 // complete_neighbourhoods itself, on structures where one known pair must lead to all.
 namespace {
 
-// This rank's tile of `signs` (n x d) as the sketch solver holds it.
-LocalRows<BitMatrix> my_rows(const Comm& world, const std::vector<std::int8_t>& signs, std::int64_t n, std::int64_t d,
+// This rank's tile of `signs` (rows of d values) as the sketch solver holds it.
+LocalRows<BitMatrix> my_rows(const Comm& world, const std::vector<std::int8_t>& signs, std::int64_t d,
                              const TiledRows& tiled) {
   const RowRange r = tiled.rows(world.rank());
   return {r, BitMatrix::pack(std::span(signs).subspan(r.begin * d, r.size() * d), r.size(), d)};
@@ -142,7 +142,7 @@ TEST(Completion, OneKnownLinkLeadsAlongTheWholeChain) {
   const Threshold t{128, false};
   const std::vector<Pair> want = naive_pairs(signs, static_cast<const std::vector<std::int8_t>*>(nullptr), d, t);
   const TiledRows tiled{n, 64, world.size()};
-  const LocalRows<BitMatrix> rows = my_rows(world, signs, n, d, tiled);
+  const LocalRows<BitMatrix> rows = my_rows(world, signs, d, tiled);
   const CompletionContext<BitMatrix> ctx{world, rows, rows, tiled, tiled, true, t, 4096};  // small batches
   CompletionWork work;
   const std::int64_t i = std::min(at[12], at[13]), j = std::max(at[12], at[13]);
@@ -169,7 +169,7 @@ TEST(Completion, AStarIsCompletedFromItsCentreInB) {
   const Threshold t{128, false};
   const std::vector<Pair> want = naive_pairs(a, &b, d, t);
   const TiledRows tiled_a{n, 64, world.size()}, tiled_b{n, 128, world.size()};
-  const LocalRows<BitMatrix> rows_a = my_rows(world, a, n, d, tiled_a), rows_b = my_rows(world, b, n, d, tiled_b);
+  const LocalRows<BitMatrix> rows_a = my_rows(world, a, d, tiled_a), rows_b = my_rows(world, b, d, tiled_b);
   const CompletionContext<BitMatrix> ctx{world, rows_a, rows_b, tiled_a, tiled_b, false, t};
   CompletionWork work;
   const std::vector<Pair> got = completed_from(ctx, want.at(0), work);
@@ -187,14 +187,14 @@ TEST(Completion, ProbeCountsRowsWithHeavyPartners) {
   const TiledRows tiled{n, 64, world.size()};
   const Threshold t{128, false};
   const std::vector<std::int8_t> same = clustered_signs(n, d, 3, 4, {}, 0.0, n);  // every row one base row
-  const LocalRows<BitMatrix> same_rows = my_rows(world, same, n, d, tiled);
+  const LocalRows<BitMatrix> same_rows = my_rows(world, same, d, tiled);
   const NeighbourhoodProbe all = probe_neighbourhoods(world, same_rows, n, same_rows, n, true, t, 7);
   EXPECT_EQ(all.probed_a, probe_rows(n));
   EXPECT_EQ(all.partnered_a, all.probed_a);
   EXPECT_EQ(all.partners_a, all.probed_a * (n - 1)) << "a self-join leaves the row itself out";
   EXPECT_EQ(all.fraction_a(), 1.0);
   const std::vector<std::int8_t> a = random_signs(n, d, 5), b = random_signs(n, d, 6);
-  const LocalRows<BitMatrix> rows_a = my_rows(world, a, n, d, tiled), rows_b = my_rows(world, b, n, d, tiled);
+  const LocalRows<BitMatrix> rows_a = my_rows(world, a, d, tiled), rows_b = my_rows(world, b, d, tiled);
   const NeighbourhoodProbe none = probe_neighbourhoods(world, rows_a, n, rows_b, n, false, t, 7);
   EXPECT_EQ(none.probed_b, probe_rows(n));
   EXPECT_EQ(none.fraction_a() + none.fraction_b(), 0.0);

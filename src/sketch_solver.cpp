@@ -498,6 +498,12 @@ void run_repetitions(const Comm& comm, const LocalRows<Matrix>& a_rows, std::int
       for (std::int64_t* v : {&seen.lone_pairs, &seen.lone_catches, &seen.caught_pairs, &seen.caught_catches})
         *v = sum_over(comm, *v);
       estimate = estimate_missing(seen, o.model_miss_per_rep);
+      // The lone-pair estimate stands for clustered pairs only because completion finds
+      // every pair sharing a row with a found one.
+      if (!o.complete && seen.caught_pairs > seen.lone_pairs) {
+        estimate.bounded = false;
+        estimate.basis = "completion is off and heavy pairs share rows: their misses are not bounded";
+      }
     });
     run.missing_estimate = estimate.bounded ? estimate.missing : std::numeric_limits<double>::infinity();
     run.miss_bounded = estimate.bounded;

@@ -75,6 +75,7 @@ TEST(Completion, EverySketchFindsEveryPairOnClusters) {
         ASSERT_GT(brute.pairs.size(), 1000u) << where;
         // The instance is hard: the repetition alone loses pairs.
         EXPECT_LT(alone.pairs.size(), brute.pairs.size()) << where;
+        EXPECT_FALSE(alone.parameters["miss_bounded"].get<bool>()) << where << ": clusters without completion";
         EXPECT_TRUE(same_pairs(completed.pairs, brute.pairs)) << where;
         // Completion found exactly what the repetition missed (same seed, same repetition).
         const auto missed = static_cast<std::int64_t>(brute.pairs.size() - alone.pairs.size());

@@ -25,15 +25,19 @@ GridShape squarest_grid(int ranks) {
 }
 
 GridShape parse_grid(const std::string& text, int ranks) {
-  GridShape g;
+  // Parsed in 64 bits and checked against the rank count before narrowing: in a 32-bit
+  // int, 4294967298 would wrap to 2.
+  long long rows = 0, cols = 0;
   char x = 0, extra = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &g.rows, &x, &g.cols, &extra) != 3 || (x != 'x' && x != 'X') ||
-      g.rows < 1 || g.cols < 1)
+  if (std::sscanf(text.c_str(), "%lld%c%lld%c", &rows, &x, &cols, &extra) != 3 || (x != 'x' && x != 'X') || rows < 1 ||
+      cols < 1)
     throw InputError("--grid '" + text + "': expected PxQ, e.g. 2x2");
-  if (g.rows * g.cols != ranks)
-    throw InputError("--grid " + text + " has " + std::to_string(g.rows * g.cols) + " processes but the job has " +
+  if (rows > ranks || cols > ranks)
+    throw InputError("--grid '" + text + "': P and Q cannot exceed the job's " + std::to_string(ranks) + " ranks");
+  if (rows * cols != ranks)
+    throw InputError("--grid " + text + " has " + std::to_string(rows * cols) + " processes but the job has " +
                      std::to_string(ranks) + " ranks");
-  return g;
+  return GridShape{static_cast<int>(rows), static_cast<int>(cols)};
 }
 
 BlacsGrid::BlacsGrid(const Comm& comm, GridShape shape) : shape_(shape) {

@@ -657,6 +657,7 @@ SketchRun solve_sign(const Comm& comm, const LocalRows<BitMatrix>& a_rows, std::
 void SketchOptions::check(int ranks) const {
   if (group_a < 1 || group_b < 1) throw InputError("--group-size must be >= 1");
   if (reps < 1) throw InputError("--reps must be >= 1");
+  if (max_reps < 0) throw InputError("--max-reps must be >= 0 (0: no recall control), got " + std::to_string(max_reps));
   if (!(z >= 0) || !std::isfinite(z)) throw InputError("--z must be a finite number >= 0");
   if (detect_threshold && !std::isfinite(*detect_threshold)) throw InputError("--detect-threshold must be finite");
   if (block_size < 1) throw InputError("--block-size must be >= 1");

@@ -215,6 +215,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     check_outputs_distinct(inputs, outputs);
     if (options.method != "brute") options.sketch.check(comm.size());
     if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
+    if (options.expect_k && *options.expect_k < 1)
+      throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
   });
 
   StageTimes times;

@@ -98,8 +98,7 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
   cmd->add_option("--profile", o.profile, "auto: machine profile from hipi calibrate (default: calibrate now, ~1 s)");
   cmd->add_option("--expect-k", s.expect_k,
-                  "The number of heavy pairs, if known: the sketch stops once it has them all")
-      ->check(CLI::PositiveNumber);
+                  "The number of heavy pairs, if known: the sketch stops once it has them all");
 
   const std::string sk = "Sketch method";
   auto& k = o.sketch;

@@ -153,6 +153,10 @@ run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
 expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve --a real.h5 --tau 1 --out out.h5 --method sketch --sketch sign
 
+expect_error "--grid past int" 2 "--grid '4294967298x1'" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 4294967298x1
+expect_error "--expect-k 0" 2 "--expect-k must be at least 1, got 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --expect-k 0
+expect_error "--max-reps -1" 2 "--max-reps must be >= 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --max-reps -1
+
 # --- never destroy user data: an output path that names an input (or the other output) is
 # an input error, found before any compute; the input is left as it was ---------------------
 cp gen1.h5 victim.h5

@@ -29,6 +29,9 @@ TEST(GridShape, ParseAcceptsPxQMatchingTheRankCount) {
   EXPECT_THROW(parse_grid("2x2", 6), InputError);
   EXPECT_THROW(parse_grid("2 by 3", 6), InputError);
   EXPECT_THROW(parse_grid("0x6", 0), InputError);
+  // 4294967298 = 2^32 + 2 wraps to 2 in a 32-bit int: it must not pass for a 2x1 grid.
+  EXPECT_THROW(parse_grid("4294967298x1", 2), InputError);
+  EXPECT_THROW(parse_grid("1x99999999999999999999", 2), InputError);
   EXPECT_THROW(parse_grid("2x3x1", 6), InputError);
 }
 

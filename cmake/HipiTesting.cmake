@@ -6,7 +6,9 @@ if(NOT DEFINED HIPI_MPIEXEC_PREFLAGS)
   set(HIPI_MPIEXEC_PREFLAGS --oversubscribe ${MPIEXEC_PREFLAGS})
 endif()
 # Open MPI refuses to run as root (CI runs as root) unless told twice.
-set(HIPI_MPI_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none)
+# HIPI_CACHE_DIR: auto's cached machine profiles stay in the build tree, not the user's home.
+set(HIPI_MPI_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+    HIPI_CACHE_DIR=${CMAKE_BINARY_DIR}/test-profile-cache)
 
 function(hipi_add_mpi_test)
   cmake_parse_arguments(T "" "NAME;TARGET;TIMEOUT" "RANKS;ARGS" ${ARGN})

@@ -6,7 +6,9 @@
 #include <boost/mpi/collectives.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -149,15 +151,25 @@ MachineProfile scaled_to(const MachineProfile& p, std::int64_t d) {
   return m;
 }
 
-void save_profile(const std::string& path, const MachineProfile& m) {
+namespace {
+
+// A profile as TOML, with `key` (the cache key) when given.
+std::string profile_text(const MachineProfile& m, const std::string& key = "") {
   toml::table t{{"gemm_f32_flops", m.gemm_f32_flops},   {"gemm_f64_flops", m.gemm_f64_flops},
                 {"binary_pairs", m.binary_pairs},       {"real_pairs", m.real_pairs},
                 {"real_bulk_pairs", m.real_bulk_pairs}, {"sketch_coords", m.sketch_coords},
                 {"exchange_bytes", m.exchange_bytes},   {"redistribute_bytes", m.redistribute_bytes},
                 {"calibrated_d", m.calibrated_d}};
+  if (!key.empty()) t.insert("key", key);
   std::ostringstream text;
   text << "# hipi machine profile: rates per rank, measured by `hipi calibrate`\n" << t << "\n";
-  write_text_atomically(path, text.str(), "profile");
+  return text.str();
+}
+
+}  // namespace
+
+void save_profile(const std::string& path, const MachineProfile& m) {
+  write_text_atomically(path, profile_text(m), "profile");
 }
 
 MachineProfile load_profile(const std::string& path) {
@@ -182,6 +194,93 @@ MachineProfile load_profile(const std::string& path) {
   m.exchange_bytes = get("exchange_bytes");
   m.redistribute_bytes = get("redistribute_bytes");
   m.calibrated_d = static_cast<std::int64_t>(get("calibrated_d"));
+  return m;
+}
+
+namespace {
+
+// Where cached profiles live, or "" when no directory is known.
+std::string cache_dir() {
+  for (const char* var : {"HIPI_CACHE_DIR", "XDG_CACHE_HOME", "HOME"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    const std::string base(v);
+    if (std::string(var) == "HIPI_CACHE_DIR") return base;
+    return base + (std::string(var) == "HOME" ? "/.cache/hipi" : "/hipi");
+  }
+  return "";
+}
+
+// What a profile depends on, as measured on rank 0 (collective: ranks per node).
+std::string cache_key(const Comm& comm, GridShape shape) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  MPI_Comm node;
+  HIPI_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int per_node = 0;
+  MPI_Comm_size(node, &per_node);
+  MPI_Comm_free(&node);
+  return fmt::format("host={} cpu={} blas={} exact={} ranks={} per_node={} grid={}", host, cpu, blas_kernels(),
+                     kernel_name(), comm.size(), per_node, shape.str());
+}
+
+}  // namespace
+
+MachineProfile machine_profile(const Comm& comm, std::int64_t d, GridShape shape, bool use_cache, bool& calibrated) {
+  const std::string key = cache_key(comm, shape), dir = use_cache ? cache_dir() : "";
+  const std::string path =
+      dir.empty() ? "" : fmt::format("{}/profile-{:016x}.toml", dir, std::hash<std::string>{}(key));
+  // Rank 0 reads the cache and shares what it found; every rank agrees before any
+  // collective calibration starts.
+  int found = 0;
+  std::vector<double> rates(10, 0.0);
+  if (comm.rank() == 0 && !path.empty() && std::filesystem::exists(path)) {
+    try {
+      const toml::table t = toml::parse_file(path);
+      if (t["key"].value<std::string>() == key) {
+        const MachineProfile m = load_profile(path);
+        rates = {m.gemm_f32_flops, m.gemm_f64_flops, m.binary_pairs,       m.real_pairs,           m.real_bulk_pairs,
+                 m.sketch_coords,  m.exchange_bytes, m.redistribute_bytes, double(m.calibrated_d), 0};
+        found = 1;
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("calibrate: ignoring the cached profile {}: {}", path, e.what());
+    }
+  }
+  boost::mpi::broadcast(comm, found, 0);
+  calibrated = !found;
+  if (found) {
+    boost::mpi::broadcast(comm, rates.data(), static_cast<int>(rates.size()), 0);
+    MachineProfile m;
+    m.gemm_f32_flops = rates[0];
+    m.gemm_f64_flops = rates[1];
+    m.binary_pairs = rates[2];
+    m.real_pairs = rates[3];
+    m.real_bulk_pairs = rates[4];
+    m.sketch_coords = rates[5];
+    m.exchange_bytes = rates[6];
+    m.redistribute_bytes = rates[7];
+    m.calibrated_d = static_cast<std::int64_t>(rates[8]);
+    if (comm.rank() == 0) spdlog::info("calibrate: using the cached profile {}", path);
+    return scaled_to(m, d);
+  }
+  const MachineProfile m = calibrate(comm, d, shape);
+  if (comm.rank() == 0 && !path.empty()) {
+    try {
+      std::filesystem::create_directories(dir);
+      write_text_atomically(path, profile_text(m, key), "cached profile");
+      spdlog::info("calibrate: profile cached in {}", path);
+    } catch (const std::exception& e) {
+      spdlog::warn("calibrate: could not cache the profile in {}: {}", dir, e.what());
+    }
+  }
   return m;
 }
 

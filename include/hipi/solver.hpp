@@ -20,7 +20,8 @@ struct SolveOptions {
   std::uint64_t seed = 1;
   std::string report;                    // JSON report path; empty for none
   double delta = 1e-3;                   // auto: allowed miss probability per heavy pair
-  std::string profile;                   // auto: machine profile (hipi calibrate); empty: calibrate now
+  std::string profile;                   // auto: machine profile (hipi calibrate); empty: cached or calibrate now
+  bool profile_cache = true;             // auto without a profile: reuse and keep a cached one (calibrate.hpp)
   bool plan_only = false;                // hipi plan: choose and print the plan, compute nothing
   std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
 };

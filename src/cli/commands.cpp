@@ -96,7 +96,12 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
-  cmd->add_option("--profile", o.profile, "auto: machine profile from hipi calibrate (default: calibrate now, ~1 s)");
+  cmd->add_option("--profile", o.profile,
+                  "auto: machine profile from hipi calibrate (default: the one cached for this machine and launch "
+                  "layout, or calibrate now, ~1 s, and cache it)");
+  cmd->add_flag("!--no-profile-cache", o.profile_cache,
+                "auto: neither read nor write the profile cache ($HIPI_CACHE_DIR, $XDG_CACHE_HOME/hipi or "
+                "~/.cache/hipi)");
   cmd->add_option("--expect-k", s.expect_k,
                   "The number of heavy pairs, if known: the sketch stops once it has them all");
 

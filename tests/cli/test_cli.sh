@@ -10,6 +10,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
+# auto caches its machine profile: here, not in the user's home.
+unset HIPI_CACHE_DIR
+export XDG_CACHE_HOME="$WORK/cache"
 
 failures=0
 passes=0
@@ -156,6 +159,21 @@ expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve 
 expect_error "--grid past int" 2 "--grid '4294967298x1'" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 4294967298x1
 expect_error "--expect-k 0" 2 "--expect-k must be at least 1, got 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --expect-k 0
 expect_error "--max-reps -1" 2 "--max-reps must be >= 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --max-reps -1
+
+# --- auto's machine profile: calibrated once per machine and layout, then reused --------------
+rm -rf "$WORK/cache"
+run 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out cache1.h5 --report cache1.json
+run 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out cache2.h5 --report cache2.json
+if grep -q '"calibrate"' cache1.json && ! grep -q '"calibrate"' cache2.json && ls "$WORK"/cache/hipi/profile-*.toml >/dev/null 2>&1 &&
+  h5diff cache1.h5 cache2.h5 /pairs /pairs >/dev/null 2>&1; then pass "auto calibrates once, then reuses the cached profile"
+else fail "profile cache: $(ls -R "$WORK/cache" 2>&1) $out"; fi
+run 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out cache3.h5 --report cache3.json --no-profile-cache
+grep -q '"calibrate"' cache3.json && pass "--no-profile-cache calibrates" || fail "--no-profile-cache: $out"
+for f in "$WORK"/cache/hipi/profile-*.toml; do echo 'not = toml = at all' >"$f"; done
+run 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out cache4.h5 --report cache4.json
+if [ "$status" -eq 0 ] && grep -q '"calibrate"' cache4.json && grep -q 'ignoring the cached profile' <<<"$out"; then
+  pass "a broken cached profile is replaced, with a warning"
+else fail "broken cached profile: $status $out"; fi
 
 # --- never destroy user data: an output path that names an input (or the other output) is
 # an input error, found before any compute; the input is left as it was ---------------------

@@ -99,7 +99,8 @@ bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatr
   const std::vector<double>&norm_a = *safe_a, &norm_b = *safe_b;
   const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
   const double tau = threshold.theta;
-  std::vector<float> c(static_cast<std::size_t>(kTileA * kTileB));
+  // No larger than the blocks: completion and the probe call this with a few dozen rows.
+  std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
   for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
     const std::int64_t m = std::min(kTileA, a.rows() - r0);
     const double max_a = *std::max_element(norm_a.begin() + r0, norm_a.begin() + r0 + m);

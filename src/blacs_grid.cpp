@@ -62,6 +62,7 @@ BlacsGrid::BlacsGrid(BlacsGrid&& other) noexcept
 }
 
 BlacsGrid::~BlacsGrid() {
+  if (unwinding()) return;  // gridexit frees communicators: not on a path only this rank took
   if (context_ >= 0) Cblacs_gridexit(context_);
   if (system_handle_ >= 0) Cfree_blacs_system_handle(system_handle_);
 }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "hipi/fault.hpp"
 #include "hipi/hdf5_io.hpp"
 #include "hipi/log.hpp"
 #include "hipi/matrix_blocks.hpp"
@@ -140,7 +141,8 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
   for (std::int64_t p = 0; p < o.k; ++p) pair_of_target[pairs[p].target] = p;
 
   // Rank 0 names the temporary file; every rank writes into it.
-  std::string suffix = std::to_string(::getpid());
+  if (rank == 0) remove_stale_temps(o.out);
+  std::string suffix = temp_suffix();
   boost::mpi::broadcast(comm, suffix, 0);
   AtomicPath out(o.out, suffix);
   {
@@ -175,6 +177,7 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
             planted_row(o, planted->second, source.data(), dst);
           }
         }
+        fault_point("generate-write");  // the others wait in this collective write
         if (o.mode == Mode::Binary) {
           bytes.assign(values.begin(), values.end());
           file.write_rows<std::int8_t>(name, slab, bytes.data());

@@ -104,13 +104,14 @@ Handle& Handle::operator=(Handle&& other) noexcept {
     reset();
     id_ = other.id_;
     close_ = other.close_;
+    collective_ = other.collective_;
     other.id_ = -1;
   }
   return *this;
 }
 
 void Handle::reset() noexcept {
-  if (id_ >= 0 && close_) close_(id_);
+  if (id_ >= 0 && close_ && !(collective_ && unwinding())) close_(id_);
   id_ = -1;
 }
 
@@ -131,21 +132,24 @@ bool is_hdf5_file(const std::string& path) {
 File File::open_read(const std::string& path, const Comm* comm) {
   quiet();
   Handle fapl = file_access(path, comm);
-  Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()), "cannot open " + path), H5Fclose);
+  Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()), "cannot open " + path), H5Fclose,
+              comm != nullptr);
   return File(path, std::move(file), comm != nullptr);
 }
 
 File File::open_write(const std::string& path, const Comm* comm) {
   quiet();
   Handle fapl = file_access(path, comm);
-  Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), "cannot open " + path + " for writing"), H5Fclose);
+  Handle file(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.id()), "cannot open " + path + " for writing"), H5Fclose,
+              comm != nullptr);
   return File(path, std::move(file), comm != nullptr);
 }
 
 File File::create(const std::string& path, const Comm* comm) {
   quiet();
   Handle fapl = file_access(path, comm);
-  Handle file(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), "cannot create " + path), H5Fclose);
+  Handle file(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()), "cannot create " + path), H5Fclose,
+              comm != nullptr);
   return File(path, std::move(file), comm != nullptr);
 }
 

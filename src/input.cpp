@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <optional>
 
+#include "hipi/fault.hpp"
+
 namespace hipi {
 
 namespace {
@@ -29,6 +31,7 @@ void for_each_slab(const Comm& comm, const InputMatrix& in, RowRange rows, std::
   const std::int64_t slabs = (most_rows + slab_rows - 1) / slab_rows;
   for (std::int64_t k = 0; k < slabs; ++k) {
     const std::int64_t begin = std::min(rows.end, rows.begin + k * slab_rows);
+    fault_point("read-file");  // between collective reads: the others wait in the next one
     read_slab(RowRange{begin, std::min(rows.end, begin + slab_rows)});
   }
 }

@@ -1,6 +1,8 @@
 #include "hipi/output.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,9 +20,27 @@
 
 namespace hipi {
 
+namespace {
+
+std::string temp_prefix(const std::filesystem::path& final_path) {
+  return fmt::format(".{}.hipi-tmp-", final_path.filename().string());
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
+  return host;
+}
+
+}  // namespace
+
+std::string temp_suffix() {
+  return fmt::format("{}-{}", host_name(), ::getpid());
+}
+
 AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
   const std::filesystem::path p(final_);
-  temp_ = (p.parent_path() / fmt::format(".{}.hipi-tmp-{}", p.filename().string(), unique_suffix)).string();
+  temp_ = (p.parent_path() / (temp_prefix(p) + unique_suffix)).string();
 }
 
 AtomicPath::~AtomicPath() {
@@ -45,14 +66,46 @@ void check_output_path(const std::string& path, const std::string& option) {
     throw InputError(fmt::format("{} {}: directory {} is not writable", option, path, dir.string()));
 }
 
-void write_text_atomically(const std::string& path, const std::string& text, const std::string& what) {
-  AtomicPath out(path, std::to_string(::getpid()));
+void remove_stale_temps(const std::string& final_path) {
+  namespace fs = std::filesystem;
+  const fs::path p(final_path);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = temp_prefix(p), host = host_name() + "-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string owner = name.substr(prefix.size());  // HOST-PID
+    const auto bytes = entry.file_size(ec);
+    bool gone = false;
+    if (owner.rfind(host, 0) == 0) {
+      char* end = nullptr;
+      const long pid = std::strtol(owner.c_str() + host.size(), &end, 10);
+      gone = pid > 0 && *end == '\0' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (gone && fs::remove(entry.path(), ec)) {
+      spdlog::warn("removed {} ({} bytes), left by process {} which is gone", entry.path().string(), bytes, owner);
+    } else {
+      spdlog::warn(
+          "{} ({} bytes) was left by process {} (another host, or still running): remove it if no job "
+          "is writing {}",
+          entry.path().string(), bytes, owner, final_path);
+    }
+  }
+}
+
+void write_text_temp(const AtomicPath& out, const std::string& text, const std::string& what) {
   std::ofstream file(out.temp(), std::ios::binary);
   file << text;
   file.close();  // flushes: a full disk fails here, not at the write
   struct stat written {};
   if (file.fail() || ::stat(out.temp().c_str(), &written) != 0 || written.st_size != static_cast<off_t>(text.size()))
-    throw IoError(fmt::format("cannot write {} {}: {}", what, path, std::strerror(errno ? errno : EIO)));
+    throw IoError(fmt::format("cannot write {} {}: {}", what, out.final_path(), std::strerror(errno ? errno : EIO)));
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& what) {
+  AtomicPath out(path);
+  write_text_temp(out, text, what);
   out.commit();
 }
 
@@ -112,7 +165,12 @@ std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local)
 }
 
 void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
-  AtomicPath out(path, std::to_string(::getpid()));
+  AtomicPath out(path);
+  write_pairs_temp(out, pairs, attrs);
+  out.commit();
+}
+
+void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
   {
     h5::File file = h5::File::create(out.temp(), nullptr);
     const auto m = static_cast<std::int64_t>(pairs.size());
@@ -137,7 +195,6 @@ void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, c
     file.set_attribute("timings", attrs.timings);
     file.close();
   }
-  out.commit();
 }
 
 std::vector<Pair> read_pairs_file(const std::string& path) {

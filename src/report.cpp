@@ -4,9 +4,6 @@
 #include <unistd.h>
 
 #include <boost/mpi/collectives.hpp>
-#include <fstream>
-
-#include "hipi/output.hpp"
 
 namespace hipi {
 
@@ -40,10 +37,6 @@ nlohmann::ordered_json gather_peak_rss(const Comm& comm) {
   const double max = boost::mpi::all_reduce(comm, mib, boost::mpi::maximum<double>());
   const double sum = boost::mpi::all_reduce(comm, mib, std::plus<double>());
   return {{"max", max}, {"mean", sum / comm.size()}};
-}
-
-void write_json_report(const std::string& path, const nlohmann::ordered_json& report) {
-  write_text_atomically(path, report.dump(2) + "\n", "report");
 }
 
 }  // namespace hipi

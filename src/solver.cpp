@@ -223,6 +223,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
       throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
   });
 
+  if (comm.rank() == 0 && !options.plan_only) {
+    remove_stale_temps(options.out);
+    if (!options.report.empty()) remove_stale_temps(options.report);
+  }
+
   StageTimes times;
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
@@ -280,18 +285,20 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     parameters["plan"] = outcome.plan;
     spdlog::info("auto: predicted {:.3f} s, measured {:.3f} s for the planned stages", predicted_total, measured_total);
   }
+  // Rank 0 writes the output and the report to temporary files beside them; they are
+  // renamed into place only once every rank agrees that the run succeeded.
+  std::optional<AtomicPath> out_file, report_file;
   agree(comm, [&] {
     times.time("write", [&] {
       if (comm.rank() != 0) return;
       OutputAttributes attrs{outcome.method,    options.method, threshold.theta,
                              options.seed,      comm.size(),    outcome.grid,
                              parameters.dump(), inputs,         timings_before_write.dump()};
-      write_pairs_file(options.out, pairs, attrs);
+      write_pairs_temp(out_file.emplace(options.out), pairs, attrs);
     });
   });
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
 
-  spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
   if (options.expect_k && found != *options.expect_k && comm.rank() == 0)
     spdlog::warn("solve: --expect-k {} but {} heavy pairs were found{}", *options.expect_k, found,
                  outcome.method == "brute" ? " by exact brute force (the count is exact)" : "");
@@ -321,9 +328,15 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (!outcome.repetitions.is_null()) report["repetitions"] = outcome.repetitions;
     if (!summary.plan.is_null()) report["plan"] = summary.plan;
     agree(comm, [&] {
-      if (comm.rank() == 0) write_json_report(options.report, report);
+      if (comm.rank() == 0) write_text_temp(report_file.emplace(options.report), report.dump(2) + "\n", "report");
     });
   }
+  agree(comm, [&] {
+    if (comm.rank() != 0) return;
+    out_file->commit();
+    if (report_file) report_file->commit();
+  });
+  spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
   return summary;
 }
 

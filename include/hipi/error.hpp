@@ -7,6 +7,7 @@
 // Otherwise the rank that failed prints it with its rank and aborts the whole job.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -66,6 +67,14 @@ class InternalError : public Error {
   explicit InternalError(const std::string& message, bool collective = false)
       : Error(ErrorKind::Internal, message, collective) {}
 };
+
+/// True while an exception is unwinding the stack. Destructors of objects whose cleanup is
+/// collective (a file opened with MPI-IO, a BLACS grid) skip it then: the error may be this
+/// rank's alone, and a collective call the other ranks never make would hang the job before
+/// main reaches MPI_Abort. The leak lasts until the job ends either way.
+inline bool unwinding() {
+  return std::uncaught_exceptions() > 0;
+}
 
 /// Throws the Error subclass that matches `kind`.
 [[noreturn]] void throw_error(ErrorKind kind, const std::string& message, bool collective);

@@ -18,13 +18,16 @@ namespace hipi::h5 {
 
 using Id = std::int64_t;  // hid_t in HDF5 >= 1.10
 
-/// Owns one HDF5 identifier; move-only.
+/// Owns one HDF5 identifier; move-only. A collective handle (a file opened through MPI-IO)
+/// is not closed by a destructor that runs while an exception unwinds (see hipi::unwinding).
 class Handle {
  public:
   using Closer = int (*)(Id);
   Handle() = default;
-  Handle(Id id, Closer close) : id_(id), close_(close) {}
-  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
+  Handle(Id id, Closer close, bool collective = false) : id_(id), close_(close), collective_(collective) {}
+  Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_), collective_(other.collective_) {
+    other.id_ = -1;
+  }
   Handle& operator=(Handle&& other) noexcept;
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
@@ -38,6 +41,7 @@ class Handle {
   void reset() noexcept;
   Id id_ = -1;
   Closer close_ = nullptr;
+  bool collective_ = false;
 };
 
 /// Element types hipi reads and writes.

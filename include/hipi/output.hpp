@@ -13,15 +13,20 @@
 
 namespace hipi {
 
-/// A temporary path beside `final_path`, removed on destruction unless commit() renamed it
-/// to `final_path`.
+/// "HOST-PID" of this process: the suffix of its temporary files, so that a later run can
+/// tell whether the process that left one is gone.
+std::string temp_suffix();
+
+/// A temporary path beside `final_path` (.NAME.hipi-tmp-SUFFIX), removed on destruction
+/// unless commit() renamed it to `final_path`.
 class AtomicPath {
  public:
-  explicit AtomicPath(std::string final_path, const std::string& unique_suffix);
+  explicit AtomicPath(std::string final_path, const std::string& unique_suffix = temp_suffix());
   AtomicPath(const AtomicPath&) = delete;
   AtomicPath& operator=(const AtomicPath&) = delete;
   ~AtomicPath();
   const std::string& temp() const { return temp_; }
+  const std::string& final_path() const { return final_; }
   /// Renames the temporary file to the final path.
   void commit();
 
@@ -29,6 +34,16 @@ class AtomicPath {
   std::string final_, temp_;
   bool committed_ = false;
 };
+
+/// Temporary files a killed run left beside `final_path` (SIGKILL runs no destructor):
+/// those of a process of this host that no longer runs are removed and logged; those of
+/// another host, or of a process still running, are only reported (a warning). Call on one
+/// rank before writing `final_path`.
+void remove_stale_temps(const std::string& final_path);
+
+/// Writes `text` to `out.temp()`, closes it and checks it is complete; throws IoError
+/// naming `what` and the final path otherwise (a full disk shows only at flush or close).
+void write_text_temp(const AtomicPath& out, const std::string& text, const std::string& what);
 
 /// Writes `text` to `path` atomically (a temporary file beside it, renamed into place only
 /// once it is closed and checked complete); throws IoError naming `what` and the path if
@@ -69,8 +84,11 @@ struct OutputAttributes {
   std::string timings;     // JSON object, seconds per stage
 };
 
-/// Writes /pairs int64 [m,2] and /inner_products float64 [m] with `attrs` to `path`,
-/// atomically. Called by one rank (the writer); `pairs` must be sorted.
+/// Writes /pairs int64 [m,2] and /inner_products float64 [m] with `attrs` to `out.temp()`,
+/// closed and complete; the caller commits it once every rank agrees the run succeeded.
+/// Called by one rank (the writer); `pairs` must be sorted.
+void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
+/// The same, committed to `path` at once (tools and tests).
 void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
 
 /// Reads an output file back (tests, tools): pairs in file order.

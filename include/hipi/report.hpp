@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "hipi/fault.hpp"
 #include "hipi/mpi.hpp"
 
 namespace hipi {
@@ -14,9 +15,11 @@ namespace hipi {
 /// Wall-clock seconds per named stage on this rank, in the order the stages ran.
 class StageTimes {
  public:
-  /// Runs `stage` and records its duration under `name`; returns what it returns.
+  /// Runs `stage` and records its duration under `name`; returns what it returns. Every
+  /// stage is also a fault point (fault.hpp) under its name.
   template <class F>
   decltype(auto) time(const std::string& name, F&& stage) {
+    fault_point(name);
     struct Record {
       StageTimes& times;
       const std::string& name;
@@ -41,7 +44,5 @@ nlohmann::ordered_json gather_stage_times(const Comm& comm, const StageTimes& ti
 /// ranks, {"max": MiB, "mean": MiB}.
 nlohmann::ordered_json gather_peak_rss(const Comm& comm);
 
-/// Writes `report` as indented JSON to `path` atomically.
-void write_json_report(const std::string& path, const nlohmann::ordered_json& report);
 
 }  // namespace hipi

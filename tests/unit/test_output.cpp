@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -55,5 +56,32 @@ TEST(CheckOutputPath, RejectsMissingDirectoriesDirectoriesAndEmptyPaths) {
     EXPECT_NE(std::string(e.what()).find("--report"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+TEST(RemoveStaleTemps, RemovesTheFilesOfGoneProcessesOfThisHostOnly) {
+  const fs::path dir = fresh_dir();
+  const std::string final_path = (dir / "out.h5").string();
+  // This host's suffix is HOST-PID; a child that has exited gives a pid that is gone.
+  const std::string mine = temp_suffix();
+  const std::string host = mine.substr(0, mine.rfind('-'));
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  const std::string gone = AtomicPath(final_path, host + "-" + std::to_string(child)).temp();
+  const std::string running = AtomicPath(final_path, mine).temp();
+  const std::string other_host = AtomicPath(final_path, "elsewhere.example-1").temp();
+  const std::string other_output = AtomicPath((dir / "other.h5").string(), host + "-" + std::to_string(child)).temp();
+  for (const auto& p : {gone, running, other_host, other_output}) std::ofstream(p) << "partial";
+  std::ofstream(final_path) << "previous output";
+
+  remove_stale_temps(final_path);
+  EXPECT_FALSE(fs::exists(gone)) << "a gone process's temporary file must be removed";
+  EXPECT_TRUE(fs::exists(running)) << "a running process may still be writing";
+  EXPECT_TRUE(fs::exists(other_host)) << "a process of another host cannot be checked";
+  EXPECT_TRUE(fs::exists(other_output)) << "only the temporaries of this output";
+  EXPECT_TRUE(fs::exists(final_path));
   fs::remove_all(dir);
 }

@@ -4,6 +4,8 @@
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
 #include <climits>
+#include <cmath>
+#include <type_traits>
 
 #include "hipi/verify.hpp"
 
@@ -17,7 +19,7 @@ constexpr int kRingTag = 17;
 // for `steps` steps: at step s this rank visits the block of rank (rank - s) mod P. The
 // next block is received while the current one is visited.
 template <class Matrix, class Visit>
-void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&& visit, const ProgressFn& progress) {
+void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&& visit) {
   const int P = comm.size(), rank = comm.rank();
   // Any contiguous split works (brute force reads row_block, auto reads whole tiles): each
   // rank learns every block's rows once.
@@ -39,13 +41,20 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&
       requests.push_back(comm.irecv(prev, kRingTag, incoming.data(), static_cast<int>(incoming.storage_size())));
       requests.push_back(comm.isend(next, kRingTag, current->data(), static_cast<int>(current->storage_size())));
     }
-    visit(*current, current_range, s);
+    try {
+      visit(*current, current_range, s);
+    } catch (const Error& e) {
+      // An agreed stop (a checkpoint was saved) ends every rank here, whose transfers all
+      // match: finish them before the buffers go, or MPI_Finalize writes into freed memory.
+      // A rank's own error aborts the job instead, and waiting could hang.
+      if (e.collective()) boost::mpi::wait_all(requests.begin(), requests.end());
+      throw;
+    }
     boost::mpi::wait_all(requests.begin(), requests.end());
     if (s + 1 < steps) {
       current = &buffers[(s + 1) % 2];
       current_range = incoming_range;
     }
-    if (progress && comm.rank() == 0) progress(s + 1, steps);
   }
 }
 
@@ -57,63 +66,116 @@ Matrix row_slice(const Matrix& m, std::int64_t first, std::int64_t end) {
   return out;
 }
 
+// A unit of work of this many coordinate products (float32 GEMM-filtered) takes about half
+// a second on one core; the XOR+popcount kernel does 3 (AVX2) to 25 (AVX-512) times as many.
+constexpr double kUnitProducts = 3.4e10;
+constexpr double kBinaryProductsPerReal = 8;
+constexpr std::int64_t kMinChunkRows = 256;  // smaller chunks leave the kernels' tiles part-empty
+constexpr std::int64_t kMaxChunks = 1024;
+
+// Runs the units of one ring step: chunk c of `base` (rows of the visited block), skipping
+// the units a checkpoint holds; `check(b_rows)` appends this chunk's pairs to `found`.
+class Units {
+ public:
+  Units(const Comm& comm, std::int64_t a_rows, std::int64_t b_rows, std::int64_t d, bool binary, int steps,
+        BruteSchedule& schedule)
+      : schedule_(schedule) {
+    const std::int64_t most_a = boost::mpi::all_reduce(comm, a_rows, boost::mpi::maximum<std::int64_t>());
+    const std::int64_t most_b = boost::mpi::all_reduce(comm, b_rows, boost::mpi::maximum<std::int64_t>());
+    chunks_ = brute_chunks_per_step(most_a, most_b, d, binary, schedule.unit_products);
+    total_ = chunks_ * steps;
+    HIPI_ASSERT(schedule.skip_units >= 0 && schedule.skip_units <= total_);
+  }
+  template <class Check>
+  void run_step(int s, RowRange base, std::vector<Pair>& found, Check&& check) {
+    for (std::int64_t c = 0; c < chunks_; ++c) {
+      const std::int64_t unit = s * chunks_ + c;
+      if (unit < schedule_.skip_units) continue;
+      const RowRange chunk{base.begin + base.size() * c / chunks_, base.begin + base.size() * (c + 1) / chunks_};
+      if (chunk.size() > 0) check(chunk);
+      if (schedule_.at_boundary) schedule_.at_boundary(unit + 1, total_, found);
+    }
+  }
+  bool step_done(int s) const { return (s + 1) * chunks_ <= schedule_.skip_units; }
+
+ private:
+  BruteSchedule& schedule_;
+  std::int64_t chunks_ = 1, total_ = 1;
+};
+
 }  // namespace
+
+std::int64_t brute_chunks_per_step(std::int64_t a_rows, std::int64_t b_rows, std::int64_t d, bool binary,
+                                   double unit_products) {
+  const double products = static_cast<double>(a_rows) * static_cast<double>(b_rows) * static_cast<double>(d) /
+                          (binary ? kBinaryProductsPerReal : 1.0);
+  const std::int64_t by_work =
+      static_cast<std::int64_t>(std::ceil(products / (unit_products > 0 ? unit_products : kUnitProducts)));
+  const std::int64_t by_rows = std::max<std::int64_t>(1, b_rows / kMinChunkRows);
+  return std::clamp<std::int64_t>(std::min(by_work, by_rows), 1, kMaxChunks);
+}
 
 template <class Matrix>
 std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
-                              const Threshold& threshold, const ProgressFn& progress) {
-  std::vector<Pair> found;
-  ring_pass(
-      comm, b, comm.size(),
-      [&](const Matrix& block, RowRange range, int) {
-        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
-      },
-      progress);
+                              const Threshold& threshold, BruteSchedule schedule) {
+  std::vector<Pair> found = std::move(schedule.resumed_pairs);
+  Units units(comm, a.range.size(), b.range.size(), a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, comm.size(),
+              schedule);
+  ring_pass(comm, b, comm.size(), [&](const Matrix& block, RowRange range, int s) {
+    units.run_step(s, RowRange{0, range.size()}, found, [&](RowRange chunk) {
+      heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found, chunk);
+    });
+  });
   return found;
 }
 
 template <class Matrix>
 std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a, const Threshold& threshold,
-                                   const ProgressFn& progress) {
+                                   BruteSchedule schedule) {
   // Block pair {x, y} is checked by the rank at ring distance (x - y) mod P <= P/2 from it.
   // With P even, distance P/2 is reached from both sides, and the two ranks split it by
   // the higher block's rows: the lower rank x checks x against the first half of y, the
   // higher rank y its second half against x. (Left to one side, it made 2 ranks 3:1.)
   const int P = comm.size(), rank = comm.rank();
   const int steps = P / 2 + 1;
-  std::vector<Pair> found;
-  ring_pass(
-      comm, a, steps,
-      [&](const Matrix& block, RowRange range, int s) {
-        if (s == 0) {
-          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found);
-          return;
-        }
+  std::vector<Pair> found = std::move(schedule.resumed_pairs);
+  Units units(comm, a.range.size(), a.range.size(), a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, steps, schedule);
+  ring_pass(comm, a, steps, [&](const Matrix& block, RowRange range, int s) {
+    if (units.step_done(s)) return;
+    const RowRange all{0, range.size()};
+    if (s == 0) {
+      units.run_step(s, all, found, [&](RowRange chunk) {
+        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found, chunk);
+      });
+      return;
+    }
+    // Pairs of other blocks are reported as (lower, higher).
+    const auto check = [&](const Matrix& rows, std::int64_t first) {
+      return [&, first](RowRange chunk) {
         const std::size_t first_new = found.size();
-        if (2 * s == P && rank < P / 2) {
-          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found,
-                      RowRange{0, range.size() / 2});
-        } else if (2 * s == P) {
-          const std::int64_t half = a.range.size() / 2;
-          heavy_pairs(row_slice(a.rows, half, a.range.size()), a.range.begin + half, block, range.begin, threshold,
-                      PairFilter::All, found);
-        } else {
-          heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found);
-        }
-        for (std::size_t k = first_new; k < found.size(); ++k)  // report as (lower, higher)
+        heavy_pairs(rows, first, block, range.begin, threshold, PairFilter::All, found, chunk);
+        for (std::size_t k = first_new; k < found.size(); ++k)
           if (found[k].i > found[k].j) std::swap(found[k].i, found[k].j);
-      },
-      progress);
+      };
+    };
+    if (2 * s == P && rank < P / 2) {
+      units.run_step(s, RowRange{0, range.size() / 2}, found, check(a.rows, a.range.begin));
+    } else if (2 * s == P) {
+      const std::int64_t half = a.range.size() / 2;
+      const Matrix second_half = row_slice(a.rows, half, a.range.size());
+      units.run_step(s, all, found, check(second_half, a.range.begin + half));
+    } else {
+      units.run_step(s, all, found, check(a.rows, a.range.begin));
+    }
+  });
   return found;
 }
 
 template std::vector<Pair> brute_force(const Comm&, const LocalRows<BitMatrix>&, const LocalRows<BitMatrix>&,
-                                       const Threshold&, const ProgressFn&);
+                                       const Threshold&, BruteSchedule);
 template std::vector<Pair> brute_force(const Comm&, const LocalRows<RealMatrix>&, const LocalRows<RealMatrix>&,
-                                       const Threshold&, const ProgressFn&);
-template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<BitMatrix>&, const Threshold&,
-                                            const ProgressFn&);
-template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<RealMatrix>&, const Threshold&,
-                                            const ProgressFn&);
+                                       const Threshold&, BruteSchedule);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<BitMatrix>&, const Threshold&, BruteSchedule);
+template std::vector<Pair> brute_force_self(const Comm&, const LocalRows<RealMatrix>&, const Threshold&, BruteSchedule);
 
 }  // namespace hipi

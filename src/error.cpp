@@ -3,7 +3,7 @@
 namespace hipi {
 
 int exit_status(ErrorKind kind) {
-  return kind == ErrorKind::Input ? 2 : 1;
+  return kind == ErrorKind::Input ? 2 : kind == ErrorKind::Stopped ? 3 : 1;
 }
 
 const char* kind_name(ErrorKind kind) {
@@ -20,6 +20,8 @@ const char* kind_name(ErrorKind kind) {
       return "ScaLAPACK error";
     case ErrorKind::Internal:
       return "internal error";
+    case ErrorKind::Stopped:
+      return "stopped";
   }
   return "error";
 }
@@ -36,6 +38,8 @@ void throw_error(ErrorKind kind, const std::string& message, bool collective) {
       throw Hdf5Error(message, collective);
     case ErrorKind::Scalapack:
       throw ScalapackError(message, collective);
+    case ErrorKind::Stopped:
+      throw StoppedError(message, collective);
     case ErrorKind::Internal:
       break;
   }

@@ -16,21 +16,23 @@ namespace {
 struct Fault {
   std::string point;
   int rank = -1;
-  bool stop = false;
+  int raise = 0;  // a signal to raise instead of throwing: SIGSTOP (stop) or SIGUSR1 (usr1)
 };
 
 std::optional<Fault> parse(const char* spec) {
   if (!spec || !*spec) return std::nullopt;
   const std::string text(spec);
   const auto colon = text.find(':');
-  if (colon == std::string::npos) throw InputError("HIPI_INJECT_FAULT='" + text + "': expected POINT:RANK[:stop]");
+  if (colon == std::string::npos)
+    throw InputError("HIPI_INJECT_FAULT='" + text + "': expected POINT:RANK[:stop|:usr1]");
   Fault f;
   f.point = text.substr(0, colon);
   std::string rest = text.substr(colon + 1);
   if (const auto second = rest.find(':'); second != std::string::npos) {
-    if (rest.substr(second + 1) != "stop")
-      throw InputError("HIPI_INJECT_FAULT='" + text + "': the only action is 'stop'");
-    f.stop = true;
+    const std::string action = rest.substr(second + 1);
+    if (action != "stop" && action != "usr1")
+      throw InputError("HIPI_INJECT_FAULT='" + text + "': the actions are 'stop' and 'usr1'");
+    f.raise = action == "stop" ? SIGSTOP : SIGUSR1;
     rest = rest.substr(0, second);
   }
   char* end = nullptr;
@@ -58,8 +60,8 @@ int world_rank() {
 void fault_point(std::string_view point) {
   const auto& fault = configured();
   if (!fault || fault->point != point || fault->rank != world_rank()) return;
-  if (fault->stop) {
-    std::raise(SIGSTOP);
+  if (fault->raise) {
+    std::raise(fault->raise);
     return;
   }
   throw IoError("injected fault at " + fault->point + " on rank " + std::to_string(fault->rank));

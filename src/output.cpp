@@ -173,16 +173,7 @@ void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, c
 void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
   {
     h5::File file = h5::File::create(out.temp(), nullptr);
-    const auto m = static_cast<std::int64_t>(pairs.size());
-    std::vector<std::int64_t> ij(2 * pairs.size());
-    std::vector<double> ip(pairs.size());
-    for (std::size_t k = 0; k < pairs.size(); ++k) {
-      ij[2 * k] = pairs[k].i;
-      ij[2 * k + 1] = pairs[k].j;
-      ip[k] = pairs[k].ip;
-    }
-    file.write<std::int64_t>("/pairs", {m, 2}, ij);
-    file.write<double>("/inner_products", {m}, ip);
+    write_pair_datasets(file, pairs);
     file.set_attribute("version", std::string(HIPI_VERSION));
     file.set_attribute("method", attrs.method);
     file.set_attribute("requested_method", attrs.requested_method);
@@ -195,6 +186,19 @@ void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, con
     file.set_attribute("timings", attrs.timings);
     file.close();
   }
+}
+
+void write_pair_datasets(h5::File& file, const std::vector<Pair>& pairs) {
+  const auto m = static_cast<std::int64_t>(pairs.size());
+  std::vector<std::int64_t> ij(2 * pairs.size());
+  std::vector<double> ip(pairs.size());
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    ij[2 * k] = pairs[k].i;
+    ij[2 * k + 1] = pairs[k].j;
+    ip[k] = pairs[k].ip;
+  }
+  file.write<std::int64_t>("/pairs", {m, 2}, ij);
+  file.write<double>("/inner_products", {m}, ip);
 }
 
 std::vector<Pair> read_pairs_file(const std::string& path) {

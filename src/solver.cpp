@@ -1,13 +1,17 @@
 #include "hipi/solver.hpp"
 
 #include <boost/mpi/collectives.hpp>
+#include <filesystem>
 
 #include "hipi/brute.hpp"
 #include "hipi/calibrate.hpp"
+#include "hipi/checkpoint.hpp"
+#include "hipi/fault.hpp"
 #include "hipi/input.hpp"
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
 #include "hipi/plan.hpp"
+#include "hipi/progress.hpp"
 #include "hipi/report.hpp"
 #include "hipi/scalapack.hpp"
 #include "hipi/sketch.hpp"
@@ -21,8 +25,28 @@ namespace {
 // force (any contiguous split) and every power-of-two group size the planner considers.
 constexpr std::int64_t kAutoTile = 1024;
 
-ProgressFn ring_progress() {
-  return [](int done, int steps) { spdlog::info("brute: ring step {}/{} done", done, steps); };
+// What a checkpoint must share with this run to be resumed by it: the inputs (the data's
+// checksum is added by the Checkpointer), the problem, the options that decide the
+// answer and the work split, and the ranks.
+nlohmann::ordered_json checkpoint_key(const InputMatrix& a, const InputMatrix* b, const Problem& problem,
+                                      const Threshold& threshold, const SolveOptions& options, int ranks) {
+  const auto input = [](const InputMatrix& in) {
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(in.ref.file, ec);
+    return nlohmann::ordered_json{{"dataset", in.ref.str()},
+                                  {"rows", in.rows},
+                                  {"columns", in.cols},
+                                  {"file_bytes", ec ? -1 : static_cast<std::int64_t>(bytes)}};
+  };
+  return {{"version", HIPI_VERSION},
+          {"a", input(a)},
+          {"b", b ? input(*b) : nlohmann::ordered_json()},
+          {"mode", mode_name(problem.mode)},
+          {"threshold", threshold.theta},
+          {"abs", problem.abs},
+          {"method", options.method},
+          {"seed", options.seed},
+          {"ranks", ranks}};
 }
 
 // Which rows this rank reads for a method.
@@ -92,7 +116,24 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   const LocalRows<Matrix>& b_or_a = b ? *b_rows : a_rows;
   const std::int64_t n_b = b ? b->rows : a.rows;
 
-  if (options.method == "auto") {
+  // Brute force (asked for, or chosen by auto) can resume from a checkpoint of this run.
+  const bool may_checkpoint = !options.plan_only && options.method != "sketch";
+  Checkpointer checkpointer(
+      comm, {checkpoint_path(options.out), may_checkpoint ? options.checkpoint_interval : 0,
+             checkpoint_key(a, b, problem, threshold, options, comm.size()), [&] {
+               std::vector<std::pair<const void*, std::size_t>> rows{
+                   {a_rows.rows.data(), a_rows.rows.storage_size() * sizeof(*a_rows.rows.data())}};
+               if (b)
+                 rows.emplace_back(b_rows->rows.data(), b_rows->rows.storage_size() * sizeof(*b_rows->rows.data()));
+               return data_checksum(comm, rows);
+             }});
+  std::optional<Resumed> resumed = checkpointer.load();
+  if (resumed) {
+    out.method = resumed->state.at("method").get<std::string>();
+    out.plan = resumed->state.at("plan");
+  }
+
+  if (options.method == "auto" && !resumed) {
     const BackgroundSample bg = times.time("sample", [&] {
       return estimate_background(
           comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, sketch.sample_rows, options.seed,
@@ -155,10 +196,25 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
 
   if (out.method == "brute") {
     out.grid = "ring of " + std::to_string(comm.size());
+    checkpointer.set_state({{"method", out.method}, {"plan", out.plan}});
+    BruteSchedule schedule;
+    Progress progress("brute", comm.rank());
+    if (resumed) {
+      schedule.skip_units = resumed->units_done;
+      schedule.resumed_pairs = std::move(resumed->pairs);
+      progress.resumed_at(resumed->units_done);
+    }
+    schedule.at_boundary = [&](std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
+      fault_point("unit");
+      progress.update(done, total, checkpointer.at_boundary(done, total, found));
+    };
+    // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
+    StopSignals::defer(checkpointer.enabled());
     out.local = times.time("compute", [&] {
-      return b ? brute_force(comm, a_rows, *b_rows, threshold, ring_progress())
-               : brute_force_self(comm, a_rows, threshold, ring_progress());
+      return b ? brute_force(comm, a_rows, *b_rows, threshold, std::move(schedule))
+               : brute_force_self(comm, a_rows, threshold, std::move(schedule));
     });
+    StopSignals::defer(false);
     return out;
   }
   // A hand-set z has the Gaussian model's miss probability per repetition (a pair at the
@@ -225,6 +281,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
 
   if (comm.rank() == 0 && !options.plan_only) {
     remove_stale_temps(options.out);
+    remove_stale_temps(checkpoint_path(options.out));
     if (!options.report.empty()) remove_stale_temps(options.report);
   }
 
@@ -335,6 +392,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (comm.rank() != 0) return;
     out_file->commit();
     if (report_file) report_file->commit();
+    // The output at this path replaces whatever a checkpoint beside it was working towards.
+    std::error_code ec;
+    std::filesystem::remove(checkpoint_path(options.out), ec);
   });
   spdlog::info("solve: {} heavy pairs written to {}", found, options.out);
   return summary;

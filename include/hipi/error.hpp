@@ -20,9 +20,11 @@ enum class ErrorKind {
   Hdf5,       // an HDF5 call failed for a reason other than the user's input
   Scalapack,  // a BLACS/ScaLAPACK call reported an error
   Internal,   // a broken invariant: a bug in hipi
+  Stopped,    // a signal stopped the run after its checkpoint was saved (exit status 3)
 };
 
-/// Exit status for an error of this kind: 2 for input errors, 1 for the rest.
+/// Exit status for an error of this kind: 2 for input errors, 3 for a stop after a
+/// checkpoint, 1 for the rest.
 int exit_status(ErrorKind kind);
 const char* kind_name(ErrorKind kind);
 
@@ -61,6 +63,11 @@ class ScalapackError : public Error {
  public:
   explicit ScalapackError(const std::string& message, bool collective = false)
       : Error(ErrorKind::Scalapack, message, collective) {}
+};
+class StoppedError : public Error {
+ public:
+  explicit StoppedError(const std::string& message, bool collective = false)
+      : Error(ErrorKind::Stopped, message, collective) {}
 };
 class InternalError : public Error {
  public:

@@ -1,11 +1,12 @@
 // Injected faults, for tests of the error paths (never set in production).
 //
-// HIPI_INJECT_FAULT=POINT:RANK[:stop] makes rank RANK fail at the named point: it throws an
-// IoError naming the rank and the point, or with `:stop` raises SIGSTOP on itself (a hung
-// rank, for --stall-timeout). Every timed stage is a point under its stage name (read,
-// sample, plan, compute, sketch, product, route, verify, collect, complete, write, ...);
-// a few points sit inside collective file access, where an unwinding rank used to hang
-// the others: read-file, generate-write. The variable is read once, at the first point.
+// HIPI_INJECT_FAULT=POINT:RANK[:stop|:usr1] makes rank RANK fail at the named point: it
+// throws an IoError naming the rank and the point, or with `:stop` raises SIGSTOP on itself
+// (a hung rank, for --stall-timeout), or with `:usr1` SIGUSR1 (a stop request, for
+// checkpoints). Brute force's unit boundaries are the point `unit`. Every timed stage is a point under its stage name
+// (read, sample, plan, compute, sketch, product, route, verify, collect, complete, write, ...); a few points sit inside
+// collective file access, where an unwinding rank used to hang the others: read-file, generate-write. The variable is
+// read once, at the first point.
 #pragma once
 
 #include <string_view>

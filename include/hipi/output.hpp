@@ -13,6 +13,10 @@
 
 namespace hipi {
 
+namespace h5 {
+class File;
+}
+
 /// "HOST-PID" of this process: the suffix of its temporary files, so that a later run can
 /// tell whether the process that left one is gone.
 std::string temp_suffix();
@@ -90,6 +94,10 @@ struct OutputAttributes {
 void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
 /// The same, committed to `path` at once (tools and tests).
 void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
+
+/// Writes /pairs int64 [m,2] and /inner_products float64 [m] into an open file: the format
+/// of the output and of the checkpoint.
+void write_pair_datasets(h5::File& file, const std::vector<Pair>& pairs);
 
 /// Reads an output file back (tests, tools): pairs in file order.
 std::vector<Pair> read_pairs_file(const std::string& path);

@@ -9,6 +9,7 @@
 
 #include "hipi/fault.hpp"
 #include "hipi/mpi.hpp"
+#include "hipi/progress.hpp"
 
 namespace hipi {
 
@@ -20,6 +21,7 @@ class StageTimes {
   template <class F>
   decltype(auto) time(const std::string& name, F&& stage) {
     fault_point(name);
+    heartbeat(name);
     struct Record {
       StageTimes& times;
       const std::string& name;
@@ -43,6 +45,5 @@ nlohmann::ordered_json gather_stage_times(const Comm& comm, const StageTimes& ti
 /// Collective: this process's peak resident memory (getrusage's ru_maxrss) over all
 /// ranks, {"max": MiB, "mean": MiB}.
 nlohmann::ordered_json gather_peak_rss(const Comm& comm);
-
 
 }  // namespace hipi

@@ -24,6 +24,7 @@ struct SolveOptions {
   bool profile_cache = true;             // auto without a profile: reuse and keep a cached one (calibrate.hpp)
   bool plan_only = false;                // hipi plan: choose and print the plan, compute nothing
   std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
+  double checkpoint_interval = 300;      // brute force: seconds between checkpoints; 0 none (checkpoint.hpp)
 };
 
 /// What a run did, on every rank.

@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include "hipi/calibrate.hpp"
+#include "hipi/checkpoint.hpp"
 #include "hipi/generate.hpp"
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
+#include "hipi/progress.hpp"
 #include "hipi/scalapack.hpp"
 #include "hipi/solver.hpp"
 #include "hipi/verify.hpp"
@@ -37,6 +39,7 @@ struct SolveArgs {
   std::optional<std::int64_t> group_size;
   std::optional<double> detect_threshold;
   std::optional<std::int64_t> expect_k;
+  double stall_timeout = 0;
 };
 
 void add_generate(CLI::App& app, GenerateArgs& g) {
@@ -78,7 +81,8 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
         "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
         "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
         "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
-        "Exit status: 0 success, 2 usage or input error, 1 any other failure.");
+        "Exit status: 0 success, 2 usage or input error, 3 stopped by a signal after saving a checkpoint\n"
+        "(run the same command again to resume), 1 any other failure.");
   auto& o = s.options;
   cmd->add_option("--a", s.a, "Dataset A as FILE.h5[:/DATASET] (default dataset /A)")->required();
   cmd->add_option("--b", s.b, "Dataset B as FILE.h5[:/DATASET] (default /B); omit for a self-join of A");
@@ -104,6 +108,18 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
                 "~/.cache/hipi)");
   cmd->add_option("--expect-k", s.expect_k,
                   "The number of heavy pairs, if known: the sketch stops once it has them all");
+  if (!plan) {
+    cmd->add_option("--checkpoint-interval", o.checkpoint_interval,
+                    "Brute force: save progress in OUT.hipi-checkpoint at least this often (seconds; 0: never). "
+                    "SIGTERM, SIGUSR1 or SIGINT then save it and stop with exit status 3; the same command resumes")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--stall-timeout", s.stall_timeout,
+                    "End the job (exit status 1) when a rank makes no progress for this many seconds, e.g. "
+                    "waiting on a stopped or hung rank (0: never)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+  }
 
   const std::string sk = "Sketch method";
   auto& k = o.sketch;
@@ -189,6 +205,24 @@ void add_calibrate(CLI::App& app, CalibrateArgs& c) {
   cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
 }
 
+// A configuration file's error, naming the file and the key plainly (CLI11 words them as
+// INI errors: "INI was not able to parse solve.methd"); empty for other errors.
+std::string config_message(const CLI::App& app, const CLI::ParseError& e) {
+  const std::string text = e.what(), unknown = "INI was not able to parse ";
+  const bool is_config = dynamic_cast<const CLI::ConfigError*>(&e) || text.rfind("invalid TOML", 0) == 0;
+  if (!is_config) return {};
+  const CLI::Option* option = app.get_config_ptr();
+  const std::string file = option && option->count() ? option->as<std::string>() : "the configuration file";
+  if (text.rfind(unknown, 0) != 0) return "--config " + file + ": " + text;
+  std::string key = text.substr(unknown.size()), command;
+  if (const auto dot = key.rfind('.'); dot != std::string::npos) {
+    command = " for hipi " + key.substr(0, dot);
+    key = key.substr(dot + 1);
+  }
+  return "--config " + file + ": unknown key '" + key + "'" + command +
+         " (keys are the long option names, e.g. method = \"brute\")";
+}
+
 }  // namespace
 
 int run(const Comm& comm, int argc, char** argv) {
@@ -221,6 +255,10 @@ int run(const Comm& comm, int argc, char** argv) {
     std::ostringstream quiet;
     std::ostream& out = comm.rank() == 0 ? std::cout : quiet;
     std::ostream& err = comm.rank() == 0 ? std::cerr : quiet;
+    if (const std::string config = config_message(app, e); !config.empty()) {
+      err << "hipi: error: " << config << std::endl;
+      return exit_status(ErrorKind::Input);
+    }
     const int code = app.exit(e, out, err);
     return code == 0 ? 0 : exit_status(ErrorKind::Input);
   }
@@ -235,6 +273,8 @@ int run(const Comm& comm, int argc, char** argv) {
     SolveOptions options;
     agree(comm, [&] { options = to_options(args); });
     if (options.plan_only) options.method = "auto";
+    const StopSignals signals;
+    const Watchdog watchdog(comm.rank(), args.stall_timeout);
     run_solve(comm, options);
   } else if (app.got_subcommand("calibrate")) {
     GridShape shape;

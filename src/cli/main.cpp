@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   } catch (const hipi::Error& e) {
     // Agreed errors: every rank holds the same one; rank 0 reports, every rank exits.
     if (e.collective()) {
-      if (world.rank() == 0) std::cerr << "hipi: error: " << e.what() << std::endl;
+      if (world.rank() == 0)
+        std::cerr << (e.kind() == hipi::ErrorKind::Stopped ? "hipi: " : "hipi: error: ") << e.what() << std::endl;
       return hipi::exit_status(e.kind());
     }
     std::cerr << "hipi: rank " << world.rank() << ": " << hipi::kind_name(e.kind()) << ": " << e.what() << std::endl;

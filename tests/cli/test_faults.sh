@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Injected faults (HIPI_INJECT_FAULT=POINT:RANK, src/fault.cpp) at every named point, at 2
 # and 3 ranks: the job must end within 30 s with exit status 1, one message naming the
-# rank and the point, and no output, report or temporary file left behind.
+# rank and the point, and no output, report or temporary file left behind. Then a stopped
+# rank (the watchdog), and a stop request at a unit boundary: exit status 3, a checkpoint,
+# and a resumed run writing the uninterrupted run's output; other runs' checkpoints refused.
 # Usage: test_faults.sh HIPI MPIEXEC
 set -u
 HIPI=$1
@@ -59,6 +61,64 @@ for np in 2 3; do
     done
   done
 done
+
+# --- a stopped rank: the watchdog ends the job -----------------------------------------
+for np in 2 3; do
+  rm -f out.h5
+  start=$SECONDS
+  out=$(HIPI_INJECT_FAULT="compute:1:stop" timeout 60 "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" "${solve[@]}" \
+    --method brute --stall-timeout 3 2>&1)
+  status=$? took=$((SECONDS - start))
+  if [ "$status" -eq 124 ]; then fail "stopped rank at $np ranks: still running after 60 s"$'\n'"$out"
+  elif [ "$status" -ne 1 ]; then fail "stopped rank at $np ranks: exit status $status, want 1"$'\n'"$out"
+  elif ! grep -q "no progress for [0-9]* s (--stall-timeout)" <<<"$out"; then fail "stopped rank: no watchdog message"$'\n'"$out"
+  elif [ "$took" -gt 30 ]; then fail "stopped rank at $np ranks: took $took s"
+  elif [ -e out.h5 ] || ls -a | grep -q 'hipi-tmp'; then fail "stopped rank at $np ranks: left files"
+  else pass "a stopped rank at $np ranks: the watchdog ended the job in $took s"; fi
+done
+
+# --- stop with a checkpoint, resume to the same output --------------------------------
+# usr1 at rank R's first unit boundary: as if the job had been sent SIGUSR1 (or SIGTERM).
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out self.h5 --n 900 --d 256 --k 12 --rho 0.6 --seed 4 --self-join ||
+  fail "generate a self-join"
+same_output() { h5diff -q "$1" "$2" /pairs && h5diff -q "$1" "$2" /inner_products; }
+for np in 2 3; do
+  for kind in ab self; do
+    if [ "$kind" = ab ]; then args=(solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute)
+    else args=(solve --a self.h5 --rho 0.6 --method brute); fi
+    name="stop and resume, $kind, $np ranks"
+    rm -f ref.h5 out.h5 out.h5.hipi-checkpoint
+    "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" -q "${args[@]}" --out ref.h5 || fail "$name: uninterrupted run"
+    out=$(HIPI_INJECT_FAULT="unit:$((np - 1)):usr1" timeout 60 "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" \
+      "${args[@]}" --out out.h5 2>&1)
+    status=$?
+    if [ "$status" -ne 3 ]; then fail "$name: stopped run exit status $status, want 3"$'\n'"$out"; continue; fi
+    if [ -e out.h5 ] || [ ! -s out.h5.hipi-checkpoint ]; then fail "$name: want a checkpoint and no output"; continue; fi
+    grep -q "stopped by SIGUSR1 after 1 of" <<<"$out" || fail "$name: no stop message"$'\n'"$out"
+    out=$(timeout 60 "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" "${args[@]}" --out out.h5 2>&1)
+    status=$?
+    if [ "$status" -ne 0 ]; then fail "$name: resumed run exit status $status"$'\n'"$out"
+    elif ! grep -q "checkpoint: resuming from out.h5.hipi-checkpoint: 1 of" <<<"$out"; then fail "$name: did not resume"$'\n'"$out"
+    elif ! same_output ref.h5 out.h5; then fail "$name: resumed output differs from the uninterrupted run"
+    elif [ -e out.h5.hipi-checkpoint ]; then fail "$name: checkpoint left after success"
+    else pass "$name: identical output"; fi
+  done
+done
+
+# A checkpoint of another run is refused, naming what differs, and kept.
+rm -f out.h5 out.h5.hipi-checkpoint
+HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a in.h5 --b in.h5:/B --rho 0.6 \
+  --method brute --out out.h5 2>/dev/null
+out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.7 --method brute --out out.h5 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -q "saved by a run with other inputs or options (threshold was" <<<"$out" &&
+  [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint of other options is refused and kept"
+else fail "checkpoint of other options: exit $status"$'\n'"$out"; fi
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
+out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -q "(data_checksum was" <<<"$out"; then pass "a checkpoint of other data is refused"
+else fail "checkpoint of other data: exit $status"$'\n'"$out"; fi
 
 echo "test_faults: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -3,6 +3,7 @@
 // rank count means identical output across rank counts.
 #include <gtest/gtest.h>
 
+#include "hipi/brute.hpp"
 #include "hipi/output.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
@@ -115,5 +116,67 @@ TEST(BruteForceThreshold, PairAtThresholdIsFoundOneBelowIsNot) {
   run_solve(world, o);
   if (world.rank() == 0) {
     EXPECT_EQ(read_pairs_file(out), (std::vector<Pair>{{0, 0, 32.0}}));
+  }
+}
+
+// Stopping brute force at any unit boundary and resuming with the pairs found so far gives
+// the uninterrupted answer: the units skipped are exactly the units done, for A x B and for
+// the self-join (whose ring has P/2 + 1 steps and a split half-way step at even P).
+namespace {
+
+LocalRows<BitMatrix> block_of(const Comm& world, const std::vector<std::int8_t>& signs, std::int64_t n,
+                              std::int64_t d) {
+  const RowRange r = row_block(n, world.size(), world.rank());
+  return {r, BitMatrix::pack(std::span(signs).subspan(r.begin * d, r.size() * d), r.size(), d)};
+}
+
+// Every rank's pairs, sorted, on rank 0 (empty elsewhere).
+std::vector<Pair> sorted_union(const Comm& world, const std::vector<Pair>& local) {
+  return gather_pairs(world, local);
+}
+
+}  // namespace
+
+TEST(BruteSchedule, StoppingAtAnyUnitAndResumingGivesTheUninterruptedAnswer) {
+  Comm world;
+  const std::int64_t n = 3000, d = 64;
+  const double unit = 1e6;  // coordinate products per unit: several chunks per ring step
+  const auto a = random_signs(n, d, 21), b = random_signs(n, d, 22);
+  const Threshold t{16, false};
+  const auto rows_a = block_of(world, a, n, d), rows_b = block_of(world, b, n, d);
+  for (bool self : {false, true}) {
+    const auto run = [&](BruteSchedule s) {
+      s.unit_products = unit;
+      return self ? brute_force_self(world, rows_a, t, std::move(s))
+                  : brute_force(world, rows_a, rows_b, t, std::move(s));
+    };
+    std::int64_t total = 0;
+    BruteSchedule count;
+    count.at_boundary = [&](std::int64_t, std::int64_t all, const std::vector<Pair>&) { total = all; };
+    const std::vector<Pair> full = sorted_union(world, run(std::move(count)));
+    if (world.rank() == 0) {
+      ASSERT_GT(full.size(), 100u) << "the threshold should leave many pairs";
+    }
+    ASSERT_GE(total, 2 * (self ? world.size() / 2 + 1 : world.size())) << "want several chunks per step";
+    for (std::int64_t stop_at = 1; stop_at < total; ++stop_at) {
+      std::vector<Pair> saved;
+      BruteSchedule first;
+      first.at_boundary = [&](std::int64_t done, std::int64_t, const std::vector<Pair>& found) {
+        if (done < stop_at) return;
+        saved = found;
+        throw StoppedError("stop", /*collective=*/true);
+      };
+      EXPECT_THROW(run(std::move(first)), StoppedError);
+      std::int64_t first_unit = -1;
+      BruteSchedule resume;
+      resume.skip_units = stop_at;
+      resume.resumed_pairs = saved;
+      resume.at_boundary = [&](std::int64_t done, std::int64_t, const std::vector<Pair>&) {
+        if (first_unit < 0) first_unit = done;
+      };
+      EXPECT_EQ(sorted_union(world, run(std::move(resume))), full)
+          << (self ? "self-join" : "A x B") << ", stopped after unit " << stop_at;
+      EXPECT_EQ(first_unit, stop_at + 1) << "the resumed run must start at the first unit not done";
+    }
   }
 }

@@ -77,5 +77,37 @@ elif [ "$count" -ne 1 ]; then fail "missing input: nope.h5 named $count times"$'
 elif [ -e missing.h5 ]; then fail "missing input: left missing.h5 behind"
 else pass "missing input: exit 2, one message, no output"; fi
 
+# 4. Pre-emption: SIGUSR1 to the batch shell (what --signal=B:USR1 and scancel --signal=USR1
+# --batch send) half way through a brute-force job: hipi saves its checkpoint and stops,
+# the job requeues itself, resumes and writes the pairs of an uninterrupted run.
+timeout 120 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" generate --out long.h5 --type real --n 24576 --d 2048 --k 8 \
+  --tau 400 --seed 11 >/dev/null 2>&1 || fail "generate a long instance"
+jobid=$(sbatch --parsable --ntasks=2 --output=preempt.out --export=ALL,HIPI="$HIPI" "$ROOT/jobs/hipi-solve.sbatch" \
+  --a long.h5 --b long.h5:/B --tau 400 --method brute --checkpoint-interval 1 --out preempt.h5)
+signalled=0
+for _ in $(seq 1 600); do  # up to 120 s for the first checkpoint
+  if grep -q "checkpoint: .* saved" preempt.out 2>/dev/null; then
+    scancel --signal=USR1 --batch "$jobid" && signalled=1
+    break
+  fi
+  squeue -h -j "$jobid" 2>/dev/null | grep -q . || break
+  sleep 0.2
+done
+for _ in $(seq 1 300); do  # up to 300 s for the job to requeue, resume and finish
+  state=$(squeue -h -j "$jobid" -o "%T %r" 2>/dev/null)
+  [ -n "$state" ] || break
+  # Slurm holds a requeued job back (reason BeginTime) for a while; start it now.
+  [ "$state" = "PENDING BeginTime" ] && scontrol update JobId="$jobid" StartTime=now >/dev/null 2>&1
+  sleep 1
+done
+log=$(cat preempt.out 2>/dev/null)
+if [ "$signalled" -ne 1 ]; then fail "pre-emption: the job ended before its first checkpoint"$'\n'"$log"
+elif ! grep -q "stopped by SIGUSR1 after" <<<"$log"; then fail "pre-emption: hipi did not stop with a checkpoint"$'\n'"$log"
+elif ! grep -q "requeueing job $jobid" <<<"$log"; then fail "pre-emption: the job did not requeue itself"$'\n'"$log"
+elif ! grep -q "checkpoint: resuming from" <<<"$log"; then fail "pre-emption: the requeued job did not resume"$'\n'"$log"
+elif ! h5diff -q long.h5 preempt.h5 /truth_pairs /pairs; then fail "pre-emption: resumed pairs differ from the truth"$'\n'"$log"
+elif [ -e preempt.h5.hipi-checkpoint ]; then fail "pre-emption: the checkpoint was left behind"
+else pass "pre-empted brute-force job saved a checkpoint, requeued, resumed: $(grep -o 'stopped by SIGUSR1 after [0-9]* of [0-9]* units' <<<"$log")"; fi
+
 echo "slurm tests: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,13 +1,17 @@
 #include "hipi/input.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <boost/mpi/collectives.hpp>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 
 #include "hipi/fault.hpp"
+#include "hipi/progress.hpp"
 
 namespace hipi {
 
@@ -32,6 +36,7 @@ void for_each_slab(const Comm& comm, const InputMatrix& in, RowRange rows, std::
   for (std::int64_t k = 0; k < slabs; ++k) {
     const std::int64_t begin = std::min(rows.end, rows.begin + k * slab_rows);
     fault_point("read-file");  // between collective reads: the others wait in the next one
+    heartbeat();
     read_slab(RowRange{begin, std::min(rows.end, begin + slab_rows)});
   }
 }
@@ -45,7 +50,8 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
     std::error_code ec;
     if (!fs::exists(ref.file, ec)) throw InputError(ref.file + ": no such file");
     if (fs::is_directory(ref.file, ec)) throw InputError(ref.file + ": is a directory, not an HDF5 file");
-    if (!h5::is_hdf5_file(ref.file)) throw InputError(ref.file + ": not an HDF5 file (or not readable)");
+    if (::access(ref.file.c_str(), R_OK) != 0) throw InputError(ref.file + ": cannot read it: " + std::strerror(errno));
+    if (!h5::is_hdf5_file(ref.file)) throw InputError(ref.file + ": not an HDF5 file");
   });
   // All ranks open the file together (MPI-IO); a failure here is agreed like the rest.
   std::optional<h5::File> file;
@@ -118,9 +124,31 @@ void read_and_pack(const Comm& comm, const h5::File& file, const InputMatrix& in
 
 }  // namespace
 
+namespace {
+
+// This rank's rows, allocated before any read and agreed: a block too large for memory is
+// an input error naming the dataset, the rows and the bytes, on every rank, not a
+// std::bad_alloc on some.
+template <class Matrix>
+LocalRows<Matrix> allocate_rows(const Comm& comm, const InputMatrix& in, RowRange rows, double bytes_per_row) {
+  LocalRows<Matrix> out{rows, {}};
+  agree(comm, [&] {
+    try {
+      out.rows = Matrix(rows.size(), in.cols);
+    } catch (const std::bad_alloc&) {
+      throw InputError(fmt::format(
+          "{}: {} x {}: rank {} cannot hold its {} rows ({:.1f} GiB); use more ranks (or nodes), or split the data",
+          where(in), in.rows, in.cols, comm.rank(), rows.size(), rows.size() * bytes_per_row / (1 << 30)));
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
+  LocalRows<BitMatrix> out = allocate_rows<BitMatrix>(comm, in, rows, (in.cols + 511) / 512 * 64.0);
   h5::File file = h5::File::open_read(in.ref.file, &comm);
-  LocalRows<BitMatrix> out{rows, BitMatrix(rows.size(), in.cols)};
   std::optional<Failure> bad;
   if (in.dtype == h5::DType::Int8)
     read_and_pack<std::int8_t>(comm, file, in, rows, out.rows, bad);
@@ -132,20 +160,43 @@ LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, R
 }
 
 LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
+  LocalRows<RealMatrix> out = allocate_rows<RealMatrix>(comm, in, rows, (in.cols + 15) / 16 * 64.0);
   h5::File file = h5::File::open_read(in.ref.file, &comm);
-  LocalRows<RealMatrix> out{rows, RealMatrix(rows.size(), in.cols)};
   std::optional<Failure> bad;
-  for_each_slab(comm, in, rows, sizeof(float), [&](RowRange slab) {
+  const auto report = [&](std::int64_t row, std::int64_t col, double v) {
+    if (bad) return;
+    bad = Failure{ErrorKind::Input,
+                  std::isfinite(v)
+                      ? fmt::format("{}: row {}, column {} holds {}, beyond float32's range (hipi computes in float32, "
+                                    "up to 3.4e38); scale the data",
+                                    where(in), row, col, v)
+                      : fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values", where(in),
+                                    row, col, v)};
+  };
+  // float64 data is read as float64 and rounded here, so a value beyond float32's range is
+  // reported as itself, not as the inf HDF5's conversion would make of it.
+  std::vector<double> wide;
+  const bool float64 = in.dtype == h5::DType::Float64;
+  for_each_slab(comm, in, rows, float64 ? sizeof(double) : sizeof(float), [&](RowRange slab) {
     float* dst = slab.size() ? out.rows.row(slab.begin - rows.begin) : nullptr;
-    file.read_rows<float>(in.ref.dataset, slab, in.cols, dst, out.rows.stride());
-    for (std::int64_t r = 0; r < slab.size() && !bad; ++r)
-      for (std::int64_t k = 0; k < in.cols; ++k)
-        if (const float v = out.rows.row(slab.begin - rows.begin + r)[k]; !std::isfinite(v)) {
-          bad = Failure{ErrorKind::Input,
-                        fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values", where(in),
-                                    slab.begin + r, k, v)};
-          break;
-        }
+    if (!float64) {
+      file.read_rows<float>(in.ref.dataset, slab, in.cols, dst, out.rows.stride());
+      for (std::int64_t r = 0; r < slab.size() && !bad; ++r)
+        for (std::int64_t k = 0; k < in.cols; ++k)
+          if (const float v = out.rows.row(slab.begin - rows.begin + r)[k]; !std::isfinite(v))
+            report(slab.begin + r, k, v);
+      return;
+    }
+    wide.assign(static_cast<std::size_t>(slab.size() * in.cols), 0.0);
+    file.read_rows<double>(in.ref.dataset, slab, in.cols, wide.empty() ? nullptr : wide.data(), in.cols);
+    for (std::int64_t r = 0; r < slab.size(); ++r) {
+      float* row = out.rows.row(slab.begin - rows.begin + r);
+      for (std::int64_t k = 0; k < in.cols; ++k) {
+        const double v = wide[static_cast<std::size_t>(r * in.cols + k)];
+        row[k] = static_cast<float>(v);
+        if (!std::isfinite(row[k])) report(slab.begin + r, k, v);
+      }
+    }
   });
   file.close();
   agree_on(comm, bad);

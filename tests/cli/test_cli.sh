@@ -133,9 +133,9 @@ TOML
 run 2 solve --config solve.toml --a gen1.h5 --b gen1.h5 --out conf.h5
 if [ "$status" -eq 0 ] && h5diff solve1.h5 conf.h5 /pairs /pairs >/dev/null 2>&1; then pass "--config TOML"; else fail "--config: $out"; fi
 echo 'rhoo = 0.5' > typo.toml
-expect_error "--config with an unknown key" 2 "rhoo" 2 solve --config typo.toml --a gen1.h5 --out out.h5
+expect_error "--config with an unknown key" 2 "typo.toml: unknown key 'rhoo'" 2 solve --config typo.toml --a gen1.h5 --out out.h5
 echo 'rho = "not a number' > broken.toml
-expect_error "--config with broken TOML" 2 "TOML" 2 solve --config broken.toml --a gen1.h5 --out out.h5
+expect_error "--config with broken TOML" 2 "broken.toml: invalid TOML at line 1" 2 solve --config broken.toml --a gen1.h5 --out out.h5
 
 run 2 generate --out self.h5 --n 400 --d 256 --k 5 --rho 0.6 --self-join --seed 3
 run 3 solve --a self.h5 --rho 0.6 --out selfout.h5
@@ -159,6 +159,21 @@ expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve 
 expect_error "--grid past int" 2 "--grid '4294967298x1'" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 4294967298x1
 expect_error "--expect-k 0" 2 "--expect-k must be at least 1, got 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --expect-k 0
 expect_error "--max-reps -1" 2 "--max-reps must be >= 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --max-reps -1
+
+# --- a file the user may not read: said so, not "not an HDF5 file" (root reads anything,
+# so this runs hipi, copied out of the build tree, as the unprivileged user nobody) -----
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  mkdir -p locked && chmod 777 locked && cp "$HIPI" locked/hipi && chmod 755 "$WORK" locked/hipi
+  cp gen1.h5 locked/secret.h5 && chmod 000 locked/secret.h5
+  out=$(cd locked && timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp ./hipi solve \
+    --a secret.h5 --rho 0.5 --out o.h5 2>&1)
+  status=$?
+  if [ "$status" -eq 2 ] && grep -q "secret.h5: cannot read it: Permission denied" <<<"$out" && [ ! -e locked/o.h5 ]; then
+    pass "unreadable input: permission denied, exit 2"
+  else fail "unreadable input: exit $status"$'\n'"$out"; fi
+else
+  echo "skip: the unreadable-input check needs root and setpriv"
+fi
 
 # --- auto's machine profile: calibrated once per machine and layout, then reused --------------
 rm -rf "$WORK/cache"

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 
+#include "hipi/hdf5_io.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -122,6 +123,28 @@ std::vector<ErrorCase> cases() {
          o.problem.value = 1.0;
        },
        {"ab.h5:/B", "row 0, column 2 holds -inf"}},
+      {"real_float64_beyond_float32",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         std::vector<double> v(4 * 3, 1.0);
+         v[7] = 1e300;  // finite, but float32 holds at most 3.4e38
+         write_dataset(c, d.path("a.h5"), "/A", {4, 3}, v, true);
+         o = binary_options(d.path("a.h5"), "");
+         o.problem.mode = Mode::Real;
+         o.problem.value = 1.0;
+       },
+       {"a.h5:/A", "row 2, column 1 holds 1e+300", "float32"}},
+      {"rows_beyond_memory",
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         // Declared 2^40 rows (2^46 bytes), never written: the file stays small.
+         agree(c, [&] {
+           if (c.rank() != 0) return;
+           h5::File f = h5::File::create(d.path("huge.h5"), nullptr);
+           f.create_dataset<std::int8_t>("/A", {std::int64_t{1} << 40, 64});
+           f.close();
+         });
+         o = binary_options(d.path("huge.h5"), "");
+       },
+       {"huge.h5:/A", "cannot hold", "GiB", "ranks"}},
       {"rho_out_of_range",
        [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
          write_dataset(c, d.path("a.h5"), "/A", {4, 8}, signs(32), true);

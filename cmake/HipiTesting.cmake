@@ -10,6 +10,17 @@ endif()
 set(HIPI_MPI_TEST_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
     HIPI_CACHE_DIR=${CMAKE_BINARY_DIR}/test-profile-cache)
 
+# Sanitizer builds: leaks and the like inside Open MPI, its PMIx/hwloc/libevent and HDF5's
+# MPI-IO layer are theirs, suppressed by library (cmake/lsan.supp); nothing of hipi's is.
+# Leaks are traced with the slow unwinder: the MPI libraries have no frame pointers, and
+# the fast one stops at their first frame, before the library a suppression names.
+if(HIPI_SANITIZE)
+  list(APPEND HIPI_MPI_TEST_ENV
+       "ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0:exitcode=86"
+       "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/lsan.supp:print_suppressions=0"
+       "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+endif()
+
 function(hipi_add_mpi_test)
   cmake_parse_arguments(T "" "NAME;TARGET;TIMEOUT" "RANKS;ARGS" ${ARGN})
   if(NOT T_TIMEOUT)

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
-#include <boost/mpi/collectives/all_gatherv.hpp>
 #include <climits>
 #include <unordered_map>
 
@@ -33,13 +32,11 @@ Matrix gather_rows(const Comm& comm, const Matrix& local, RowRange local_range, 
   boost::mpi::all_gather(comm, static_cast<int>(mine.size()), counts);
   std::int64_t total = 0;
   for (int c : counts) total += c;
-  ids.assign(std::max<std::int64_t>(1, total), 0);
-  std::vector<std::int64_t> send_ids(mine.begin(), mine.end());
-  send_ids.resize(std::max<std::size_t>(1, mine.size()));  // never a null buffer
-  boost::mpi::all_gatherv(comm, send_ids.data(), ids.data(), counts);
-  ids.resize(total);
+  ids.assign(total, 0);
+  const std::vector<std::int64_t> send_ids(mine.begin(), mine.end());
+  all_gather_parts(comm, send_ids.data(), ids.data(), counts);
 
-  std::vector<V> send(std::max<std::int64_t>(1, static_cast<std::int64_t>(mine.size()) * stride));
+  std::vector<V> send(static_cast<std::size_t>(mine.size() * stride));
   for (std::size_t k = 0; k < mine.size(); ++k) {
     const V* row = local.row(mine[k] - local_range.begin);
     std::copy(row, row + stride, send.data() + k * stride);
@@ -51,8 +48,7 @@ Matrix gather_rows(const Comm& comm, const Matrix& local, RowRange local_range, 
   }
   Matrix all(total, local.cols());
   HIPI_ASSERT(static_cast<std::int64_t>(all.storage_size()) == total * stride);
-  std::vector<V> sink(1);
-  boost::mpi::all_gatherv(comm, send.data(), total > 0 ? all.data() : sink.data(), value_counts);
+  all_gather_parts(comm, send.data(), total > 0 ? all.data() : nullptr, value_counts);
   return all;
 }
 

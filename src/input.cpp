@@ -133,12 +133,20 @@ template <class Matrix>
 LocalRows<Matrix> allocate_rows(const Comm& comm, const InputMatrix& in, RowRange rows, double bytes_per_row) {
   LocalRows<Matrix> out{rows, {}};
   agree(comm, [&] {
+    const double bytes = static_cast<double>(rows.size()) * bytes_per_row;
+    const double node = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    const auto refuse = [&](const std::string& why) {
+      return InputError(
+          fmt::format("{}: {} x {}: rank {} cannot hold its {} rows ({:.1f} GiB{}); use more ranks (or "
+                      "nodes), or split the data",
+                      where(in), in.rows, in.cols, comm.rank(), rows.size(), bytes / (1 << 30), why));
+    };
+    // Past the node's memory a request may still succeed (overcommit) and fail page by page.
+    if (node > 0 && bytes > node) throw refuse(fmt::format(", more than this node's {:.1f} GiB", node / (1 << 30)));
     try {
       out.rows = Matrix(rows.size(), in.cols);
     } catch (const std::bad_alloc&) {
-      throw InputError(fmt::format(
-          "{}: {} x {}: rank {} cannot hold its {} rows ({:.1f} GiB); use more ranks (or nodes), or split the data",
-          where(in), in.rows, in.cols, comm.rank(), rows.size(), rows.size() * bytes_per_row / (1 << 30)));
+      throw refuse("");
     }
   });
   return out;

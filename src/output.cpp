@@ -145,7 +145,7 @@ std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local)
   const char* data = reinterpret_cast<const char*>(local.data());
   if (comm.rank() != 0) {
     boost::mpi::gather(comm, static_cast<int>(bytes), 0);
-    boost::mpi::gatherv(comm, data, static_cast<int>(bytes), 0);
+    gather_parts_send(comm, data, static_cast<int>(bytes), 0);
     return {};
   }
   std::vector<int> sizes;
@@ -156,7 +156,7 @@ std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local)
     throw InputError("the answer holds " + std::to_string(total / sizeof(Pair)) +
                      " pairs, more than one writer can gather; raise the threshold");
   std::vector<Pair> all(static_cast<std::size_t>(total / sizeof(Pair)));
-  boost::mpi::gatherv(comm, data, static_cast<int>(bytes), reinterpret_cast<char*>(all.data()), sizes, 0);
+  gather_parts_root(comm, data, static_cast<int>(bytes), reinterpret_cast<char*>(all.data()), sizes, 0);
   sort_pairs(all);
   // Methods that may verify a pair more than once (repetitions) leave duplicates: keep one.
   all.erase(std::unique(all.begin(), all.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),

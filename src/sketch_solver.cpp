@@ -10,6 +10,7 @@
 #include "hipi/blacs_grid.hpp"
 #include "hipi/completion.hpp"
 #include "hipi/log.hpp"
+#include "hipi/progress.hpp"
 #include "hipi/random.hpp"
 #include "hipi/recall.hpp"
 #include "hipi/scalapack.hpp"
@@ -258,7 +259,7 @@ class LinearProduct {
       self_terms.assign(G_A, 0.0);
       const auto mine = group_self_terms(a.rows.rows, a.rows.range.begin, a.groups, o_.degree);
       std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
-      boost::mpi::all_reduce(comm_, boost::mpi::inplace(self_terms.data()), static_cast<int>(G_A), std::plus<double>());
+      all_reduce_vector(comm_, self_terms, std::plus<double>());
     }
 
     // Column panels of C whose local part fits in panel_mib.
@@ -277,7 +278,9 @@ class LinearProduct {
           [&] { c_capacity = std::max(c_capacity, describe(grid_, G_A, std::min(width, G_B), nb, nb).local_size()); });
     std::unique_ptr<T[]> c;
     rep_times.time("panel", [&] { c.reset(new T[c_capacity]()); });
-    for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels) {
+    Progress progress("sketch: GEMM panels", comm_.rank());
+    const std::int64_t panels = (G_B + width - 1) / width;
+    for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels, progress.update(work.panels, panels, -1)) {
       const std::int64_t cols = std::min(width, G_B - c0);
       const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
       Descriptor c_desc;
@@ -352,7 +355,14 @@ class SignProduct {
     std::vector<Pair> hits;
     const Threshold detect{t_det_, true};
     rep_times.time("product", [&] {
-      hits = self_join ? brute_force_self(comm_, sa, detect) : brute_force(comm_, sa, sb, detect);
+      // The sketch pairs go round the brute-force ring, in units that show progress.
+      Progress progress("sketch: sign product", comm_.rank());
+      BruteSchedule schedule;
+      schedule.at_boundary = [&](std::int64_t done, std::int64_t total, const std::vector<Pair>&) {
+        progress.update(done, total, -1);
+      };
+      hits = self_join ? brute_force_self(comm_, sa, detect, std::move(schedule))
+                       : brute_force(comm_, sa, sb, detect, std::move(schedule));
     });
     RepetitionWork work;
     const double G_A = double(a.grouping.groups()), G_B = double(b.grouping.groups());

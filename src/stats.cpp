@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
-#include <boost/mpi/collectives/all_gatherv.hpp>
 #include <limits>
 
 #include "hipi/random.hpp"
@@ -37,7 +36,7 @@ Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int6
   std::int64_t total = 0;
   for (int size : sizes) total += size;
   std::vector<V> all(static_cast<std::size_t>(total));
-  boost::mpi::all_gatherv(comm, mine.data(), all.data(), sizes);
+  all_gather_parts(comm, mine.data(), all.data(), sizes);
   Matrix sample(count, local.rows.cols());
   for (std::size_t at = 0; at < all.size(); at += 1 + stride)
     std::copy(all.begin() + at + 1, all.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(all[at])));
@@ -122,8 +121,7 @@ void probe_side(const Comm& comm, const LocalRows<Matrix>& from, std::int64_t n_
   std::vector<std::int64_t> count(ids.size(), 0);
   for (const Pair& p : hits)
     if (!(self_join && ids[p.i] == p.j)) ++count[p.i];
-  boost::mpi::all_reduce(comm, boost::mpi::inplace(count.data()), static_cast<int>(count.size()),
-                         std::plus<std::int64_t>());
+  all_reduce_vector(comm, count, std::plus<std::int64_t>());
   for (std::int64_t c : count) {
     partnered += c > 0;
     partners += c;

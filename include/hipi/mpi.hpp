@@ -6,6 +6,9 @@
 
 #include <mpi.h>
 
+#include <boost/mpi/collectives/all_gatherv.hpp>
+#include <boost/mpi/collectives/all_reduce.hpp>
+#include <boost/mpi/collectives/gatherv.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <cstring>
 #include <optional>
@@ -77,9 +80,39 @@ std::vector<std::vector<T>> alltoallv(const Comm& comm, const std::vector<std::v
   std::vector<std::vector<T>> out(got.size());
   for (std::size_t r = 0; r < got.size(); ++r) {
     out[r].resize(got[r].size() / sizeof(T));
-    std::memcpy(out[r].data(), got[r].data(), got[r].size());
+    if (!got[r].empty()) std::memcpy(out[r].data(), got[r].data(), got[r].size());
   }
   return out;
+}
+
+/// Boost.MPI's all_gatherv and gatherv bind a reference to the first element of each
+/// buffer, so a rank with nothing to send (or receive) must still pass a valid pointer;
+/// these wrappers pass a dummy for a null one (UBSan: reference binding to null pointer).
+template <class T>
+void all_gather_parts(const Comm& comm, const T* in, T* out, const std::vector<int>& sizes) {
+  T in_dummy{}, out_dummy{};
+  boost::mpi::all_gatherv(comm, in ? in : &in_dummy, out ? out : &out_dummy, sizes);
+}
+/// Root side of a gatherv to `root` (`out` holds the sum of `sizes`).
+template <class T>
+void gather_parts_root(const Comm& comm, const T* in, int count, T* out, const std::vector<int>& sizes, int root) {
+  T in_dummy{}, out_dummy{};
+  boost::mpi::gatherv(comm, in ? in : &in_dummy, count, out ? out : &out_dummy, sizes, root);
+}
+/// Sending side of a gatherv to `root`.
+template <class T>
+void gather_parts_send(const Comm& comm, const T* in, int count, int root) {
+  T in_dummy{};
+  boost::mpi::gatherv(comm, in ? in : &in_dummy, count, root);
+}
+
+/// Element-wise reduction of `values` over all ranks, result on every rank. (Boost's
+/// inplace() binds a reference to MPI_IN_PLACE, which UBSan rightly flags; one copy instead.)
+template <class T, class Op>
+void all_reduce_vector(const Comm& comm, std::vector<T>& values, Op op) {
+  if (values.empty()) return;
+  const std::vector<T> mine = values;
+  boost::mpi::all_reduce(comm, mine.data(), static_cast<int>(mine.size()), values.data(), op);
 }
 
 /// Ends every rank of the job with `status`, after the caller has reported why.

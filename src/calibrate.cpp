@@ -105,7 +105,13 @@ MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
   const BlacsGrid grid(comm, shape);
   m.gemm_f32_flops = gemm_rate<float>(comm, grid, d);
   m.gemm_f64_flops = gemm_rate<double>(comm, grid, d);
-  m.binary_pairs = pairs_rate<BitMatrix>(comm, d, 512);
+  {
+    // The full kernel's rate (an unreachable threshold would let early abandon skip most
+    // words); the planner scales it by the words read at the problem's threshold.
+    const bool abandon = use_early_abandon(false);
+    m.binary_pairs = pairs_rate<BitMatrix>(comm, d, 512);
+    use_early_abandon(abandon);
+  }
   {
     // Candidate groups are checked by the reference kernel; whole blocks go through the
     // GEMM filter (gemm_filter.hpp). Random data: the filter's scan rejects every entry.

@@ -66,6 +66,7 @@ void GenerateOptions::check() const {
   if (mode == Mode::Real && !(std::isfinite(value) && value > 0))
     throw InputError("--tau must be a positive number for planting, got " + std::to_string(value));
   if (!(margin >= 0) || !std::isfinite(margin)) throw InputError("--margin must be >= 0");
+  if (packed && mode != Mode::Binary) throw InputError("--packed writes +-1 data as bits: it needs --type binary");
   const std::int64_t room = self_join ? n / 2 : std::min(n, rows_b());
   if (k > room)
     throw InputError("--k " + std::to_string(k) + " planted pairs need " +
@@ -147,11 +148,16 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
   AtomicPath out(o.out, suffix);
   {
     h5::File file = h5::File::create(out.temp(), &comm);
+    const std::int64_t packed_bytes = (o.d + 7) / 8;
     const auto dtype_rows = [&](const std::string& name, std::int64_t n) {
-      if (o.mode == Mode::Binary)
+      if (o.packed) {
+        file.create_dataset<std::uint8_t>(name, {n, packed_bytes});
+        file.set_dataset_attribute(name, "bits", o.d);
+      } else if (o.mode == Mode::Binary) {
         file.create_dataset<std::int8_t>(name, {n, o.d});
-      else
+      } else {
         file.create_dataset<float>(name, {n, o.d});
+      }
     };
     const int sides = o.self_join ? 1 : 2;
     for (int side = 0; side < sides; ++side) {
@@ -163,6 +169,7 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
       const std::int64_t slabs = (row_block(n, P, 0).size() + slab_rows - 1) / slab_rows;  // block 0 is largest
       std::vector<float> values, source(static_cast<std::size_t>(o.d));
       std::vector<std::int8_t> bytes;
+      std::vector<std::uint8_t> packed;
       for (std::int64_t s = 0; s < slabs; ++s) {
         const std::int64_t begin = std::min(mine.end, mine.begin + s * slab_rows);
         const RowRange slab{begin, std::min(mine.end, begin + slab_rows)};
@@ -178,7 +185,15 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
           }
         }
         fault_point("generate-write");  // the others wait in this collective write
-        if (o.mode == Mode::Binary) {
+        if (o.packed) {
+          // numpy.packbits(row < 0): coordinate k in bit 7 - k % 8 of byte k / 8.
+          packed.assign(static_cast<std::size_t>(slab.size() * packed_bytes), 0);
+          for (std::int64_t r = 0; r < slab.size(); ++r)
+            for (std::int64_t k = 0; k < o.d; ++k)
+              if (values[r * o.d + k] < 0)
+                packed[r * packed_bytes + k / 8] |= static_cast<std::uint8_t>(0x80 >> (k % 8));
+          file.write_rows<std::uint8_t>(name, slab, packed.data());
+        } else if (o.mode == Mode::Binary) {
           bytes.assign(values.begin(), values.end());
           file.write_rows<std::int8_t>(name, slab, bytes.data());
         } else {

@@ -47,6 +47,8 @@ template <class T>
 hid_t native_type() {
   if constexpr (std::is_same_v<T, std::int8_t>)
     return H5T_NATIVE_INT8;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return H5T_NATIVE_UINT8;
   else if constexpr (std::is_same_v<T, std::int32_t>)
     return H5T_NATIVE_INT32;
   else if constexpr (std::is_same_v<T, std::int64_t>)
@@ -191,6 +193,7 @@ DatasetInfo File::info(const std::string& name) const {
     const bool is_signed = H5Tget_sign(type.id()) == H5T_SGN_2;
     out.dtype_name = std::string(is_signed ? "int" : "uint") + std::to_string(8 * size);
     if (is_signed && size == 1) out.dtype = DType::Int8;
+    if (!is_signed && size == 1) out.dtype = DType::UInt8;
     if (is_signed && size == 4) out.dtype = DType::Int32;
     if (is_signed && size == 8) out.dtype = DType::Int64;
   } else if (cls == H5T_FLOAT) {
@@ -352,6 +355,26 @@ std::int64_t File::int_attribute(const std::string& name) const {
   return v;
 }
 
+void File::set_dataset_attribute(const std::string& dataset, const std::string& name, std::int64_t value) {
+  Handle dset = open_dataset(file_.id(), dataset, path_);
+  Handle space = scalar_space(name);
+  Handle attr = new_attribute(dset.id(), name, H5T_NATIVE_INT64, space.id());
+  check(H5Awrite(attr.id(), H5T_NATIVE_INT64, &value), "H5Awrite", name);
+}
+
+std::optional<std::int64_t> File::dataset_int_attribute(const std::string& dataset, const std::string& name) const {
+  Handle dset = open_dataset(file_.id(), dataset, path_);
+  const htri_t exists = H5Aexists(dset.id(), name.c_str());
+  H5Eclear2(H5E_DEFAULT);
+  if (exists <= 0) return std::nullopt;
+  Handle attr = open_attribute(dset.id(), name, path_ + ":" + dataset);
+  Handle type(check(H5Aget_type(attr.id()), "H5Aget_type " + name), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_INTEGER) return std::nullopt;
+  std::int64_t v = 0;
+  check(H5Aread(attr.id(), H5T_NATIVE_INT64, &v), "H5Aread", name);
+  return v;
+}
+
 #define HIPI_H5_INSTANTIATE(T)                                                                               \
   template void File::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&);               \
   template void File::read_rows<T>(const std::string&, RowRange, std::int64_t, T*, std::int64_t) const;      \
@@ -359,6 +382,7 @@ std::int64_t File::int_attribute(const std::string& name) const {
   template void File::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&); \
   template std::vector<T> File::read_all<T>(const std::string&) const;
 HIPI_H5_INSTANTIATE(std::int8_t)
+HIPI_H5_INSTANTIATE(std::uint8_t)
 HIPI_H5_INSTANTIATE(std::int32_t)
 HIPI_H5_INSTANTIATE(std::int64_t)
 HIPI_H5_INSTANTIATE(float)

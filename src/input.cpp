@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
+#include <bit>
 #include <boost/mpi/collectives.hpp>
 #include <cerrno>
 #include <cmath>
@@ -69,13 +71,26 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
     if (info.dims.size() != 2)
       throw InputError(ref.str() + ": dataset has " + std::to_string(info.dims.size()) +
                        " dimensions; hipi needs a 2-D dataset (rows = vectors)");
-    if (info.dtype != h5::DType::Int8 && info.dtype != h5::DType::Float32 && info.dtype != h5::DType::Float64)
+    if (info.dtype != h5::DType::Int8 && info.dtype != h5::DType::UInt8 && info.dtype != h5::DType::Float32 &&
+        info.dtype != h5::DType::Float64)
       throw InputError(ref.str() + ": element type " + info.dtype_name +
-                       " is not supported; use int8, float32 or float64");
+                       " is not supported; use int8, float32, float64, or uint8 packed bits with a 'bits' attribute");
     out.rows = info.dims[0];
     out.cols = info.dims[1];
     out.dtype = info.dtype;
     if (out.rows == 0) throw InputError(ref.str() + ": dataset has zero rows");
+    if (out.dtype == h5::DType::UInt8) {
+      // Packed bits (numpy.packbits(A < 0, axis=1)): the dimension is the 'bits' attribute.
+      const auto bits = file->dataset_int_attribute(ref.dataset, "bits");
+      if (!bits)
+        throw InputError(ref.str() +
+                         ": a uint8 dataset is read as packed bits and needs an integer attribute 'bits' "
+                         "(the dimension d), e.g. f['A'].attrs['bits'] = d");
+      if (*bits < 1 || (*bits + 7) / 8 != out.cols)
+        throw InputError(fmt::format("{}: attribute bits = {} does not fit {} bytes per row (want {} to {})", ref.str(),
+                                     *bits, out.cols, 8 * out.cols - 7, 8 * out.cols));
+      out.cols = *bits;
+    }
     if (out.cols == 0) throw InputError(ref.str() + ": dataset has zero columns");
   });
   file->close();
@@ -152,13 +167,49 @@ LocalRows<Matrix> allocate_rows(const Comm& comm, const InputMatrix& in, RowRang
   return out;
 }
 
+// The bits of byte b in reverse order: packed data puts a row's first coordinate in the
+// most significant bit of its byte (numpy.packbits), BitMatrix in the least significant.
+constexpr std::array<std::uint8_t, 256> kReversed = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int b = 0; b < 256; ++b)
+    for (int k = 0; k < 8; ++k)
+      if (b & (1 << k)) t[b] |= static_cast<std::uint8_t>(1 << (7 - k));
+  return t;
+}();
+
+// Packed rows (bit set for -1) straight into BitMatrix words, 8 coordinates per byte;
+// padding bits past d must be clear (else two encoders disagree about the data).
+void read_packed(const Comm& comm, const h5::File& file, const InputMatrix& in, RowRange rows, BitMatrix& out,
+                 std::optional<Failure>& bad) {
+  static_assert(std::endian::native == std::endian::little, "BitMatrix words are read as bytes");
+  const std::int64_t row_bytes = (in.cols + 7) / 8;
+  const std::uint8_t padding = in.cols % 8 ? static_cast<std::uint8_t>(0xff >> (in.cols % 8)) : 0;
+  std::vector<std::uint8_t> bytes;
+  for_each_slab(comm, {in.ref, in.rows, row_bytes, in.dtype}, rows, 1, [&](RowRange slab) {
+    bytes.assign(static_cast<std::size_t>(slab.size() * row_bytes), 0);
+    file.read_rows<std::uint8_t>(in.ref.dataset, slab, row_bytes, bytes.empty() ? nullptr : bytes.data(), row_bytes);
+    for (std::int64_t r = 0; r < slab.size(); ++r) {
+      const std::uint8_t* src = bytes.data() + r * row_bytes;
+      auto* dst = reinterpret_cast<std::uint8_t*>(out.row(slab.begin - rows.begin + r));  // little-endian words
+      for (std::int64_t j = 0; j < row_bytes; ++j) dst[j] = kReversed[src[j]];
+      if ((src[row_bytes - 1] & padding) && !bad)
+        bad = Failure{ErrorKind::Input,
+                      fmt::format("{}: row {} has padding bits set past bit {} (attribute bits); packed rows must "
+                                  "be numpy.packbits of exactly d values",
+                                  where(in), slab.begin + r, in.cols)};
+    }
+  });
+}
+
 }  // namespace
 
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   LocalRows<BitMatrix> out = allocate_rows<BitMatrix>(comm, in, rows, (in.cols + 511) / 512 * 64.0);
   h5::File file = h5::File::open_read(in.ref.file, &comm);
   std::optional<Failure> bad;
-  if (in.dtype == h5::DType::Int8)
+  if (in.dtype == h5::DType::UInt8)
+    read_packed(comm, file, in, rows, out.rows, bad);
+  else if (in.dtype == h5::DType::Int8)
     read_and_pack<std::int8_t>(comm, file, in, rows, out.rows, bad);
   else
     read_and_pack<float>(comm, file, in, rows, out.rows, bad);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hipi/random.hpp"
+#include "hipi/verify.hpp"
 
 namespace hipi {
 
@@ -176,7 +177,9 @@ Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
   Plan p;
   p.method = "brute";
   const double pairs = s.self_join ? double(s.n_a) * double(s.n_a - 1) / 2 : double(s.n_a) * double(s.n_b);
-  p.stages = {{"compute", pairs / s.ranks / bulk_pairs_rate(s, m)}};
+  // Binary brute force reads only a prefix of most pairs' words at high thresholds.
+  const double work = s.mode == Mode::Binary ? early_abandon_work(s.d, Threshold{s.theta, false}) : 1.0;
+  p.stages = {{"compute", pairs * work / s.ranks / bulk_pairs_rate(s, m)}};
   p.seconds = p.stages[0].seconds;
   return p;
 }

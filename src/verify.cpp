@@ -1,6 +1,7 @@
 #include "hipi/verify.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -184,6 +185,26 @@ std::int64_t floats_used(const RealMatrix& m) {
   return (m.cols() + 7) / 8 * 8;
 }
 
+// HIPI_EARLY_ABANDON=off turns it off for measuring (use_early_abandon in tests).
+bool early_abandon = [] {
+  const char* v = std::getenv("HIPI_EARLY_ABANDON");
+  return !(v && std::string(v) == "off");
+}();
+
+// The words after which binary pairs are checked against what they can still reach, or
+// `words` for none. A random pair's partial product over k coordinates is about N(0, k), so
+// it is ruled out once theta - (d - k) >= 5 sqrt(k); the first word boundary where that
+// holds, if it leaves at least a quarter of the words to skip (below, the check costs more
+// than it saves). At rho = 0.8, d = 1024: 5 of 16 words.
+std::int64_t abandon_prefix_words(std::int64_t d, const Threshold& t) {
+  const std::int64_t words = (d + 63) / 64;
+  for (std::int64_t p = 1; 4 * p <= 3 * words; ++p) {
+    const double k = 64.0 * static_cast<double>(p);
+    if (t.theta - (static_cast<double>(d) - k) >= 5 * std::sqrt(k)) return p;
+  }
+  return words;
+}
+
 bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
   return filter == PairFilter::All || i < j;
 }
@@ -201,14 +222,30 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
     const double ip = static_cast<double>(d - 2 * differing);
     if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
   };
+  // Early abandon: after `prefix` words the rest can move a pair's product by at most the
+  // coordinates left, so a pair that cannot reach the threshold skips them.
+  const std::int64_t prefix = early_abandon ? abandon_prefix_words(d, threshold) : words;
+  const double left = static_cast<double>(d - 64 * prefix);
   for (std::int64_t s0 = visit.begin; s0 < visit.end; s0 += kBTileRows) {
     const std::int64_t s1 = std::min(visit.end, s0 + kBTileRows);
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
-      std::int64_t differing[kARows];
+      const u64 *a0 = a.row(r), *a1 = a.row(r + 1), *a2 = a.row(r + 2), *a3 = a.row(r + 3);
+      std::int64_t differing[kARows], rest[kARows];
       for (std::int64_t s = s0; s < s1; ++s) {
-        active->xor_popcount_4x1(a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3), b.row(s), words, differing);
+        active->xor_popcount_4x1(a0, a1, a2, a3, b.row(s), prefix, differing);
+        if (prefix < words) {
+          bool any = false;
+          for (int q = 0; q < kARows; ++q) {
+            const double partial = static_cast<double>(64 * prefix - 2 * differing[q]);
+            any |= (threshold.abs ? std::fabs(partial) : partial) + left >= threshold.theta;
+          }
+          if (!any) continue;  // none of the four can pass
+          active->xor_popcount_4x1(a0 + prefix, a1 + prefix, a2 + prefix, a3 + prefix, b.row(s) + prefix,
+                                   words - prefix, rest);
+          for (int q = 0; q < kARows; ++q) differing[q] += rest[q];
+        }
         for (int q = 0; q < kARows; ++q) emit(r + q, s, differing[q]);
       }
     }
@@ -263,6 +300,18 @@ double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, s
 void use_real_kernel(RealKernel kernel) {
   real_kernel_choice = kernel;
 }
+bool use_early_abandon(bool on) {
+  const bool was = early_abandon;
+  early_abandon = on;
+  return was;
+}
+
+double early_abandon_work(std::int64_t d, const Threshold& t) {
+  if (!early_abandon) return 1.0;
+  const std::int64_t words = (d + 63) / 64;
+  return static_cast<double>(abandon_prefix_words(d, t)) / static_cast<double>(words);
+}
+
 RealKernel real_kernel() {
   return real_kernel_choice;
 }

@@ -28,6 +28,7 @@ struct GenerateOptions {
   Mode mode = Mode::Binary;
   double value = 0.5;  // rho (binary) or tau (real)
   bool self_join = false;
+  bool packed = false;  // binary: uint8 rows of numpy.packbits(A < 0, axis=1), attribute bits = d
   std::uint64_t seed = 1;
   double margin = 4.0;  // real: planted <a,b> aims at tau + margin noise sd (0: at tau)
 

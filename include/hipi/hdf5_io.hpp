@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,7 @@ class Handle {
 };
 
 /// Element types hipi reads and writes.
-enum class DType { Int8, Int32, Int64, Float32, Float64, Other };
+enum class DType { Int8, UInt8, Int32, Int64, Float32, Float64, Other };
 
 struct DatasetInfo {
   std::vector<std::int64_t> dims;
@@ -92,6 +93,10 @@ class File {
   std::string string_attribute(const std::string& name) const;
   double double_attribute(const std::string& name) const;
   std::int64_t int_attribute(const std::string& name) const;
+  /// An integer attribute of a dataset (collective when parallel), and whether one exists
+  /// (as an integer: a text or float attribute of that name reads as absent).
+  void set_dataset_attribute(const std::string& dataset, const std::string& name, std::int64_t value);
+  std::optional<std::int64_t> dataset_int_attribute(const std::string& dataset, const std::string& name) const;
 
   /// Closes now (collective when parallel), reporting failure.
   void close() { file_.close(); }

@@ -38,6 +38,15 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
                  const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
                  std::optional<RowRange> b_rows = std::nullopt);
 
+/// Binary heavy_pairs at high thresholds checks each pair after a prefix of its words and
+/// skips the rest when the pair can no longer reach the threshold (early abandon): the same
+/// pairs and inner products, less work. On by default; off for tests and measurements
+/// (or HIPI_EARLY_ABANDON=off). Returns whether it was on.
+bool use_early_abandon(bool on);
+/// The fraction of a random binary pair's words heavy_pairs reads at this threshold: the
+/// prefix over all words with early abandon, 1 without (what the planner prices).
+double early_abandon_work(std::int64_t d, const Threshold& t);
+
 /// Exact inner product of row r of `a` and row s of `b`, by the same code as heavy_pairs.
 std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s);
 double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s);

@@ -59,6 +59,9 @@ void add_generate(CLI::App& app, GenerateArgs& g) {
   rho->excludes(tau);
   cmd->add_option("--type", g.type, "Element type")->capture_default_str()->check(CLI::IsMember({"binary", "real"}));
   cmd->add_flag("--self-join", o.self_join, "Write /A only, with the planted pairs inside it");
+  cmd->add_flag("--packed", o.packed,
+                "Binary: write rows as packed bits, uint8 [n, ceil(d/8)] = numpy.packbits(A < 0, axis=1), with "
+                "an attribute bits = d (8x smaller than int8)");
   cmd->add_option("--margin", o.margin, "Real: planted <a,b> about tau + margin noise sd (0: just above tau)")
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Random seed")->capture_default_str();

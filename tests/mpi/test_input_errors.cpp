@@ -65,7 +65,7 @@ std::vector<ErrorCase> cases() {
          write_dataset<std::int32_t>(c, d.path("a.h5"), "/A", {2, 2}, {1, 1, 1, 1}, true);
          o = binary_options(d.path("a.h5"), "");
        },
-       {"a.h5:/A", "int32", "int8, float32 or float64"}},
+       {"a.h5:/A", "int32", "int8, float32, float64, or uint8 packed bits"}},
       {"zero_rows",
        [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
          write_dataset(c, d.path("a.h5"), "/A", {0, 8}, signs(0), true);

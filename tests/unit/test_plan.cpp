@@ -7,6 +7,7 @@
 
 #include "hipi/plan.hpp"
 #include "hipi/random.hpp"
+#include "hipi/verify.hpp"
 
 using namespace hipi;
 
@@ -269,4 +270,15 @@ TEST(Plan, TheFirstTouchOfTheCPanelIsPriced) {
   EXPECT_NEAR(stage(small, "panel"), entries / 2 * 4 / 1e9 * small.reps, 1e-12);
   const Plan large = plan_sketch(s, this_kind_of_machine(), 2, 2, 3.0);
   EXPECT_NEAR(stage(large, "panel"), 64.0 * 1048576 / 1e9 * large.reps, 1e-12) << "capped at one panel";
+}
+
+TEST(PlanBrute, PricesTheWordsEarlyAbandonReads) {
+  const MachineProfile m = this_kind_of_machine();
+  // d = 1024: at rho 0.2 every word is read; at rho 0.8, 5 of 16 (the check after 320
+  // coordinates rules out a random pair: 820 - (1024 - 320) >= 5 sqrt(320)).
+  const double low = plan_brute(binary(1 << 16, 1024, 0.2), m).seconds;
+  const double high = plan_brute(binary(1 << 16, 1024, 0.8), m).seconds;
+  EXPECT_NEAR(high / low, 5.0 / 16.0, 1e-12);
+  EXPECT_DOUBLE_EQ(early_abandon_work(1024, Threshold{std::ceil(0.2 * 1024), false}), 1.0);
+  EXPECT_DOUBLE_EQ(early_abandon_work(1024, Threshold{std::ceil(0.8 * 1024), true}), 5.0 / 16.0);
 }

@@ -70,6 +70,45 @@ TEST_P(EveryKernel, BinaryMatchesNaiveLoopForAwkwardShapes) {
   }
 }
 
+// Early abandon rules pairs out after a prefix of their words. Planted pairs sit exactly at
+// the threshold with every difference in the first coordinates, so the prefix sees the
+// worst of them and only the exact bound (the coordinates left) keeps them; negated copies
+// do the same for --abs. Thresholds from rho 0.5 (no abandon) to 0.97.
+TEST_P(EveryKernel, EarlyAbandonFindsExactlyWhatTheFullKernelFinds) {
+  for (std::int64_t d : {130, 1000, 1024, 4096}) {
+    BinaryCase c = random_binary(13, 300, d, 17);
+    RandomStream rng(8, {static_cast<std::uint64_t>(d)});
+    std::vector<std::int64_t> flips;
+    for (std::int64_t j = 1; j < c.nb; j += 5) {
+      const std::int64_t f = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(d / 4)));
+      const std::int64_t i = j % c.na;
+      const int sign = j % 2 ? 1 : -1;  // odd rows: a copy; even ones: a negated copy (for --abs)
+      for (std::int64_t k = 0; k < d; ++k)
+        c.b[j * d + k] = static_cast<std::int8_t>(sign * c.a[i * d + k] * (k < f ? -1 : 1));
+      flips.push_back(f);
+    }
+    const BitMatrix a = BitMatrix::pack(c.a, c.na, d), b = BitMatrix::pack(c.b, c.nb, d);
+    std::vector<double> thetas;
+    for (double rho : {0.5, 0.7, 0.8, 0.9, 0.97}) thetas.push_back(std::ceil(rho * d));
+    for (std::size_t k = 0; k < 6; ++k) thetas.push_back(static_cast<double>(d - 2 * flips[k]));  // at the boundary
+    for (double theta : thetas)
+      for (bool abs : {false, true}) {
+        const Threshold t{theta, abs};
+        std::vector<Pair> with, without;
+        use_early_abandon(true);
+        heavy_pairs(a, 0, b, 0, t, PairFilter::All, with);
+        use_early_abandon(false);
+        heavy_pairs(a, 0, b, 0, t, PairFilter::All, without);
+        use_early_abandon(true);
+        sort_pairs(with);
+        sort_pairs(without);
+        const auto want = naive_binary(c, t, 0, 0, PairFilter::All);
+        EXPECT_EQ(without, want) << "d = " << d << " theta = " << theta << " abs = " << abs;
+        EXPECT_EQ(with, want) << "d = " << d << " theta = " << theta << " abs = " << abs;
+      }
+  }
+}
+
 TEST_P(EveryKernel, BinaryUpperFilterKeepsOnlyILessThanJ) {
   const std::int64_t d = 100;
   BinaryCase c = random_binary(37, 37, d, 5);

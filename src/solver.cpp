@@ -2,11 +2,13 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <filesystem>
+#include <type_traits>
 
 #include "hipi/brute.hpp"
 #include "hipi/calibrate.hpp"
 #include "hipi/checkpoint.hpp"
 #include "hipi/fault.hpp"
+#include "hipi/hash_solver.hpp"
 #include "hipi/input.hpp"
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
@@ -52,7 +54,7 @@ nlohmann::ordered_json checkpoint_key(const InputMatrix& a, const InputMatrix* b
 // Which rows this rank reads for a method.
 RowRange rows_for(const std::string& method, std::int64_t n, std::int64_t group, const SketchOptions& o,
                   const Comm& comm) {
-  if (method == "brute") return row_block(n, comm.size(), comm.rank());
+  if (method == "brute" || method == "hash") return row_block(n, comm.size(), comm.rank());
   if (method == "sketch") return sketch_rows(n, group, o, comm.size(), comm.rank());
   return TiledRows{n, kAutoTile, comm.size()}.rows(comm.rank());
 }
@@ -194,6 +196,19 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     }
   }
 
+  if (out.method == "hash") {
+    if constexpr (std::is_same_v<Matrix, BitMatrix>) {
+      out.grid = "ring of " + std::to_string(comm.size());
+      const HashRun run =
+          times.time("compute", [&] { return hash_solve(comm, a_rows, b ? &*b_rows : nullptr, threshold); });
+      out.local = run.pairs;
+      out.parameters["substrings"] = run.layout.m;
+      out.parameters["substring_radius"] = run.layout.radius;
+      out.parameters["hamming_radius"] = hamming_radius(a.cols, threshold.theta);
+      out.parameters["candidates"] = boost::mpi::all_reduce(comm, run.candidates, std::plus<std::int64_t>());
+    }
+    return out;
+  }
   if (out.method == "brute") {
     out.grid = "ring of " + std::to_string(comm.size());
     checkpointer.set_state({{"method", out.method}, {"plan", out.plan}});
@@ -273,7 +288,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (!options.plan_only) outputs.push_back({"--out", options.out});
     if (!options.report.empty()) outputs.push_back({"--report", options.report});
     check_outputs_distinct(inputs, outputs);
-    if (options.method != "brute") options.sketch.check(comm.size());
+    if (options.method == "sketch" || options.method == "auto") options.sketch.check(comm.size());
+    if (options.method == "hash" && problem.mode != Mode::Binary)
+      throw InputError("--method hash searches Hamming space: it needs binary data (--rho), not --tau");
     if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
     if (options.expect_k && *options.expect_k < 1)
       throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));

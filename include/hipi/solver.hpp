@@ -15,7 +15,7 @@ namespace hipi {
 struct SolveOptions {
   Problem problem;
   std::string out;              // output HDF5 file
-  std::string method = "auto";  // auto | brute | sketch
+  std::string method = "auto";  // auto | brute | sketch | hash
   SketchOptions sketch;         // used by the sketch method
   std::uint64_t seed = 1;
   std::string report;                    // JSON report path; empty for none

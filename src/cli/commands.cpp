@@ -95,9 +95,10 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   if (!plan) cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
   cmd->add_option("--method", o.method,
                   "brute: exact all pairs; sketch: group sketches + product + exact verification; "
+                  "hash (binary): exact multi-index hashing, fast at high rho; "
                   "auto: the planner measures the data and this machine and runs the faster (see hipi plan)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "brute", "sketch"}));
+      ->check(CLI::IsMember({"auto", "brute", "sketch", "hash"}));
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");

@@ -1,0 +1,32 @@
+// Exact multi-index hashing over MPI ranks (binary data; multi_index.hpp).
+//
+// Every rank indexes the substrings of its own block of B (of A in a self-join); the
+// blocks of A travel the ring of ranks, and each of their rows probes the local index.
+// Candidates are deduplicated per query and verified with the exact kernel, so the result
+// is exactly brute force's. Fast where the threshold is high (a small Hamming radius) and
+// buckets are small; auto prices it from the occupancy it measures (plan.hpp).
+#pragma once
+
+#include <vector>
+
+#include "hipi/bit_matrix.hpp"
+#include "hipi/brute.hpp"
+#include "hipi/mpi.hpp"
+#include "hipi/multi_index.hpp"
+#include "hipi/problem.hpp"
+
+namespace hipi {
+
+/// What a hash run did, on this rank.
+struct HashRun {
+  std::vector<Pair> pairs;      // this rank's share, unsorted; every pair once
+  SubstringLayout layout;       // the same on every rank
+  std::int64_t candidates = 0;  // distinct (query, indexed row) pairs verified here
+};
+
+/// Collective. Heavy pairs between A and B (`b` null: the self-join of A, pairs i < j).
+/// `threshold.abs` also probes the complement of each query (|<a,b>| >= theta).
+HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
+                   const Threshold& threshold);
+
+}  // namespace hipi

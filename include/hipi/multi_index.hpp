@@ -1,0 +1,71 @@
+// Multi-index hashing (Norouzi, Punjani and Fleet, CVPR 2012): exact search in Hamming space.
+//
+// For +-1 rows, <a,b> = d - 2 * hamming(a, b), so <a,b> >= theta exactly when the Hamming
+// distance is at most r = floor((d - theta) / 2). Cut the d bits into m disjoint substrings:
+// by the pigeonhole principle two rows within distance r agree within floor(r / m) on at
+// least one substring. So index each substring of the rows of B (sorted keys), probe every
+// key within that radius of each substring of a query, and verify the candidates exactly:
+// no pair within r can be missed. Pure (no MPI); the distributed run is in hash_solver.hpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "hipi/bit_matrix.hpp"
+
+namespace hipi {
+
+/// How the d bits are cut: m substrings of about equal length (at most 32 bits each) and
+/// the radius each is probed at.
+struct SubstringLayout {
+  std::int64_t d = 0;
+  int m = 1;
+  int radius = 0;  // per substring: floor(r / m)
+  std::int64_t begin(int j) const { return d * j / m; }
+  int length(int j) const { return static_cast<int>(d * (j + 1) / m - d * j / m); }
+  /// Keys probed per substring of a query (the ball of `radius` in `length` bits).
+  double probes_per_substring() const;
+};
+
+/// The Hamming radius of a threshold: the largest h with d - 2h >= theta (-1 if none).
+std::int64_t hamming_radius(std::int64_t d, double theta);
+
+/// Predicted cost of one query against `rows` indexed rows, in units of one bucket probe:
+/// every probed key, plus the candidates the buckets hold (uniform occupancy, rows / 2^s)
+/// verified at about (1 + d / 256) probes each.
+double query_cost(const SubstringLayout& layout, std::int64_t rows);
+
+/// The layout of least query_cost for `rows` indexed rows, over every m that keeps the
+/// substrings at most 32 bits (for a radius of 0 the paper's choice, log2(rows) bits, wins).
+SubstringLayout choose_layout(std::int64_t d, std::int64_t hamming_radius, std::int64_t rows);
+/// The same with `m` substrings (tests, planner).
+SubstringLayout layout_with(std::int64_t d, std::int64_t hamming_radius, int m);
+
+/// Bits [begin, begin + length) of a packed row as an integer (length <= 32).
+std::uint32_t substring(const std::uint64_t* row, std::int64_t begin, int length);
+
+class MultiIndex {
+ public:
+  /// Indexes every row of `rows` under `layout`.
+  MultiIndex(const BitMatrix& rows, SubstringLayout layout);
+  /// Calls found(row) for every indexed row that agrees with `query` within the layout's
+  /// radius on some substring (a row may be reported more than once).
+  void probe(const std::uint64_t* query, const std::function<void(std::int64_t)>& found) const;
+  const SubstringLayout& layout() const { return layout_; }
+  /// Rows of the fullest bucket, over all substrings (near-duplicates crowd buckets).
+  std::int64_t largest_bucket() const;
+
+ private:
+  // Substrings of up to kDenseBits bits are looked up directly (offsets per key, as CSR);
+  // longer ones by binary search in sorted keys.
+  struct Table {
+    std::vector<std::uint32_t> keys;    // sorted (sparse tables only)
+    std::vector<std::int32_t> offsets;  // 2^length + 1 (dense tables only)
+    std::vector<std::int32_t> rows;     // by key
+  };
+  SubstringLayout layout_;
+  std::vector<Table> tables_;
+};
+
+}  // namespace hipi

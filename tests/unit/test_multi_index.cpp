@@ -1,0 +1,84 @@
+// Multi-index hashing without MPI: the probe finds every row within the Hamming radius
+// (the pigeonhole guarantee), whatever the cut of the bits.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <tuple>
+
+#include "hipi/multi_index.hpp"
+#include "hipi/random.hpp"
+
+using namespace hipi;
+
+namespace {
+
+std::int64_t hamming(const BitMatrix& x, std::int64_t r, const BitMatrix& y, std::int64_t s) {
+  std::int64_t h = 0;
+  for (std::int64_t k = 0; k < x.cols(); ++k) h += x.value(r, k) != y.value(s, k);
+  return h;
+}
+
+}  // namespace
+
+TEST(MultiIndex, HammingRadiusOfAThreshold) {
+  EXPECT_EQ(hamming_radius(256, 205), 25);  // 256 - 2*25 = 206 >= 205; 204 < 205
+  EXPECT_EQ(hamming_radius(256, 206), 25);
+  EXPECT_EQ(hamming_radius(256, 256), 0);
+  EXPECT_EQ(hamming_radius(256, 257), -1);
+  EXPECT_EQ(hamming_radius(10, -100), 55);
+}
+
+TEST(MultiIndex, SubstringReadsBitsAcrossWordBoundaries) {
+  std::vector<std::uint64_t> row = {0xF000000000000000ull, 0x5ull};
+  EXPECT_EQ(substring(row.data(), 60, 8), 0x5Fu);  // bits 60..63 = 1111, 64..67 = 0101
+  EXPECT_EQ(substring(row.data(), 0, 32), 0u);
+  EXPECT_EQ(substring(row.data(), 62, 4), 0x7u);
+}
+
+TEST(MultiIndex, ProbeFindsEveryRowWithinTheRadius) {
+  for (std::int64_t d : {16, 64, 100, 256}) {
+    const std::int64_t n = 400;
+    std::vector<std::int8_t> values(static_cast<std::size_t>((n + 1) * d));
+    RandomStream rng(7, {static_cast<std::uint64_t>(d)});
+    for (auto& v : values) v = rng.below(2) ? 1 : -1;
+    // Rows near the query (the last row) at every distance up to d/3.
+    for (std::int64_t r = 0; r < n; r += 2)
+      for (std::int64_t k = 0; k < d; ++k)
+        values[r * d + k] =
+            rng.below(static_cast<std::uint64_t>(3 * (r % 7 + 1))) ? values[n * d + k] : -values[n * d + k];
+    const BitMatrix all = BitMatrix::pack(values, n + 1, d);
+    BitMatrix rows(n, d);
+    std::copy(all.data(), all.data() + n * all.stride(), rows.data());
+    std::vector<std::int64_t> distance(n);
+    for (std::int64_t s = 0; s < n; ++s) distance[s] = hamming(all, n, rows, s);
+    for (std::int64_t radius : {std::int64_t{0}, d / 16, d / 8, d / 4})
+      for (int m : {1, 2, 3, 5, 8}) {
+        if ((d + m - 1) / m > 32) continue;  // substrings are at most 32 bits
+        const MultiIndex index(rows, layout_with(d, radius, m));
+        std::set<std::int64_t> found;
+        index.probe(all.row(n), [&](std::int64_t s) { found.insert(s); });
+        for (std::int64_t s = 0; s < n; ++s) {
+          if (distance[s] <= radius) {
+            EXPECT_TRUE(found.count(s)) << "d " << d << " m " << m << " radius " << radius << " row " << s;
+          }
+        }
+      }
+  }
+}
+
+TEST(MultiIndex, LayoutIsTheCheapestCutWithSubstringsOfAtMost32Bits) {
+  for (auto [d, radius, rows] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{256, 25, 65536},
+                                 {256, 0, 65536},
+                                 {1024, 102, 1 << 20},
+                                 {4096, 10, 1 << 30},
+                                 {8, 0, 100}}) {
+    const SubstringLayout l = choose_layout(d, radius, rows);
+    EXPECT_LE(l.length(0), 32);
+    EXPECT_EQ(l.radius, radius / l.m);
+    for (int m = static_cast<int>((d + 31) / 32); m <= std::min<std::int64_t>(d, 512); ++m)
+      EXPECT_LE(query_cost(l, rows), query_cost(layout_with(d, radius, m), rows)) << "d " << d << " m " << m;
+  }
+  // Radius 0: one probe per substring, so longer substrings (fewer rows per bucket) win
+  // until they reach 32 bits.
+  EXPECT_EQ(choose_layout(256, 0, 65536).m, 8);
+}

@@ -97,6 +97,12 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
       "all-to-all {:.2g} B/s\n",
       m.gemm_f32_flops / 1e9, m.gemm_f64_flops / 1e9, shape.mode == Mode::Binary ? m.binary_pairs : m.real_pairs,
       m.exchange_bytes);
+  if (shape.hash_seconds > 0)
+    fmt::print("hash:    exact multi-index hashing {}\n",
+               std::isfinite(shape.hash_seconds)
+                   ? fmt::format("predicted {:.3f} s (timed on {} sampled queries per rank)", shape.hash_seconds,
+                                 kHashSampleQueries)
+                   : std::string("not priced: at this threshold a query would scan much of the index"));
   fmt::print("chosen:  {}\nrunner-up: {}\nwhy:     {}\n", describe(c.best), describe(c.runner_up), c.why);
   if (!c.alternatives.empty()) fmt::print("other sketch shapes, fastest plan of each:\n");
   for (const Plan& p : c.alternatives) fmt::print("  {}\n", describe(p));
@@ -143,6 +149,10 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     });
     const NeighbourhoodProbe probe = times.time(
         "sample", [&] { return probe_neighbourhoods(comm, a_rows, a.rows, b_or_a, n_b, !b, threshold, options.seed); });
+    double hash_seconds = 0;
+    if constexpr (std::is_same_v<Matrix, BitMatrix>)
+      hash_seconds =
+          times.time("sample", [&] { return predict_hash_seconds(comm, a_rows, a.rows, b_or_a, threshold); });
     MachineProfile machine;
     agree(comm, [&] {
       if (!options.profile.empty()) machine = scaled_to(load_profile(options.profile), a.cols);
@@ -163,6 +173,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     shape.partnered_a = probe.fraction_a();
     shape.partnered_b = probe.fraction_b();
     shape.heavy_pairs = probe.heavy_pairs(a.rows, !b);
+    shape.hash_seconds = hash_seconds;
     const PlanChoice choice = times.time("plan", [&] { return choose_plan(shape, machine); });
     out.plan = {{"chosen", choice.best.to_json()},
                 {"runner_up", choice.runner_up.to_json()},

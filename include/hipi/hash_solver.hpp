@@ -29,4 +29,13 @@ struct HashRun {
 HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
                    const Threshold& threshold);
 
+/// Collective. Predicted seconds of hash_solve's compute on these rows, measured: every
+/// rank indexes its block and times kHashSampleQueries of its own rows of A as queries (so
+/// skewed buckets, near-duplicates crowding a few keys, are priced as they are), scaled to
+/// all n_a queries; the slowest rank's. Infinite where the cut already predicts scanning a
+/// quarter of the index per query (brute force's ground).
+constexpr std::int64_t kHashSampleQueries = 256;
+double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
+                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold);
+
 }  // namespace hipi

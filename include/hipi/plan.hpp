@@ -42,6 +42,9 @@ struct ProblemShape {
   // a sketch plan completes those rows against the other side (completion.hpp).
   double partnered_a = 0, partnered_b = 0;
   double heavy_pairs = 0;  // expected heavy pairs in the answer (probed partners per row times rows)
+  // Binary data: multi-index hashing's compute time, measured on a sample of queries
+  // (hash_solver.hpp); 0 when not measured, infinite where it cannot beat brute force.
+  double hash_seconds = 0;
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).
@@ -51,7 +54,7 @@ struct StagePrediction {
 };
 
 struct Plan {
-  std::string method;             // "brute" or "sketch"
+  std::string method;             // "brute", "sketch" or "hash"
   std::string sketch = "linear";  // "linear" (GEMM) or "sign" (majority bits, XOR+popcount)
   std::int64_t group_a = 1, group_b = 1;
   int degree = 1;  // feature map: 1 identity, 2 <a,b>^2
@@ -68,6 +71,8 @@ struct Plan {
   nlohmann::ordered_json to_json() const;
 };
 
+/// The multi-index hashing plan (shape.hash_seconds, measured).
+Plan plan_hash(const ProblemShape& shape);
 /// The brute-force plan.
 Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
 /// Predicted seconds of neighbourhood completion: the partnered rows of each side checked

@@ -36,10 +36,14 @@ class Prober {
   bool abs_;
 };
 
-// The cut every rank uses: it follows the largest indexed block.
-SubstringLayout agreed_layout(const Comm& comm, const LocalRows<BitMatrix>& indexed, std::int64_t radius) {
+// The cut every rank uses: it follows the largest indexed block (`most` rows).
+struct AgreedLayout {
+  SubstringLayout layout;
+  std::int64_t most = 0;
+};
+AgreedLayout agreed_layout(const Comm& comm, const LocalRows<BitMatrix>& indexed, std::int64_t radius) {
   const std::int64_t most = boost::mpi::all_reduce(comm, indexed.range.size(), boost::mpi::maximum<std::int64_t>());
-  return choose_layout(indexed.rows.cols(), std::max<std::int64_t>(radius, 0), most);
+  return {choose_layout(indexed.rows.cols(), std::max<std::int64_t>(radius, 0), most), most};
 }
 
 }  // namespace
@@ -49,7 +53,7 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
   const LocalRows<BitMatrix>& indexed = b ? *b : a;
   const std::int64_t radius = hamming_radius(a.rows.cols(), threshold.theta);
   HashRun run;
-  run.layout = agreed_layout(comm, indexed, radius);
+  run.layout = agreed_layout(comm, indexed, radius).layout;
   if (radius < 0) return run;  // theta > d: no pair can pass
   const MultiIndex index(indexed.rows, run.layout);
   Prober prober(index, indexed.rows.rows(), a.rows.stride(), threshold.abs);
@@ -71,8 +75,7 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
 double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
                             const LocalRows<BitMatrix>& indexed, const Threshold& threshold) {
   const std::int64_t radius = hamming_radius(a.rows.cols(), threshold.theta);
-  const SubstringLayout layout = agreed_layout(comm, indexed, radius);
-  const std::int64_t most = boost::mpi::all_reduce(comm, indexed.range.size(), boost::mpi::maximum<std::int64_t>());
+  const auto [layout, most] = agreed_layout(comm, indexed, radius);
   // Where the model already expects a scan of a good part of the index per query, brute
   // force is the better exact method; measuring would cost as much as it would tell.
   if (radius >= 0 && query_cost(layout, most) > 0.25 * static_cast<double>(most))

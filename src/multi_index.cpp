@@ -14,15 +14,19 @@ std::int64_t hamming_radius(std::int64_t d, double theta) {
   return static_cast<std::int64_t>(std::floor((static_cast<double>(d) - theta) / 2));
 }
 
-double SubstringLayout::probes_per_substring() const {
-  const int s = length(0);
-  double total = 0, term = 1;  // C(s, k)
-  for (int k = 0; k <= radius && k <= s; ++k) {
+namespace {
+
+// Keys within `radius` bit flips of a key of `length` bits: sum of C(length, k), k <= radius.
+double ball_size(int length, int radius) {
+  double total = 0, term = 1;
+  for (int k = 0; k <= radius && k <= length; ++k) {
     total += term;
-    term = term * (s - k) / (k + 1);
+    term = term * (length - k) / (k + 1);
   }
   return total;
 }
+
+}  // namespace
 
 SubstringLayout layout_with(std::int64_t d, std::int64_t hamming_radius, int m) {
   HIPI_ASSERT(m >= 1 && d >= 1 && hamming_radius >= 0);
@@ -39,13 +43,7 @@ double query_cost(const SubstringLayout& l, std::int64_t rows) {
   double cost = 0;
   for (int j = 0; j < l.m; ++j) {  // lengths differ by at most one bit
     const double occupancy = static_cast<double>(rows) / std::ldexp(1.0, l.length(j));
-    const int s = l.length(j);
-    double probes = 0, term = 1;
-    for (int k = 0; k <= l.radius && k <= s; ++k) {
-      probes += term;
-      term = term * (s - k) / (k + 1);
-    }
-    cost += probes * (1.0 + occupancy * verify);
+    cost += ball_size(l.length(j), l.radius) * (1.0 + occupancy * verify);
   }
   return cost;
 }
@@ -71,19 +69,25 @@ std::uint32_t substring(const std::uint64_t* row, std::int64_t begin, int length
 }
 
 namespace {
-constexpr int kDenseBits = 22;  // 16 MiB of offsets per table at most
-}
+constexpr int kDenseBits = 22;                               // 16 MiB of offsets per table at most
+constexpr std::int64_t kDenseOffsetsPerRow = 32;             // and at most 32 offsets per indexed row
+constexpr std::int64_t kDenseBytes = std::int64_t{1} << 28;  // and 256 MiB over all tables
+}  // namespace
 
 MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(layout), tables_(layout.m) {
   HIPI_ASSERT(rows.rows() <= INT_MAX);
   const auto n = static_cast<std::int32_t>(rows.rows());
   std::vector<std::uint32_t> keys(n);
+  std::int64_t dense_bytes = 0;
   for (int j = 0; j < layout_.m; ++j) {
     const int length = layout_.length(j);
     for (std::int32_t r = 0; r < n; ++r) keys[r] = substring(rows.row(r), layout_.begin(j), length);
     Table& t = tables_[j];
     t.rows.resize(n);
-    if (length <= kDenseBits) {  // counting sort into CSR buckets
+    const std::int64_t offsets = (std::int64_t{1} << std::min(length, 62)) + 1;
+    if (length <= kDenseBits && offsets <= kDenseOffsetsPerRow * std::max<std::int64_t>(n, 1024) &&
+        dense_bytes + 4 * offsets <= kDenseBytes) {
+      dense_bytes += 4 * offsets;  // counting sort into CSR buckets
       t.offsets.assign((std::size_t{1} << length) + 1, 0);
       for (std::int32_t r = 0; r < n; ++r) ++t.offsets[keys[r] + 1];
       for (std::size_t k = 1; k < t.offsets.size(); ++k) t.offsets[k] += t.offsets[k - 1];
@@ -130,21 +134,6 @@ void MultiIndex::probe(const std::uint64_t* query, const std::function<void(std:
       for (auto it = lo; it != hi; ++it) found(t.rows[it - t.keys.begin()]);
     });
   }
-}
-
-std::int64_t MultiIndex::largest_bucket() const {
-  std::int64_t most = 0;
-  for (const Table& t : tables_) {
-    for (std::size_t k = 0; k + 1 < t.offsets.size(); ++k)
-      most = std::max<std::int64_t>(most, t.offsets[k + 1] - t.offsets[k]);
-    for (std::size_t k = 0; k < t.keys.size();) {
-      std::size_t e = k;
-      while (e < t.keys.size() && t.keys[e] == t.keys[k]) ++e;
-      most = std::max<std::int64_t>(most, static_cast<std::int64_t>(e - k));
-      k = e;
-    }
-  }
-  return most;
 }
 
 }  // namespace hipi

@@ -164,12 +164,6 @@ std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local)
   return all;
 }
 
-void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
-  AtomicPath out(path);
-  write_pairs_temp(out, pairs, attrs);
-  out.commit();
-}
-
 void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
   {
     h5::File file = h5::File::create(out.temp(), nullptr);

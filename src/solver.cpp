@@ -235,12 +235,11 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       progress.update(done, total, checkpointer.at_boundary(done, total, found));
     };
     // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
-    StopSignals::defer(checkpointer.enabled());
+    const DeferredStops deferred(checkpointer.enabled());
     out.local = times.time("compute", [&] {
       return b ? brute_force(comm, a_rows, *b_rows, threshold, std::move(schedule))
                : brute_force_self(comm, a_rows, threshold, std::move(schedule));
     });
-    StopSignals::defer(false);
     return out;
   }
   // A hand-set z has the Gaussian model's miss probability per repetition (a pair at the

@@ -44,6 +44,16 @@ class StopSignals {
   static int pending();
 };
 
+/// While alive, stop signals wait for the next unit boundary (StopSignals::defer), and no
+/// longer once it ends, however it ends.
+class DeferredStops {
+ public:
+  explicit DeferredStops(bool on) { StopSignals::defer(on); }
+  ~DeferredStops() { StopSignals::defer(false); }
+  DeferredStops(const DeferredStops&) = delete;
+  DeferredStops& operator=(const DeferredStops&) = delete;
+};
+
 /// Collective: a 64-bit checksum of what every rank read (its rows' storage, in rank order).
 std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const void*, std::size_t>>& local);
 

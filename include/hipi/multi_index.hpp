@@ -24,8 +24,6 @@ struct SubstringLayout {
   int radius = 0;  // per substring: floor(r / m)
   std::int64_t begin(int j) const { return d * j / m; }
   int length(int j) const { return static_cast<int>(d * (j + 1) / m - d * j / m); }
-  /// Keys probed per substring of a query (the ball of `radius` in `length` bits).
-  double probes_per_substring() const;
 };
 
 /// The Hamming radius of a threshold: the largest h with d - 2h >= theta (-1 if none).
@@ -53,12 +51,11 @@ class MultiIndex {
   /// radius on some substring (a row may be reported more than once).
   void probe(const std::uint64_t* query, const std::function<void(std::int64_t)>& found) const;
   const SubstringLayout& layout() const { return layout_; }
-  /// Rows of the fullest bucket, over all substrings (near-duplicates crowd buckets).
-  std::int64_t largest_bucket() const;
 
  private:
-  // Substrings of up to kDenseBits bits are looked up directly (offsets per key, as CSR);
-  // longer ones by binary search in sorted keys.
+  // Short substrings are looked up directly (offsets per key, as CSR) while the offsets
+  // stay bounded (2^22 keys, 32 per indexed row, 256 MiB over all tables); the others by
+  // binary search in sorted keys.
   struct Table {
     std::vector<std::uint32_t> keys;    // sorted (sparse tables only)
     std::vector<std::int32_t> offsets;  // 2^length + 1 (dense tables only)

@@ -92,8 +92,6 @@ struct OutputAttributes {
 /// closed and complete; the caller commits it once every rank agrees the run succeeded.
 /// Called by one rank (the writer); `pairs` must be sorted.
 void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
-/// The same, committed to `path` at once (tools and tests).
-void write_pairs_file(const std::string& path, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
 
 /// Writes /pairs int64 [m,2] and /inner_products float64 [m] into an open file: the format
 /// of the output and of the checkpoint.

@@ -16,6 +16,7 @@
 #include "hipi/hdf5_io.hpp"
 #include "hipi/log.hpp"
 #include "hipi/output.hpp"
+#include "hipi/solve_method.hpp"
 #include "hipi/solver.hpp"
 #include "hipi/verify.hpp"
 
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
     SolveOptions o;
     o.problem = {{data, "/A"}, DatasetRef{data, "/B"}, Mode::Binary, g.value, false};
     o.out = dir + "/out_" + method + ".h5";
-    o.method = method;
+    o.method = parse_method(method);
     o.sketch = sketch;
     world.barrier();
     const auto start = std::chrono::steady_clock::now();

@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     base.out = dir + "/out.h5";
 
     SolveOptions brute_o = base;
-    brute_o.method = "brute";
+    brute_o.method = Method::Brute;
     const Timed brute = run(world, brute_o);
 
     double best = std::numeric_limits<double>::infinity();
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
     for (std::int64_t g : groups)
       for (double z : zs) {
         SolveOptions s = base;
-        s.method = "sketch";
+        s.method = Method::Sketch;
         s.sketch.group_a = s.sketch.group_b = g;
         s.sketch.z = z;
         s.sketch.reps = 1;
@@ -187,12 +187,12 @@ int main(int argc, char** argv) {
       }
 
     SolveOptions auto_o = base;
-    auto_o.method = "auto";
+    auto_o.method = Method::Auto;
     auto_o.profile = profiles[in.d];
     const Timed chosen = run(world, auto_o);
     if (world.rank() == 0) {
       const auto& cmp = chosen.summary.plan["predicted_vs_measured"]["total"];
-      std::string choice = chosen.summary.method;
+      std::string choice = method_name(chosen.summary.method);
       if (choice == "sketch") {
         const auto& p = chosen.summary.plan["chosen"];
         choice += " " + std::to_string(p["group_size_a"].get<std::int64_t>()) + "x" +

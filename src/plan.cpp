@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "hipi/random.hpp"
+#include "hipi/solve_method.hpp"
 #include "hipi/verify.hpp"
 
 namespace hipi {
@@ -155,8 +156,9 @@ double simulated_miss(const std::vector<double>& background, double signal, doub
 nlohmann::ordered_json Plan::to_json() const {
   nlohmann::ordered_json stages_json = nlohmann::ordered_json::object();
   for (const auto& s : stages) stages_json[s.stage] = s.seconds;
-  nlohmann::ordered_json j = {{"method", method}, {"seconds", seconds}, {"stages", stages_json}};
-  if (method == "sketch") {
+  nlohmann::ordered_json j = {{"method", method_name(method)}, {"seconds", seconds}, {"stages", stages_json}};
+  if (!detail.empty()) j["detail"] = detail;
+  if (method == Method::Sketch) {
     j["group_size_a"] = group_a;
     j["group_size_b"] = group_b;
     j["degree"] = degree;
@@ -166,7 +168,7 @@ nlohmann::ordered_json Plan::to_json() const {
     j["candidates_per_rep"] = candidates_per_rep;
     j["miss_per_rep"] = miss_per_rep;
     j["miss"] = miss;
-    j["sketch"] = sketch;
+    j["sketch"] = sketch_kind_name(sketch);
     j["miss_model"] = empirical ? "simulated from the sampled background" : "gaussian";
     j["float32"] = float32;
   }
@@ -175,7 +177,7 @@ nlohmann::ordered_json Plan::to_json() const {
 
 Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
   Plan p;
-  p.method = "brute";
+  p.method = Method::Brute;
   const double pairs = s.self_join ? double(s.n_a) * double(s.n_a - 1) / 2 : double(s.n_a) * double(s.n_b);
   // Binary brute force reads only a prefix of most pairs' words at high thresholds.
   const double work = s.mode == Mode::Binary ? early_abandon_work(s.d, Threshold{s.theta, false}) : 1.0;
@@ -184,18 +186,10 @@ Plan plan_brute(const ProblemShape& s, const MachineProfile& m) {
   return p;
 }
 
-Plan plan_hash(const ProblemShape& s) {
-  Plan p;
-  p.method = "hash";
-  p.stages = {{"compute", s.hash_seconds}};
-  p.seconds = s.hash_seconds;
-  return p;
-}
-
 Plan plan_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z,
                  int degree) {
   Plan p;
-  p.method = "sketch";
+  p.method = Method::Sketch;
   p.group_a = ga;
   p.group_b = s.self_join ? ga : gb;
   gb = p.group_b;
@@ -247,8 +241,8 @@ std::vector<std::int64_t> sign_sketch_group_sizes() {
 
 Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64_t ga, std::int64_t gb, double z) {
   Plan p;
-  p.method = "sketch";
-  p.sketch = "sign";
+  p.method = Method::Sketch;
+  p.sketch = SketchKind::Sign;
   p.group_a = ga;
   p.group_b = s.self_join ? ga : gb;
   gb = p.group_b;
@@ -288,9 +282,7 @@ Plan plan_sign_sketch(const ProblemShape& s, const MachineProfile& m, std::int64
   return p;
 }
 
-PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
-  PlanChoice c;
-  c.brute = plan_brute(s, m);
+std::vector<Plan> search_sketch_plans(const ProblemShape& s, const MachineProfile& m, double ceiling) {
   std::vector<Plan> plans;
   for (std::int64_t ga = 1; ga <= 64 && ga <= s.n_a; ga *= 2)
     for (std::int64_t gb = 1; gb <= 64 && gb <= (s.self_join ? s.n_a : s.n_b); gb *= 2) {
@@ -319,9 +311,9 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
     for (std::size_t k = 0; k < checked; ++k) {
       Plan& p = plans[k];
       // Repricing only adds repetitions: a plan already slower than brute force cannot win.
-      if (p.seconds >= c.brute.seconds) break;
+      if (p.seconds >= ceiling) break;
       // Sign plans already use noise measured on sketches of sampled groups.
-      if (p.sketch == "sign") continue;
+      if (p.sketch == SketchKind::Sign) continue;
       const double signal = p.degree == 1 ? s.theta : s.theta * s.theta;
       const double simulated =
           simulated_miss(*s.background, signal, p.detect_threshold, p.group_a, p.group_b, p.degree, 20000, 1);
@@ -345,40 +337,58 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
     std::sort(plans.begin(), plans.begin() + checked,
               [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
   }
-  Plan best_sketch;
-  best_sketch.seconds = std::numeric_limits<double>::infinity();
-  if (!plans.empty()) best_sketch = plans.front();
-  // What else came close: the fastest plan of each other (sketch, g_A, g_B, degree).
+  if (plans.empty()) return plans;
+  // The fastest, then what else came close: the fastest plan of each other (sketch, g_A,
+  // g_B, degree).
+  std::vector<Plan> out{plans.front()};
+  const auto same_shape = [](const Plan& p, const Plan& q) {
+    return q.sketch == p.sketch && q.group_a == p.group_a && q.group_b == p.group_b && q.degree == p.degree;
+  };
   for (const Plan& p : plans) {
-    if (c.alternatives.size() == kAlternatives) break;
-    const auto same_shape = [&](const Plan& q) {
-      return q.sketch == p.sketch && q.group_a == p.group_a && q.group_b == p.group_b && q.degree == p.degree;
-    };
-    if (!same_shape(best_sketch) && std::none_of(c.alternatives.begin(), c.alternatives.end(), same_shape))
-      c.alternatives.push_back(p);
+    if (out.size() == kAlternatives + 1) break;
+    if (std::none_of(out.begin(), out.end(), [&](const Plan& q) { return same_shape(p, q); })) out.push_back(p);
   }
+  return out;
+}
+
+PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
+  PlanChoice c;
+  const double inf = std::numeric_limits<double>::infinity();
+  // The fastest plan of each method; a method with none is listed with why.
+  std::vector<Plan> fronts;
+  double ceiling = inf;
+  for (const SolveMethod* method : solve_methods()) {
+    Pricing pricing = method->price(s, m, ceiling);
+    if (pricing.plans.empty() || !std::isfinite(pricing.plans.front().seconds)) {
+      c.unavailable.push_back(method->name() + ": " + pricing.why_none);
+      Plan none;
+      none.method = method->id();
+      none.seconds = inf;
+      fronts.push_back(none);
+      continue;
+    }
+    ceiling = std::min(ceiling, pricing.plans.front().seconds);
+    if (method->id() == Method::Brute) c.brute = pricing.plans.front();
+    fronts.push_back(pricing.plans.front());
+    c.alternatives.insert(c.alternatives.end(), pricing.plans.begin() + 1, pricing.plans.end());
+  }
+  HIPI_ASSERT(!fronts.empty());
+  std::stable_sort(fronts.begin(), fronts.end(), [](const Plan& x, const Plan& y) { return x.seconds < y.seconds; });
+  c.best = fronts.front();
+  for (const Plan& p : fronts)
+    if (std::isfinite(p.seconds)) c.by_method.push_back(p);
+  HIPI_ASSERT(std::isfinite(c.best.seconds));  // brute force always has a plan
+  if (fronts.size() > 1)
+    c.runner_up = fronts[1];
+  else
+    c.runner_up.seconds = inf;
   std::ostringstream why;
-  if (!(best_sketch.seconds < c.brute.seconds)) {
-    c.best = c.brute;
-    c.runner_up = best_sketch;
-    if (std::isinf(best_sketch.seconds))
-      why << "no sketch plan reaches the recall target (theta^2 / m2 = " << s.theta * s.theta / s.m2
-          << " is too small to separate heavy pairs from the background)";
-    else
-      why << "brute force is predicted " << best_sketch.seconds / c.brute.seconds << "x faster than the best sketch";
-  } else {
-    c.best = best_sketch;
-    c.runner_up = c.brute;
-    why << "the sketch is predicted " << c.brute.seconds / best_sketch.seconds << "x faster than brute force";
-  }
-  // Exact multi-index hashing, where it was measured (binary data).
-  if (s.hash_seconds > 0 && s.hash_seconds < c.best.seconds) {
-    why.str("");
-    why << "multi-index hashing (exact) is predicted " << c.best.seconds / s.hash_seconds << "x faster than "
-        << c.best.method << " (measured on a sample of queries)";
-    c.runner_up = c.best;
-    c.best = plan_hash(s);
-  }
+  why << method_name(c.best.method) << " is predicted ";
+  if (std::isfinite(c.runner_up.seconds))
+    why << c.runner_up.seconds / c.best.seconds << "x faster than " << method_name(c.runner_up.method);
+  else
+    why << "the only method with a plan";
+  for (const std::string& u : c.unavailable) why << "; " << u;
   c.why = why.str();
   return c;
 }

@@ -1,13 +1,17 @@
-// The planner: predicts the time of brute force and of sketch plans from this machine's
-// measured rates and the data's measured statistics, and picks the fastest plan that meets
-// the recall target (DESIGN.md section 3). Pure arithmetic, tested without MPI.
+// The planner: every registered method (solve_method.hpp) prices its plans from this
+// machine's measured rates and the data's measured statistics, and the planner picks the
+// fastest plan that meets the recall target (DESIGN.md section 3). Here: the shapes and
+// plans they share, and the cost models of brute force and of the sketches. Pure
+// arithmetic, tested without MPI.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "hipi/method.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/sign_sketch.hpp"
 
@@ -42,9 +46,10 @@ struct ProblemShape {
   // a sketch plan completes those rows against the other side (completion.hpp).
   double partnered_a = 0, partnered_b = 0;
   double heavy_pairs = 0;  // expected heavy pairs in the answer (probed partners per row times rows)
-  // Binary data: multi-index hashing's compute time, measured on a sample of queries
-  // (hash_solver.hpp); 0 when not measured, infinite where it cannot beat brute force.
-  double hash_seconds = 0;
+  // Compute time of the methods that price themselves by timing a sample of the work
+  // (SolveMethod::measure; multi-index hashing): absent when not measured, infinite where
+  // the method cannot beat brute force.
+  std::map<Method, double> measured_seconds;
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).
@@ -54,8 +59,8 @@ struct StagePrediction {
 };
 
 struct Plan {
-  std::string method;             // "brute", "sketch" or "hash"
-  std::string sketch = "linear";  // "linear" (GEMM) or "sign" (majority bits, XOR+popcount)
+  Method method = Method::Brute;
+  SketchKind sketch = SketchKind::Linear;  // sketch plans: GEMM, or majority bits and XOR+popcount
   std::int64_t group_a = 1, group_b = 1;
   int degree = 1;  // feature map: 1 identity, 2 <a,b>^2
   int reps = 1;
@@ -68,11 +73,10 @@ struct Plan {
   bool float32 = true;
   std::vector<StagePrediction> stages;  // for all repetitions
   double seconds = 0;
+  std::string detail;  // how the method priced it, for hipi plan (optional)
   nlohmann::ordered_json to_json() const;
 };
 
-/// The multi-index hashing plan (shape.hash_seconds, measured).
-Plan plan_hash(const ProblemShape& shape);
 /// The brute-force plan.
 Plan plan_brute(const ProblemShape& shape, const MachineProfile& machine);
 /// Predicted seconds of neighbourhood completion: the partnered rows of each side checked
@@ -95,21 +99,26 @@ Plan plan_sign_sketch(const ProblemShape& shape, const MachineProfile& machine, 
 /// is no better than the odd one below it) up to 15.
 std::vector<std::int64_t> sign_sketch_group_sizes();
 
+/// Sketch plans: searches group sizes (powers of two up to 64), z and the feature degree (2
+/// only when m4 is known and d <= 512), and for binary data sign sketches at the sampled
+/// group sizes; returns the plans meeting the recall target, fastest first: the fastest,
+/// then the fastest of each of the next few shapes. Recall is first modelled as Gaussian
+/// (variance from m2 or m4); when shape.background is given, the leading plans (those
+/// under `ceiling`) are re-checked by simulation from the sampled inner products (real
+/// data are heavy-tailed) and get more repetitions where the simulation misses more often.
+std::vector<Plan> search_sketch_plans(const ProblemShape& shape, const MachineProfile& machine, double ceiling);
+
 struct PlanChoice {
   Plan best;
-  Plan runner_up;  // the best plan of the other method
+  Plan runner_up;  // the best plan of another method
   Plan brute;
   std::string why;
-  std::vector<Plan> alternatives;  // the fastest sketch plan of each of the next few shapes
+  std::vector<Plan> by_method;           // the fastest plan of each method that has one, fastest first
+  std::vector<Plan> alternatives;        // what else came close (the next sketch shapes)
+  std::vector<std::string> unavailable;  // "method: why it has no plan"
 };
 
-/// Searches group sizes (powers of two up to 64), z and the feature degree (2 only when m4
-/// is known and d <= 512), and for binary data sign sketches at the sampled group sizes,
-/// and returns the fastest plan meeting the recall target, brute force when it is
-/// predicted fastest. Recall is first modelled as Gaussian (variance from
-/// m2 or m4); when shape.background is given, the leading plans are re-checked by
-/// simulation from the sampled inner products (real data are heavy-tailed) and get more
-/// repetitions where the simulation misses more often.
+/// Prices every registered method (solve_methods()) and returns the fastest plan.
 PlanChoice choose_plan(const ProblemShape& shape, const MachineProfile& machine);
 
 /// Probability that one repetition misses a heavy pair at exactly the threshold, simulated:

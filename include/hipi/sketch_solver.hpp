@@ -16,17 +16,13 @@
 #include <vector>
 
 #include "hipi/brute.hpp"
+#include "hipi/method.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/report.hpp"
 #include "hipi/stats.hpp"
 
 namespace hipi {
-
-/// Linear: S[G] = sum s_i phi(x_i) in float, multiplied by ScaLAPACK GEMM. Sign (binary
-/// data only): the majority bit of that sum per coordinate, compared by the exact
-/// XOR+popcount kernel around the brute-force ring (sign_sketch.hpp).
-enum class SketchKind { Linear, Sign };
 
 struct SketchOptions {
   SketchKind sketch = SketchKind::Linear;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "hipi/method.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/sketch_solver.hpp"
@@ -15,7 +16,7 @@ namespace hipi {
 struct SolveOptions {
   Problem problem;
   std::string out;              // output HDF5 file
-  std::string method = "auto";  // auto | brute | sketch | hash
+  Method method = Method::Auto;
   SketchOptions sketch;         // used by the sketch method
   std::uint64_t seed = 1;
   std::string report;                    // JSON report path; empty for none
@@ -29,16 +30,16 @@ struct SolveOptions {
 
 /// What a run did, on every rank.
 struct SolveSummary {
-  std::string method;      // the method that ran (or, for plan_only, would run)
+  Method method = Method::Auto;  // the method that ran (or, for plan_only, would run)
   std::int64_t pairs = 0;  // heavy pairs written
   nlohmann::ordered_json timings;
   nlohmann::ordered_json plan;  // auto: the chosen plan, runner-up and brute force, predicted
 };
 
 /// Collective: checks the inputs (every rank agrees on any error), finds every heavy pair,
-/// and writes options.out atomically (and options.report, if set). With method "auto" the
-/// planner chooses brute force or a sketch plan from sampled statistics and this machine's
-/// rates; with plan_only it stops there.
+/// and writes options.out atomically (and options.report, if set). With Method::Auto the
+/// planner prices every registered method from sampled statistics and this machine's
+/// rates and runs the fastest; with plan_only it stops there.
 SolveSummary run_solve(const Comm& comm, const SolveOptions& options);
 
 }  // namespace hipi

@@ -13,6 +13,7 @@
 #include "hipi/output.hpp"
 #include "hipi/progress.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/solve_method.hpp"
 #include "hipi/solver.hpp"
 #include "hipi/verify.hpp"
 #include "src/cli/toml_config.hpp"
@@ -39,6 +40,7 @@ struct SolveArgs {
   std::optional<std::int64_t> group_size;
   std::optional<double> detect_threshold;
   std::optional<std::int64_t> expect_k;
+  std::string method = "auto";  // a registered method's name (solve_method.hpp)
   double stall_timeout = 0;
 };
 
@@ -93,12 +95,17 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   auto* tau = cmd->add_option("--tau", s.tau, "Real mode threshold: <a,b> >= tau");
   rho->excludes(tau);
   if (!plan) cmd->add_option("--out", o.out, "Output HDF5 file (written atomically)")->required();
-  cmd->add_option("--method", o.method,
-                  "brute: exact all pairs; sketch: group sketches + product + exact verification; "
-                  "hash (binary): exact multi-index hashing, fast at high rho; "
-                  "auto: the planner measures the data and this machine and runs the faster (see hipi plan)")
+  std::vector<std::string> methods{"auto"};
+  std::string method_help;
+  for (const SolveMethod* m : solve_methods()) {
+    methods.push_back(m->name());
+    method_help += m->name() + ": " + m->summary() + "; ";
+  }
+  cmd->add_option(
+         "--method", s.method,
+         method_help + "auto: the planner measures the data and this machine and runs the fastest (see hipi plan)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "brute", "sketch", "hash"}));
+      ->check(CLI::IsMember(methods));
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
@@ -188,6 +195,7 @@ GenerateOptions to_options(GenerateArgs& g) {
 
 SolveOptions to_options(SolveArgs& s) {
   SolveOptions o = s.options;
+  o.method = parse_method(s.method);
   if (!s.rho && !s.tau) throw InputError("one of --rho (binary data) or --tau (real data) is required");
   o.problem.mode = s.rho ? Mode::Binary : Mode::Real;
   o.problem.value = s.rho ? *s.rho : *s.tau;
@@ -276,7 +284,7 @@ int run(const Comm& comm, int argc, char** argv) {
     SolveArgs& args = app.got_subcommand("solve") ? solve : plan;
     SolveOptions options;
     agree(comm, [&] { options = to_options(args); });
-    if (options.plan_only) options.method = "auto";
+    if (options.plan_only) options.method = Method::Auto;
     const StopSignals signals;
     const Watchdog watchdog(comm.rank(), args.stall_timeout);
     run_solve(comm, options);

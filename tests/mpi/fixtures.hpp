@@ -12,6 +12,7 @@
 #include "hipi/hdf5_io.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
+#include "hipi/solve_method.hpp"
 #include "hipi/solver.hpp"
 
 namespace hipi::test {

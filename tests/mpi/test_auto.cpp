@@ -67,7 +67,7 @@ SolveOptions options_for(const GenerateOptions& g, const std::string& out, const
   SolveOptions o;
   o.problem = {{g.out, "/A"}, DatasetRef{g.out, "/B"}, g.mode, g.value, false};
   o.out = out;
-  o.method = method;
+  o.method = parse_method(method);
   return o;
 }
 
@@ -184,10 +184,10 @@ TEST(Auto, RecallControlRecoversPairsLostToCancellation) {
   write_dataset(world, file, "/B", {n, d}, make(2));
   SolveOptions o;
   o.problem = {{file, "/A"}, DatasetRef{file, "/B"}, Mode::Binary, 0.5, false};
-  o.method = "brute";
+  o.method = Method::Brute;
   o.out = dir.path("brute.h5");
   const Result brute = solve(world, o);
-  o.method = "sketch";
+  o.method = Method::Sketch;
   o.sketch.group_a = o.sketch.group_b = 4;
   o.sketch.detect_threshold = 100;
   o.sketch.tile_rows = 64;

@@ -58,9 +58,9 @@ void check_case(const Case& c, const std::vector<T>& a, const std::vector<T>* b)
   options.problem.value = c.value;
   options.problem.abs = c.abs;
   options.out = out;
-  options.method = "brute";
+  options.method = Method::Brute;
   const SolveSummary summary = run_solve(world, options);
-  EXPECT_EQ(summary.method, "brute");
+  EXPECT_EQ(summary.method, Method::Brute);
 
   const Threshold t = options.problem.threshold(c.d);
   const auto want = naive_pairs(a, b, c.d, t);

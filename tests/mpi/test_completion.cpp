@@ -53,11 +53,11 @@ TEST(Completion, EverySketchFindsEveryPairOnClusters) {
     SolveOptions o;
     o.problem = {{file, "/A"}, std::nullopt, Mode::Binary, 0.5, false};
     if (!self_join) o.problem.b = DatasetRef{file, "/B"};
-    o.method = "brute";
+    o.method = Method::Brute;
     o.out = dir.path("brute.h5");
     const Result brute = solve(world, o);
     for (const SketchCase& c : kCases) {
-      o.method = "sketch";
+      o.method = Method::Sketch;
       o.sketch.sketch = c.kind;
       o.sketch.group_a = o.sketch.group_b = c.group;
       o.sketch.detect_threshold = c.detect_threshold;

@@ -29,7 +29,7 @@ TEST(HashMethod, EqualsBruteForce) {
             o.problem.mode = Mode::Binary;
             o.problem.value = rho;
             o.problem.abs = abs;
-            o.method = k == 0 ? "brute" : "hash";
+            o.method = k == 0 ? Method::Brute : Method::Hash;
             o.out = dir.path("out" + std::to_string(k) + ".h5");
             results[k] = solve_and_read(world, o);
           }

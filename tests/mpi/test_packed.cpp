@@ -83,7 +83,7 @@ TEST(PackedInput, GeneratedPackedFileSolvesToTheInt8FilesOutput) {
       s.problem.b = DatasetRef{in, "/B"};
       s.problem.mode = Mode::Binary;
       s.problem.value = 0.6;
-      s.method = method;
+      s.method = parse_method(method);
       s.sketch.sketch = SketchKind::Sign;
       s.out = dir.path(std::string(method) + std::to_string(k) + ".h5");
       results[k] = solve_and_read(world, s);
@@ -110,7 +110,7 @@ TEST(PackedInput, BadPackedDataIsAnInputErrorNamingTheDataset) {
     s.problem.a = {file, dataset};
     s.problem.mode = mode;
     s.problem.value = mode == Mode::Binary ? 0.5 : 1.0;
-    s.method = "brute";
+    s.method = Method::Brute;
     s.out = dir.path("out.h5");
     try {
       run_solve(world, s);

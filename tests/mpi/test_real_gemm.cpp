@@ -31,7 +31,7 @@ Solved solve_with(const Comm& world, const SharedTempDir& dir, const RealCase& c
   SolveOptions o;
   o.problem = {{in, "/A"}, std::nullopt, Mode::Real, c.tau, c.abs};
   if (!c.b.empty()) o.problem.b = DatasetRef{in, "/B"};
-  o.method = "brute";
+  o.method = Method::Brute;
   o.out = dir.path(kernel == RealKernel::Reference ? "reference.h5" : "filtered.h5");
   const RealKernel before = real_kernel();
   use_real_kernel(kernel);

@@ -59,7 +59,7 @@ SolveResult solve(const Comm& world, const GenerateOptions& g, const SharedTempD
                false};
   o.out = dir.path(method + ".h5");
   o.report = dir.path(method + ".json");
-  o.method = method;
+  o.method = parse_method(method);
   o.sketch = sketch;
   run_solve(world, o);
   SolveResult r;

@@ -7,6 +7,7 @@
 
 #include "hipi/plan.hpp"
 #include "hipi/random.hpp"
+#include "hipi/solve_method.hpp"
 #include "hipi/verify.hpp"
 
 using namespace hipi;
@@ -89,7 +90,7 @@ TEST(Plan, StagesAddUpAndFalseCandidatesFollowTheThreshold) {
 TEST(Plan, ChoosesBruteForceWhenHeavyPairsHideInTheBackground) {
   // rho^2 d = 0.09 * 64 = 5.8: at any compression the noise swamps theta.
   const PlanChoice c = choose_plan(binary(20000, 64, 0.3), this_kind_of_machine());
-  EXPECT_EQ(c.best.method, "brute");
+  EXPECT_EQ(c.best.method, Method::Brute);
   EXPECT_FALSE(c.why.empty());
 }
 
@@ -97,11 +98,11 @@ TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
   // Real data at d = 4096: an exact check costs 50 ns, a GEMM flop 1/80e9 s.
   const ProblemShape s = real_far_above_noise();
   const PlanChoice c = choose_plan(s, this_kind_of_machine());
-  ASSERT_EQ(c.best.method, "sketch");
+  ASSERT_EQ(c.best.method, Method::Sketch);
   EXPECT_LT(c.best.seconds, c.brute.seconds);
   EXPECT_TRUE(c.best.float32) << "real sketches are float32 (candidates are verified in float64)";
   EXPECT_LE(c.best.miss, s.delta);
-  EXPECT_EQ(c.runner_up.method, "brute");
+  EXPECT_EQ(c.runner_up.method, Method::Brute);
 }
 
 // hipi plan lists what came close: other shapes only, each once, slowest last, and none
@@ -109,7 +110,7 @@ TEST(Plan, ChoosesTheSketchWhenGemmIsFarCheaperThanExactChecks) {
 TEST(Plan, AlternativesAreTheFastestPlanOfEachOtherShape) {
   const ProblemShape s = real_far_above_noise();
   const PlanChoice c = choose_plan(s, this_kind_of_machine());
-  ASSERT_EQ(c.best.method, "sketch");
+  ASSERT_EQ(c.best.method, Method::Sketch);
   ASSERT_EQ(c.alternatives.size(), 4u);
   const auto shape = [](const Plan& p) { return std::make_tuple(p.sketch, p.group_a, p.group_b, p.degree); };
   for (std::size_t k = 0; k < c.alternatives.size(); ++k) {
@@ -178,7 +179,7 @@ TEST(Plan, HeavyTailedBackgroundGetsMoreRepetitions) {
   EXPECT_GT(simulated, 1.5 * gaussian.miss_per_rep) << "large terms push entries over and under the threshold";
   s.background = &heavy;
   const PlanChoice with_sample = choose_plan(s, this_kind_of_machine());
-  ASSERT_EQ(with_sample.best.method, "sketch");
+  ASSERT_EQ(with_sample.best.method, Method::Sketch);
   EXPECT_TRUE(with_sample.best.empirical);
   EXPECT_LE(with_sample.best.miss, s.delta);
   const double resimulated = simulated_miss(heavy, s.theta, with_sample.best.detect_threshold, with_sample.best.group_a,
@@ -203,7 +204,7 @@ TEST(Plan, SignSketchPricesTheProductAtTheExactKernelRate) {
   s.sign_noise = &noise;
   const MachineProfile m = this_kind_of_machine();
   const Plan p = plan_sign_sketch(s, m, 13, 1, 3.0);
-  EXPECT_EQ(p.sketch, "sign");
+  EXPECT_EQ(p.sketch, SketchKind::Sign);
   // Signal gain(13) * gain(1) * 2048 = 924/4096 * 2048 = 462; sd sqrt(4096) = 64.
   EXPECT_NEAR(p.detect_threshold, 462 - 3 * 64, 1e-9);
   const double entries = std::ceil(65536.0 / 13) * 65536;
@@ -224,13 +225,13 @@ TEST(Plan, ChoosesSignSketchOnStronglyCorrelatedBinaryData) {
   const auto noise = random_sign_noise(4096);
   s.sign_noise = &noise;
   const PlanChoice c = choose_plan(s, this_kind_of_machine());
-  EXPECT_EQ(c.best.method, "sketch");
-  EXPECT_EQ(c.best.sketch, "sign");
+  EXPECT_EQ(c.best.method, Method::Sketch);
+  EXPECT_EQ(c.best.sketch, SketchKind::Sign);
   EXPECT_LT(c.best.seconds * 4, c.brute.seconds);
   EXPECT_LE(c.best.miss, s.delta);
   // Real data never get a sign plan.
   s.mode = Mode::Real;
-  EXPECT_NE(choose_plan(s, this_kind_of_machine()).best.sketch, "sign");
+  EXPECT_NE(choose_plan(s, this_kind_of_machine()).best.sketch, SketchKind::Sign);
 }
 
 // Completion (completion.hpp) checks every partnered row against the other side, once: a
@@ -238,7 +239,7 @@ TEST(Plan, ChoosesSignSketchOnStronglyCorrelatedBinaryData) {
 TEST(Plan, CompletionIsPricedFromThePartneredRows) {
   ProblemShape s = real_far_above_noise();
   const MachineProfile m = this_kind_of_machine();
-  ASSERT_EQ(choose_plan(s, m).best.method, "sketch");
+  ASSERT_EQ(choose_plan(s, m).best.method, Method::Sketch);
   s.partnered_a = s.partnered_b = 0.01;
   const double expected = 2 * 0.01 * 65536.0 * 65536.0 / 2 / m.real_pairs;
   EXPECT_NEAR(completion_seconds(s, m), expected, 1e-9 * expected);
@@ -258,7 +259,7 @@ TEST(Plan, CompletionIsPricedFromThePartneredRows) {
   // twice over, and brute force is chosen.
   s.self_join = false;
   s.partnered_a = s.partnered_b = 1;
-  EXPECT_EQ(choose_plan(s, m).best.method, "brute");
+  EXPECT_EQ(choose_plan(s, m).best.method, Method::Brute);
 }
 
 // The buffer of one panel of C is faulted in every repetition: min(C per rank, 64 MiB) at

@@ -1,11 +1,13 @@
 // The group-sketch solver (DESIGN.md section 2): per repetition, sketch each rank's row
-// groups, redistribute the sketches to a 2D block-cyclic layout, compute C = S_A * S_B^T
-// with ScaLAPACK one column panel at a time (C is never held whole), take the entries
-// with |C[G,H]| >= T_det as candidates, route each candidate to the rank owning group G of
-// A together with the rows of group H of B (one batched exchange per panel), and verify
-// every pair of the two groups exactly with the kernels of verify.hpp. Binary data can
-// use sign sketches instead (SketchKind::Sign): the product is then the brute-force ring
-// over bit-packed group sketches, and candidates are routed and verified the same way.
+// groups, find candidate group pairs with a product of the sketches, route each candidate
+// to the rank owning group G of A together with the rows of group H of B (one batched
+// exchange per panel), and verify every pair of the two groups exactly with the kernels
+// of verify.hpp; repeat while recall control says pairs may be missing. Its parts, in
+// pipeline order:
+//   sketch_products.hpp   linear (ScaLAPACK GEMM panels) and sign (XOR+popcount ring) products
+//   sketch_detect.hpp     candidates from a panel of C
+//   sketch_repetition.hpp the context the parts share, routing and verification
+//   sketch_recall.hpp     T_det, repetitions, union, completion and the miss estimate
 #pragma once
 
 #include <algorithm>

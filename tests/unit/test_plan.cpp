@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <set>
 #include <tuple>
 
+#include "hipi/error.hpp"
 #include "hipi/plan.hpp"
 #include "hipi/random.hpp"
 #include "hipi/solve_method.hpp"
@@ -282,4 +285,60 @@ TEST(PlanBrute, PricesTheWordsEarlyAbandonReads) {
   EXPECT_NEAR(high / low, 5.0 / 16.0, 1e-12);
   EXPECT_DOUBLE_EQ(early_abandon_work(1024, Threshold{std::ceil(0.2 * 1024), false}), 1.0);
   EXPECT_DOUBLE_EQ(early_abandon_work(1024, Threshold{std::ceil(0.8 * 1024), true}), 5.0 / 16.0);
+}
+
+// The registry of methods (solve_method.hpp) and the planner's pricing of all of them.
+TEST(Methods, EveryMethodIsRegisteredOnceUnderItsName) {
+  std::set<Method> ids;
+  std::set<std::string> names;
+  for (const SolveMethod* m : solve_methods()) {
+    EXPECT_TRUE(ids.insert(m->id()).second) << m->name();
+    EXPECT_TRUE(names.insert(m->name()).second) << m->name();
+    EXPECT_NE(m->id(), Method::Auto);
+    EXPECT_EQ(&solve_method(m->id()), m);
+    EXPECT_EQ(parse_method(m->name()), m->id());
+    EXPECT_EQ(method_name(m->id()), m->name());
+    EXPECT_FALSE(m->summary().empty());
+  }
+  for (Method id : {Method::Brute, Method::Sketch, Method::Hash}) EXPECT_EQ(ids.count(id), 1u) << id;
+  EXPECT_EQ(parse_method("auto"), Method::Auto);
+  EXPECT_THROW(parse_method("bogus"), InputError);
+  EXPECT_THROW(solve_method(Method::Auto), InternalError);
+}
+
+TEST(Methods, OnlyHashingIsLimitedToBinaryData) {
+  for (const SolveMethod* m : solve_methods()) {
+    EXPECT_TRUE(m->serves(Mode::Binary)) << m->name();
+    EXPECT_EQ(m->serves(Mode::Real), m->id() != Method::Hash) << m->name();
+  }
+}
+
+TEST(Methods, ThePlannerPricesEveryRegisteredMethod) {
+  ProblemShape s = binary(131072, 256, 0.8);  // short codes: brute force's ground unless hashing is measured
+  s.measured_seconds[Method::Hash] = 1.5;
+  const PlanChoice c = choose_plan(s, this_kind_of_machine());
+  EXPECT_EQ(c.by_method.size() + c.unavailable.size(), solve_methods().size());
+  for (std::size_t k = 1; k < c.by_method.size(); ++k) EXPECT_LE(c.by_method[k - 1].seconds, c.by_method[k].seconds);
+  EXPECT_EQ(c.best.method, c.by_method.front().method);
+  EXPECT_EQ(c.brute.method, Method::Brute);
+}
+
+TEST(Methods, MeasuredHashingWinsWhereItIsFastest) {
+  ProblemShape s = binary(131072, 256, 0.8);
+  const PlanChoice without = choose_plan(s, this_kind_of_machine());
+  EXPECT_NE(without.best.method, Method::Hash);  // not measured: no plan
+  ASSERT_EQ(without.unavailable.size(), 1u);
+  EXPECT_NE(without.unavailable[0].find("hash"), std::string::npos);
+
+  s.measured_seconds[Method::Hash] = without.best.seconds / 4;
+  const PlanChoice with = choose_plan(s, this_kind_of_machine());
+  EXPECT_EQ(with.best.method, Method::Hash);
+  EXPECT_DOUBLE_EQ(with.best.seconds, without.best.seconds / 4);
+  EXPECT_EQ(with.runner_up.method, without.best.method);
+  EXPECT_NE(with.why.find("4x faster"), std::string::npos) << with.why;
+
+  s.measured_seconds[Method::Hash] = std::numeric_limits<double>::infinity();  // would scan the index
+  const PlanChoice hopeless = choose_plan(s, this_kind_of_machine());
+  EXPECT_EQ(hopeless.best.method, without.best.method);
+  EXPECT_EQ(hopeless.unavailable.size(), 1u);
 }

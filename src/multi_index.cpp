@@ -72,6 +72,7 @@ namespace {
 constexpr int kDenseBits = 22;                               // 16 MiB of offsets per table at most
 constexpr std::int64_t kDenseOffsetsPerRow = 32;             // and at most 32 offsets per indexed row
 constexpr std::int64_t kDenseBytes = std::int64_t{1} << 28;  // and 256 MiB over all tables
+constexpr int kDirectoryBits = 16;                           // sparse tables' directories: 256 KiB each at most
 }  // namespace
 
 MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(layout), tables_(layout.m) {
@@ -88,6 +89,7 @@ MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(
     if (length <= kDenseBits && offsets <= kDenseOffsetsPerRow * std::max<std::int64_t>(n, 1024) &&
         dense_bytes + 4 * offsets <= kDenseBytes) {
       dense_bytes += 4 * offsets;  // counting sort into CSR buckets
+      t.dense = true;
       t.offsets.assign((std::size_t{1} << length) + 1, 0);
       for (std::int32_t r = 0; r < n; ++r) ++t.offsets[keys[r] + 1];
       for (std::size_t k = 1; k < t.offsets.size(); ++k) t.offsets[k] += t.offsets[k - 1];
@@ -95,45 +97,29 @@ MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(
       for (std::int32_t r = 0; r < n; ++r) t.rows[next[keys[r]]++] = r;
       continue;
     }
-    std::vector<std::int32_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](std::int32_t x, std::int32_t y) { return keys[x] < keys[y]; });
+    // Sorted keys: a counting sort by the directory's top bits, then each directory entry
+    // (about one key) sorted by (key, row). A comparison sort of the whole table cost
+    // about 6 ms per table of 65536 rows: 1.2 s for the 205 tables of d = 4096, rho = 0.9.
+    const int dir_bits = std::min({length, kDirectoryBits, std::max(1, static_cast<int>(std::ceil(std::log2(n + 1))))});
+    t.dir_shift = length - dir_bits;
+    t.offsets.assign((std::size_t{1} << dir_bits) + 1, 0);
+    for (std::int32_t r = 0; r < n; ++r) ++t.offsets[(keys[r] >> t.dir_shift) + 1];
+    for (std::size_t k = 1; k < t.offsets.size(); ++k) t.offsets[k] += t.offsets[k - 1];
+    std::vector<std::int32_t> next(t.offsets.begin(), t.offsets.end() - 1);
+    for (std::int32_t r = 0; r < n; ++r) t.rows[next[keys[r] >> t.dir_shift]++] = r;
     t.keys.resize(n);
-    for (std::int32_t k = 0; k < n; ++k) {
-      t.keys[k] = keys[order[k]];
-      t.rows[k] = order[k];
+    for (std::size_t e = 0; e + 1 < t.offsets.size(); ++e) {
+      const auto first = t.rows.begin() + t.offsets[e], last = t.rows.begin() + t.offsets[e + 1];
+      if (last - first > 1)
+        std::sort(first, last,
+                  [&](std::int32_t x, std::int32_t y) { return keys[x] != keys[y] ? keys[x] < keys[y] : x < y; });
     }
+    for (std::int32_t k = 0; k < n; ++k) t.keys[k] = keys[t.rows[k]];
   }
 }
-
-namespace {
-
-// Calls visit(key) for every key within `radius` bit flips of `key` in `length` bits, each
-// once: flips are chosen at increasing bit positions.
-template <class Visit>
-void ball(std::uint32_t key, int length, int radius, int from, Visit&& visit) {
-  visit(key);
-  if (radius == 0) return;
-  for (int bit = from; bit < length; ++bit) ball(key ^ (1u << bit), length, radius - 1, bit + 1, visit);
-}
-
-}  // namespace
 
 void MultiIndex::probe(const std::uint64_t* query, const std::function<void(std::int64_t)>& found) const {
-  for (int j = 0; j < layout_.m; ++j) {
-    const Table& t = tables_[j];
-    const std::uint32_t key = substring(query, layout_.begin(j), layout_.length(j));
-    if (!t.offsets.empty()) {
-      ball(key, layout_.length(j), layout_.radius, 0, [&](std::uint32_t probe) {
-        for (std::int32_t k = t.offsets[probe]; k < t.offsets[probe + 1]; ++k) found(t.rows[k]);
-      });
-      continue;
-    }
-    ball(key, layout_.length(j), layout_.radius, 0, [&](std::uint32_t probe) {
-      const auto [lo, hi] = std::equal_range(t.keys.begin(), t.keys.end(), probe);
-      for (auto it = lo; it != hi; ++it) found(t.rows[it - t.keys.begin()]);
-    });
-  }
+  for (int j = 0; j < layout_.m; ++j) probe_table(j, query, found);
 }
 
 }  // namespace hipi

@@ -104,7 +104,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   std::optional<LocalRows<Matrix>> b_rows;
   if (b) b_rows = times.time("read", [&] { return read_rows(comm, *b, rows_for(options, b->rows, true, comm)); });
   const std::int64_t n_b = b ? b->rows : a.rows;
-  const MethodInput<Matrix> in{comm, a_rows, b ? &*b_rows : nullptr, a.rows, n_b, threshold, options, times};
+  MethodScratch scratch;
+  const MethodInput<Matrix> in{comm, a_rows, b ? &*b_rows : nullptr, a.rows, n_b, threshold, options, times, scratch};
 
   // A method that checkpoints (asked for, or one auto may choose) can resume this run.
   const bool may_checkpoint =
@@ -178,6 +179,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
                   {"partners_b", probe.partners_b}}}};
     out.method = choice.best.method;
     chosen = choice.best;
+    std::erase_if(scratch.kept, [&](const auto& kept) { return kept.first != out.method; });  // held memory
     spdlog::info("auto: {} chosen, predicted {:.3f} s: {}", method_name(out.method), choice.best.seconds, choice.why);
     if (options.plan_only) {
       if (comm.rank() == 0) print_plan(choice, shape, bg, probe, machine);

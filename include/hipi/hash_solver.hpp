@@ -7,6 +7,7 @@
 // buckets are small; auto prices it from the occupancy it measures (plan.hpp).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "hipi/bit_matrix.hpp"
@@ -21,21 +22,24 @@ namespace hipi {
 struct HashRun {
   std::vector<Pair> pairs;      // this rank's share, unsorted; every pair once
   SubstringLayout layout;       // the same on every rank
-  std::int64_t candidates = 0;  // distinct (query, indexed row) pairs verified here
+  std::int64_t candidates = 0;  // (query, indexed row) pairs verified here
 };
 
 /// Collective. Heavy pairs between A and B (`b` null: the self-join of A, pairs i < j).
-/// `threshold.abs` also probes the complement of each query (|<a,b>| >= theta).
+/// `threshold.abs` also probes the complement of each query (|<a,b>| >= theta). `built`:
+/// this rank's index of these rows from predict_hash_seconds, if kept (else built here).
 HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
-                   const Threshold& threshold);
+                   const Threshold& threshold, std::shared_ptr<const MultiIndex> built = nullptr);
 
 /// Collective. Predicted seconds of hash_solve's compute on these rows, measured: every
 /// rank indexes its block and times kHashSampleQueries of its own rows of A as queries (so
 /// skewed buckets, near-duplicates crowding a few keys, are priced as they are), scaled to
 /// all n_a queries; the slowest rank's. Infinite where the cut already predicts scanning a
 /// quarter of the index per query (brute force's ground).
-constexpr std::int64_t kHashSampleQueries = 256;
+constexpr std::int64_t kHashSampleQueries = 1024;
+/// `built`, if given, receives the index it built, for hash_solve on the same rows.
 double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
-                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold);
+                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold,
+                            std::shared_ptr<const MultiIndex>* built = nullptr);
 
 }  // namespace hipi

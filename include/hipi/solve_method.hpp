@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -27,6 +29,12 @@ namespace hipi {
 // tiles of this size).
 constexpr std::int64_t kAutoTile = 1024;
 
+/// What a method's measurement keeps for its run on the same rows (hashing keeps the index
+/// it built), one entry per method; gone when the solve ends.
+struct MethodScratch {
+  std::map<Method, std::shared_ptr<const void>> kept;
+};
+
 /// What a method's steps see on this rank: the rows it holds, the problem and the options.
 template <class Matrix>
 struct MethodInput {
@@ -37,6 +45,7 @@ struct MethodInput {
   const Threshold& threshold;
   const SolveOptions& options;
   StageTimes& times;
+  MethodScratch& scratch;
   bool self_join() const { return b == nullptr; }
   const LocalRows<Matrix>& b_or_a() const { return b ? *b : a; }
 };

@@ -45,7 +45,12 @@ class HashMethod : public SolveMethodOf<HashMethod> {
     } else {
       MethodResult out;
       out.grid = "ring of " + std::to_string(in.comm.size());
-      const HashRun run = in.times.time("compute", [&] { return hash_solve(in.comm, in.a, in.b, in.threshold); });
+      const auto kept = in.scratch.kept.find(id());
+      std::shared_ptr<const MultiIndex> built;
+      if (kept != in.scratch.kept.end()) built = std::static_pointer_cast<const MultiIndex>(kept->second);
+      in.scratch.kept.clear();  // the run holds what it needs
+      const HashRun run =
+          in.times.time("compute", [&] { return hash_solve(in.comm, in.a, in.b, in.threshold, std::move(built)); });
       out.local = run.pairs;
       out.parameters["substrings"] = run.layout.m;
       out.parameters["substring_radius"] = run.layout.radius;

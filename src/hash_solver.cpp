@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
-#include <cstdlib>
 #include <limits>
 
 #include "hipi/ring.hpp"
@@ -15,17 +14,16 @@ namespace {
 // Probes the index with a batch of rows of a block of A, table by table: one table's
 // arrays stay in cache while every query of the batch probes it (all tables together, a
 // few hundred MiB at d = 4096, do not: one query probing every table in turn missed the
-// cache about three times per probe, 330 ns). The candidates (query, indexed row) of the
-// batch are then sorted and verified once each, query by query. Under --abs each query
-// also probes with its complement.
+// cache about three times per probe, 330 ns). Under --abs each query also probes with
+// its complement. A candidate found on several substrings is verified each time: sorting
+// the batch's candidates to verify each once cost more than the repeats (3x slower at
+// d = 64, where a verification is one word), and the caller deduplicates the heavy pairs.
 class BatchProber {
  public:
-  BatchProber(const MultiIndex& index, std::int64_t stride, bool abs)
-      : index_(index), stride_(stride), abs_(abs), max_candidates_(max_candidates()) {}
+  BatchProber(const MultiIndex& index, std::int64_t stride, bool abs) : index_(index), stride_(stride), abs_(abs) {}
 
-  /// Calls check(r, s) for every candidate: row r of `block` in [r0, r1) and indexed row s
-  /// agreeing within the radius on some substring. Each candidate once, unless the batch's
-  /// candidates overflow max_candidates() (crowded buckets), when some may come twice.
+  /// Calls check(r, s) for every row r of `block` in [r0, r1) and indexed row s that agree
+  /// within the radius on some substring, once per such substring.
   template <class Check>
   void run(const BitMatrix& block, std::int64_t r0, std::int64_t r1, Check&& check) {
     if (abs_) {
@@ -33,39 +31,18 @@ class BatchProber {
       for (std::int64_t r = r0; r < r1; ++r)
         for (std::int64_t w = 0; w < stride_; ++w) complement_[(r - r0) * stride_ + w] = ~block.row(r)[w];
     }
-    candidates_.clear();
     for (int j = 0; j < index_.layout().m; ++j)
       for (std::int64_t r = r0; r < r1; ++r) {
-        const auto add = [&](std::int64_t s) {
-          candidates_.push_back(static_cast<std::uint64_t>(r - r0) << 32 | static_cast<std::uint32_t>(s));
-        };
-        index_.probe_table(j, block.row(r), add);
-        if (abs_) index_.probe_table(j, complement_.data() + (r - r0) * stride_, add);
-        if (candidates_.size() >= max_candidates_) flush(r0, check);
+        const auto found = [&](std::int64_t s) { check(r, s); };
+        index_.probe_table(j, block.row(r), found);
+        if (abs_) index_.probe_table(j, complement_.data() + (r - r0) * stride_, found);
       }
-    flush(r0, check);
   }
 
  private:
-  // Candidates held at once: 2^23 (64 MiB); HIPI_HASH_MAX_CANDIDATES lowers it, for the
-  // tests of the overflow path only.
-  static std::size_t max_candidates() {
-    const char* env = std::getenv("HIPI_HASH_MAX_CANDIDATES");
-    return env ? std::max<std::size_t>(1, std::strtoull(env, nullptr, 10)) : std::size_t{1} << 23;
-  }
-  template <class Check>
-  void flush(std::int64_t r0, Check& check) {
-    std::sort(candidates_.begin(), candidates_.end());
-    candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
-    for (const std::uint64_t c : candidates_)
-      check(r0 + static_cast<std::int64_t>(c >> 32), static_cast<std::int64_t>(c & 0xffffffffu));
-    candidates_.clear();
-  }
   const MultiIndex& index_;
   std::int64_t stride_;
   bool abs_;
-  std::size_t max_candidates_;
-  std::vector<std::uint64_t> candidates_;
   std::vector<std::uint64_t> complement_;
 };
 
@@ -96,21 +73,30 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
   if (!reuse) built = std::make_shared<const MultiIndex>(indexed.rows, run.layout);
   const MultiIndex& index = *built;
   BatchProber prober(index, a.rows.stride(), threshold.abs);
+  // A pair close on several substrings is found once per substring: each batch's pairs are
+  // made distinct before they join the run's (near-duplicate clusters would otherwise
+  // hold a copy per substring).
+  std::vector<Pair> batch;
+  const auto keep_distinct = [&] {
+    sort_pairs(batch);
+    batch.erase(
+        std::unique(batch.begin(), batch.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
+        batch.end());
+    run.pairs.insert(run.pairs.end(), batch.begin(), batch.end());
+    batch.clear();
+  };
   ring_pass(comm, a, comm.size(), [&](const BitMatrix& block, RowRange range, int) {
-    for (std::int64_t r0 = 0; r0 < block.rows(); r0 += kBatchQueries)
+    for (std::int64_t r0 = 0; r0 < block.rows(); r0 += kBatchQueries) {
       prober.run(block, r0, std::min(block.rows(), r0 + kBatchQueries), [&](std::int64_t r, std::int64_t s) {
         const std::int64_t i = range.begin + r, j = indexed.range.begin + s;
         if (!b && j <= i) return;  // a self-join's pair is found by its lower row
         ++run.candidates;
         const double ip = static_cast<double>(inner_product(block, r, indexed.rows, s));
-        if (threshold.passes(ip)) run.pairs.push_back({i, j, ip});
+        if (threshold.passes(ip)) batch.push_back({i, j, ip});
       });
+      keep_distinct();
+    }
   });
-  // Candidates that overflowed a batch may have been verified twice.
-  sort_pairs(run.pairs);
-  run.pairs.erase(std::unique(run.pairs.begin(), run.pairs.end(),
-                              [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-                  run.pairs.end());
   return run;
 }
 

@@ -22,7 +22,7 @@ namespace hipi {
 struct HashRun {
   std::vector<Pair> pairs;      // this rank's share, unsorted; every pair once
   SubstringLayout layout;       // the same on every rank
-  std::int64_t candidates = 0;  // (query, indexed row) pairs verified here
+  std::int64_t candidates = 0;  // (query, indexed row) verifications here, once per agreeing substring
 };
 
 /// Collective. Heavy pairs between A and B (`b` null: the self-join of A, pairs i < j).

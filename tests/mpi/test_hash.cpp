@@ -2,8 +2,12 @@
 // for A x B and self-joins, with and without --abs, at moderate to high thresholds.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <algorithm>
+#include <boost/mpi/collectives.hpp>
+#include <cmath>
 
+#include "hipi/hash_solver.hpp"
+#include "hipi/matrix_blocks.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -48,36 +52,32 @@ TEST(HashMethod, EqualsBruteForce) {
   }
 }
 
-// Crowded buckets overflow a batch's candidate buffer; the overflow path (flushed early,
-// candidates verified twice at most) must still give brute force's pairs, each once.
-TEST(HashMethod, CandidateOverflowGivesTheSamePairs) {
+// Identical and near-identical rows agree on every substring, so each of their pairs is
+// found once per substring: hash_solve must still return each pair once, on one rank.
+TEST(HashMethod, PairsFoundOnManySubstringsComeOnce) {
   Comm world;
-  SharedTempDir dir(world);
-  const std::int64_t na = 300, nb = 260, d = 128;
-  const auto a = random_signs(na, d, 71);
-  const auto b = random_signs(nb, d, 72, &a);
-  const std::string file = dir.path("in.h5");
-  write_dataset(world, file, "/A", {na, d}, a, true);
-  write_dataset(world, file, "/B", {nb, d}, b);
-  for (bool self : {false, true})
-    for (bool abs : {false, true}) {
-      Solved results[2];
-      for (int k = 0; k < 2; ++k) {
-        SolveOptions o;
-        o.problem.a = {file, "/A"};
-        if (!self) o.problem.b = DatasetRef{file, "/B"};
-        o.problem.mode = Mode::Binary;
-        o.problem.value = 0.5;
-        o.problem.abs = abs;
-        o.method = k == 0 ? Method::Brute : Method::Hash;
-        o.out = dir.path("out" + std::to_string(k) + ".h5");
-        if (k == 1) setenv("HIPI_HASH_MAX_CANDIDATES", "7", 1);
-        results[k] = solve_and_read(world, o);
-        unsetenv("HIPI_HASH_MAX_CANDIDATES");
-      }
-      EXPECT_EQ(results[1].pairs, results[0].pairs) << "self " << self << " abs " << abs;
-      if (world.rank() == 0 && !self) {
-        EXPECT_GT(results[0].pairs.size(), 20u);
-      }
-    }
+  const std::int64_t n = 96, d = 128;
+  std::vector<std::int8_t> values = random_signs(n, d, 81);
+  for (std::int64_t r = 1; r < 40; ++r)  // rows 0..39: copies of row 0, a few with one flip
+    for (std::int64_t k = 0; k < d; ++k) values[r * d + k] = values[k] * (r % 3 == 0 && k == r ? -1 : 1);
+  const BitMatrix all = BitMatrix::pack(values, n, d);
+  const RowRange mine = row_block(n, world.size(), world.rank());
+  LocalRows<BitMatrix> rows{mine, BitMatrix(mine.size(), d)};
+  for (std::int64_t r = mine.begin; r < mine.end; ++r)
+    std::copy(all.row(r), all.row(r) + all.stride(), rows.rows.row(r - mine.begin));
+  for (bool self : {false, true}) {
+    const Threshold threshold{std::ceil(0.9 * d), false};
+    const HashRun run = hash_solve(world, rows, self ? nullptr : &rows, threshold);
+    EXPECT_GT(run.layout.m, 1);
+    std::vector<Pair> mine_pairs = run.pairs, distinct = run.pairs;
+    sort_pairs(distinct);
+    distinct.erase(std::unique(distinct.begin(), distinct.end(),
+                               [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
+                   distinct.end());
+    EXPECT_EQ(distinct.size(), mine_pairs.size()) << "self " << self << ": a pair came twice";
+    const auto total = boost::mpi::all_reduce(world, static_cast<std::int64_t>(run.pairs.size()), std::plus<>());
+    // 40 rows within one flip of each other: 40 x 40 ordered pairs and every other row with
+    // itself (A x B is A x A here), or 40 * 39 / 2 pairs i < j in the self-join.
+    EXPECT_EQ(total, self ? 40 * 39 / 2 : 40 * 40 + (n - 40)) << "self " << self;
+  }
 }

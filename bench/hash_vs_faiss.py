@@ -2,12 +2,12 @@
 """hipi (auto and --method hash) against FAISS IndexBinaryMultiHash on planted +-1 data.
 
     bench/hash_vs_faiss.py [--n 131072] [--d 64 256 1024] [--rho 0.7 0.8 0.9] [--ranks 2]
-                           [--dir bench-data] [--brute] [--brute-max-d D] [--timeout S]
+                           [--dir bench-data] [--brute] [--brute-max-d D] [--flat-max-d D] [--timeout S]
                            [--clustered-only | --clustered]
 
 For each (d, rho): generates n x n rows with 64 planted pairs (hipi generate), then times,
 in the same run, wall clock as a user sees it: hipi auto, hipi --method hash, optionally
-hipi brute, and FAISS MultiHash at up to three settings (16-bit, 12-bit and 8-bit tables,
+hipi brute, FAISS IndexBinaryFlat (--flat-max-d) and FAISS MultiHash at up to three settings (16-bit, 12-bit and 8-bit tables,
 as many as the bits allow up to 16, 32 and 64; --bits; bench/faiss_baseline.py, 2 threads). Recall
 is against hipi auto's answer, which is exact (checked against brute force with --brute,
 and against the planted pairs). A run over --timeout seconds (hipi hash, FAISS) is
@@ -50,6 +50,11 @@ def seconds_cell(s, timeout):
     return f"> {timeout:.0f} (stopped)" if s is None else f"{s:.2f}"
 
 
+def recall_cell(recall):
+    """Four decimals, never rounding a miss up to 1."""
+    return "1" if recall == 1.0 else f"{min(recall, 0.9999):.4f}"
+
+
 def pairs_of(path):
     with h5py.File(path, "r") as f:
         return set(map(tuple, f["pairs"][...].tolist()))
@@ -64,6 +69,8 @@ def main():
     p.add_argument("--dir", default="bench-data")
     p.add_argument("--brute", action="store_true")
     p.add_argument("--brute-max-d", type=int, default=1 << 30, help="run brute force (--brute) only up to this d")
+    p.add_argument("--flat-max-d", type=int, default=0,
+                   help="also time FAISS IndexBinaryFlat (exact range search) up to this d, stopped at --timeout")
     p.add_argument("--timeout", type=float, default=300, help="seconds before hipi hash or FAISS is stopped")
     p.add_argument("--clustered", action="store_true", help="add the clustered near-duplicate instance")
     p.add_argument("--clustered-only", action="store_true", help="only the clustered instance")
@@ -106,6 +113,13 @@ def main():
         if clustered or (a.brute and d <= a.brute_max_d):
             row["brute_s"] = wall(solve + ["--method", "brute", "--out", out("brute")])
             row["exact_checks"].append(pairs_of(out("brute")) == exact)
+        if d <= a.flat_max_d:
+            npy = os.path.join(a.dir, "faiss.npy")
+            seconds = wall(["/usr/bin/python3", os.path.join(ROOT, "bench", "faiss_baseline.py"), "--data", data,
+                            "--rho", str(rho), "--method", "flat", "--threads", str(a.ranks), "--out", npy], a.timeout)
+            row["flat_s"] = seconds
+            if seconds is not None:
+                row["exact_checks"].append(set(map(tuple, np.load(npy).tolist())) == exact)
         for bits, most in ((b, {16: 16, 12: 32, 8: 64}.get(b, 16)) for b in a.bits):
             nhash = min(most, d // bits)
             if nhash < 1:
@@ -123,18 +137,19 @@ def main():
             row[f"faiss_{nhash}x{bits}"] = {"s": seconds, "recall": recall}
         print(json.dumps(row), flush=True)
         rows.append(row)
-    print("\n| instance | d | rho | pairs | hipi auto (s, method) | hipi hash (s) | hipi brute (s) | FAISS MultiHash: s (recall), per setting | fastest full-recall FAISS / hipi auto |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| instance | d | rho | pairs | hipi auto (s, method) | hipi hash (s) | hipi brute (s) | FAISS Flat (s) | FAISS MultiHash: s (recall), per setting | fastest full-recall FAISS / hipi auto |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         faiss_cells = [(k[6:], v) for k, v in r.items() if k.startswith("faiss_")]
         full = [v["s"] for _, v in faiss_cells if v["recall"] == 1.0]
         ratio = f"{min(full) / r['auto_s']:.2f}" if full else "no full-recall setting"
-        cells = ", ".join(f"{k} {seconds_cell(v['s'], a.timeout)}" + ("" if v["recall"] is None else f" ({v['recall']:.3f})")
+        cells = ", ".join(f"{k} {seconds_cell(v['s'], a.timeout)}" + ("" if v["recall"] is None else f" ({recall_cell(v['recall'])})")
                           for k, v in faiss_cells)
         ok = "" if all(r["exact_checks"]) else " NOT EXACT"
         brute = seconds_cell(r["brute_s"], a.timeout) if "brute_s" in r else "not run"
+        flat = seconds_cell(r["flat_s"], a.timeout) if "flat_s" in r else "not run"
         print(f"| {r['instance']} | {r['d']} | {r['rho']} | {r['pairs']} | {r['auto_s']:.2f} ({r['auto_method']}){ok} | "
-              f"{seconds_cell(r['hash_s'], a.timeout)} | {brute} | {cells} | {ratio} |")
+              f"{seconds_cell(r['hash_s'], a.timeout)} | {brute} | {flat} | {cells} | {ratio} |")
     return 0 if all(all(r["exact_checks"]) for r in rows) else 1
 
 

@@ -160,7 +160,6 @@ std::optional<Resumed> Checkpointer::load() {
       h5::File file = h5::File::open_read(config_.path, nullptr);
       header_text = file.string_attribute("checkpoint");
       file.close();
-      out.pairs = read_pairs_file(config_.path);
     } catch (const Error& e) {
       throw InputError(
           fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, e.what()));
@@ -178,10 +177,21 @@ std::optional<Resumed> Checkpointer::load() {
           "checkpoint to start this one over",
           config_.path, diff));
   });
+  // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
+  agree(comm_, [&] {
+    try {
+      out.pairs = read_pair_share(comm_, config_.path);
+    } catch (const Error& e) {
+      throw InputError(
+          fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, e.what()));
+    }
+  });
+  const std::int64_t pairs =
+      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(out.pairs.size()), std::plus<std::int64_t>());
   out.units_done = header["units_done"].get<std::int64_t>();
   out.state = header["state"];
   spdlog::info("checkpoint: resuming from {}: {} of {} units done, {} pairs", config_.path, out.units_done,
-               header["units_total"].get<std::int64_t>(), out.pairs.size());
+               header["units_total"].get<std::int64_t>(), pairs);
   return out;
 }
 
@@ -206,27 +216,31 @@ std::int64_t Checkpointer::at_boundary(std::int64_t done, std::int64_t total, co
 
 void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
   const double start = MPI_Wtime();
-  const std::vector<Pair> pairs = gather_pairs(comm_, found);
-  const nlohmann::ordered_json header = {{"format", kFormat},
-                                         {"key", full_key()},
-                                         {"units_done", done},
-                                         {"units_total", total},
-                                         {"saved_at", static_cast<std::int64_t>(std::time(nullptr))},
-                                         {"state", state_}};
+  const PairSlice slice = sort_pairs_across(comm_, found);
+  // The header is written collectively, with rank 0's clock.
+  std::string header = nlohmann::ordered_json{
+      {"format", kFormat},
+      {"key", full_key()},
+      {"units_done", done},
+      {"units_total", total},
+      {"saved_at", static_cast<std::int64_t>(std::time(nullptr))},
+      {"state", state_}}.dump();
+  boost::mpi::broadcast(comm_, header, 0);
+  // Written beside the checkpoint and renamed over it by rank 0 once every rank wrote; a
+  // rank that fails inside the collective write removes the temporary file and ends the job.
+  AtomicPath out(config_.path, shared_temp_suffix(comm_));
+  {
+    h5::File file = h5::File::create(out.temp(), &comm_);
+    write_pair_slices(comm_, file, slice);
+    file.set_attribute("checkpoint", header);
+    file.close();
+  }
   agree(comm_, [&] {
-    if (comm_.rank() != 0) return;
-    AtomicPath out(config_.path);
-    {
-      h5::File file = h5::File::create(out.temp(), nullptr);
-      write_pair_datasets(file, pairs);
-      file.set_attribute("checkpoint", header.dump());
-      file.close();
-    }
-    out.commit();
+    if (comm_.rank() == 0) out.commit();
   });
   last_save_ = MPI_Wtime();
-  spdlog::info("checkpoint: {} of {} units and {} pairs saved in {} ({:.2f} s)", done, total, pairs.size(),
-               config_.path, last_save_ - start);
+  spdlog::info("checkpoint: {} of {} units and {} pairs saved in {} ({:.2f} s)", done, total, slice.total, config_.path,
+               last_save_ - start);
 }
 
 void Checkpointer::remove() const {

@@ -38,26 +38,60 @@ RankedBytes exchange_ranked(const Comm& comm, const RankedBytes& send) {
   return out;
 }
 
-void exchange_ranked(const Comm& comm, const RankedBytes& send, RankedBytes& out) {
-  const int P = comm.size();
-  HIPI_ASSERT(static_cast<int>(send.offsets.size()) == P + 1);
-  std::vector<int> send_counts(P), recv_counts(P), send_displs(P), recv_displs(P);
-  for (int r = 0; r < P; ++r) {
-    if (send.offsets[r + 1] > INT_MAX)
-      throw MpiError("an all-to-all exchange of " + std::to_string(send.offsets[r + 1]) +
-                     " bytes exceeds MPI's int counts; use smaller panels");
-    send_counts[r] = static_cast<int>(send.size(r));
-    send_displs[r] = static_cast<int>(send.offsets[r]);
+std::int64_t mpi_byte_limit() {
+  std::int64_t limit = INT_MAX;
+  if (const char* lowered = std::getenv("HIPI_TEST_MPI_LIMIT")) {
+    const long long bytes = std::atoll(lowered);
+    if (bytes > 0 && bytes < limit) limit = bytes;
   }
-  HIPI_MPI_CHECK(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm));
-  std::vector<std::int64_t> sizes(recv_counts.begin(), recv_counts.end());
-  out.resize_parts(sizes);
-  if (out.offsets.back() > INT_MAX)
-    throw MpiError("an all-to-all exchange of " + std::to_string(out.offsets.back()) +
-                   " bytes exceeds MPI's int counts; use smaller panels");
-  for (int r = 0; r < P; ++r) recv_displs[r] = static_cast<int>(out.offsets[r]);
-  HIPI_MPI_CHECK(MPI_Alltoallv(send.data.data(), send_counts.data(), send_displs.data(), MPI_BYTE, out.data.data(),
-                               recv_counts.data(), recv_displs.data(), MPI_BYTE, comm));
+  return limit;
+}
+
+namespace {
+constexpr int kExchangeTag = 23;
+}
+
+void exchange_ranked(const Comm& comm, const RankedBytes& send, RankedBytes& out) {
+  HIPI_ASSERT(static_cast<int>(send.offsets.size()) == comm.size() + 1);
+  std::vector<std::int64_t> sizes(comm.size());
+  for (int r = 0; r < comm.size(); ++r) sizes[r] = send.size(r);
+  exchange_parts(comm, send.data.data(), sizes, out);
+}
+
+void exchange_parts(const Comm& comm, const char* data, const std::vector<std::int64_t>& send_sizes, RankedBytes& out) {
+  const int P = comm.size(), rank = comm.rank();
+  HIPI_ASSERT(static_cast<int>(send_sizes.size()) == P);
+  std::vector<std::int64_t> send_offsets(P + 1, 0), recv_sizes(P);
+  for (int r = 0; r < P; ++r) send_offsets[r + 1] = send_offsets[r] + send_sizes[r];
+  HIPI_MPI_CHECK(MPI_Alltoall(send_sizes.data(), 1, MPI_INT64_T, recv_sizes.data(), 1, MPI_INT64_T, comm));
+  out.resize_parts(recv_sizes);
+  // One MPI_Alltoallv while every count and displacement fits; otherwise point to point.
+  const std::int64_t limit = mpi_byte_limit();
+  const int fits_here = send_offsets.back() <= limit && out.offsets.back() <= limit;
+  if (boost::mpi::all_reduce(comm, fits_here, boost::mpi::minimum<int>())) {
+    std::vector<int> send_counts(P), recv_counts(P), send_displs(P), recv_displs(P);
+    for (int r = 0; r < P; ++r) {
+      send_counts[r] = static_cast<int>(send_sizes[r]);
+      send_displs[r] = static_cast<int>(send_offsets[r]);
+      recv_counts[r] = static_cast<int>(recv_sizes[r]);
+      recv_displs[r] = static_cast<int>(out.offsets[r]);
+    }
+    HIPI_MPI_CHECK(MPI_Alltoallv(data, send_counts.data(), send_displs.data(), MPI_BYTE, out.data.data(),
+                                 recv_counts.data(), recv_displs.data(), MPI_BYTE, comm));
+    return;
+  }
+  // Peers in a staggered order, so that no rank is every rank's first destination.
+  std::vector<boost::mpi::request> requests;
+  for (int k = 1; k < P; ++k) {
+    const int from = (rank - k + P) % P;
+    irecv_pieces(comm, from, kExchangeTag, out.data.data() + out.offsets[from], recv_sizes[from], requests);
+  }
+  for (int k = 1; k < P; ++k) {
+    const int to = (rank + k) % P;
+    isend_pieces(comm, to, kExchangeTag, data + send_offsets[to], send_sizes[to], requests);
+  }
+  std::copy(data + send_offsets[rank], data + send_offsets[rank + 1], out.data.data() + out.offsets[rank]);
+  boost::mpi::wait_all(requests.begin(), requests.end());
 }
 
 std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std::vector<std::vector<char>>& send) {

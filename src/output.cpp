@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -36,6 +37,12 @@ std::string host_name() {
 
 std::string temp_suffix() {
   return fmt::format("{}-{}", host_name(), ::getpid());
+}
+
+std::string shared_temp_suffix(const Comm& comm) {
+  std::string suffix = comm.rank() == 0 ? temp_suffix() : std::string();
+  boost::mpi::broadcast(comm, suffix, 0);
+  return suffix;
 }
 
 AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
@@ -138,61 +145,169 @@ void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vec
   }
 }
 
-std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local) {
-  static_assert(std::is_trivially_copyable_v<Pair>);
-  const std::int64_t bytes = static_cast<std::int64_t>(local.size() * sizeof(Pair));
-  HIPI_ASSERT(bytes <= INT_MAX);
-  const char* data = reinterpret_cast<const char*>(local.data());
-  if (comm.rank() != 0) {
-    boost::mpi::gather(comm, static_cast<int>(bytes), 0);
-    gather_parts_send(comm, data, static_cast<int>(bytes), 0);
-    return {};
+namespace {
+
+bool key_less(const Pair& x, const Pair& y) {
+  return x.i < y.i || (x.i == y.i && x.j < y.j);
+}
+
+void drop_repeats(std::vector<Pair>& pairs) {
+  pairs.erase(
+      std::unique(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
+      pairs.end());
+}
+
+// A key offered for the splitters, standing for `weight` of its rank's pairs.
+struct Offer {
+  std::int64_t i, j;
+  double weight;
+};
+
+// Every rank offers keys at even steps through its sorted pairs; the weighted quantiles of
+// all offers (the same on every rank) cut the answer into P slices of about equal size.
+// Up to 2^16 offers in all (at most 1.5 MiB on every rank at any P).
+std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& sorted) {
+  const int P = comm.size();
+  const std::int64_t per_rank = std::clamp<std::int64_t>((std::int64_t{1} << 16) / P, 1, 256);
+  const auto m = static_cast<std::int64_t>(sorted.size());
+  std::vector<Offer> mine;
+  const std::int64_t count = std::min(m, per_rank);
+  for (std::int64_t k = 0; k < count; ++k) {
+    const Pair& p = sorted[static_cast<std::size_t>(k * m / count)];
+    mine.push_back({p.i, p.j, static_cast<double>(m) / static_cast<double>(count)});
   }
   std::vector<int> sizes;
-  boost::mpi::gather(comm, static_cast<int>(bytes), sizes, 0);
-  std::int64_t total = 0;
-  for (int s : sizes) total += s;
-  if (total > INT_MAX)
-    throw InputError("the answer holds " + std::to_string(total / sizeof(Pair)) +
-                     " pairs, more than one writer can gather; raise the threshold");
-  std::vector<Pair> all(static_cast<std::size_t>(total / sizeof(Pair)));
-  gather_parts_root(comm, data, static_cast<int>(bytes), reinterpret_cast<char*>(all.data()), sizes, 0);
-  sort_pairs(all);
-  // Methods that may verify a pair more than once (repetitions) leave duplicates: keep one.
-  all.erase(std::unique(all.begin(), all.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-            all.end());
-  return all;
+  boost::mpi::all_gather(comm, static_cast<int>(mine.size() * sizeof(Offer)), sizes);
+  std::int64_t total_bytes = 0;
+  for (int b : sizes) total_bytes += b;
+  std::vector<Offer> all(static_cast<std::size_t>(total_bytes) / sizeof(Offer));
+  all_gather_parts(comm, reinterpret_cast<const char*>(mine.data()), reinterpret_cast<char*>(all.data()), sizes);
+  std::sort(all.begin(), all.end(),
+            [](const Offer& x, const Offer& y) { return x.i < y.i || (x.i == y.i && x.j < y.j); });
+  double weight = 0;
+  for (const Offer& o : all) weight += o.weight;
+  std::vector<Pair> splitters;
+  double seen = 0;
+  for (const Offer& o : all) {
+    // The slice boundary goes before the first offer past the next multiple of weight / P.
+    while (static_cast<int>(splitters.size()) < P - 1 && seen >= weight * (splitters.size() + 1) / P)
+      splitters.push_back({o.i, o.j, 0});
+    seen += o.weight;
+  }
+  return splitters;  // fewer than P - 1: the last ranks' slices are empty
 }
 
-void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs) {
-  {
-    h5::File file = h5::File::create(out.temp(), nullptr);
-    write_pair_datasets(file, pairs);
-    file.set_attribute("version", std::string(HIPI_VERSION));
-    file.set_attribute("method", attrs.method);
-    file.set_attribute("requested_method", attrs.requested_method);
-    file.set_attribute("threshold", attrs.threshold);
-    file.set_attribute("seed", static_cast<std::int64_t>(attrs.seed));
-    file.set_attribute("ranks", static_cast<std::int64_t>(attrs.ranks));
-    file.set_attribute("grid", attrs.grid);
-    file.set_attribute("parameters", attrs.parameters);
-    file.set_attribute("inputs", attrs.inputs);
-    file.set_attribute("timings", attrs.timings);
-    file.close();
+}  // namespace
+
+PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
+  static_assert(std::is_trivially_copyable_v<Pair>);
+  // Methods mostly find pairs in order (brute force row by row): check before sorting.
+  if (!std::is_sorted(local.begin(), local.end(), key_less)) sort_pairs(local);
+  drop_repeats(local);
+  PairSlice slice;
+  if (comm.size() == 1) {
+    slice.pairs = std::move(local);
+  } else {
+    const std::vector<Pair> splitters = choose_splitters(comm, local);
+    // Pair p goes to the rank after the last splitter <= p: equal keys meet on one rank.
+    std::vector<std::int64_t> sizes(comm.size(), 0);
+    auto from = local.begin();
+    for (std::size_t r = 0; r < sizes.size(); ++r) {
+      const auto to = r < splitters.size() ? std::lower_bound(from, local.end(), splitters[r], key_less) : local.end();
+      sizes[r] = static_cast<std::int64_t>((to - from) * sizeof(Pair));
+      from = to;
+    }
+    RankedBytes received;
+    exchange_parts(comm, reinterpret_cast<const char*>(local.data()), sizes, received);
+    local = {};
+    slice.pairs.resize(received.data.size() / sizeof(Pair));
+    if (!slice.pairs.empty()) std::memcpy(slice.pairs.data(), received.data.data(), received.data.size());
+    std::vector<std::size_t> runs;  // each sender's part is sorted: merge them pairwise
+    for (std::int64_t offset : received.offsets) runs.push_back(static_cast<std::size_t>(offset) / sizeof(Pair));
+    received = {};
+    while (runs.size() > 2) {
+      std::vector<std::size_t> merged;
+      for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
+        std::inplace_merge(slice.pairs.begin() + runs[r], slice.pairs.begin() + runs[r + 1],
+                           slice.pairs.begin() + runs[r + 2], key_less);
+        merged.push_back(runs[r]);
+      }
+      if (runs.size() % 2 == 0) merged.push_back(runs[runs.size() - 2]);
+      merged.push_back(runs.back());
+      runs = std::move(merged);
+    }
+    drop_repeats(slice.pairs);
+  }
+  const auto mine = static_cast<std::int64_t>(slice.pairs.size());
+  slice.offset = boost::mpi::scan(comm, mine, std::plus<std::int64_t>()) - mine;
+  slice.total = boost::mpi::all_reduce(comm, mine, std::plus<std::int64_t>());
+  return slice;
+}
+
+void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice& slice,
+                      const OutputAttributes& attrs) {
+  // Attributes are written collectively: every rank writes rank 0's values.
+  std::vector<std::string> text = {attrs.method,     attrs.requested_method, attrs.grid,
+                                   attrs.parameters, attrs.inputs,           attrs.timings};
+  double threshold = attrs.threshold;
+  boost::mpi::broadcast(comm, text.data(), static_cast<int>(text.size()), 0);
+  boost::mpi::broadcast(comm, threshold, 0);
+  h5::File file = h5::File::create(temp, &comm);
+  write_pair_slices(comm, file, slice);
+  file.set_attribute("version", std::string(HIPI_VERSION));
+  file.set_attribute("method", text[0]);
+  file.set_attribute("requested_method", text[1]);
+  file.set_attribute("threshold", threshold);
+  file.set_attribute("seed", static_cast<std::int64_t>(attrs.seed));
+  file.set_attribute("ranks", static_cast<std::int64_t>(comm.size()));
+  file.set_attribute("grid", text[2]);
+  file.set_attribute("parameters", text[3]);
+  file.set_attribute("inputs", text[4]);
+  file.set_attribute("timings", text[5]);
+  file.close();
+}
+
+void write_pair_slices(const Comm& comm, h5::File& file, const PairSlice& slice) {
+  file.create_dataset<std::int64_t>("/pairs", {slice.total, 2});
+  file.create_dataset<double>("/inner_products", {slice.total});
+  // An empty dataset has no storage to write to (HDF5 fails on it); every rank skips alike.
+  if (slice.total == 0) return;
+  // Pieces of 2^20 pairs (24 MiB of buffers), the same number of collective writes on
+  // every rank: a rank with fewer pairs writes empty pieces.
+  constexpr std::int64_t kPiece = std::int64_t{1} << 20;
+  const auto mine = static_cast<std::int64_t>(slice.pairs.size());
+  const std::int64_t pieces =
+      boost::mpi::all_reduce(comm, (mine + kPiece - 1) / kPiece, boost::mpi::maximum<std::int64_t>());
+  std::vector<std::int64_t> ij;
+  std::vector<double> ip;
+  for (std::int64_t k = 0; k < pieces; ++k) {
+    const std::int64_t begin = std::min(mine, k * kPiece), end = std::min(mine, begin + kPiece);
+    ij.resize(static_cast<std::size_t>(2 * (end - begin)));
+    ip.resize(static_cast<std::size_t>(end - begin));
+    for (std::int64_t t = begin; t < end; ++t) {
+      const Pair& p = slice.pairs[static_cast<std::size_t>(t)];
+      ij[static_cast<std::size_t>(2 * (t - begin))] = p.i;
+      ij[static_cast<std::size_t>(2 * (t - begin) + 1)] = p.j;
+      ip[static_cast<std::size_t>(t - begin)] = p.ip;
+    }
+    const RowRange rows{slice.offset + begin, slice.offset + end};
+    file.write_rows<std::int64_t>("/pairs", rows, ij.data());
+    file.write_rows<double>("/inner_products", rows, ip.data());
   }
 }
 
-void write_pair_datasets(h5::File& file, const std::vector<Pair>& pairs) {
-  const auto m = static_cast<std::int64_t>(pairs.size());
-  std::vector<std::int64_t> ij(2 * pairs.size());
-  std::vector<double> ip(pairs.size());
-  for (std::size_t k = 0; k < pairs.size(); ++k) {
-    ij[2 * k] = pairs[k].i;
-    ij[2 * k + 1] = pairs[k].j;
-    ip[k] = pairs[k].ip;
-  }
-  file.write<std::int64_t>("/pairs", {m, 2}, ij);
-  file.write<double>("/inner_products", {m}, ip);
+std::vector<Pair> read_pair_share(const Comm& comm, const std::string& path) {
+  h5::File file = h5::File::open_read(path, &comm);
+  const std::int64_t m = file.info("/inner_products").dims.at(0);
+  const RowRange share{m * comm.rank() / comm.size(), m * (comm.rank() + 1) / comm.size()};
+  std::vector<std::int64_t> ij(static_cast<std::size_t>(2 * share.size()));
+  std::vector<double> ip(static_cast<std::size_t>(share.size()));
+  file.read_rows<std::int64_t>("/pairs", share, 2, ij.empty() ? nullptr : ij.data(), 2);
+  file.read_rows<double>("/inner_products", share, 1, ip.empty() ? nullptr : ip.data(), 1);
+  file.close();
+  std::vector<Pair> pairs(ip.size());
+  for (std::size_t k = 0; k < ip.size(); ++k) pairs[k] = {ij[2 * k], ij[2 * k + 1], ip[k]};
+  return pairs;
 }
 
 std::vector<Pair> read_pairs_file(const std::string& path) {

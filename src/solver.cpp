@@ -256,9 +256,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   parameters.update(outcome.result.parameters);
   if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
 
-  std::vector<Pair> pairs = times.time("gather", [&] { return gather_pairs(comm, outcome.result.local); });
-  std::int64_t found = static_cast<std::int64_t>(pairs.size());
-  boost::mpi::broadcast(comm, found, 0);
+  // No rank gathers the answer: each keeps a sorted slice and writes it at its offset.
+  const PairSlice slice = times.time("sort", [&] { return sort_pairs_across(comm, std::move(outcome.result.local)); });
+  const std::int64_t found = slice.total;
 
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();
   // The write is timed but its own time cannot be in the file it writes: the file carries
@@ -287,23 +287,24 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     parameters["plan"] = outcome.plan;
     spdlog::info("auto: predicted {:.3f} s, measured {:.3f} s for the planned stages", predicted_total, measured_total);
   }
-  // Rank 0 writes the output and the report to temporary files beside them; they are
-  // renamed into place only once every rank agrees that the run succeeded.
+  // Every rank writes its slice of the output into a temporary file beside it, named by
+  // rank 0; rank 0 renames it, and the report, into place only once every rank agrees that
+  // the run succeeded. The write is collective, so an error inside it cannot be agreed on:
+  // the rank that sees one removes the temporary file and ends the job (main).
   std::optional<AtomicPath> out_file, report_file;
-  agree(comm, [&] {
-    times.time("write", [&] {
-      if (comm.rank() != 0) return;
-      OutputAttributes attrs{method_name(outcome.method),
-                             method_name(options.method),
-                             threshold.theta,
-                             options.seed,
-                             comm.size(),
-                             outcome.result.grid,
-                             parameters.dump(),
-                             inputs,
-                             timings_before_write.dump()};
-      write_pairs_temp(out_file.emplace(options.out), pairs, attrs);
-    });
+  out_file.emplace(options.out, shared_temp_suffix(comm));
+  times.time("write", [&] {
+    agree(comm, [] {});  // every rank is here (a rank that failed on the way ended the job)
+    OutputAttributes attrs{method_name(outcome.method),
+                           method_name(options.method),
+                           threshold.theta,
+                           options.seed,
+                           comm.size(),
+                           outcome.result.grid,
+                           parameters.dump(),
+                           inputs,
+                           timings_before_write.dump()};
+    write_pairs_temp(comm, out_file->temp(), slice, attrs);
   });
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
 

@@ -6,10 +6,12 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <boost/mpi/collectives/all_gatherv.hpp>
 #include <boost/mpi/collectives/all_reduce.hpp>
-#include <boost/mpi/collectives/gatherv.hpp>
 #include <boost/mpi/communicator.hpp>
+#include <boost/mpi/nonblocking.hpp>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -45,6 +47,31 @@ void agree(const Comm& comm, F&& check) {
   agree_on(comm, local);
 }
 
+/// The most bytes hipi passes to one MPI call (a message, one rank's part of a collective,
+/// a displacement): MPI counts and displacements are int, and some transports fail on
+/// messages past 2 GiB well below that. Every larger transfer is split into pieces of at
+/// most this size. The tests lower it through the environment variable HIPI_TEST_MPI_LIMIT
+/// (bytes) to exercise the split paths at small sizes; nothing else reads that variable.
+std::int64_t mpi_byte_limit();
+
+/// Nonblocking point-to-point transfer of `count` elements in pieces of at most
+/// mpi_byte_limit() bytes, appended to `requests`. Pieces of one transfer share `tag` and
+/// arrive in order (MPI does not let messages of one sender, tag and communicator overtake).
+template <class T>
+void isend_pieces(const Comm& comm, int dest, int tag, const T* data, std::int64_t count,
+                  std::vector<boost::mpi::request>& requests) {
+  const std::int64_t piece = std::max<std::int64_t>(1, mpi_byte_limit() / static_cast<std::int64_t>(sizeof(T)));
+  for (std::int64_t at = 0; at < count; at += piece)
+    requests.push_back(comm.isend(dest, tag, data + at, static_cast<int>(std::min(piece, count - at))));
+}
+template <class T>
+void irecv_pieces(const Comm& comm, int source, int tag, T* data, std::int64_t count,
+                  std::vector<boost::mpi::request>& requests) {
+  const std::int64_t piece = std::max<std::int64_t>(1, mpi_byte_limit() / static_cast<std::int64_t>(sizeof(T)));
+  for (std::int64_t at = 0; at < count; at += piece)
+    requests.push_back(comm.irecv(source, tag, data + at, static_cast<int>(std::min(piece, count - at))));
+}
+
 /// Bytes laid out by rank: rank r's part is data[offsets[r], offsets[r + 1]).
 struct RankedBytes {
   std::vector<char> data;
@@ -58,10 +85,14 @@ struct RankedBytes {
 };
 
 /// Collective all-to-all of variable-length parts without intermediate copies: part r of
-/// `send` goes to rank r; part s of the result came from rank s.
+/// `send` goes to rank r; part s of the result came from rank s. Parts of any size: past
+/// mpi_byte_limit() the exchange goes point to point, in pieces.
 RankedBytes exchange_ranked(const Comm& comm, const RankedBytes& send);
 /// The same into `received`, reusing its storage.
 void exchange_ranked(const Comm& comm, const RankedBytes& send, RankedBytes& received);
+/// The same from contiguous parts of `data`: send_sizes[r] bytes to rank r, in rank order.
+void exchange_parts(const Comm& comm, const char* data, const std::vector<std::int64_t>& send_sizes,
+                    RankedBytes& received);
 
 /// Collective all-to-all of variable-length blocks: send[r] goes to rank r; returns what
 /// each rank sent here, indexed by source. One exchange of counts, one of data.
@@ -85,27 +116,14 @@ std::vector<std::vector<T>> alltoallv(const Comm& comm, const std::vector<std::v
   return out;
 }
 
-/// Boost.MPI's all_gatherv and gatherv bind a reference to the first element of each
-/// buffer, so a rank with nothing to send (or receive) must still pass a valid pointer;
-/// these wrappers pass a dummy for a null one (UBSan: reference binding to null pointer).
+/// Boost.MPI's all_gatherv binds a reference to the first element of each buffer, so a
+/// rank with nothing to send (or receive) must still pass a valid pointer; this wrapper
+/// passes a dummy for a null one (UBSan: reference binding to null pointer).
 template <class T>
 void all_gather_parts(const Comm& comm, const T* in, T* out, const std::vector<int>& sizes) {
   T in_dummy{}, out_dummy{};
   boost::mpi::all_gatherv(comm, in ? in : &in_dummy, out ? out : &out_dummy, sizes);
 }
-/// Root side of a gatherv to `root` (`out` holds the sum of `sizes`).
-template <class T>
-void gather_parts_root(const Comm& comm, const T* in, int count, T* out, const std::vector<int>& sizes, int root) {
-  T in_dummy{}, out_dummy{};
-  boost::mpi::gatherv(comm, in ? in : &in_dummy, count, out ? out : &out_dummy, sizes, root);
-}
-/// Sending side of a gatherv to `root`.
-template <class T>
-void gather_parts_send(const Comm& comm, const T* in, int count, int root) {
-  T in_dummy{};
-  boost::mpi::gatherv(comm, in ? in : &in_dummy, count, root);
-}
-
 /// Element-wise reduction of `values` over all ranks, result on every rank. (Boost's
 /// inplace() binds a reference to MPI_IN_PLACE, which UBSan rightly flags; one copy instead.)
 template <class T, class Op>

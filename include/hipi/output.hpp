@@ -1,4 +1,4 @@
-// Writing results: gather the pairs to one writer, sort them, write them atomically.
+// Writing results: sort the pairs across ranks, write every rank's slice in parallel, atomically.
 //
 // A failed run never leaves a file at the output path: output is written to a temporary
 // file beside it and renamed into place only when complete (DESIGN.md section 5).
@@ -20,6 +20,10 @@ class File;
 /// "HOST-PID" of this process: the suffix of its temporary files, so that a later run can
 /// tell whether the process that left one is gone.
 std::string temp_suffix();
+
+/// Collective: rank 0's temp_suffix(), on every rank: every rank that writes into one
+/// temporary file holds an AtomicPath of that name, so whichever fails removes the file.
+std::string shared_temp_suffix(const Comm& comm);
 
 /// A temporary path beside `final_path` (.NAME.hipi-tmp-SUFFIX), removed on destruction
 /// unless commit() renamed it to `final_path`.
@@ -71,9 +75,19 @@ struct NamedPath {
 /// absolute path. So no run replaces what it reads or writes one output over another.
 void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
 
-/// Collective: every rank's pairs, gathered on rank 0, sorted by (i, j) and with repeats of
-/// the same (i, j) removed; other ranks get an empty vector.
-std::vector<Pair> gather_pairs(const Comm& comm, const std::vector<Pair>& local);
+/// This rank's slice of the answer after a distributed sort: all ranks' pairs ordered by
+/// (i, j) across ranks (rank r's slice comes before rank r + 1's), with repeats of the
+/// same (i, j) removed (methods that may verify a pair twice leave them).
+struct PairSlice {
+  std::vector<Pair> pairs;  // this rank's, sorted
+  std::int64_t offset = 0;  // index of pairs[0] in the whole answer
+  std::int64_t total = 0;   // pairs in the whole answer, on every rank
+};
+
+/// Collective: sorts every rank's pairs into slices without gathering them anywhere (a
+/// sample sort: splitters from a weighted sample of each rank's sorted pairs, one
+/// all-to-all of any size). Slices hold about total / P pairs each.
+PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local);
 
 /// Root attributes of an output file (DESIGN.md section 5).
 struct OutputAttributes {
@@ -88,14 +102,19 @@ struct OutputAttributes {
   std::string timings;     // JSON object, seconds per stage
 };
 
-/// Writes /pairs int64 [m,2] and /inner_products float64 [m] with `attrs` to `out.temp()`,
-/// closed and complete; the caller commits it once every rank agrees the run succeeded.
-/// Called by one rank (the writer); `pairs` must be sorted.
-void write_pairs_temp(const AtomicPath& out, const std::vector<Pair>& pairs, const OutputAttributes& attrs);
+/// Collective: every rank writes its slice into /pairs int64 [m,2] and /inner_products
+/// float64 [m] of a new file at `temp` (through MPI-IO, collective writes at the slices'
+/// offsets), with rank 0's `attrs`; the file is closed and complete on return. Rank 0
+/// commits it once every rank agrees the run succeeded.
+void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice& slice, const OutputAttributes& attrs);
 
-/// Writes /pairs int64 [m,2] and /inner_products float64 [m] into an open file: the format
-/// of the output and of the checkpoint.
-void write_pair_datasets(h5::File& file, const std::vector<Pair>& pairs);
+/// Collective: creates /pairs and /inner_products in a file opened in parallel and writes
+/// each rank's slice at its offset: the format of the output and of the checkpoint.
+void write_pair_slices(const Comm& comm, h5::File& file, const PairSlice& slice);
+
+/// Collective: this rank's share (a contiguous block) of the pairs of a file written by
+/// write_pair_slices, read in parallel (resuming a checkpoint).
+std::vector<Pair> read_pair_share(const Comm& comm, const std::string& path);
 
 /// Reads an output file back (tests, tools): pairs in file order.
 std::vector<Pair> read_pairs_file(const std::string& path);

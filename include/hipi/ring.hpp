@@ -6,7 +6,6 @@
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
-#include <climits>
 #include <vector>
 
 #include "hipi/brute.hpp"
@@ -39,9 +38,8 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&
       incoming_range = blocks[source];
       Matrix& incoming = buffers[(s + 1) % 2];
       incoming = Matrix(incoming_range.size(), own.rows.cols());
-      HIPI_ASSERT(incoming.storage_size() <= static_cast<std::size_t>(INT_MAX));
-      requests.push_back(comm.irecv(prev, kRingTag, incoming.data(), static_cast<int>(incoming.storage_size())));
-      requests.push_back(comm.isend(next, kRingTag, current->data(), static_cast<int>(current->storage_size())));
+      irecv_pieces(comm, prev, kRingTag, incoming.data(), static_cast<std::int64_t>(incoming.storage_size()), requests);
+      isend_pieces(comm, next, kRingTag, current->data(), static_cast<std::int64_t>(current->storage_size()), requests);
     }
     try {
       visit(*current, current_range, s);

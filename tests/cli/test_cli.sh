@@ -106,6 +106,25 @@ if grep -q '"sketch": "sign"' sign3.json && grep -q '"peak_rss_mib"' sign3.json 
   pass "sign sketch report: parameters, peak RSS, kernels"
 else fail "sign sketch report: $(head -c 2000 sign3.json)"; fi
 
+# --- transfers in pieces: with MPI messages limited to 64 bytes (HIPI_TEST_MPI_LIMIT, read
+# only by tests), every ring block, routing exchange and sort of the answer goes in pieces;
+# the output must not change.
+pieces=1
+for method in "brute" "sketch --group-size 2 --z 2 --reps 2 --tile-rows 64 --block-size 16" \
+  "sketch --sketch sign --group-size-a 3 --group-size-b 1 --z 2 --reps 3 --tile-rows 64" "hash"; do
+  out=$(HIPI_TEST_MPI_LIMIT=64 timeout 120 "$MPIEXEC" -np 3 --oversubscribe -x HIPI_TEST_MPI_LIMIT "$HIPI" solve \
+    --a gen1.h5 --b gen1.h5 --rho 0.5 --out pieces.h5 --method $method 2>&1)
+  status=$?
+  for obj in /pairs /inner_products; do
+    if [ "$status" -ne 0 ] || ! h5diff solve1.h5 pieces.h5 "$obj" "$obj" >/dev/null 2>&1; then
+      pieces=0
+      fail "--method $method with 64-byte MPI pieces: status $status, $obj differs from brute force"$'\n'"$out"
+      break
+    fi
+  done
+done
+[ "$pieces" -eq 1 ] && pass "brute, sketch, sign sketch, hash with 64-byte MPI pieces: brute force's output at 3 ranks"
+
 expect_error "grid not matching ranks" 2 "--grid 2x2 has 4 processes but the job has 3" 3 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 2x2
 expect_error "group size zero" 2 "--group-size" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --group-size 0
 
@@ -210,6 +229,11 @@ if mount -t tmpfs -o size=16k tmpfs full 2>/dev/null; then
   [ -e full/profile.toml ] && fail "calibrate left full/profile.toml on a full disk"
   expect_error "--report on a full disk" 1 "cannot write report full/r.json" 1 solve --a gen1.h5 --rho 0.5 --out out2.h5 --report full/r.json
   [ -e full/r.json ] && fail "solve left full/r.json on a full disk"
+  # The output is written by every rank at once: a rank that fails ends the job.
+  run 2 solve --a gen1.h5 --b gen1.h5:/B --rho 0.5 --out full/out.h5 --method brute
+  if [ "$status" -ne 0 ] && grep -q "full/" <<<"$out" && [ ! -e full/out.h5 ]; then
+    pass "--out on a full disk: status $status, no output"
+  else fail "--out on a full disk: status $status"$'\n'"$out"; fi
   ls -a full | grep -q 'hipi-tmp' && fail "a full disk left a temporary file"
   umount full
 else

@@ -47,7 +47,7 @@ for np in 2 3; do
   last=$((np - 1))
   for rank in 0 "$last"; do
     expect_fault generate-write "$rank" "$np" generate --out gen.h5 --n 500 --d 64 --k 3 --seed 1
-    for point in read-file read compute gather write; do
+    for point in read-file read compute sort write; do
       expect_fault "$point" "$rank" "$np" "${solve[@]}" --method brute
     done
     for point in sample plan; do

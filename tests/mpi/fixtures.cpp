@@ -1,7 +1,9 @@
 #include "mpi/fixtures.hpp"
 
 #include <boost/mpi/collectives.hpp>
+#include <boost/mpi/nonblocking.hpp>
 #include <boost/serialization/string.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -61,6 +63,34 @@ std::vector<std::int8_t> random_signs(std::int64_t rows, std::int64_t d, std::ui
         v[r * d + k] = rng.below(6) ? (*like)[(r * 7 % like_rows) * d + k] : -(*like)[(r * 7 % like_rows) * d + k];
   }
   return v;
+}
+
+std::vector<Pair> gather_answer(const Comm& comm, std::vector<Pair> local) {
+  const PairSlice slice = sort_pairs_across(comm, std::move(local));
+  std::vector<std::int64_t> offsets;
+  boost::mpi::gather(comm, slice.offset, offsets, 0);
+  const auto bytes = static_cast<std::int64_t>(slice.pairs.size() * sizeof(Pair));
+  std::vector<boost::mpi::request> requests;
+  if (comm.rank() != 0) {
+    isend_pieces(comm, 0, 41, reinterpret_cast<const char*>(slice.pairs.data()), bytes, requests);
+    boost::mpi::wait_all(requests.begin(), requests.end());
+    return {};
+  }
+  std::vector<Pair> all(static_cast<std::size_t>(slice.total));
+  std::copy(slice.pairs.begin(), slice.pairs.end(), all.begin());
+  offsets.push_back(slice.total);
+  for (int r = 1; r < comm.size(); ++r)
+    irecv_pieces(comm, r, 41, reinterpret_cast<char*>(all.data() + offsets[r]),
+                 static_cast<std::int64_t>((offsets[r + 1] - offsets[r]) * sizeof(Pair)), requests);
+  boost::mpi::wait_all(requests.begin(), requests.end());
+  return all;
+}
+
+LoweredMpiLimit::LoweredMpiLimit(std::int64_t bytes) {
+  ::setenv("HIPI_TEST_MPI_LIMIT", std::to_string(bytes).c_str(), 1);
+}
+LoweredMpiLimit::~LoweredMpiLimit() {
+  ::unsetenv("HIPI_TEST_MPI_LIMIT");
 }
 
 Solved solve_and_read(const Comm& comm, const SolveOptions& o) {

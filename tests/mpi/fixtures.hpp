@@ -61,6 +61,17 @@ struct Solved {
 /// Collective: runs hipi solve with `o` and reads its output file on rank 0.
 Solved solve_and_read(const Comm& comm, const SolveOptions& o);
 
+/// Collective: every rank's pairs, sorted by (i, j) without repeats, on rank 0 (empty on
+/// the other ranks): sort_pairs_across, then the slices sent to rank 0 in pieces.
+std::vector<Pair> gather_answer(const Comm& comm, std::vector<Pair> local);
+
+/// Sets HIPI_TEST_MPI_LIMIT (mpi_byte_limit) on this rank for its lifetime.
+class LoweredMpiLimit {
+ public:
+  explicit LoweredMpiLimit(std::int64_t bytes);
+  ~LoweredMpiLimit();
+};
+
 /// True when `path` exists.
 bool exists(const std::string& path);
 

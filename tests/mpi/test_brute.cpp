@@ -132,7 +132,7 @@ LocalRows<BitMatrix> block_of(const Comm& world, const std::vector<std::int8_t>&
 
 // Every rank's pairs, sorted, on rank 0 (empty elsewhere).
 std::vector<Pair> sorted_union(const Comm& world, const std::vector<Pair>& local) {
-  return gather_pairs(world, local);
+  return gather_answer(world, local);
 }
 
 }  // namespace

@@ -126,7 +126,7 @@ std::vector<Pair> completed_from(const CompletionContext<BitMatrix>& ctx, const 
   if (ctx.tiled_a.owner(known.i) == ctx.comm.rank()) pairs.push_back(known);
   CompletedRows done(ctx.a.range, ctx.b.range);
   work = complete_neighbourhoods(ctx, done, pairs);
-  std::vector<Pair> all = gather_pairs(ctx.comm, pairs);
+  std::vector<Pair> all = gather_answer(ctx.comm, pairs);
   sort_pairs(all);
   return all;
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""An answer past 2^27 pairs: a self-join of n identical +-1 rows, n (n - 1) / 2 heavy pairs.
+
+    bench/large_answer.py [--n 16400] [--d 64] [--ranks 2] [--method brute] [--dir bench-data]
+                          [-- extra hipi solve options]
+
+Writes the rows (h5py), runs hipi solve under mpirun, and checks the output file in
+pieces: n (n - 1) / 2 pairs, each with 0 <= i < j < n, strictly increasing in (i, j) (so
+every pair exactly once), every inner product d. Prints wall time, hipi's stage times and
+peak RSS per rank (from --report). At n = 16400: 134,471,800 pairs (2^27 = 134,217,728),
+3.2 GB of pairs in all. Needs HIPI_BUILD (default build/) and scripts/env.sh's environment.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def check_output(path, n, d):
+    """Raises AssertionError unless the file holds every pair i < j once, in order."""
+    want = n * (n - 1) // 2
+    with h5py.File(path, "r") as f:
+        pairs, ips = f["pairs"], f["inner_products"]
+        assert pairs.shape == (want, 2), f"{pairs.shape[0]} pairs, want {want}"
+        last = None
+        piece = 1 << 24
+        for at in range(0, want, piece):
+            p = pairs[at:at + piece].astype(np.int64)
+            assert (ips[at:at + piece] == d).all(), f"an inner product other than {d} near pair {at}"
+            assert ((0 <= p[:, 0]) & (p[:, 0] < p[:, 1]) & (p[:, 1] < n)).all(), f"a pair out of range near {at}"
+            key = p[:, 0] * n + p[:, 1]
+            if last is not None:
+                key = np.concatenate(([last], key))
+            assert (np.diff(key) > 0).all(), f"pairs not strictly increasing near {at}"
+            last = key[-1]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=16400)
+    p.add_argument("--d", type=int, default=64)
+    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--method", default="brute")
+    p.add_argument("--dir", default="bench-data")
+    p.add_argument("extra", nargs="*", help="more hipi solve options (after --)")
+    a = p.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    data = os.path.join(a.dir, f"identical-{a.n}-{a.d}.h5")
+    if not os.path.exists(data):
+        with h5py.File(data, "w") as f:
+            f.create_dataset("A", data=np.ones((a.n, a.d), dtype=np.int8))
+    out, report = os.path.join(a.dir, "identical-out.h5"), os.path.join(a.dir, "identical-report.json")
+    hipi = os.path.join(os.environ.get("HIPI_BUILD", os.path.join(ROOT, "build")), "hipi")
+    cmd = ["mpirun", "-np", str(a.ranks), "--oversubscribe", hipi, "solve", "--a", data, "--rho", "0.5",
+           "--method", a.method, "--out", out, "--report", report] + a.extra
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - start
+    r = json.load(open(report))
+    start = time.perf_counter()
+    check_output(out, a.n, a.d)
+    checked = time.perf_counter() - start
+    print(json.dumps({"n": a.n, "d": a.d, "ranks": a.ranks, "method": r["method"], "pairs": r["pairs"],
+                      "wall_s": round(wall, 2), "check_s": round(checked, 2),
+                      "stages_max_s": {k: round(v["max"], 3) for k, v in r["timings"].items()},
+                      "peak_rss_mib": r["peak_rss_mib"], "output_bytes": os.path.getsize(out)}))
+    os.remove(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

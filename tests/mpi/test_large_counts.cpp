@@ -7,6 +7,7 @@
 #include <map>
 
 #include "hipi/bit_matrix.hpp"
+#include "hipi/hdf5_io.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/output.hpp"
 #include "hipi/random.hpp"
@@ -161,5 +162,22 @@ TEST(LargeCounts, SortedSlicesFromOneRank) {
   if (world.rank() == 0) {
     ASSERT_EQ(all.size(), 500u);
     for (int k = 0; k < 500; ++k) EXPECT_EQ(all[k].i, k);
+  }
+}
+
+// A checkpoint's pairs, written in slices and read back in shares, empty or not.
+TEST(LargeCounts, PairFilesRoundTripInShares) {
+  Comm world;
+  SharedTempDir dir(world);
+  for (const std::int64_t count : {std::int64_t{0}, std::int64_t{777}}) {
+    const std::string path = dir.path("pairs" + std::to_string(count) + ".h5");
+    const PairSlice slice = sort_pairs_across(world, found_pairs(world, count));
+    {
+      h5::File file = h5::File::create(path, &world);
+      write_pair_slices(world, file, slice);
+      file.close();
+    }
+    const std::vector<Pair> all = gather_answer(world, read_pair_share(world, path));
+    if (world.rank() == 0) EXPECT_EQ(all, naive_union(world, count)) << count << " pairs per rank";
   }
 }

@@ -159,6 +159,9 @@ std::optional<Resumed> Checkpointer::load() {
     try {
       h5::File file = h5::File::open_read(config_.path, nullptr);
       header_text = file.string_attribute("checkpoint");
+      const auto pairs = file.info("/pairs").dims, ips = file.info("/inner_products").dims;
+      if (pairs.size() != 2 || pairs[1] != 2 || ips.size() != 1 || ips[0] != pairs[0])
+        throw InputError("its /pairs and /inner_products do not match");
       file.close();
     } catch (const Error& e) {
       throw InputError(
@@ -178,14 +181,8 @@ std::optional<Resumed> Checkpointer::load() {
           config_.path, diff));
   });
   // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
-  agree(comm_, [&] {
-    try {
-      out.pairs = read_pair_share(comm_, config_.path);
-    } catch (const Error& e) {
-      throw InputError(
-          fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, e.what()));
-    }
-  });
+  // Rank 0 checked the file above; an error inside this collective read ends the job.
+  out.pairs = read_pair_share(comm_, config_.path);
   const std::int64_t pairs =
       boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(out.pairs.size()), std::plus<std::int64_t>());
   out.units_done = header["units_done"].get<std::int64_t>();

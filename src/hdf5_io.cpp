@@ -233,6 +233,8 @@ void File::read_rows(const std::string& name, RowRange rows, std::int64_t cols, 
   const std::string where = path_ + ":" + name;
   Handle dset = open_dataset(file_.id(), name, path_);
   Handle fspace(check(H5Dget_space(dset.id()), "H5Dget_space " + where), H5Sclose);
+  // A dataset of no elements has no storage (HDF5 fails to read it): every rank skips alike.
+  if (H5Sget_simple_extent_npoints(fspace.id()) == 0) return;
   select_rows(fspace.id(), rows, where);
   // Memory: rows x out_stride, of which the first `cols` of each row are filled.
   const hsize_t mdims[2] = {static_cast<hsize_t>(std::max<std::int64_t>(rows.size(), 1)),
@@ -257,6 +259,8 @@ void File::write_rows(const std::string& name, RowRange rows, const T* data) {
   const std::string where = path_ + ":" + name;
   Handle dset = open_dataset(file_.id(), name, path_);
   Handle fspace(check(H5Dget_space(dset.id()), "H5Dget_space " + where), H5Sclose);
+  // A dataset of no elements has no storage (HDF5 fails to write it): every rank skips alike.
+  if (H5Sget_simple_extent_npoints(fspace.id()) == 0) return;
   select_rows(fspace.id(), rows, where);
   const hssize_t npoints = H5Sget_select_npoints(fspace.id());
   const hsize_t mdim = static_cast<hsize_t>(std::max<hssize_t>(npoints, 1));
@@ -271,8 +275,6 @@ void File::write_rows(const std::string& name, RowRange rows, const T* data) {
 template <class T>
 void File::write(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<T>& data) {
   create_dataset<T>(name, dims);
-  // An empty dataset has no storage to write to (HDF5 fails on it); every rank skips alike.
-  if (data.empty()) return;
   write_rows<T>(name, {0, dims.empty() ? 0 : dims[0]}, data.data());
 }
 

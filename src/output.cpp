@@ -147,8 +147,12 @@ void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vec
 
 namespace {
 
-bool key_less(const Pair& x, const Pair& y) {
-  return x.i < y.i || (x.i == y.i && x.j < y.j);
+// Pairs as the output files hold them: /pairs [m, 2] beside /inner_products [m].
+std::vector<Pair> pairs_of_columns(const std::vector<std::int64_t>& ij, const std::vector<double>& ip) {
+  HIPI_ASSERT(ij.size() == 2 * ip.size());
+  std::vector<Pair> pairs(ip.size());
+  for (std::size_t k = 0; k < ip.size(); ++k) pairs[k] = {ij[2 * k], ij[2 * k + 1], ip[k]};
+  return pairs;
 }
 
 void drop_repeats(std::vector<Pair>& pairs) {
@@ -159,7 +163,7 @@ void drop_repeats(std::vector<Pair>& pairs) {
 
 // A key offered for the splitters, standing for `weight` of its rank's pairs.
 struct Offer {
-  std::int64_t i, j;
+  Pair key;
   double weight;
 };
 
@@ -174,7 +178,7 @@ std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& so
   const std::int64_t count = std::min(m, per_rank);
   for (std::int64_t k = 0; k < count; ++k) {
     const Pair& p = sorted[static_cast<std::size_t>(k * m / count)];
-    mine.push_back({p.i, p.j, static_cast<double>(m) / static_cast<double>(count)});
+    mine.push_back({p, static_cast<double>(m) / static_cast<double>(count)});
   }
   std::vector<int> sizes;
   boost::mpi::all_gather(comm, static_cast<int>(mine.size() * sizeof(Offer)), sizes);
@@ -182,8 +186,7 @@ std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& so
   for (int b : sizes) total_bytes += b;
   std::vector<Offer> all(static_cast<std::size_t>(total_bytes) / sizeof(Offer));
   all_gather_parts(comm, reinterpret_cast<const char*>(mine.data()), reinterpret_cast<char*>(all.data()), sizes);
-  std::sort(all.begin(), all.end(),
-            [](const Offer& x, const Offer& y) { return x.i < y.i || (x.i == y.i && x.j < y.j); });
+  std::sort(all.begin(), all.end(), [](const Offer& x, const Offer& y) { return pair_key_less(x.key, y.key); });
   double weight = 0;
   for (const Offer& o : all) weight += o.weight;
   std::vector<Pair> splitters;
@@ -191,7 +194,7 @@ std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& so
   for (const Offer& o : all) {
     // The slice boundary goes before the first offer past the next multiple of weight / P.
     while (static_cast<int>(splitters.size()) < P - 1 && seen >= weight * (splitters.size() + 1) / P)
-      splitters.push_back({o.i, o.j, 0});
+      splitters.push_back(o.key);
     seen += o.weight;
   }
   return splitters;  // fewer than P - 1: the last ranks' slices are empty
@@ -202,7 +205,7 @@ std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& so
 PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
   static_assert(std::is_trivially_copyable_v<Pair>);
   // Methods mostly find pairs in order (brute force row by row): check before sorting.
-  if (!std::is_sorted(local.begin(), local.end(), key_less)) sort_pairs(local);
+  if (!std::is_sorted(local.begin(), local.end(), pair_key_less)) sort_pairs(local);
   drop_repeats(local);
   PairSlice slice;
   if (comm.size() == 1) {
@@ -213,7 +216,8 @@ PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
     std::vector<std::int64_t> sizes(comm.size(), 0);
     auto from = local.begin();
     for (std::size_t r = 0; r < sizes.size(); ++r) {
-      const auto to = r < splitters.size() ? std::lower_bound(from, local.end(), splitters[r], key_less) : local.end();
+      const auto to =
+          r < splitters.size() ? std::lower_bound(from, local.end(), splitters[r], pair_key_less) : local.end();
       sizes[r] = static_cast<std::int64_t>((to - from) * sizeof(Pair));
       from = to;
     }
@@ -229,7 +233,7 @@ PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
       std::vector<std::size_t> merged;
       for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
         std::inplace_merge(slice.pairs.begin() + runs[r], slice.pairs.begin() + runs[r + 1],
-                           slice.pairs.begin() + runs[r + 2], key_less);
+                           slice.pairs.begin() + runs[r + 2], pair_key_less);
         merged.push_back(runs[r]);
       }
       if (runs.size() % 2 == 0) merged.push_back(runs[runs.size() - 2]);
@@ -270,8 +274,6 @@ void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice
 void write_pair_slices(const Comm& comm, h5::File& file, const PairSlice& slice) {
   file.create_dataset<std::int64_t>("/pairs", {slice.total, 2});
   file.create_dataset<double>("/inner_products", {slice.total});
-  // An empty dataset has no storage to write to (HDF5 fails on it); every rank skips alike.
-  if (slice.total == 0) return;
   // Pieces of 2^20 pairs (24 MiB of buffers), the same number of collective writes on
   // every rank: a rank with fewer pairs writes empty pieces.
   constexpr std::int64_t kPiece = std::int64_t{1} << 20;
@@ -302,26 +304,17 @@ std::vector<Pair> read_pair_share(const Comm& comm, const std::string& path) {
   const RowRange share{m * comm.rank() / comm.size(), m * (comm.rank() + 1) / comm.size()};
   std::vector<std::int64_t> ij(static_cast<std::size_t>(2 * share.size()));
   std::vector<double> ip(static_cast<std::size_t>(share.size()));
-  if (m == 0) {  // an empty dataset has no storage to read (HDF5 fails on it); every rank alike
-    file.close();
-    return {};
-  }
   file.read_rows<std::int64_t>("/pairs", share, 2, ij.empty() ? nullptr : ij.data(), 2);
   file.read_rows<double>("/inner_products", share, 1, ip.empty() ? nullptr : ip.data(), 1);
   file.close();
-  std::vector<Pair> pairs(ip.size());
-  for (std::size_t k = 0; k < ip.size(); ++k) pairs[k] = {ij[2 * k], ij[2 * k + 1], ip[k]};
-  return pairs;
+  return pairs_of_columns(ij, ip);
 }
 
 std::vector<Pair> read_pairs_file(const std::string& path) {
   h5::File file = h5::File::open_read(path, nullptr);
   const auto ij = file.read_all<std::int64_t>("/pairs");
   const auto ip = file.read_all<double>("/inner_products");
-  HIPI_ASSERT(ij.size() == 2 * ip.size());
-  std::vector<Pair> pairs(ip.size());
-  for (std::size_t k = 0; k < ip.size(); ++k) pairs[k] = {ij[2 * k], ij[2 * k + 1], ip[k]};
-  return pairs;
+  return pairs_of_columns(ij, ip);
 }
 
 }  // namespace hipi

@@ -37,8 +37,7 @@ void Problem::check_threshold() const {
 }
 
 void sort_pairs(std::vector<Pair>& pairs) {
-  std::sort(pairs.begin(), pairs.end(),
-            [](const Pair& x, const Pair& y) { return x.i != y.i ? x.i < y.i : x.j < y.j; });
+  std::sort(pairs.begin(), pairs.end(), pair_key_less);
 }
 
 }  // namespace hipi

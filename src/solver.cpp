@@ -295,15 +295,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   out_file.emplace(options.out, shared_temp_suffix(comm));
   times.time("write", [&] {
     agree(comm, [] {});  // every rank is here (a rank that failed on the way ended the job)
-    OutputAttributes attrs{method_name(outcome.method),
-                           method_name(options.method),
-                           threshold.theta,
-                           options.seed,
-                           comm.size(),
-                           outcome.result.grid,
-                           parameters.dump(),
-                           inputs,
-                           timings_before_write.dump()};
+    OutputAttributes attrs{
+        method_name(outcome.method), method_name(options.method), threshold.theta, options.seed,
+        outcome.result.grid,         parameters.dump(),           inputs,          timings_before_write.dump()};
     write_pairs_temp(comm, out_file->temp(), slice, attrs);
   });
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};

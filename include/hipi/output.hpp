@@ -95,7 +95,6 @@ struct OutputAttributes {
   std::string requested_method;  // what the user asked for (auto, brute, ...)
   double threshold = 0;          // the inner-product threshold applied
   std::uint64_t seed = 0;
-  int ranks = 1;
   std::string grid;        // process layout, e.g. "ring of 4"
   std::string parameters;  // JSON object
   std::string inputs;      // "a.h5:/A b.h5:/B"
@@ -104,8 +103,8 @@ struct OutputAttributes {
 
 /// Collective: every rank writes its slice into /pairs int64 [m,2] and /inner_products
 /// float64 [m] of a new file at `temp` (through MPI-IO, collective writes at the slices'
-/// offsets), with rank 0's `attrs`; the file is closed and complete on return. Rank 0
-/// commits it once every rank agrees the run succeeded.
+/// offsets), with rank 0's `attrs` and `ranks` = the communicator's size; the file is closed and complete on return.
+/// Rank 0 commits it once every rank agrees the run succeeded.
 void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice& slice, const OutputAttributes& attrs);
 
 /// Collective: creates /pairs and /inner_products in a file opened in parallel and writes

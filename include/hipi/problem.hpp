@@ -56,6 +56,10 @@ struct Pair {
   friend bool operator==(const Pair&, const Pair&) = default;
 };
 
+/// The output order: by i, then j.
+inline bool pair_key_less(const Pair& x, const Pair& y) {
+  return x.i != y.i ? x.i < y.i : x.j < y.j;
+}
 /// Sorts by (i, j), the output order.
 void sort_pairs(std::vector<Pair>& pairs);
 

@@ -178,6 +178,8 @@ TEST(LargeCounts, PairFilesRoundTripInShares) {
       file.close();
     }
     const std::vector<Pair> all = gather_answer(world, read_pair_share(world, path));
-    if (world.rank() == 0) EXPECT_EQ(all, naive_union(world, count)) << count << " pairs per rank";
+    if (world.rank() == 0) {
+      EXPECT_EQ(all, naive_union(world, count)) << count << " pairs per rank";
+    }
   }
 }

@@ -2,7 +2,13 @@
 """An answer past 2^27 pairs: a self-join of n identical +-1 rows, n (n - 1) / 2 heavy pairs.
 
     bench/large_answer.py [--n 16400] [--d 64] [--ranks 2] [--method brute] [--dir bench-data]
-                          [-- extra hipi solve options]
+                          [--distinct] [-- extra hipi solve options]
+
+Identical rows are collapsed to one before any method runs and their pairs made while the
+output is written. --distinct makes the rows all different (row r has the bits of r in its
+last 16 coordinates flipped to -1; n <= 65536, d >= 64), so every pair is still heavy at
+rho 0.5 (<a_i, a_j> = d - 2 popcount(i ^ j) >= d - 32) but the method finds and the sort
+orders each one.
 
 Writes the rows (h5py), runs hipi solve under mpirun, and checks the output file in
 pieces: n (n - 1) / 2 pairs, each with 0 <= i < j < n, strictly increasing in (i, j) (so
@@ -23,7 +29,17 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def check_output(path, n, d):
+def expected_ip(p, d, distinct):
+    if not distinct:
+        return d
+    x = np.bitwise_xor(p[:, 0], p[:, 1])
+    bits = np.zeros(len(x), dtype=np.int64)
+    for b in range(16):
+        bits += (x >> b) & 1
+    return d - 2 * bits
+
+
+def check_output(path, n, d, distinct):
     """Raises AssertionError unless the file holds every pair i < j once, in order."""
     want = n * (n - 1) // 2
     with h5py.File(path, "r") as f:
@@ -33,7 +49,7 @@ def check_output(path, n, d):
         piece = 1 << 24
         for at in range(0, want, piece):
             p = pairs[at:at + piece].astype(np.int64)
-            assert (ips[at:at + piece] == d).all(), f"an inner product other than {d} near pair {at}"
+            assert (ips[at:at + piece] == expected_ip(p, d, distinct)).all(), f"a wrong inner product near pair {at}"
             assert ((0 <= p[:, 0]) & (p[:, 0] < p[:, 1]) & (p[:, 1] < n)).all(), f"a pair out of range near {at}"
             key = p[:, 0] * n + p[:, 1]
             if last is not None:
@@ -49,13 +65,19 @@ def main():
     p.add_argument("--ranks", type=int, default=2)
     p.add_argument("--method", default="brute")
     p.add_argument("--dir", default="bench-data")
+    p.add_argument("--distinct", action="store_true", help="rows all different (see above)")
     p.add_argument("extra", nargs="*", help="more hipi solve options (after --)")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    data = os.path.join(a.dir, f"identical-{a.n}-{a.d}.h5")
+    data = os.path.join(a.dir, f"{'distinct' if a.distinct else 'identical'}-{a.n}-{a.d}.h5")
     if not os.path.exists(data):
+        rows = np.ones((a.n, a.d), dtype=np.int8)
+        if a.distinct:
+            assert a.n <= 1 << 16 and a.d >= 64
+            for b in range(16):
+                rows[(np.arange(a.n) >> b) & 1 == 1, a.d - 1 - b] = -1
         with h5py.File(data, "w") as f:
-            f.create_dataset("A", data=np.ones((a.n, a.d), dtype=np.int8))
+            f.create_dataset("A", data=rows)
     out, report = os.path.join(a.dir, "identical-out.h5"), os.path.join(a.dir, "identical-report.json")
     hipi = os.path.join(os.environ.get("HIPI_BUILD", os.path.join(ROOT, "build")), "hipi")
     cmd = ["mpirun", "-np", str(a.ranks), "--oversubscribe", hipi, "solve", "--a", data, "--rho", "0.5",
@@ -65,12 +87,12 @@ def main():
     wall = time.perf_counter() - start
     r = json.load(open(report))
     start = time.perf_counter()
-    check_output(out, a.n, a.d)
+    check_output(out, a.n, a.d, a.distinct)
     checked = time.perf_counter() - start
-    print(json.dumps({"n": a.n, "d": a.d, "ranks": a.ranks, "method": r["method"], "pairs": r["pairs"],
+    print(json.dumps({"n": a.n, "d": a.d, "distinct": a.distinct, "ranks": a.ranks, "method": r["method"], "pairs": r["pairs"],
                       "wall_s": round(wall, 2), "check_s": round(checked, 2),
                       "stages_max_s": {k: round(v["max"], 3) for k, v in r["timings"].items()},
-                      "peak_rss_mib": r["peak_rss_mib"], "output_bytes": os.path.getsize(out)}))
+                      "peak_rss_mib": r["peak_rss_mib"], "memory": r["memory"], "output_bytes": os.path.getsize(out)}))
     os.remove(out)
     return 0
 

@@ -228,7 +228,8 @@ void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector
   AtomicPath out(config_.path, shared_temp_suffix(comm_));
   {
     h5::File file = h5::File::create(out.temp(), &comm_);
-    write_pair_slices(comm_, file, slice);
+    PairStream pairs = PairStream::over(slice);
+    write_pair_slices(comm_, file, pairs);
     file.set_attribute("checkpoint", header);
     file.close();
   }

@@ -107,6 +107,35 @@ std::vector<std::vector<char>> exchange_bytes(const Comm& comm, const std::vecto
   return out;
 }
 
+RankedBytes all_gather_bytes(const Comm& comm, const char* data, std::int64_t bytes) {
+  const int P = comm.size();
+  std::vector<std::int64_t> sizes;
+  boost::mpi::all_gather(comm, bytes, sizes);
+  RankedBytes out = RankedBytes::with_sizes(sizes);
+  // Each round every rank sends at most limit / P bytes, so one round's total fits an int.
+  const std::int64_t chunk = std::max<std::int64_t>(1, mpi_byte_limit() / P);
+  std::int64_t rounds = 0;
+  for (std::int64_t s : sizes) rounds = std::max(rounds, (s + chunk - 1) / chunk);
+  std::vector<char> round;
+  std::vector<int> counts(P);
+  for (std::int64_t k = 0; k < rounds; ++k) {
+    std::int64_t total = 0;
+    for (int r = 0; r < P; ++r) {
+      counts[r] = static_cast<int>(std::clamp<std::int64_t>(sizes[r] - k * chunk, 0, chunk));
+      total += counts[r];
+    }
+    round.resize(static_cast<std::size_t>(total));
+    const int mine = counts[comm.rank()];
+    all_gather_parts(comm, mine ? data + k * chunk : nullptr, round.empty() ? nullptr : round.data(), counts);
+    std::int64_t at = 0;
+    for (int r = 0; r < P; ++r) {
+      std::copy(round.begin() + at, round.begin() + at + counts[r], out.data.begin() + out.offsets[r] + k * chunk);
+      at += counts[r];
+    }
+  }
+  return out;
+}
+
 void abort_job(const Comm& comm, int status) {
   MPI_Abort(comm, status);
   std::_Exit(status);  // MPI_Abort does not return; this keeps the compiler and reader sure

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "hipi/hdf5_io.hpp"
 
@@ -161,46 +162,71 @@ void drop_repeats(std::vector<Pair>& pairs) {
       pairs.end());
 }
 
-// A key offered for the splitters, standing for `weight` of its rank's pairs.
-struct Offer {
-  Pair key;
-  double weight;
-};
+}  // namespace
+
+std::vector<SplitterOffer> offers_of(const Comm& comm, const std::vector<Pair>& sorted) {
+  const std::int64_t per_rank = std::clamp<std::int64_t>((std::int64_t{1} << 16) / comm.size(), 1, 256);
+  const auto m = static_cast<std::int64_t>(sorted.size());
+  const std::int64_t count = std::min(m, per_rank);
+  std::vector<SplitterOffer> offers;
+  for (std::int64_t k = 0; k < count; ++k)
+    offers.push_back({sorted[static_cast<std::size_t>(k * m / count)], static_cast<double>(m) / count});
+  return offers;
+}
 
 // Every rank offers keys at even steps through its sorted pairs; the weighted quantiles of
-// all offers (the same on every rank) cut the answer into P slices of about equal size.
-// Up to 2^16 offers in all (at most 1.5 MiB on every rank at any P).
-std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<Pair>& sorted) {
+// all offers (the same on every rank) cut the answer into P parts of about equal size.
+// Up to 2^16 offers in all (at most 1.5 MiB on every rank at any P), plus the shared ones.
+std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<SplitterOffer>& mine,
+                                   const std::vector<SplitterOffer>& shared) {
   const int P = comm.size();
-  const std::int64_t per_rank = std::clamp<std::int64_t>((std::int64_t{1} << 16) / P, 1, 256);
-  const auto m = static_cast<std::int64_t>(sorted.size());
-  std::vector<Offer> mine;
-  const std::int64_t count = std::min(m, per_rank);
-  for (std::int64_t k = 0; k < count; ++k) {
-    const Pair& p = sorted[static_cast<std::size_t>(k * m / count)];
-    mine.push_back({p, static_cast<double>(m) / static_cast<double>(count)});
-  }
-  std::vector<int> sizes;
-  boost::mpi::all_gather(comm, static_cast<int>(mine.size() * sizeof(Offer)), sizes);
-  std::int64_t total_bytes = 0;
-  for (int b : sizes) total_bytes += b;
-  std::vector<Offer> all(static_cast<std::size_t>(total_bytes) / sizeof(Offer));
-  all_gather_parts(comm, reinterpret_cast<const char*>(mine.data()), reinterpret_cast<char*>(all.data()), sizes);
-  std::sort(all.begin(), all.end(), [](const Offer& x, const Offer& y) { return pair_key_less(x.key, y.key); });
+  std::vector<SplitterOffer> all = all_gather_vector(comm, mine);
+  all.insert(all.end(), shared.begin(), shared.end());
+  std::sort(all.begin(), all.end(),
+            [](const SplitterOffer& x, const SplitterOffer& y) { return pair_key_less(x.key, y.key); });
   double weight = 0;
-  for (const Offer& o : all) weight += o.weight;
+  for (const SplitterOffer& o : all) weight += o.weight;
   std::vector<Pair> splitters;
   double seen = 0;
-  for (const Offer& o : all) {
-    // The slice boundary goes before the first offer past the next multiple of weight / P.
+  for (const SplitterOffer& o : all) {
+    // The part boundary goes before the first offer past the next multiple of weight / P.
     while (static_cast<int>(splitters.size()) < P - 1 && seen >= weight * (splitters.size() + 1) / P)
       splitters.push_back(o.key);
     seen += o.weight;
   }
-  return splitters;  // fewer than P - 1: the last ranks' slices are empty
+  return splitters;  // fewer than P - 1: the last ranks' parts are empty
 }
 
-}  // namespace
+std::vector<Pair> route_sorted(const Comm& comm, std::vector<Pair> sorted, const std::vector<Pair>& splitters) {
+  // Pair p goes to the rank after the last splitter <= p: equal keys meet on one rank.
+  std::vector<std::int64_t> sizes(comm.size(), 0);
+  auto from = sorted.begin();
+  for (std::size_t r = 0; r < sizes.size(); ++r) {
+    const auto to =
+        r < splitters.size() ? std::lower_bound(from, sorted.end(), splitters[r], pair_key_less) : sorted.end();
+    sizes[r] = static_cast<std::int64_t>((to - from) * sizeof(Pair));
+    from = to;
+  }
+  RankedBytes received;
+  exchange_parts(comm, reinterpret_cast<const char*>(sorted.data()), sizes, received);
+  sorted = {};
+  std::vector<Pair> part(received.data.size() / sizeof(Pair));
+  if (!part.empty()) std::memcpy(part.data(), received.data.data(), received.data.size());
+  std::vector<std::size_t> runs;  // each sender's part is sorted: merge them pairwise
+  for (std::int64_t offset : received.offsets) runs.push_back(static_cast<std::size_t>(offset) / sizeof(Pair));
+  received = {};
+  while (runs.size() > 2) {
+    std::vector<std::size_t> merged;
+    for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
+      std::inplace_merge(part.begin() + runs[r], part.begin() + runs[r + 1], part.begin() + runs[r + 2], pair_key_less);
+      merged.push_back(runs[r]);
+    }
+    if (runs.size() % 2 == 0) merged.push_back(runs[runs.size() - 2]);
+    merged.push_back(runs.back());
+    runs = std::move(merged);
+  }
+  return part;
+}
 
 PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
   static_assert(std::is_trivially_copyable_v<Pair>);
@@ -211,35 +237,8 @@ PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
   if (comm.size() == 1) {
     slice.pairs = std::move(local);
   } else {
-    const std::vector<Pair> splitters = choose_splitters(comm, local);
-    // Pair p goes to the rank after the last splitter <= p: equal keys meet on one rank.
-    std::vector<std::int64_t> sizes(comm.size(), 0);
-    auto from = local.begin();
-    for (std::size_t r = 0; r < sizes.size(); ++r) {
-      const auto to =
-          r < splitters.size() ? std::lower_bound(from, local.end(), splitters[r], pair_key_less) : local.end();
-      sizes[r] = static_cast<std::int64_t>((to - from) * sizeof(Pair));
-      from = to;
-    }
-    RankedBytes received;
-    exchange_parts(comm, reinterpret_cast<const char*>(local.data()), sizes, received);
-    local = {};
-    slice.pairs.resize(received.data.size() / sizeof(Pair));
-    if (!slice.pairs.empty()) std::memcpy(slice.pairs.data(), received.data.data(), received.data.size());
-    std::vector<std::size_t> runs;  // each sender's part is sorted: merge them pairwise
-    for (std::int64_t offset : received.offsets) runs.push_back(static_cast<std::size_t>(offset) / sizeof(Pair));
-    received = {};
-    while (runs.size() > 2) {
-      std::vector<std::size_t> merged;
-      for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
-        std::inplace_merge(slice.pairs.begin() + runs[r], slice.pairs.begin() + runs[r + 1],
-                           slice.pairs.begin() + runs[r + 2], pair_key_less);
-        merged.push_back(runs[r]);
-      }
-      if (runs.size() % 2 == 0) merged.push_back(runs[runs.size() - 2]);
-      merged.push_back(runs.back());
-      runs = std::move(merged);
-    }
+    const std::vector<Pair> splitters = choose_splitters(comm, offers_of(comm, local));
+    slice.pairs = route_sorted(comm, std::move(local), splitters);
     drop_repeats(slice.pairs);
   }
   const auto mine = static_cast<std::int64_t>(slice.pairs.size());
@@ -248,8 +247,27 @@ PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
   return slice;
 }
 
-void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice& slice,
-                      const OutputAttributes& attrs) {
+PairStream PairStream::over(const PairSlice& slice) {
+  PairStream stream{static_cast<std::int64_t>(slice.pairs.size()), slice.offset, slice.total, {}};
+  stream.next = [&slice, at = std::size_t{0}](std::vector<Pair>& piece, std::int64_t max) mutable {
+    const std::size_t end = std::min(slice.pairs.size(), at + static_cast<std::size_t>(max));
+    piece.insert(piece.end(), slice.pairs.begin() + static_cast<std::ptrdiff_t>(at),
+                 slice.pairs.begin() + static_cast<std::ptrdiff_t>(end));
+    at = end;
+  };
+  return stream;
+}
+
+PairStream PairStream::owning(PairSlice slice) {
+  auto held = std::make_shared<PairSlice>(std::move(slice));
+  PairStream stream = over(*held);
+  stream.next = [held, inner = std::move(stream.next)](std::vector<Pair>& piece, std::int64_t max) mutable {
+    inner(piece, max);
+  };
+  return stream;
+}
+
+void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pairs, const OutputAttributes& attrs) {
   // Attributes are written collectively: every rank writes rank 0's values.
   std::vector<std::string> text = {attrs.method,     attrs.requested_method, attrs.grid,
                                    attrs.parameters, attrs.inputs,           attrs.timings};
@@ -257,7 +275,7 @@ void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice
   boost::mpi::broadcast(comm, text.data(), static_cast<int>(text.size()), 0);
   boost::mpi::broadcast(comm, threshold, 0);
   h5::File file = h5::File::create(temp, &comm);
-  write_pair_slices(comm, file, slice);
+  write_pair_slices(comm, file, pairs);
   file.set_attribute("version", std::string(HIPI_VERSION));
   file.set_attribute("method", text[0]);
   file.set_attribute("requested_method", text[1]);
@@ -271,30 +289,34 @@ void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice
   file.close();
 }
 
-void write_pair_slices(const Comm& comm, h5::File& file, const PairSlice& slice) {
-  file.create_dataset<std::int64_t>("/pairs", {slice.total, 2});
-  file.create_dataset<double>("/inner_products", {slice.total});
-  // Pieces of 2^20 pairs (24 MiB of buffers), the same number of collective writes on
+void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs) {
+  file.create_dataset<std::int64_t>("/pairs", {pairs.total, 2});
+  file.create_dataset<double>("/inner_products", {pairs.total});
+  // Pieces of 2^20 pairs (48 MiB of buffers), the same number of collective writes on
   // every rank: a rank with fewer pairs writes empty pieces.
   constexpr std::int64_t kPiece = std::int64_t{1} << 20;
-  const auto mine = static_cast<std::int64_t>(slice.pairs.size());
   const std::int64_t pieces =
-      boost::mpi::all_reduce(comm, (mine + kPiece - 1) / kPiece, boost::mpi::maximum<std::int64_t>());
+      boost::mpi::all_reduce(comm, (pairs.count + kPiece - 1) / kPiece, boost::mpi::maximum<std::int64_t>());
+  std::vector<Pair> piece;
   std::vector<std::int64_t> ij;
   std::vector<double> ip;
+  std::int64_t written = 0;
   for (std::int64_t k = 0; k < pieces; ++k) {
-    const std::int64_t begin = std::min(mine, k * kPiece), end = std::min(mine, begin + kPiece);
-    ij.resize(static_cast<std::size_t>(2 * (end - begin)));
-    ip.resize(static_cast<std::size_t>(end - begin));
-    for (std::int64_t t = begin; t < end; ++t) {
-      const Pair& p = slice.pairs[static_cast<std::size_t>(t)];
-      ij[static_cast<std::size_t>(2 * (t - begin))] = p.i;
-      ij[static_cast<std::size_t>(2 * (t - begin) + 1)] = p.j;
-      ip[static_cast<std::size_t>(t - begin)] = p.ip;
+    piece.clear();
+    const std::int64_t want = std::min(kPiece, pairs.count - written);
+    if (want > 0) pairs.next(piece, want);
+    HIPI_ASSERT(static_cast<std::int64_t>(piece.size()) == std::max<std::int64_t>(want, 0));
+    ij.resize(2 * piece.size());
+    ip.resize(piece.size());
+    for (std::size_t t = 0; t < piece.size(); ++t) {
+      ij[2 * t] = piece[t].i;
+      ij[2 * t + 1] = piece[t].j;
+      ip[t] = piece[t].ip;
     }
-    const RowRange rows{slice.offset + begin, slice.offset + end};
+    const RowRange rows{pairs.offset + written, pairs.offset + written + static_cast<std::int64_t>(piece.size())};
     file.write_rows<std::int64_t>("/pairs", rows, ij.data());
     file.write_rows<double>("/inner_products", rows, ip.data());
+    written += static_cast<std::int64_t>(piece.size());
   }
 }
 

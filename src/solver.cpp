@@ -6,8 +6,10 @@
 
 #include "hipi/calibrate.hpp"
 #include "hipi/checkpoint.hpp"
+#include "hipi/duplicates.hpp"
 #include "hipi/input.hpp"
 #include "hipi/log.hpp"
+#include "hipi/memory.hpp"
 #include "hipi/output.hpp"
 #include "hipi/plan.hpp"
 #include "hipi/report.hpp"
@@ -50,11 +52,44 @@ RowRange rows_for(const SolveOptions& options, std::int64_t n, bool side_b, cons
   return TiledRows{n, kAutoTile, comm.size()}.rows(comm.rank());
 }
 
+// What every stage of one solve shares.
+struct SolveContext {
+  const SolveOptions& options;
+  const MemoryBudget& budget;
+  StageTimes& times;
+};
+
 struct Outcome {
   Method method = Method::Auto;
   MethodResult result;
   nlohmann::ordered_json plan;
+  Duplicates copies_a, copies_b;  // the methods solved the distinct rows: result is in their indices
 };
+
+// Reads `input`'s rows for this rank and collapses exact copies (duplicates.hpp): returns
+// this rank's block of the distinct rows, in the layout the method asks for at that size.
+template <class Matrix, class Read>
+LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool side_b, const SolveContext& ctx,
+                                Read&& read_rows, Duplicates& copies) {
+  const SolveOptions& options = ctx.options;
+  StageTimes& times = ctx.times;
+  const RowRange range = rows_for(options, input.rows, side_b, comm);
+  agree(comm, [&] {
+    const double row_bytes = static_cast<double>(Matrix(1, input.cols).storage_size() * sizeof(*Matrix().data()));
+    ctx.budget.check(fmt::format("the {} rows of {} this rank reads", range.size(), input.ref.str()),
+                     row_bytes * static_cast<double>(range.size()));
+  });
+  LocalRows<Matrix> rows = times.time("read", [&] { return read_rows(comm, input, range); });
+  copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });
+  if (copies.none()) return rows;
+  if (comm.rank() == 0)
+    spdlog::info(
+        "duplicates: {} of the {} rows of {} are exact copies of {} rows; the methods solve the {} distinct rows",
+        copies.copies(), input.rows, input.ref.str(), copies.reps().size(), copies.distinct());
+  return times.time("duplicates", [&] {
+    return collapse_rows(comm, rows, copies, rows_for(options, copies.distinct(), side_b, comm));
+  });
+}
 
 void print_plan(const PlanChoice& c, const ProblemShape& shape, const BackgroundSample& bg,
                 const NeighbourhoodProbe& probe, const MachineProfile& m) {
@@ -96,16 +131,18 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const Background
 
 template <class Matrix, class Read>
 Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const Problem& problem,
-                   const Threshold& threshold, const SolveOptions& options, StageTimes& times, Read&& read_rows) {
+                   const Threshold& threshold, const SolveContext& ctx, Read&& read_rows) {
+  const SolveOptions& options = ctx.options;
+  StageTimes& times = ctx.times;
   Outcome out;
   out.method = options.method;
-  const LocalRows<Matrix> a_rows =
-      times.time("read", [&] { return read_rows(comm, a, rows_for(options, a.rows, false, comm)); });
+  const LocalRows<Matrix> a_rows = read_distinct<Matrix>(comm, a, false, ctx, read_rows, out.copies_a);
   std::optional<LocalRows<Matrix>> b_rows;
-  if (b) b_rows = times.time("read", [&] { return read_rows(comm, *b, rows_for(options, b->rows, true, comm)); });
-  const std::int64_t n_b = b ? b->rows : a.rows;
+  if (b) b_rows = read_distinct<Matrix>(comm, *b, true, ctx, read_rows, out.copies_b);
+  // From here on, rows are the distinct rows (all rows when there are no copies).
+  const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
   MethodScratch scratch;
-  const MethodInput<Matrix> in{comm, a_rows, b ? &*b_rows : nullptr, a.rows, n_b, threshold, options, times, scratch};
+  const MethodInput<Matrix> in{comm, a_rows, b ? &*b_rows : nullptr, n_a, n_b, threshold, options, times, scratch};
 
   // A method that checkpoints (asked for, or one auto may choose) can resume this run.
   const bool may_checkpoint =
@@ -129,11 +166,11 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   if (options.method == Method::Auto && !resumed) {
     const BackgroundSample bg = times.time("sample", [&] {
       return estimate_background(
-          comm, a_rows, a.rows, in.b_or_a(), n_b, !b, threshold, options.sketch.sample_rows, options.seed,
+          comm, a_rows, n_a, in.b_or_a(), n_b, !b, threshold, options.sketch.sample_rows, options.seed,
           problem.mode == Mode::Binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
     });
     const NeighbourhoodProbe probe = times.time("sample", [&] {
-      return probe_neighbourhoods(comm, a_rows, a.rows, in.b_or_a(), n_b, !b, threshold, options.seed);
+      return probe_neighbourhoods(comm, a_rows, n_a, in.b_or_a(), n_b, !b, threshold, options.seed);
     });
     MachineProfile machine;
     agree(comm, [&] {
@@ -146,7 +183,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
       if (calibrated) times.add("calibrate", MPI_Wtime() - start);  // a cached profile costs nothing to report
     }
     ProblemShape shape;
-    shape.n_a = a.rows;
+    shape.n_a = n_a;
     shape.n_b = n_b;
     shape.d = a.cols;
     shape.self_join = !b;
@@ -160,7 +197,7 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
     shape.sign_noise = &bg.sign_noise;
     shape.partnered_a = probe.fraction_a();
     shape.partnered_b = probe.fraction_b();
-    shape.heavy_pairs = probe.heavy_pairs(a.rows, !b);
+    shape.heavy_pairs = probe.heavy_pairs(n_a, !b);
     // Methods that price themselves by timing a sample of their own work.
     for (const SolveMethod* method : solve_methods())
       if (method->serves(problem.mode)) method->measure(in, shape);
@@ -215,6 +252,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
       method->check(options, comm.size());
     }
     if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
+    if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
     if (options.expect_k && *options.expect_k < 1)
       throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
   });
@@ -244,9 +282,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
 
   const InputMatrix* b_input = b ? &*b : nullptr;
+  const MemoryBudget budget = MemoryBudget::of(comm, options.memory_mib);
+  const SolveContext ctx{options, budget, times};
   Outcome outcome = problem.mode == Mode::Binary
-                        ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, options, times, read_binary_rows)
-                        : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, options, times, read_real_rows);
+                        ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, ctx, read_binary_rows)
+                        : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, ctx, read_real_rows);
   if (options.plan_only) return {outcome.method, 0, gather_stage_times(comm, times), outcome.plan};
 
   nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
@@ -256,9 +296,26 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   parameters.update(outcome.result.parameters);
   if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
 
-  // No rank gathers the answer: each keeps a sorted slice and writes it at its offset.
-  const PairSlice slice = times.time("sort", [&] { return sort_pairs_across(comm, std::move(outcome.result.local)); });
-  const std::int64_t found = slice.total;
+  // Rows that are copies of another were solved once: the output has all their pairs.
+  if (!outcome.copies_a.none() || !outcome.copies_b.none())
+    parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", b ? outcome.copies_b.copies() : 0}};
+
+  // The pairs found are held until they are sorted; the sort holds about twice as many again
+  // at its peak, the write 48 MiB of buffers. Refused before the sort if that passes the budget.
+  const double held = static_cast<double>(outcome.result.local.size() * sizeof(Pair));
+  const double sort_bytes = 2 * held + 48.0 * (1 << 20);
+  agree(comm, [&] {
+    budget.check(fmt::format("sorting the {} heavy pairs this rank found", outcome.result.local.size()), sort_bytes);
+  });
+  const double predicted_peak = static_cast<double>(resident_bytes()) + sort_bytes;
+
+  // No rank gathers the answer: each keeps a sorted slice and writes it at its offset, the
+  // pairs of copies made while it is written.
+  PairStream answer = times.time("sort", [&] {
+    return expand_duplicates(comm, sort_pairs_across(comm, std::move(outcome.result.local)), outcome.copies_a,
+                             b ? &outcome.copies_b : nullptr, threshold);
+  });
+  const std::int64_t found = answer.total;
 
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();
   // The write is timed but its own time cannot be in the file it writes: the file carries
@@ -298,7 +355,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     OutputAttributes attrs{
         method_name(outcome.method), method_name(options.method), threshold.theta, options.seed,
         outcome.result.grid,         parameters.dump(),           inputs,          timings_before_write.dump()};
-    write_pairs_temp(comm, out_file->temp(), slice, attrs);
+    write_pairs_temp(comm, out_file->temp(), answer, attrs);
   });
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
 
@@ -312,6 +369,10 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   spdlog::info("solve: time per stage (slowest rank):{}", stages);
 
   const nlohmann::ordered_json peak_rss = gather_peak_rss(comm);
+  const double predicted_mib = boost::mpi::all_reduce(comm, predicted_peak / (1 << 20), boost::mpi::maximum<double>());
+  if (comm.rank() == 0 && peak_rss["max"].get<double>() > budget.mib())
+    spdlog::warn("solve: a rank's peak memory, {:.0f} MiB, passed the budget of {:.0f} MiB per rank ({})",
+                 peak_rss["max"].get<double>(), budget.mib(), budget.describe());
   spdlog::info("solve: peak memory {:.0f} MiB on the largest rank (mean {:.0f}); exact kernels {}, GEMM on {}",
                peak_rss["max"].get<double>(), peak_rss["mean"].get<double>(), kernel_name(), blas_kernels());
   if (!options.report.empty()) {
@@ -327,6 +388,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                      {"pairs", found},
                                      {"timings", summary.timings},
                                      {"peak_rss_mib", peak_rss},
+                                     {"memory",
+                                      {{"budget_mib", budget.mib()},
+                                       {"budget", budget.describe()},
+                                       {"predicted_peak_mib", predicted_mib},
+                                       {"measured_peak_mib", peak_rss["max"]}}},
                                      {"kernels", {{"exact", kernel_name()}, {"blas", blas_kernels()}}}};
     if (!outcome.result.repetitions.is_null()) report["repetitions"] = outcome.result.repetitions;
     if (!summary.plan.is_null()) report["plan"] = summary.plan;

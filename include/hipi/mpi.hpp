@@ -124,6 +124,21 @@ void all_gather_parts(const Comm& comm, const T* in, T* out, const std::vector<i
   T in_dummy{}, out_dummy{};
   boost::mpi::all_gatherv(comm, in ? in : &in_dummy, out ? out : &out_dummy, sizes);
 }
+/// Collective: every rank's `bytes` bytes at `data`, on every rank (part r from rank r), in
+/// rounds of at most mpi_byte_limit() bytes in all, so any total works.
+RankedBytes all_gather_bytes(const Comm& comm, const char* data, std::int64_t bytes);
+
+/// all_gather_bytes for a vector of a trivially copyable type: all ranks' elements in rank order.
+template <class T>
+std::vector<T> all_gather_vector(const Comm& comm, const std::vector<T>& mine) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  const RankedBytes got = all_gather_bytes(comm, reinterpret_cast<const char*>(mine.data()),
+                                           static_cast<std::int64_t>(mine.size() * sizeof(T)));
+  std::vector<T> all(got.data.size() / sizeof(T));
+  if (!all.empty()) std::memcpy(all.data(), got.data.data(), got.data.size());
+  return all;
+}
+
 /// Element-wise reduction of `values` over all ranks, result on every rank. (Boost's
 /// inplace() binds a reference to MPI_IN_PLACE, which UBSan rightly flags; one copy instead.)
 template <class T, class Op>

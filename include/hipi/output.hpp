@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,35 @@ struct PairSlice {
 /// all-to-all of any size). Slices hold about total / P pairs each.
 PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local);
 
+/// The sample sort's two steps, shared with the expansion of duplicate rows (duplicates.hpp).
+/// A key offered for the splitters, standing for `weight` pairs at or after it.
+struct SplitterOffer {
+  Pair key;
+  double weight = 0;
+};
+/// Up to clamp(2^16 / P, 1, 256) offers at even steps through this rank's sorted pairs.
+std::vector<SplitterOffer> offers_of(const Comm& comm, const std::vector<Pair>& sorted);
+/// Collective: the P - 1 (or fewer) keys that cut the weight of every rank's `mine` offers,
+/// plus `shared` (the same offers on every rank, counted once), into P parts of about equal
+/// weight. Rank r's part is [splitter r - 1, splitter r).
+std::vector<Pair> choose_splitters(const Comm& comm, const std::vector<SplitterOffer>& mine,
+                                   const std::vector<SplitterOffer>& shared = {});
+/// Collective: sends each of this rank's sorted pairs to the rank whose part holds it and
+/// returns this rank's part, sorted (the received runs merged).
+std::vector<Pair> route_sorted(const Comm& comm, std::vector<Pair> sorted, const std::vector<Pair>& splitters);
+
+/// This rank's part of the answer made piece by piece in output order: `count` pairs that go
+/// at `offset` of the `total` in the answer; next(piece, max) appends up to `max` of them.
+/// The answer need not be held anywhere at once (duplicate rows expand while written).
+struct PairStream {
+  std::int64_t count = 0, offset = 0, total = 0;
+  std::function<void(std::vector<Pair>& piece, std::int64_t max)> next;
+  /// A stream over a slice held elsewhere (it must outlive the stream).
+  static PairStream over(const PairSlice& slice);
+  /// A stream that owns its slice.
+  static PairStream owning(PairSlice slice);
+};
+
 /// Root attributes of an output file (DESIGN.md section 5).
 struct OutputAttributes {
   std::string method;            // the method that ran
@@ -105,11 +135,11 @@ struct OutputAttributes {
 /// float64 [m] of a new file at `temp` (through MPI-IO, collective writes at the slices'
 /// offsets), with rank 0's `attrs` and `ranks` = the communicator's size; the file is closed and complete on return.
 /// Rank 0 commits it once every rank agrees the run succeeded.
-void write_pairs_temp(const Comm& comm, const std::string& temp, const PairSlice& slice, const OutputAttributes& attrs);
+void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pairs, const OutputAttributes& attrs);
 
 /// Collective: creates /pairs and /inner_products in a file opened in parallel and writes
-/// each rank's slice at its offset: the format of the output and of the checkpoint.
-void write_pair_slices(const Comm& comm, h5::File& file, const PairSlice& slice);
+/// each rank's stream at its offset: the format of the output and of the checkpoint.
+void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs);
 
 /// Collective: this rank's share (a contiguous block) of the pairs of a file written by
 /// write_pair_slices, read in parallel (resuming a checkpoint).

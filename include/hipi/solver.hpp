@@ -15,9 +15,9 @@ namespace hipi {
 
 struct SolveOptions {
   Problem problem;
-  std::string out;              // output HDF5 file
+  std::string out;  // output HDF5 file
   Method method = Method::Auto;
-  SketchOptions sketch;         // used by the sketch method
+  SketchOptions sketch;  // used by the sketch method
   std::uint64_t seed = 1;
   std::string report;                    // JSON report path; empty for none
   double delta = 1e-3;                   // auto: allowed miss probability per heavy pair
@@ -26,12 +26,13 @@ struct SolveOptions {
   bool plan_only = false;                // hipi plan: choose and print the plan, compute nothing
   std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
   double checkpoint_interval = 300;      // brute force: seconds between checkpoints; 0 none (checkpoint.hpp)
+  std::int64_t memory_mib = 0;           // budget per rank in MiB; 0: the default (memory.hpp)
 };
 
 /// What a run did, on every rank.
 struct SolveSummary {
   Method method = Method::Auto;  // the method that ran (or, for plan_only, would run)
-  std::int64_t pairs = 0;  // heavy pairs written
+  std::int64_t pairs = 0;        // heavy pairs written
   nlohmann::ordered_json timings;
   nlohmann::ordered_json plan;  // auto: the chosen plan, runner-up and brute force, predicted
 };

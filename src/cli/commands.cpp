@@ -111,6 +111,10 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
+  cmd->add_option("--memory-mib", o.memory_mib,
+                  "Memory budget per rank in MiB (default: 80% of the node's memory over the ranks on the node); a "
+                  "job past it is refused with the sizes")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--profile", o.profile,
                   "auto: machine profile from hipi calibrate (default: the one cached for this machine and launch "
                   "layout, or calibrate now, ~1 s, and cache it)");

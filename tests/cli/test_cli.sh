@@ -127,6 +127,7 @@ done
 
 expect_error "grid not matching ranks" 2 "--grid 2x2 has 4 processes but the job has 3" 3 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 2x2
 expect_error "group size zero" 2 "--group-size" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --group-size 0
+expect_error "memory budget too small for the rows" 2 "past the budget of 1 MiB per rank \(--memory-mib 1\)" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --memory-mib 1
 
 # --- calibrate and plan: a profile file, a printed plan, no output file -------------------
 run 2 calibrate --d 300 --out profile.toml

@@ -144,7 +144,7 @@ std::vector<ErrorCase> cases() {
          });
          o = binary_options(d.path("huge.h5"), "");
        },
-       {"huge.h5:/A", "cannot hold", "GiB", "ranks"}},
+       {"huge.h5:/A", "rows of", "past the budget", "MiB per rank", "more ranks"}},
       {"rho_out_of_range",
        [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
          write_dataset(c, d.path("a.h5"), "/A", {4, 8}, signs(32), true);

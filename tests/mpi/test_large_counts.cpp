@@ -174,7 +174,8 @@ TEST(LargeCounts, PairFilesRoundTripInShares) {
     const PairSlice slice = sort_pairs_across(world, found_pairs(world, count));
     {
       h5::File file = h5::File::create(path, &world);
-      write_pair_slices(world, file, slice);
+      PairStream pairs = PairStream::over(slice);
+      write_pair_slices(world, file, pairs);
       file.close();
     }
     const std::vector<Pair> all = gather_answer(world, read_pair_share(world, path));
@@ -182,4 +183,19 @@ TEST(LargeCounts, PairFilesRoundTripInShares) {
       EXPECT_EQ(all, naive_union(world, count)) << count << " pairs per rank";
     }
   }
+}
+
+// all_gather_vector in rounds of a 16-byte limit: every rank's elements, in rank order,
+// including ranks with none.
+TEST(LargeCounts, AllGatherInRounds) {
+  Comm world;
+  LoweredMpiLimit lowered(16);
+  std::vector<std::int64_t> mine;
+  for (std::int64_t k = 0; k < (world.rank() % 2 ? 0 : 37 * (world.rank() + 1)); ++k)
+    mine.push_back(1000 * world.rank() + k);
+  const std::vector<std::int64_t> all = all_gather_vector(world, mine);
+  std::vector<std::int64_t> want;
+  for (int r = 0; r < world.size(); ++r)
+    for (std::int64_t k = 0; k < (r % 2 ? 0 : 37 * (r + 1)); ++k) want.push_back(1000 * r + k);
+  EXPECT_EQ(all, want);
 }

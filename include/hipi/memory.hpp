@@ -1,0 +1,40 @@
+// The memory budget of a rank (--memory-mib): what one rank may hold, checked before the
+// steps that would pass it, so that a job too large for its ranks is refused with the sizes
+// instead of being killed by the kernel's OOM killer partway through.
+//
+// Checked today: the rows a rank reads (before reading them) and the pairs of the answer a
+// rank holds before they are sorted (the sort holds them about three times over). Not yet
+// modeled: each method's working space (sketch panels, PBLAS replicas, hash tables); the
+// report shows predicted against measured peak RSS per rank so the gap is visible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hipi/mpi.hpp"
+
+namespace hipi {
+
+/// The default budget: this fraction of the node's memory, shared by the ranks on the node.
+constexpr double kDefaultMemoryFraction = 0.8;
+
+struct MemoryBudget {
+  std::int64_t bytes = 0;
+  bool by_default = true;  // not given: kDefaultMemoryFraction of the node over its ranks
+  int node_ranks = 1;      // ranks on this rank's node
+
+  /// Collective: `mib` MiB when positive, otherwise the default for this rank's node.
+  static MemoryBudget of(const Comm& comm, std::int64_t mib);
+  double mib() const { return static_cast<double>(bytes) / (1 << 20); }
+  /// Throws InputError naming `what` when this rank's resident memory now plus `more_bytes`
+  /// would pass the budget. Not collective: call inside agree().
+  void check(const std::string& what, double more_bytes) const;
+  /// How the budget was set, for messages: "--memory-mib 1536" or "the default: 80% of ...".
+  std::string describe() const;
+};
+
+/// This process's resident memory now, and its peak so far, in bytes (Linux /proc, getrusage).
+std::int64_t resident_bytes();
+std::int64_t peak_resident_bytes();
+
+}  // namespace hipi

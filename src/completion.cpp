@@ -27,28 +27,17 @@ template <class Matrix>
 Matrix gather_rows(const Comm& comm, const Matrix& local, RowRange local_range, const std::vector<std::int64_t>& mine,
                    std::vector<std::int64_t>& ids) {
   using V = typename Matrix::value_type;
-  const std::int64_t stride = local.stride();
-  std::vector<int> counts;
-  boost::mpi::all_gather(comm, static_cast<int>(mine.size()), counts);
-  std::int64_t total = 0;
-  for (int c : counts) total += c;
-  ids.assign(total, 0);
-  const std::vector<std::int64_t> send_ids(mine.begin(), mine.end());
-  all_gather_parts(comm, send_ids.data(), ids.data(), counts);
-
-  std::vector<V> send(static_cast<std::size_t>(mine.size() * stride));
+  const auto stride = static_cast<std::size_t>(local.stride());
+  ids = all_gather_vector(comm, mine);  // in rounds under mpi_byte_limit(): any number of rows
+  std::vector<V> send(mine.size() * stride);
   for (std::size_t k = 0; k < mine.size(); ++k) {
     const V* row = local.row(mine[k] - local_range.begin);
     std::copy(row, row + stride, send.data() + k * stride);
   }
-  std::vector<int> value_counts(counts.size());
-  for (std::size_t r = 0; r < counts.size(); ++r) {
-    HIPI_ASSERT(std::int64_t{counts[r]} * stride <= INT_MAX);
-    value_counts[r] = static_cast<int>(counts[r] * stride);
-  }
-  Matrix all(total, local.cols());
-  HIPI_ASSERT(static_cast<std::int64_t>(all.storage_size()) == total * stride);
-  all_gather_parts(comm, send.data(), total > 0 ? all.data() : nullptr, value_counts);
+  const std::vector<V> values = all_gather_vector(comm, send);
+  Matrix all(static_cast<std::int64_t>(ids.size()), local.cols());
+  HIPI_ASSERT(all.storage_size() == values.size());
+  if (!values.empty()) std::copy(values.begin(), values.end(), all.data());
   return all;
 }
 

@@ -30,13 +30,9 @@ Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int6
       const V* row = local.rows.row(ids[k] - local.range.begin);
       mine.insert(mine.end(), row, row + stride);
     }
-  // Every rank needs every record: one all-gather (not P copies of an all-to-all).
-  std::vector<int> sizes;
-  boost::mpi::all_gather(comm, static_cast<int>(mine.size()), sizes);
-  std::int64_t total = 0;
-  for (int size : sizes) total += size;
-  std::vector<V> all(static_cast<std::size_t>(total));
-  all_gather_parts(comm, mine.data(), all.data(), sizes);
+  // Every rank needs every record: an all-gather (not P copies of an all-to-all), in rounds
+  // under mpi_byte_limit().
+  const std::vector<V> all = all_gather_vector(comm, mine);
   Matrix sample(count, local.rows.cols());
   for (std::size_t at = 0; at < all.size(); at += 1 + stride)
     std::copy(all.begin() + at + 1, all.begin() + at + 1 + stride, sample.row(static_cast<std::int64_t>(all[at])));

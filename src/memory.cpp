@@ -6,6 +6,8 @@
 
 #include <fstream>
 
+#include "hipi/problem.hpp"
+
 namespace hipi {
 
 namespace {
@@ -42,6 +44,12 @@ void MemoryBudget::check(const std::string& what, double more_bytes) const {
       fmt::format("{}: {:.1f} MiB more on a rank that holds {:.0f} MiB already ({:.0f} MiB in all) is "
                   "past the budget of {:.0f} MiB per rank ({}); use more ranks (or nodes), or a larger budget",
                   what, more_bytes / (1 << 20), now / (1 << 20), (now + more_bytes) / (1 << 20), mib(), describe()));
+}
+
+double check_sort_fits(const Comm& comm, const MemoryBudget& budget, std::size_t pairs_held) {
+  const double more = 2.0 * static_cast<double>(pairs_held * sizeof(Pair)) + 48.0 * (1 << 20);
+  agree(comm, [&] { budget.check(fmt::format("sorting the {} heavy pairs this rank holds", pairs_held), more); });
+  return more;
 }
 
 std::int64_t resident_bytes() {

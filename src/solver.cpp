@@ -142,7 +142,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   // From here on, rows are the distinct rows (all rows when there are no copies).
   const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
   MethodScratch scratch;
-  const MethodInput<Matrix> in{comm, a_rows, b ? &*b_rows : nullptr, n_a, n_b, threshold, options, times, scratch};
+  const MethodInput<Matrix> in{comm,    a_rows,    b ? &*b_rows : nullptr, n_a, n_b, threshold, options, times,
+                               scratch, ctx.budget};
 
   // A method that checkpoints (asked for, or one auto may choose) can resume this run.
   const bool may_checkpoint =
@@ -300,13 +301,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   if (!outcome.copies_a.none() || !outcome.copies_b.none())
     parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", b ? outcome.copies_b.copies() : 0}};
 
-  // The pairs found are held until they are sorted; the sort holds about twice as many again
-  // at its peak, the write 48 MiB of buffers. Refused before the sort if that passes the budget.
-  const double held = static_cast<double>(outcome.result.local.size() * sizeof(Pair));
-  const double sort_bytes = 2 * held + 48.0 * (1 << 20);
-  agree(comm, [&] {
-    budget.check(fmt::format("sorting the {} heavy pairs this rank found", outcome.result.local.size()), sort_bytes);
-  });
+  const double sort_bytes = check_sort_fits(comm, budget, outcome.result.local.size());
   const double predicted_peak = static_cast<double>(resident_bytes()) + sort_bytes;
 
   // No rank gathers the answer: each keeps a sorted slice and writes it at its offset, the

@@ -33,6 +33,12 @@ struct MemoryBudget {
   std::string describe() const;
 };
 
+/// Collective: the pairs of the answer a rank holds are kept until they are sorted, and the
+/// sort holds about twice as many again at its peak, the write 48 MiB of buffers. Throws an
+/// agreed InputError when that would pass the budget on any rank; returns the bytes it
+/// adds on this rank.
+double check_sort_fits(const Comm& comm, const MemoryBudget& budget, std::size_t pairs_held);
+
 /// This process's resident memory now, and its peak so far, in bytes (Linux /proc, getrusage).
 std::int64_t resident_bytes();
 std::int64_t peak_resident_bytes();

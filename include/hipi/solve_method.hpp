@@ -16,6 +16,7 @@
 #include "hipi/brute.hpp"
 #include "hipi/checkpoint.hpp"
 #include "hipi/matrix_blocks.hpp"
+#include "hipi/memory.hpp"
 #include "hipi/method.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/plan.hpp"
@@ -46,6 +47,7 @@ struct MethodInput {
   const SolveOptions& options;
   StageTimes& times;
   MethodScratch& scratch;
+  const MemoryBudget& budget;  // per rank: a method that holds a growing answer checks it as it goes
   bool self_join() const { return b == nullptr; }
   const LocalRows<Matrix>& b_or_a() const { return b ? *b : a; }
 };

@@ -36,6 +36,7 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
     }
     schedule.at_boundary = [&](std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
       fault_point("unit");
+      check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
       progress.update(done, total, resume.checkpointer.at_boundary(done, total, found));
     };
     // Stop signals wait for the next unit boundary only where a checkpoint can be saved.

@@ -176,24 +176,3 @@ TEST(Duplicates, IdenticalRowsWithinTheMemoryBudget) {
     EXPECT_EQ(report["parameters"]["duplicate_rows"]["a"].get<std::int64_t>(), n - 1);
   }
 }
-
-// A budget the rows cannot fit in is refused before they are read, on every rank alike.
-TEST(Duplicates, RowsPastTheBudgetAreRefusedBeforeReading) {
-  Comm world;
-  SharedTempDir dir(world);
-  const std::int64_t n = 64, d = 64;
-  const std::string file = dir.path("rows.h5");
-  write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 4), true);
-  SolveOptions o = options(file, Mode::Binary, 0.5, false, Method::Auto, dir.path("out.h5"));
-  o.memory_mib = 1;  // less than any process holds before it reads
-  try {
-    run_solve(world, o);
-    ADD_FAILURE() << "a 1 MiB budget was not refused";
-  } catch (const InputError& e) {
-    EXPECT_TRUE(e.collective());
-    EXPECT_NE(std::string(e.what()).find("past the budget of 1 MiB per rank (--memory-mib 1)"), std::string::npos)
-        << e.what();
-    EXPECT_NE(std::string(e.what()).find("rows of"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(exists(o.out));
-}

@@ -1,0 +1,73 @@
+// --memory-mib: a job past its budget per rank is refused on every rank alike, with the
+// sizes, and leaves no output: before the rows are read, and while brute force's answer
+// grows past what the sort could hold.
+#include <gtest/gtest.h>
+
+#include <boost/mpi/collectives.hpp>
+
+#include "hipi/memory.hpp"
+#include "hipi/solver.hpp"
+#include "mpi/fixtures.hpp"
+
+using namespace hipi;
+using namespace hipi::test;
+
+namespace {
+SolveOptions self_join(const std::string& file, const std::string& out, std::int64_t memory_mib) {
+  SolveOptions o;
+  o.problem.a = {file, "/A"};
+  o.problem.mode = Mode::Binary;
+  o.problem.value = 0.5;
+  o.method = Method::Brute;
+  o.out = out;
+  o.memory_mib = memory_mib;
+  return o;
+}
+}  // namespace
+
+// A budget the rows cannot fit in is refused before they are read, on every rank alike.
+TEST(MemoryBudget, RowsPastTheBudgetAreRefusedBeforeReading) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::int64_t n = 64, d = 64;
+  const std::string file = dir.path("rows.h5");
+  write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 4), true);
+  const SolveOptions o = self_join(file, dir.path("out.h5"), 1);  // less than any process holds
+  try {
+    run_solve(world, o);
+    ADD_FAILURE() << "a 1 MiB budget was not refused";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("past the budget of 1 MiB per rank (--memory-mib 1)"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("rows of"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(exists(o.out));
+}
+
+// 4096 distinct rows whose every pair is heavy (the bits of r in the last 12 coordinates:
+// <a_i, a_j> >= 64 - 24 >= 32): 8,386,560 pairs, 201 MiB, which the sort would hold twice
+// again; a budget of what the ranks hold now plus 100 MiB cannot take that.
+TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::int64_t n = 4096, d = 64;
+  std::vector<std::int8_t> v(static_cast<std::size_t>(n * d), 1);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (int b = 0; b < 12; ++b)
+      if ((r >> b) & 1) v[static_cast<std::size_t>(r * d + d - 1 - b)] = -1;
+  const std::string file = dir.path("distinct.h5");
+  write_dataset(world, file, "/A", {n, d}, v, true);
+  const std::int64_t held_mib =
+      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  const SolveOptions o = self_join(file, dir.path("out.h5"), held_mib + 100);
+  try {
+    run_solve(world, o);
+    ADD_FAILURE() << "an answer of 8.4 million pairs fit in " << o.memory_mib << " MiB per rank";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("heavy pairs this rank holds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("past the budget of"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(exists(o.out));
+}

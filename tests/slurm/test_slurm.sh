@@ -93,11 +93,17 @@ for _ in $(seq 1 600); do  # up to 120 s for the first checkpoint
   squeue -h -j "$jobid" 2>/dev/null | grep -q . || break
   sleep 0.2
 done
+held=0
 for _ in $(seq 1 300); do  # up to 300 s for the job to requeue, resume and finish
   state=$(squeue -h -j "$jobid" -o "%T %r" 2>/dev/null)
   [ -n "$state" ] || break
-  # Slurm holds a requeued job back (reason BeginTime) for a while; start it now.
-  [ "$state" = "PENDING BeginTime" ] && scontrol update JobId="$jobid" StartTime=now >/dev/null 2>&1
+  # Slurm holds a requeued job back (reason BeginTime) for a while; start it sooner, but not
+  # within the second of the requeue: slurmd refuses a launch whose credential is no newer
+  # than the old run's revocation ("Job credential revoked"; the job then fails at once).
+  if [ "$state" = "PENDING BeginTime" ]; then
+    held=$((held + 1))
+    [ "$held" -ge 3 ] && scontrol update JobId="$jobid" StartTime=now >/dev/null 2>&1
+  fi
   sleep 1
 done
 log=$(cat preempt.out 2>/dev/null)

@@ -2,6 +2,10 @@
 // calibrated rate (with early abandon for binary data), checkpointed in units of work.
 #include "hipi/brute.hpp"
 
+#include <fmt/format.h>
+
+#include <boost/mpi/collectives.hpp>
+
 #include "hipi/fault.hpp"
 #include "hipi/progress.hpp"
 #include "hipi/solve_method.hpp"
@@ -26,6 +30,16 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
   MethodResult run_rows(const MethodInput<Matrix>& in, const Plan*, ResumeState& resume) const {
     MethodResult out;
     out.grid = "ring of " + std::to_string(in.comm.size());
+    // The ring receives the next block of B while it checks the current one: up to two
+    // buffers the size of the largest block (one at 2 ranks, none at 1).
+    const LocalRows<Matrix>& b = in.b_or_a();
+    const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
+    const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
+    agree(in.comm, [&] {
+      const int buffers = std::min(2, in.comm.size() - 1);
+      in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", buffers, largest),
+                      buffers * row_bytes * static_cast<double>(largest));
+    });
     resume.checkpointer.set_state({{"method", name()}, {"plan", resume.plan}});
     BruteSchedule schedule;
     Progress progress("brute", in.comm.rank());

@@ -71,3 +71,29 @@ TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
   }
   EXPECT_FALSE(exists(o.out));
 }
+
+// Brute force's ring holds up to two blocks of B besides its own: at 2 or more ranks, rows of
+// 16 KiB (d = 4096 floats) whose block fits the budget but whose ring buffers do not are
+// refused before the compute starts.
+TEST(MemoryBudget, RingBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
+  Comm world;
+  if (world.size() < 2) GTEST_SKIP() << "no ring buffers at one rank";
+  SharedTempDir dir(world);
+  const std::int64_t n = 2048 * world.size(), d = 4096;
+  const std::string file = dir.path("wide.h5");
+  write_dataset(world, file, "/A", {n, d}, random_normals(n, d, 8), true);
+  const std::int64_t held_mib =
+      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  // Own block 32 MiB; the ring adds 32 (2 ranks) or 64 MiB.
+  SolveOptions o = self_join(file, dir.path("out.h5"), held_mib + 32 + 16);
+  o.problem.mode = Mode::Real;
+  o.problem.value = 1e9;
+  try {
+    run_solve(world, o);
+    ADD_FAILURE() << "the ring's buffers fit in " << o.memory_mib << " MiB per rank";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("ring buffer"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(exists(o.out));
+}

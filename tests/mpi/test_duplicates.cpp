@@ -172,7 +172,9 @@ TEST(Duplicates, IdenticalRowsWithinTheMemoryBudget) {
     std::ifstream in(o.report);
     const nlohmann::json report = nlohmann::json::parse(in);
     EXPECT_EQ(report["memory"]["budget_mib"].get<double>(), 1536.0);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory and quarantine count in the peak
     EXPECT_LE(report["memory"]["measured_peak_mib"].get<double>(), 1536.0);
+#endif
     EXPECT_EQ(report["parameters"]["duplicate_rows"]["a"].get<std::int64_t>(), n - 1);
   }
 }

@@ -1,5 +1,6 @@
 #include "hipi/solver.hpp"
 
+#include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <filesystem>
 #include <type_traits>
@@ -364,7 +365,11 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   spdlog::info("solve: time per stage (slowest rank):{}", stages);
 
   const nlohmann::ordered_json peak_rss = gather_peak_rss(comm);
-  const double predicted_mib = boost::mpi::all_reduce(comm, predicted_peak / (1 << 20), boost::mpi::maximum<double>());
+  // Per rank, predicted (at the sort) against measured (the process's peak), in rank order.
+  std::vector<double> predicted_by_rank, measured_by_rank;
+  boost::mpi::all_gather(comm, predicted_peak / (1 << 20), predicted_by_rank);
+  boost::mpi::all_gather(comm, static_cast<double>(peak_resident_bytes()) / (1 << 20), measured_by_rank);
+  const double predicted_mib = *std::max_element(predicted_by_rank.begin(), predicted_by_rank.end());
   if (comm.rank() == 0 && peak_rss["max"].get<double>() > budget.mib())
     spdlog::warn("solve: a rank's peak memory, {:.0f} MiB, passed the budget of {:.0f} MiB per rank ({})",
                  peak_rss["max"].get<double>(), budget.mib(), budget.describe());
@@ -387,7 +392,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                       {{"budget_mib", budget.mib()},
                                        {"budget", budget.describe()},
                                        {"predicted_peak_mib", predicted_mib},
-                                       {"measured_peak_mib", peak_rss["max"]}}},
+                                       {"measured_peak_mib", peak_rss["max"]},
+                                       {"predicted_by_rank_mib", predicted_by_rank},
+                                       {"measured_by_rank_mib", measured_by_rank}}},
                                      {"kernels", {{"exact", kernel_name()}, {"blas", blas_kernels()}}}};
     if (!outcome.result.repetitions.is_null()) report["repetitions"] = outcome.result.repetitions;
     if (!summary.plan.is_null()) report["plan"] = summary.plan;

@@ -172,8 +172,11 @@ TEST(Duplicates, IdenticalRowsWithinTheMemoryBudget) {
     std::ifstream in(o.report);
     const nlohmann::json report = nlohmann::json::parse(in);
     EXPECT_EQ(report["memory"]["budget_mib"].get<double>(), 1536.0);
+    ASSERT_EQ(report["memory"]["measured_by_rank_mib"].size(), static_cast<std::size_t>(world.size()));
+    ASSERT_EQ(report["memory"]["predicted_by_rank_mib"].size(), static_cast<std::size_t>(world.size()));
 #if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory and quarantine count in the peak
     EXPECT_LE(report["memory"]["measured_peak_mib"].get<double>(), 1536.0);
+    for (const auto& rank_peak : report["memory"]["measured_by_rank_mib"]) EXPECT_LE(rank_peak.get<double>(), 1536.0);
 #endif
     EXPECT_EQ(report["parameters"]["duplicate_rows"]["a"].get<std::int64_t>(), n - 1);
   }

@@ -326,9 +326,14 @@ PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates
   std::vector<std::int64_t> counts;
   std::vector<SplitterOffer> shared, mine = offers_of(comm, slice.pairs);
   for (SplitterOffer& o : mine) o.key = row_key(o.key.i);
-  for (std::int64_t i : rows) {
-    counts.push_back(expansion->count(i));
-    shared.push_back({row_key(i), static_cast<double>(counts.back())});
+  for (std::int64_t i : rows) counts.push_back(expansion->count(i));
+  // At most 2^16 shared offers (as the sort's sample): consecutive expanded rows in one
+  // offer, keyed by the first of them, weighing their pairs together.
+  const std::size_t per_offer = std::max<std::size_t>(1, (rows.size() + 65535) / 65536);
+  for (std::size_t t = 0; t < rows.size(); t += per_offer) {
+    double weight = 0;
+    for (std::size_t u = t; u < std::min(rows.size(), t + per_offer); ++u) weight += static_cast<double>(counts[u]);
+    shared.push_back({row_key(rows[t]), weight});
   }
   const std::vector<Pair> splitters = choose_splitters(comm, mine, shared);
   const auto r = static_cast<std::size_t>(comm.rank());

@@ -93,6 +93,17 @@ LoweredMpiLimit::~LoweredMpiLimit() {
   ::unsetenv("HIPI_TEST_MPI_LIMIT");
 }
 
+SolveOptions self_join_options(const std::string& file, Mode mode, double value, Method method,
+                               const std::string& out) {
+  SolveOptions o;
+  o.problem.a = {file, "/A"};
+  o.problem.mode = mode;
+  o.problem.value = value;
+  o.method = method;
+  o.out = out;
+  return o;
+}
+
 Solved solve_and_read(const Comm& comm, const SolveOptions& o) {
   run_solve(comm, o);
   Solved r;

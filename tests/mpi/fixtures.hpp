@@ -52,6 +52,9 @@ std::vector<float> random_normals(std::int64_t rows, std::int64_t d, std::uint64
 template <class T>
 std::vector<Pair> naive_pairs(const std::vector<T>& a, const std::vector<T>* b, std::int64_t d, const Threshold& t);
 
+/// Options for a self-join of file:/A with `method`, writing `out`.
+SolveOptions self_join_options(const std::string& file, Mode mode, double value, Method method, const std::string& out);
+
 /// What a solve wrote, read back on rank 0 (empty on the other ranks).
 struct Solved {
   std::vector<Pair> pairs;

@@ -43,19 +43,6 @@ std::vector<std::pair<std::int64_t, std::int64_t>> naive_copies(const std::vecto
   return copies;
 }
 
-// A self-join of file:/A.
-SolveOptions options(const std::string& file, Mode mode, double value, bool abs, Method method,
-                     const std::string& out) {
-  SolveOptions o;
-  o.problem.a = {file, "/A"};
-  o.problem.mode = mode;
-  o.problem.value = value;
-  o.problem.abs = abs;
-  o.method = method;
-  o.out = out;
-  return o;
-}
-
 }  // namespace
 
 TEST(Duplicates, EveryMethodGivesTheFullAnswer) {
@@ -79,7 +66,8 @@ TEST(Duplicates, EveryMethodGivesTheFullAnswer) {
         const Threshold t{std::ceil(rho * d), abs};
         const std::vector<Pair> want = naive_pairs(a, self ? nullptr : &b, d, t);
         for (const Method method : {Method::Brute, Method::Hash, Method::Sketch, Method::Auto}) {
-          SolveOptions o = options(file, Mode::Binary, rho, abs, method, dir.path("out.h5"));
+          SolveOptions o = self_join_options(file, Mode::Binary, rho, method, dir.path("out.h5"));
+          o.problem.abs = abs;
           if (!self) o.problem.b = DatasetRef{file, "/B"};
           const Solved got = solve_and_read(world, o);
           if (world.rank() != 0) continue;
@@ -108,7 +96,9 @@ TEST(Duplicates, RealRowsCollapseToo) {
     const Threshold t{tau, abs};
     const std::vector<Pair> want = naive_pairs<float>(a, nullptr, d, t);
     for (const Method method : {Method::Brute, Method::Sketch, Method::Auto}) {
-      const Solved got = solve_and_read(world, options(file, Mode::Real, tau, abs, method, dir.path("out.h5")));
+      SolveOptions o = self_join_options(file, Mode::Real, tau, method, dir.path("out.h5"));
+      o.problem.abs = abs;
+      const Solved got = solve_and_read(world, o);
       if (world.rank() == 0) {
         EXPECT_TRUE(same_pairs(got.pairs, want, 1e-9)) << method_name(method) << " abs " << abs;
         EXPECT_GT(want.size(), 300u);  // 26 copies: 325 pairs among them (|row|^2 ~ 48 > 30)
@@ -155,7 +145,7 @@ TEST(Duplicates, IdenticalRowsWithinTheMemoryBudget) {
   const std::int64_t n = 3000, d = 64;
   const std::string file = dir.path("same.h5");
   write_dataset(world, file, "/A", {n, d}, std::vector<std::int8_t>(static_cast<std::size_t>(n * d), 1), true);
-  SolveOptions o = options(file, Mode::Binary, 0.5, false, Method::Auto, dir.path("out.h5"));
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Auto, dir.path("out.h5"));
   o.report = dir.path("report.json");
   o.memory_mib = 1536;
   const SolveSummary summary = run_solve(world, o);

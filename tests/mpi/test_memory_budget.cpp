@@ -21,17 +21,6 @@ constexpr bool kResidentTracksHeld = false;
 #else
 constexpr bool kResidentTracksHeld = true;
 #endif
-
-SolveOptions self_join(const std::string& file, const std::string& out, std::int64_t memory_mib) {
-  SolveOptions o;
-  o.problem.a = {file, "/A"};
-  o.problem.mode = Mode::Binary;
-  o.problem.value = 0.5;
-  o.method = Method::Brute;
-  o.out = out;
-  o.memory_mib = memory_mib;
-  return o;
-}
 }  // namespace
 
 // A budget the rows cannot fit in is refused before they are read, on every rank alike.
@@ -41,7 +30,8 @@ TEST(MemoryBudget, RowsPastTheBudgetAreRefusedBeforeReading) {
   const std::int64_t n = 64, d = 64;
   const std::string file = dir.path("rows.h5");
   write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 4), true);
-  const SolveOptions o = self_join(file, dir.path("out.h5"), 1);  // less than any process holds
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
+  o.memory_mib = 1;  // less than any process holds
   try {
     run_solve(world, o);
     ADD_FAILURE() << "a 1 MiB budget was not refused";
@@ -71,7 +61,8 @@ TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
   malloc_trim(0);
   const std::int64_t held_mib =
       boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
-  const SolveOptions o = self_join(file, dir.path("out.h5"), held_mib + 100);
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
+  o.memory_mib = held_mib + 100;
   try {
     run_solve(world, o);
     ADD_FAILURE() << "an answer of 8.4 million pairs fit in " << o.memory_mib << " MiB per rank";
@@ -98,7 +89,8 @@ TEST(MemoryBudget, RingBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   malloc_trim(0);  // freed pages back to the system before measuring what is held
   const std::int64_t held_mib =
       boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
-  SolveOptions o = self_join(file, dir.path("out.h5"), held_mib + 64 + 32);
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
+  o.memory_mib = held_mib + 64 + 32;
   o.problem.mode = Mode::Real;
   o.problem.value = 1e9;
   try {

@@ -13,9 +13,26 @@ namespace {
 enum Stream : std::uint64_t { kPermutation = 11, kSign = 12 };
 }
 
+std::int64_t TiledRows::first_tile(int part) const {
+  const std::int64_t base = tiles() / parts, extra = tiles() % parts;
+  return part * base + std::min<std::int64_t>(part, extra);
+}
+
 RowRange TiledRows::rows(int part) const {
-  const std::int64_t begin = std::min(n, static_cast<std::int64_t>(part) * tiles_per_part() * tile);
-  return {begin, std::min(n, begin + tiles_per_part() * tile)};
+  return {std::min(n, first_tile(part) * tile), std::min(n, first_tile(part + 1) * tile)};
+}
+
+int TiledRows::owner_of_tile(std::int64_t t) const {
+  const std::int64_t base = tiles() / parts, extra = tiles() % parts;
+  const std::int64_t in_larger = extra * (base + 1);  // tiles of the parts holding one more
+  return static_cast<int>(t < in_larger ? t / (base + 1) : extra + (t - in_larger) / base);
+}
+
+std::int64_t balanced_tile(std::int64_t n, int parts, std::int64_t group, std::int64_t largest) {
+  const std::int64_t fits = n / (kTilesPerPart * parts);  // the largest tile that leaves enough tiles
+  if (fits >= largest) return std::max(largest, group);
+  const std::int64_t unit = fits >= 64 ? 64 : group;
+  return std::max(group, fits / unit * unit);
 }
 
 Grouping::Grouping(std::int64_t n, std::int64_t group_size, std::int64_t tile, std::uint64_t seed, int repetition,
@@ -31,13 +48,13 @@ std::int64_t Grouping::groups() const {
 }
 
 RowRange Grouping::groups_of(const TiledRows& tiled, int part) const {
-  const std::int64_t per_part = tiled.tiles_per_part() * groups_per_tile();
-  const std::int64_t begin = std::min(groups(), part * per_part);
-  return {begin, std::min(groups(), begin + per_part)};
+  // Only the last tile can hold fewer groups, and it is the last part's.
+  return {std::min(groups(), tiled.first_tile(part) * groups_per_tile()),
+          std::min(groups(), tiled.first_tile(part + 1) * groups_per_tile())};
 }
 
 int Grouping::owner_of_group(std::int64_t group, const TiledRows& tiled) const {
-  return static_cast<int>(group / (tiled.tiles_per_part() * groups_per_tile()));
+  return tiled.owner_of_tile(group / groups_per_tile());
 }
 
 RandomStream Grouping::stream(std::uint64_t purpose, std::int64_t index) const {

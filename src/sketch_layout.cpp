@@ -18,22 +18,25 @@ std::int64_t panel_width(std::int64_t rows_of_c, std::int64_t block, GridShape s
   return blocks * block * shape.cols;
 }
 
-GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
-                       std::int64_t panel_elements) {
-  GridShape best = squarest_grid(ranks);
-  double best_cost = -1;
-  for (int rows = ranks; rows >= 1; --rows) {  // taller first: ties keep the taller grid
+std::vector<GridShape> product_grids(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
+                                     std::int64_t panel_elements) {
+  std::vector<std::pair<double, GridShape>> costed;
+  for (int rows = ranks; rows >= 1; --rows) {  // taller first: the stable sort keeps ties taller
     if (ranks % rows != 0) continue;
     const GridShape shape{rows, ranks / rows};
     const std::int64_t width = panel_width(groups_a, block, shape, panel_elements);
     const double panels = std::ceil(double(groups_b) / double(width));
-    const double cost = panels * double(groups_a) * (shape.cols - 1) + double(groups_b) * (shape.rows - 1);
-    if (best_cost < 0 || cost < best_cost) {
-      best = shape;
-      best_cost = cost;
-    }
+    costed.emplace_back(panels * double(groups_a) * (shape.cols - 1) + double(groups_b) * (shape.rows - 1), shape);
   }
-  return best;
+  std::stable_sort(costed.begin(), costed.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<GridShape> grids;
+  for (const auto& c : costed) grids.push_back(c.second);
+  return grids;
+}
+
+GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
+                       std::int64_t panel_elements) {
+  return product_grids(ranks, groups_a, groups_b, block, panel_elements).front();
 }
 
 template <class T>

@@ -195,8 +195,9 @@ SketchRun solve_linear(const SketchContext<Matrix>& ctx) {
   const std::uint64_t seed = ctx.seed;
   const GridShape shape =
       o.grid.empty()
-          ? product_grid(comm.size(), Grouping(n_a, g_a, o.tile_for(g_a), seed, 0, 0).groups(),
-                         Grouping(n_b, g_b, o.tile_for(g_b), seed, 0, 1).groups(), o.block_size, panel_elements<T>(o))
+          ? product_grid(comm.size(), Grouping(n_a, g_a, o.tile_for(g_a, n_a, comm.size()), seed, 0, 0).groups(),
+                         Grouping(n_b, g_b, o.tile_for(g_b, n_b, comm.size()), seed, 0, 1).groups(), o.block_size,
+                         panel_elements<T>(o))
           : parse_grid(o.grid, comm.size());
   run.grid = shape.str();
   LinearProduct<Matrix, T> product(comm, o, shape, run.detect_threshold);

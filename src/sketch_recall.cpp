@@ -86,7 +86,7 @@ void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& pr
   StageTimes& times = ctx.times;
   const int P = comm.size(), rank = comm.rank();
   const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
-  const TiledRows tiled_a{n_a, o.tile_for(g_a), P}, tiled_b{n_b, o.tile_for(g_b), P};
+  const TiledRows tiled_a{n_a, o.tile_for(g_a, n_a, P), P}, tiled_b{n_b, o.tile_for(g_b, n_b, P), P};
   HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
   const CompletionContext<Matrix> completion{comm, a_rows, b_rows, tiled_a, tiled_b, self_join, threshold};
   CompletedRows completed(a_rows.range, b_rows.range);

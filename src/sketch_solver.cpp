@@ -18,13 +18,13 @@ void SketchOptions::check(int ranks) const {
   if (k_block < 1) throw InputError("--k-block must be >= 1");
   if (!(panel_mib > 0)) throw InputError("--panel-mib must be > 0");
   if (sample_rows < 1) throw InputError("--sample-rows must be >= 1");
-  if (tile_rows < 1) throw InputError("--tile-rows must be >= 1");
+  if (tile_rows < 0) throw InputError("--tile-rows must be >= 1 (0: automatic)");
   if (degree != 1 && degree != 2) throw InputError("--degree must be 1 or 2");
   if (!grid.empty()) parse_grid(grid, ranks);
 }
 
 RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& o, int parts, int rank) {
-  return TiledRows{n, o.tile_for(group), parts}.rows(rank);
+  return TiledRows{n, o.tile_for(group, n, parts), parts}.rows(rank);
 }
 
 template <class Matrix>

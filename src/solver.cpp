@@ -9,6 +9,7 @@
 #include "hipi/checkpoint.hpp"
 #include "hipi/duplicates.hpp"
 #include "hipi/input.hpp"
+#include "hipi/layout.hpp"
 #include "hipi/log.hpp"
 #include "hipi/memory.hpp"
 #include "hipi/output.hpp"
@@ -47,10 +48,10 @@ nlohmann::ordered_json checkpoint_key(const InputMatrix& a, const InputMatrix* b
           {"ranks", ranks}};
 }
 
-// Which rows this rank reads: what the method asked for needs, or whole tiles under auto.
+// Which rows this rank reads: what the method asked for needs, or auto_rows (layout.hpp).
 RowRange rows_for(const SolveOptions& options, std::int64_t n, bool side_b, const Comm& comm) {
   if (options.method != Method::Auto) return solve_method(options.method).rows(n, side_b, options, comm);
-  return TiledRows{n, kAutoTile, comm.size()}.rows(comm.rank());
+  return auto_rows(n, comm.size(), comm.rank());
 }
 
 // What every stage of one solve shares.

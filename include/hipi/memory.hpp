@@ -2,10 +2,11 @@
 // steps that would pass it, so that a job too large for its ranks is refused with the sizes
 // instead of being killed by the kernel's OOM killer partway through.
 //
-// Checked today: the rows a rank reads (before reading them) and the pairs of the answer a
-// rank holds before they are sorted (the sort holds them about three times over). Not yet
-// modeled: each method's working space (sketch panels, PBLAS replicas, hash tables); the
-// report shows predicted against measured peak RSS per rank so the gap is visible.
+// Checked today: the rows a rank reads (before reading them), brute force's ring buffers,
+// the linear sketch's buffers (layout.hpp) and the pairs of the answer a rank holds before
+// they are sorted (the sort holds them about three times over). Not checked at run time:
+// hashing's tables and the sign sketch's ring; the report shows predicted against measured
+// peak RSS per rank so the gap is visible.
 #pragma once
 
 #include <cstdint>

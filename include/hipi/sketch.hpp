@@ -19,19 +19,35 @@
 
 namespace hipi {
 
-/// Rows split over ranks in whole tiles: part r holds tiles [r*k, (r+1)*k) with
-/// k = ceil(tiles / parts), so groups are block-distributed too (what ScaLAPACK's block
-/// descriptors need to take the sketches as they are).
+/// Rows split over ranks in whole tiles, balanced: part r holds tiles [first_tile(r),
+/// first_tile(r + 1)), the first tiles() % parts parts one tile more than the others. With
+/// at least kTilesPerPart tiles per part (balanced_tile), every part's rows are within 5%
+/// of the mean. Groups are block-distributed too (the sketches of a contiguous range of
+/// groups per rank, which scatter_to_grid moves to the product's layout).
 struct TiledRows {
   std::int64_t n = 0;
   std::int64_t tile = 1;
   int parts = 1;
   std::int64_t tiles() const { return (n + tile - 1) / tile; }
-  std::int64_t tiles_per_part() const { return (tiles() + parts - 1) / parts; }
+  std::int64_t first_tile(int part) const;
   RowRange rows(int part) const;
-  /// The part holding global row `row`.
-  int owner(std::int64_t row) const { return static_cast<int>(row / (tiles_per_part() * tile)); }
+  /// The part holding tile `t`, and the part holding global row `row`.
+  int owner_of_tile(std::int64_t t) const;
+  int owner(std::int64_t row) const { return owner_of_tile(row / tile); }
 };
+
+/// Tiles per part that keep the largest part within 5% of the mean: with T >= 21 P tiles
+/// (the last one possibly short) the largest part over the mean is at most
+/// (T + P - 1) / (T - 1) <= (22 P - 1) / (21 P - 1) <= 1.05.
+constexpr std::int64_t kTilesPerPart = 21;
+
+/// The tile for groups of `group` rows when `n` rows are split over `parts` ranks: `largest`
+/// rows while that leaves every part kTilesPerPart tiles; otherwise as many rows as does,
+/// rounded down to a multiple of 64 (so every group size up to 64 shares it), or of `group`
+/// below 64 rows; never less than `group`. A tile of `group` rows is one group: when even
+/// that leaves fewer than kTilesPerPart per part, the parts cannot be balanced with whole
+/// groups (Layout reports the imbalance).
+std::int64_t balanced_tile(std::int64_t n, int parts, std::int64_t group, std::int64_t largest = 1024);
 
 /// The grouping of one side in one repetition.
 class Grouping {

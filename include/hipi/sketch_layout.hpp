@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hipi/mpi.hpp"
 #include "hipi/scalapack.hpp"
@@ -25,6 +26,9 @@ std::int64_t panel_width(std::int64_t rows_of_c, std::int64_t block, GridShape s
 /// process row; p?gemm broadcasts S_A along the process rows for every panel and each
 /// panel of S_B^T down the process columns once. The grid minimises what is broadcast,
 /// panels * G_A * (cols - 1) + G_B * (rows - 1), ties going to the taller grid.
+/// Every grid of `ranks`, the least broadcast first (product_grid's order).
+std::vector<GridShape> product_grids(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
+                                     std::int64_t panel_elements);
 GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
                        std::int64_t panel_elements);
 

@@ -22,6 +22,7 @@
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/report.hpp"
+#include "hipi/sketch.hpp"
 #include "hipi/stats.hpp"
 
 namespace hipi {
@@ -47,9 +48,14 @@ struct SketchOptions {
   // ones (1.60 against 1.26 s, GEMM 0.57 against 0.42 s); on 131072 rows 9.74 against 9.96 s.
   double panel_mib = 64;
   std::int64_t sample_rows = 256;  // rows of A and of B sampled to estimate m2
-  std::int64_t tile_rows = 1024;   // rows per tile (at least g; a tile's last group is short when g does not divide it)
+  // Rows per tile (at least g; a tile's last group is short when g does not divide it).
+  // 0: balanced_tile (sketch.hpp), 1024 rows unless fewer keep the ranks' rows balanced.
+  std::int64_t tile_rows = 0;
 
-  std::int64_t tile_for(std::int64_t group) const { return std::max(tile_rows, group); }
+  /// The tile of groups of `group` rows out of `n` on `parts` ranks.
+  std::int64_t tile_for(std::int64_t group, std::int64_t n, int parts) const {
+    return tile_rows > 0 ? std::max(tile_rows, group) : balanced_tile(n, parts, group);
+  }
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
   /// Recall control: after each repetition, every row of a found pair is completed, and
   /// the heavy pairs still missing are estimated from the lone pairs' catches and the

@@ -25,11 +25,6 @@
 
 namespace hipi {
 
-// Under auto the rows are read before the plan exists: whole tiles of 1024 rows suit every
-// method (brute force and hashing take any contiguous split, the sketch groups inside
-// tiles of this size).
-constexpr std::int64_t kAutoTile = 1024;
-
 /// What a method's measurement keeps for its run on the same rows (hashing keeps the index
 /// it built), one entry per method; gone when the solve ends.
 struct MethodScratch {

@@ -181,7 +181,9 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
   cmd->add_option("--sample-rows", k.sample_rows, "Rows of A and B sampled to estimate m2")
       ->capture_default_str()
       ->group(sk);
-  cmd->add_option("--tile-rows", k.tile_rows, "Rows per tile (groups are formed inside tiles)")
+  cmd->add_option("--tile-rows", k.tile_rows,
+                  "Rows per tile (groups are formed inside tiles); 0: 1024, or fewer when that keeps the ranks' rows "
+                  "within 5% of the mean")
       ->capture_default_str()
       ->group(sk);
 }

@@ -1,8 +1,14 @@
 // The group-sketch solver as a method (sketch_solver.hpp): linear sketches multiplied by
 // ScaLAPACK GEMM or sign sketches compared by the popcount kernel, priced by the search of
 // plan.hpp over group sizes, detection thresholds and feature degrees.
-#include <sstream>
+#include <fmt/format.h>
 
+#include <optional>
+#include <sstream>
+#include <type_traits>
+
+#include "hipi/duplicates.hpp"
+#include "hipi/layout.hpp"
 #include "hipi/sketch_solver.hpp"
 #include "hipi/solve_method.hpp"
 
@@ -38,7 +44,7 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
   MethodResult run_rows(const MethodInput<Matrix>& in, const Plan* plan, ResumeState&) const {
     SketchOptions sketch = in.options.sketch;
     sketch.expect_k = in.options.expect_k;
-    if (plan) {  // auto's choice, on the rows auto read (whole tiles of kAutoTile)
+    if (plan) {  // auto's choice, on the rows auto read (auto_rows)
       sketch.sketch = plan->sketch;
       sketch.group_a = plan->group_a;
       sketch.group_b = plan->group_b;
@@ -48,13 +54,46 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
       sketch.plan_meets_delta = true;
       sketch.model_miss_per_rep = plan->miss_per_rep;
       sketch.detect_threshold = plan->detect_threshold;
-      sketch.tile_rows = kAutoTile;
+      sketch.tile_rows = 0;
     }
     // A hand-set z has the Gaussian model's miss probability per repetition (a pair at the
     // threshold is missed when the noise takes it below T_det); an absolute threshold has none.
     if (!sketch.model_miss_per_rep && !sketch.detect_threshold) sketch.model_miss_per_rep = normal_cdf(-sketch.z);
-    SketchRun run =
-        sketch_solve<Matrix>(in.comm, in.a, in.n_a, in.b, in.n_b, in.threshold, sketch, in.options.seed, in.times);
+    // Auto read its rows before the group sizes were known: they move to the sketch's tiles
+    // when those differ (only when n < 1344 x ranks; a no-op otherwise).
+    const int P = in.comm.size(), rank = in.comm.rank();
+    const LocalRows<Matrix> a = in.times.time(
+        "relayout", [&] { return relayout_rows(in.comm, in.a, sketch_rows(in.n_a, sketch.group_a, sketch, P, rank)); });
+    std::optional<LocalRows<Matrix>> b;
+    if (in.b)
+      b = in.times.time("relayout", [&] {
+        return relayout_rows(in.comm, *in.b, sketch_rows(in.n_b, sketch.group_b, sketch, P, rank));
+      });
+    // The product's inner block and the sketch's buffers, from the layout (layout.hpp).
+    if (sketch.sketch == SketchKind::Linear) {
+      LayoutQuery query;
+      query.n_a = in.n_a;
+      query.n_b = in.n_b;
+      query.d = in.a.rows.cols();
+      query.self_join = in.self_join();
+      query.mode = std::is_same_v<Matrix, BitMatrix> ? Mode::Binary : Mode::Real;
+      query.method = Method::Sketch;
+      query.ranks = P;
+      query.sketch = sketch;
+      query.budget_bytes = static_cast<double>(in.budget.bytes);
+      const Layout layout = layout_of(query);
+      sketch.k_block = layout.k_block;
+      sketch.grid = layout.grid.str();
+      // The rows are held already, and the answer is checked as it grows.
+      const double working = layout.bytes_of(BufferUse::Working);
+      agree(in.comm, [&] {
+        in.budget.check(
+            fmt::format("the sketch's buffers on a {} grid (sketches, S_A, S_B^T, a panel of C)", layout.grid.str()),
+            working);
+      });
+    }
+    SketchRun run = sketch_solve<Matrix>(in.comm, a, in.n_a, b ? &*b : nullptr, in.n_b, in.threshold, sketch,
+                                         in.options.seed, in.times);
     MethodResult out;
     out.local = std::move(run.pairs);
     out.grid = run.grid;
@@ -76,7 +115,7 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
     }
     p["block_size"] = sketch.block_size;
     p["k_block"] = sketch.k_block;
-    p["tile_rows_a"] = sketch.tile_for(sketch.group_a);
+    p["tile_rows_a"] = sketch.tile_for(sketch.group_a, in.n_a, P);
     p["reps_run"] = run.reps_run;
     p["stopped"] = run.stopped;
     p["completion"] = sketch.complete;

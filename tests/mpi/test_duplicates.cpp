@@ -10,6 +10,7 @@
 
 #include "hipi/duplicates.hpp"
 #include "hipi/input.hpp"
+#include "hipi/sketch.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -133,6 +134,26 @@ TEST(Duplicates, FindsExactlyTheRowsEqualToAnEarlierRow) {
     for (std::int64_t k = block.begin; k < block.end; ++k)
       for (std::int64_t c = 0; c < d; ++c)
         ASSERT_EQ(distinct.rows.value(k - block.begin, c), v[dups.original(k) * d + c]) << k;
+  }
+}
+
+// Rows read as an even split move to the sketch's balanced tiles (auto at n < 1344 ranks):
+// every rank gets exactly its rows; a layout already right is kept.
+TEST(Relayout, RowsMoveToAnotherSplitUnchanged) {
+  Comm world;
+  const std::int64_t n = 1000, d = 70;
+  const std::vector<std::int8_t> v = random_signs(n, d, 5);
+  const RowRange mine = row_block(n, world.size(), world.rank());
+  const LocalRows<BitMatrix> rows{
+      mine,
+      BitMatrix::pack(std::vector<std::int8_t>(v.begin() + mine.begin * d, v.begin() + mine.end * d), mine.size(), d)};
+  const RowRange tiles = TiledRows{n, balanced_tile(n, world.size(), 3), world.size()}.rows(world.rank());
+  for (const RowRange& want : {tiles, mine}) {
+    const LocalRows<BitMatrix> moved = relayout_rows(world, rows, want);
+    ASSERT_EQ(moved.range, want);
+    ASSERT_EQ(moved.rows.rows(), want.size());
+    for (std::int64_t k = want.begin; k < want.end; ++k)
+      for (std::int64_t c = 0; c < d; ++c) ASSERT_EQ(moved.rows.value(k - want.begin, c), v[k * d + c]) << k;
   }
 }
 

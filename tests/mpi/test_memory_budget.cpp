@@ -102,3 +102,31 @@ TEST(MemoryBudget, RingBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   }
   EXPECT_FALSE(exists(o.out));
 }
+
+// The sketch's working space (layout.hpp: the sketches built, S_A, S_B^T in the product's
+// layout, a panel of C) with groups of one row: about three times the rows again, here
+// 4096 rows of d = 4096 floats per rank (64 MiB) and a 256 MiB panel. A budget with room
+// for the rows and 32 MiB more is refused before any sketch is built.
+TEST(MemoryBudget, SketchBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
+  Comm world;
+  if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
+  SharedTempDir dir(world);
+  const std::int64_t n = 4096 * world.size(), d = 4096;
+  const std::string file = dir.path("wide.h5");
+  write_dataset(world, file, "/A", {n, d}, random_normals(n, d, 9), true);
+  malloc_trim(0);
+  const std::int64_t held_mib =
+      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  SolveOptions o = self_join_options(file, Mode::Real, 1e9, Method::Sketch, dir.path("out.h5"));
+  o.sketch.group_a = o.sketch.group_b = 1;
+  o.sketch.panel_mib = 256;
+  o.memory_mib = held_mib + 64 + 32;
+  try {
+    run_solve(world, o);
+    ADD_FAILURE() << "the sketch's buffers fit in " << o.memory_mib << " MiB per rank";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("the sketch's buffers"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(exists(o.out));
+}

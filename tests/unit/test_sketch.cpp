@@ -20,10 +20,37 @@ TEST(TiledRows, PartsHoldWholeTilesInOrderAndOwnerFindsThem) {
         EXPECT_TRUE(r.begin % 64 == 0 || r.begin == n);  // parts past the last tile are empty, at n
         EXPECT_TRUE(r.end % 64 == 0 || r.end == n);
         for (std::int64_t row = r.begin; row < r.end; ++row) ASSERT_EQ(t.owner(row), p) << "row " << row;
+        // Balanced: whole tiles per part differ by at most one.
+        EXPECT_LE(r.size(), (t.tiles() + parts - 1) / parts * 64);
+        EXPECT_GE(r.size() + 64, t.tiles() / parts * 64) << "n " << n << " parts " << parts << " part " << p;
         next = r.end;
       }
       EXPECT_EQ(next, n);
     }
+}
+
+// Issue 13: with ceil(tiles / parts) tiles per part, 133120 rows on 64 ranks left 20 ranks
+// without rows (130 tiles of 1024). Parts now differ by one tile, and balanced_tile keeps
+// kTilesPerPart tiles per part while groups fit, so the largest part is within 5% of the mean.
+TEST(TiledRows, BalancedTilesKeepEveryPartWithinFivePercentOfTheMean) {
+  for (std::int64_t n : {133120LL, 1500000LL, 100000000LL, 1000000000LL})
+    for (int parts : {1, 2, 3, 64, 1000, 4096})
+      for (std::int64_t g : {1, 4, 16, 64}) {
+        const std::int64_t tile = balanced_tile(n, parts, g);
+        EXPECT_GE(tile, g);
+        EXPECT_LE(tile, 1024);
+        if (n < kTilesPerPart * parts * g) continue;  // not enough whole groups (Layout reports it)
+        const TiledRows t{n, tile, parts};
+        std::int64_t largest = 0;
+        for (int p = 0; p < parts; ++p) largest = std::max(largest, t.rows(p).size());
+        EXPECT_LE(double(largest) * parts / double(n), 1.05) << "n " << n << " parts " << parts << " g " << g;
+        // Every group size up to 64 shares the tile of 64 once tiles reach 64 rows.
+        if (tile >= 64) {
+          EXPECT_EQ(tile, balanced_tile(n, parts, 64));
+        }
+      }
+  EXPECT_EQ(balanced_tile(1 << 30, 4, 13), 1024);  // large problems keep today's tiles
+  EXPECT_EQ(balanced_tile(100, 4, 8), 8);          // never below a group
 }
 
 TEST(Grouping, EveryRowIsInExactlyOneGroupOfItsTile) {

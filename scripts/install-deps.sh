@@ -18,6 +18,10 @@ packages=(
   libspdlog-dev libfmt-dev           # logging
   nlohmann-json3-dev                 # --report JSON
   slurm-wlm munge                    # a real one-node Slurm for the job scripts' test
+  pybind11-dev python3-dev           # the Python module
+  python3-numpy python3-mpi4py       # its arrays and communicators
+  python3-pytest python3-h5py        # its tests (h5py writes the CLI's inputs)
+  python3-torch                      # the training example and its test (examples/relu_training)
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib python3-threadpoolctl)  # baselines, plots

@@ -107,8 +107,32 @@ void check_inputs_match(const InputMatrix& a, const InputMatrix* b) {
 
 namespace {
 
+// Packs rows of values V (+-1), noting the first value that is not +-1.
+template <class V>
+void pack_signs(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const V* values, std::int64_t stride,
+                BitMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const V* src = values + r * stride;
+    std::uint64_t* dst = out.row(out_first + r);
+    bool all_signs = true;
+    for (std::int64_t k = 0; k < in.cols; ++k) {
+      dst[k / 64] |= static_cast<std::uint64_t>(src[k] == V(-1)) << (k % 64);
+      all_signs &= src[k] == V(1) || src[k] == V(-1);
+    }
+    if (all_signs || bad) continue;
+    for (std::int64_t k = 0; k < in.cols; ++k)
+      if (src[k] != V(1) && src[k] != V(-1)) {
+        bad =
+            Failure{ErrorKind::Input,
+                    fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
+                                where(in), first_row + r, k, +src[k])};
+        break;
+      }
+  }
+}
+
 // Packs slabs of values read as V (int8 for int8 datasets: 4x less to read and convert
-// than float), noting the first value that is not +-1.
+// than float).
 template <class V>
 void read_and_pack(const Comm& comm, const h5::File& file, const InputMatrix& in, RowRange rows, BitMatrix& out,
                    std::optional<Failure>& bad) {
@@ -116,24 +140,7 @@ void read_and_pack(const Comm& comm, const h5::File& file, const InputMatrix& in
   for_each_slab(comm, in, rows, sizeof(V), [&](RowRange slab) {
     values.assign(static_cast<std::size_t>(slab.size() * in.cols), V(0));
     file.read_rows<V>(in.ref.dataset, slab, in.cols, values.empty() ? nullptr : values.data(), in.cols);
-    for (std::int64_t r = 0; r < slab.size(); ++r) {
-      const V* src = values.data() + r * in.cols;
-      std::uint64_t* dst = out.row(slab.begin - rows.begin + r);
-      bool all_signs = true;
-      for (std::int64_t k = 0; k < in.cols; ++k) {
-        dst[k / 64] |= static_cast<std::uint64_t>(src[k] == V(-1)) << (k % 64);
-        all_signs &= src[k] == V(1) || src[k] == V(-1);
-      }
-      if (all_signs || bad) continue;
-      for (std::int64_t k = 0; k < in.cols; ++k)
-        if (src[k] != V(1) && src[k] != V(-1)) {
-          bad = Failure{
-              ErrorKind::Input,
-              fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
-                          where(in), slab.begin + r, k, +src[k])};
-          break;
-        }
-    }
+    pack_signs(in, slab.begin, slab.size(), values.data(), in.cols, out, slab.begin - rows.begin, bad);
   });
 }
 
@@ -179,29 +186,91 @@ constexpr std::array<std::uint8_t, 256> kReversed = [] {
 
 // Packed rows (bit set for -1) straight into BitMatrix words, 8 coordinates per byte;
 // padding bits past d must be clear (else two encoders disagree about the data).
-void read_packed(const Comm& comm, const h5::File& file, const InputMatrix& in, RowRange rows, BitMatrix& out,
-                 std::optional<Failure>& bad) {
+void unpack_bits(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const std::uint8_t* bytes,
+                 std::int64_t stride, BitMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
   static_assert(std::endian::native == std::endian::little, "BitMatrix words are read as bytes");
   const std::int64_t row_bytes = (in.cols + 7) / 8;
   const std::uint8_t padding = in.cols % 8 ? static_cast<std::uint8_t>(0xff >> (in.cols % 8)) : 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::uint8_t* src = bytes + r * stride;
+    auto* dst = reinterpret_cast<std::uint8_t*>(out.row(out_first + r));  // little-endian words
+    for (std::int64_t j = 0; j < row_bytes; ++j) dst[j] = kReversed[src[j]];
+    if ((src[row_bytes - 1] & padding) && !bad)
+      bad = Failure{ErrorKind::Input,
+                    fmt::format("{}: row {} has padding bits set past bit {} (attribute bits); packed rows must "
+                                "be numpy.packbits of exactly d values",
+                                where(in), first_row + r, in.cols)};
+  }
+}
+
+void read_packed(const Comm& comm, const h5::File& file, const InputMatrix& in, RowRange rows, BitMatrix& out,
+                 std::optional<Failure>& bad) {
+  const std::int64_t row_bytes = (in.cols + 7) / 8;
   std::vector<std::uint8_t> bytes;
   for_each_slab(comm, {in.ref, in.rows, row_bytes, in.dtype}, rows, 1, [&](RowRange slab) {
     bytes.assign(static_cast<std::size_t>(slab.size() * row_bytes), 0);
     file.read_rows<std::uint8_t>(in.ref.dataset, slab, row_bytes, bytes.empty() ? nullptr : bytes.data(), row_bytes);
-    for (std::int64_t r = 0; r < slab.size(); ++r) {
-      const std::uint8_t* src = bytes.data() + r * row_bytes;
-      auto* dst = reinterpret_cast<std::uint8_t*>(out.row(slab.begin - rows.begin + r));  // little-endian words
-      for (std::int64_t j = 0; j < row_bytes; ++j) dst[j] = kReversed[src[j]];
-      if ((src[row_bytes - 1] & padding) && !bad)
-        bad = Failure{ErrorKind::Input,
-                      fmt::format("{}: row {} has padding bits set past bit {} (attribute bits); packed rows must "
-                                  "be numpy.packbits of exactly d values",
-                                  where(in), slab.begin + r, in.cols)};
-    }
+    unpack_bits(in, slab.begin, slab.size(), bytes.data(), row_bytes, out, slab.begin - rows.begin, bad);
   });
 }
 
+// Real rows: finite, and within float32's range (float64 values are reported as
+// themselves, not as the inf a conversion would make of them).
+template <class V>
+void convert_reals(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const V* values,
+                   std::int64_t stride, RealMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* row = out.row(out_first + r);
+    for (std::int64_t k = 0; k < in.cols; ++k) {
+      const V v = values[r * stride + k];
+      row[k] = static_cast<float>(v);
+      if (std::isfinite(row[k]) || bad) continue;
+      bad = Failure{ErrorKind::Input,
+                    std::isfinite(v)
+                        ? fmt::format("{}: row {}, column {} holds {}, beyond float32's range (hipi computes in "
+                                      "float32, up to 3.4e38); scale the data",
+                                      where(in), first_row + r, k, v)
+                        : fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values",
+                                      where(in), first_row + r, k, v)};
+    }
+  }
+}
+
 }  // namespace
+
+void convert_binary_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, BitMatrix& out,
+                         std::int64_t out_first, std::optional<Failure>& bad) {
+  switch (in.dtype) {
+    case h5::DType::UInt8:
+      return unpack_bits(in, rows.begin, rows.size(), static_cast<const std::uint8_t*>(values), stride, out, out_first,
+                         bad);
+    case h5::DType::Int8:
+      return pack_signs(in, rows.begin, rows.size(), static_cast<const std::int8_t*>(values), stride, out, out_first,
+                        bad);
+    case h5::DType::Float32:
+      return pack_signs(in, rows.begin, rows.size(), static_cast<const float*>(values), stride, out, out_first, bad);
+    case h5::DType::Float64:
+      return pack_signs(in, rows.begin, rows.size(), static_cast<const double*>(values), stride, out, out_first, bad);
+    default:
+      throw InternalError("convert_binary_rows: element type");
+  }
+}
+
+void convert_real_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, RealMatrix& out,
+                       std::int64_t out_first, std::optional<Failure>& bad) {
+  switch (in.dtype) {
+    case h5::DType::Float32:
+      return convert_reals(in, rows.begin, rows.size(), static_cast<const float*>(values), stride, out, out_first, bad);
+    case h5::DType::Float64:
+      return convert_reals(in, rows.begin, rows.size(), static_cast<const double*>(values), stride, out, out_first,
+                           bad);
+    case h5::DType::Int8:
+      return convert_reals(in, rows.begin, rows.size(), static_cast<const std::int8_t*>(values), stride, out, out_first,
+                           bad);
+    default:
+      throw InternalError("convert_real_rows: element type");
+  }
+}
 
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   LocalRows<BitMatrix> out = allocate_rows<BitMatrix>(comm, in, rows, (in.cols + 511) / 512 * 64.0);
@@ -222,40 +291,20 @@ LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, Ro
   LocalRows<RealMatrix> out = allocate_rows<RealMatrix>(comm, in, rows, (in.cols + 15) / 16 * 64.0);
   h5::File file = h5::File::open_read(in.ref.file, &comm);
   std::optional<Failure> bad;
-  const auto report = [&](std::int64_t row, std::int64_t col, double v) {
-    if (bad) return;
-    bad = Failure{ErrorKind::Input,
-                  std::isfinite(v)
-                      ? fmt::format("{}: row {}, column {} holds {}, beyond float32's range (hipi computes in float32, "
-                                    "up to 3.4e38); scale the data",
-                                    where(in), row, col, v)
-                      : fmt::format("{}: row {}, column {} holds {}; real mode (--tau) needs finite values", where(in),
-                                    row, col, v)};
-  };
-  // float64 data is read as float64 and rounded here, so a value beyond float32's range is
-  // reported as itself, not as the inf HDF5's conversion would make of it.
+  // float32 is read straight into the rows and checked there; float64 is read as float64
+  // and rounded while checked, so a value beyond float32's range is reported as itself.
   std::vector<double> wide;
   const bool float64 = in.dtype == h5::DType::Float64;
   for_each_slab(comm, in, rows, float64 ? sizeof(double) : sizeof(float), [&](RowRange slab) {
     float* dst = slab.size() ? out.rows.row(slab.begin - rows.begin) : nullptr;
     if (!float64) {
       file.read_rows<float>(in.ref.dataset, slab, in.cols, dst, out.rows.stride());
-      for (std::int64_t r = 0; r < slab.size() && !bad; ++r)
-        for (std::int64_t k = 0; k < in.cols; ++k)
-          if (const float v = out.rows.row(slab.begin - rows.begin + r)[k]; !std::isfinite(v))
-            report(slab.begin + r, k, v);
+      convert_reals(in, slab.begin, slab.size(), dst, out.rows.stride(), out.rows, slab.begin - rows.begin, bad);
       return;
     }
     wide.assign(static_cast<std::size_t>(slab.size() * in.cols), 0.0);
     file.read_rows<double>(in.ref.dataset, slab, in.cols, wide.empty() ? nullptr : wide.data(), in.cols);
-    for (std::int64_t r = 0; r < slab.size(); ++r) {
-      float* row = out.rows.row(slab.begin - rows.begin + r);
-      for (std::int64_t k = 0; k < in.cols; ++k) {
-        const double v = wide[static_cast<std::size_t>(r * in.cols + k)];
-        row[k] = static_cast<float>(v);
-        if (!std::isfinite(row[k])) report(slab.begin + r, k, v);
-      }
-    }
+    convert_reals(in, slab.begin, slab.size(), wide.data(), in.cols, out.rows, slab.begin - rows.begin, bad);
   });
   file.close();
   agree_on(comm, bad);

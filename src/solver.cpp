@@ -16,6 +16,7 @@
 #include "hipi/plan.hpp"
 #include "hipi/report.hpp"
 #include "hipi/scalapack.hpp"
+#include "hipi/solve_answer.hpp"
 #include "hipi/solve_method.hpp"
 #include "hipi/stats.hpp"
 #include "hipi/verify.hpp"
@@ -59,13 +60,6 @@ struct SolveContext {
   const SolveOptions& options;
   const MemoryBudget& budget;
   StageTimes& times;
-};
-
-struct Outcome {
-  Method method = Method::Auto;
-  MethodResult result;
-  nlohmann::ordered_json plan;
-  Duplicates copies_a, copies_b;  // the methods solved the distinct rows: result is in their indices
 };
 
 // Reads `input`'s rows for this rank and collapses exact copies (duplicates.hpp): returns
@@ -234,10 +228,69 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
 
 }  // namespace
 
+void check_solve_options(const SolveOptions& options, int ranks) {
+  const Problem& problem = options.problem;
+  problem.check_threshold();
+  for (const SolveMethod* method : solve_methods()) {
+    if (options.method != Method::Auto && options.method != method->id()) continue;
+    if (!method->serves(problem.mode)) {
+      if (options.method == Method::Auto) continue;
+      throw InputError("--method " + method->name() + " cannot solve " + mode_name(problem.mode) + " data (" +
+                       (problem.mode == Mode::Real ? "--tau" : "--rho") + "): " + method->summary());
+    }
+    method->check(options, ranks);
+  }
+  if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
+  if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
+  if (options.expect_k && *options.expect_k < 1)
+    throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
+}
+
+Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const SolveOptions& options,
+                    const RowReaders& read) {
+  const Problem& problem = options.problem;
+  Solved solved;
+  solved.budget = MemoryBudget::of(comm, options.memory_mib);
+  StageTimes& times = solved.times;
+  const Threshold threshold = problem.threshold(a.cols);
+  solved.threshold = threshold;
+  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
+               b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
+               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
+  const SolveContext ctx{options, solved.budget, times};
+  Outcome& outcome = solved.outcome;
+  outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, a, b, problem, threshold, ctx, read.binary)
+                                         : solve_rows<RealMatrix>(comm, a, b, problem, threshold, ctx, read.real);
+  if (options.plan_only) return solved;
+
+  nlohmann::ordered_json& parameters = solved.parameters;
+  parameters = {{"mode", mode_name(problem.mode)},
+                {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
+                {"abs", problem.abs},
+                {"self_join", problem.self_join()}};
+  parameters.update(outcome.result.parameters);
+  if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
+
+  // Rows that are copies of another were solved once: the output has all their pairs.
+  if (!outcome.copies_a.none() || !outcome.copies_b.none())
+    parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", b ? outcome.copies_b.copies() : 0}};
+
+  const double sort_bytes = check_sort_fits(comm, solved.budget, outcome.result.local.size());
+  solved.predicted_peak = static_cast<double>(resident_bytes()) + sort_bytes;
+
+  // No rank gathers the answer: each keeps a sorted slice, the pairs of copies made while
+  // it is read out.
+  solved.answer = times.time("sort", [&] {
+    return expand_duplicates(comm, sort_pairs_across(comm, std::move(outcome.result.local)), outcome.copies_a,
+                             b ? &outcome.copies_b : nullptr, threshold);
+  });
+  return solved;
+}
+
 SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const Problem& problem = options.problem;
   agree(comm, [&] {
-    problem.check_threshold();
+    check_solve_options(options, comm.size());
     if (!options.plan_only) check_output_path(options.out, "--out");
     if (!options.report.empty()) check_output_path(options.report, "--report");
     std::vector<NamedPath> inputs{{"--a", problem.a.file}}, outputs;
@@ -245,19 +298,6 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (!options.plan_only) outputs.push_back({"--out", options.out});
     if (!options.report.empty()) outputs.push_back({"--report", options.report});
     check_outputs_distinct(inputs, outputs);
-    for (const SolveMethod* method : solve_methods()) {
-      if (options.method != Method::Auto && options.method != method->id()) continue;
-      if (!method->serves(problem.mode)) {
-        if (options.method == Method::Auto) continue;
-        throw InputError("--method " + method->name() + " cannot solve " + mode_name(problem.mode) + " data (" +
-                         (problem.mode == Mode::Real ? "--tau" : "--rho") + "): " + method->summary());
-      }
-      method->check(options, comm.size());
-    }
-    if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
-    if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
-    if (options.expect_k && *options.expect_k < 1)
-      throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
   });
 
   if (comm.rank() == 0 && !options.plan_only) {
@@ -266,7 +306,6 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (!options.report.empty()) remove_stale_temps(options.report);
   }
 
-  StageTimes times;
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
@@ -279,39 +318,15 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
 
-  const Threshold threshold = problem.threshold(a.cols);
-  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
-               b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
-               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
-
-  const InputMatrix* b_input = b ? &*b : nullptr;
-  const MemoryBudget budget = MemoryBudget::of(comm, options.memory_mib);
-  const SolveContext ctx{options, budget, times};
-  Outcome outcome = problem.mode == Mode::Binary
-                        ? solve_rows<BitMatrix>(comm, a, b_input, problem, threshold, ctx, read_binary_rows)
-                        : solve_rows<RealMatrix>(comm, a, b_input, problem, threshold, ctx, read_real_rows);
+  Solved solved = solve_answer(comm, a, b ? &*b : nullptr, options, {read_binary_rows, read_real_rows});
+  StageTimes& times = solved.times;
+  Outcome& outcome = solved.outcome;
   if (options.plan_only) return {outcome.method, 0, gather_stage_times(comm, times), outcome.plan};
-
-  nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
-                                       {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
-                                       {"abs", problem.abs},
-                                       {"self_join", problem.self_join()}};
-  parameters.update(outcome.result.parameters);
-  if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
-
-  // Rows that are copies of another were solved once: the output has all their pairs.
-  if (!outcome.copies_a.none() || !outcome.copies_b.none())
-    parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", b ? outcome.copies_b.copies() : 0}};
-
-  const double sort_bytes = check_sort_fits(comm, budget, outcome.result.local.size());
-  const double predicted_peak = static_cast<double>(resident_bytes()) + sort_bytes;
-
-  // No rank gathers the answer: each keeps a sorted slice and writes it at its offset, the
-  // pairs of copies made while it is written.
-  PairStream answer = times.time("sort", [&] {
-    return expand_duplicates(comm, sort_pairs_across(comm, std::move(outcome.result.local)), outcome.copies_a,
-                             b ? &outcome.copies_b : nullptr, threshold);
-  });
+  const Threshold& threshold = solved.threshold;
+  const MemoryBudget& budget = solved.budget;
+  nlohmann::ordered_json& parameters = solved.parameters;
+  PairStream& answer = solved.answer;
+  const double predicted_peak = solved.predicted_peak;
   const std::int64_t found = answer.total;
 
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();

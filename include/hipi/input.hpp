@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "hipi/bit_matrix.hpp"
 #include "hipi/brute.hpp"
@@ -32,6 +33,15 @@ void check_inputs_match(const InputMatrix& a, const InputMatrix* b);
 
 /// Collective. Reads `rows` of `input` (every rank its own range), checks every value
 /// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
+/// Rows converted from values in memory with the checks reading makes: `values` holds
+/// rows [rows.begin, rows.end) of `in` (in.dtype elements, `stride` elements apart; bytes
+/// for packed bits), written to out's rows from `out_first`. The first value that fails
+/// (not +-1 in binary mode; not finite or past float32 in real mode) goes to `bad`.
+void convert_binary_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, BitMatrix& out,
+                         std::int64_t out_first, std::optional<Failure>& bad);
+void convert_real_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, RealMatrix& out,
+                       std::int64_t out_first, std::optional<Failure>& bad);
+
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
 LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
 

@@ -1,0 +1,178 @@
+// The Python module `hipi`: find_heavy_pairs on numpy arrays, over the C++ library
+// (hipi/hipi.hpp). MPI comes from mpi4py, imported with the module (it initialises MPI and
+// finalises it at exit); a communicator is an mpi4py one, MPI.COMM_WORLD by default.
+#include <mpi.h>
+#include <mpi4py/mpi4py.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "hipi/hipi.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+// A 2-D numpy array as a RowBlock, and the contiguous array that holds its memory.
+struct Block {
+  py::array array;
+  hipi::RowBlock rows;
+};
+
+template <class T>
+Block block_of(const py::array& in, hipi::ElementType type, std::int64_t cols) {
+  auto a = py::array_t<T, py::array::c_style>::ensure(in);  // a copy only when not C-contiguous
+  if (!a) throw py::value_error("could not read the array as C-contiguous");
+  Block b{a, {}};
+  b.rows.data = a.data();
+  b.rows.type = type;
+  b.rows.rows = a.shape(0);
+  b.rows.cols = cols;
+  return b;
+}
+
+// int8 (+-1 or small integers), uint8 (numpy.packbits of +-1 rows, `bits` = d), float32, float64.
+Block to_block(const py::handle& object, const char* name, std::optional<std::int64_t> bits) {
+  const py::array in = py::array::ensure(object);
+  if (!in) throw py::value_error(std::string(name) + " must be a numpy array");
+  if (in.ndim() != 2)
+    throw py::value_error(std::string(name) + " must be 2-D (rows x d), got " + std::to_string(in.ndim()) + "-D");
+  const py::dtype dt = in.dtype();
+  const std::int64_t cols = in.shape(1);
+  if (dt.is(py::dtype::of<std::int8_t>())) return block_of<std::int8_t>(in, hipi::ElementType::Int8, cols);
+  if (dt.is(py::dtype::of<float>())) return block_of<float>(in, hipi::ElementType::Float32, cols);
+  if (dt.is(py::dtype::of<double>())) return block_of<double>(in, hipi::ElementType::Float64, cols);
+  if (dt.is(py::dtype::of<std::uint8_t>())) {
+    const std::int64_t d = bits ? *bits : 8 * cols;
+    if (d < 1 || (d + 7) / 8 != cols)
+      throw py::value_error(std::string(name) + ": packed bits of " + std::to_string(cols) + " bytes a row hold " +
+                            std::to_string(8 * cols - 7) + " to " + std::to_string(8 * cols) +
+                            " values, not bits=" + std::to_string(d));
+    return block_of<std::uint8_t>(in, hipi::ElementType::PackedBits, d);
+  }
+  throw py::value_error(std::string(name) + ": dtype " + py::str(py::handle(dt)).cast<std::string>() +
+                        " is not supported; use int8, float32, float64, or uint8 packed bits (numpy.packbits)");
+}
+
+MPI_Comm comm_of(const py::object& comm) {
+  if (comm.is_none()) return MPI_COMM_WORLD;
+  if (!PyObject_TypeCheck(comm.ptr(), &PyMPIComm_Type)) throw py::type_error("comm must be an mpi4py communicator");
+  return *PyMPIComm_Get(comm.ptr());
+}
+
+// Global index of this rank's first row: the rows of the ranks before it.
+std::int64_t first_row(MPI_Comm comm, std::int64_t rows) {
+  MPI_Comm dup;
+  MPI_Comm_dup(comm, &dup);
+  std::int64_t before = 0;
+  MPI_Exscan(&rows, &before, 1, MPI_INT64_T, MPI_SUM, dup);
+  int rank = 0;
+  MPI_Comm_rank(dup, &rank);
+  MPI_Comm_free(&dup);
+  return rank == 0 ? 0 : before;
+}
+
+hipi::Method method_of(const std::string& name) {
+  static const std::map<std::string, hipi::Method> methods{{"auto", hipi::Method::Auto},
+                                                           {"brute", hipi::Method::Brute},
+                                                           {"sketch", hipi::Method::Sketch},
+                                                           {"hash", hipi::Method::Hash}};
+  const auto it = methods.find(name);
+  if (it == methods.end()) throw py::value_error("method must be one of auto, brute, sketch, hash; got '" + name + "'");
+  return it->second;
+}
+
+py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optional<double> rho,
+                            std::optional<double> tau, bool abs, const std::string& method, std::uint64_t seed,
+                            double delta, std::optional<std::int64_t> bits, std::int64_t memory_mib,
+                            const std::string& delivery, const py::object& comm, bool info, int verbosity) {
+  if (rho.has_value() == tau.has_value())
+    throw py::value_error("give exactly one of rho= (+-1 data: <a,b> >= rho*d) and tau= (real data: <a,b> >= tau)");
+  hipi::FindOptions o;
+  o.kind = rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
+  o.value = rho ? *rho : *tau;
+  o.abs = abs;
+  o.method = method_of(method);
+  o.seed = seed;
+  o.delta = delta;
+  o.memory_mib = memory_mib;
+  o.verbosity = verbosity;
+  if (delivery == "every_rank")
+    o.delivery = hipi::Delivery::EveryRank;
+  else if (delivery == "distributed")
+    o.delivery = hipi::Delivery::Distributed;
+  else
+    throw py::value_error("delivery must be 'every_rank' or 'distributed'; got '" + delivery + "'");
+
+  const MPI_Comm c = comm_of(comm);
+  Block ba = to_block(a, "A", bits);
+  std::optional<Block> bb;
+  if (!b.is_none()) bb = to_block(b, "B", bits);
+  ba.rows.first_row = first_row(c, ba.rows.rows);
+  if (bb) bb->rows.first_row = first_row(c, bb->rows.rows);
+
+  hipi::HeavyPairs found;
+  {
+    py::gil_scoped_release release;  // the arrays stay referenced by ba and bb
+    found = hipi::find_heavy_pairs(c, ba.rows, bb ? &bb->rows : nullptr, o);
+  }
+  const auto m = static_cast<py::ssize_t>(found.i.size());
+  py::array_t<std::int64_t> pairs({m, py::ssize_t{2}});
+  py::array_t<double> ips(m);
+  auto p = pairs.mutable_unchecked<2>();
+  auto v = ips.mutable_unchecked<1>();
+  for (py::ssize_t k = 0; k < m; ++k) {
+    p(k, 0) = found.i[k];
+    p(k, 1) = found.j[k];
+    v(k) = found.inner_products[k];
+  }
+  if (!info) return py::make_tuple(pairs, ips);
+  const py::module_ json = py::module_::import("json");
+  py::dict details;
+  details["method"] = hipi::method_name(found.method);
+  details["parameters"] = json.attr("loads")(found.parameters_json);
+  details["timings"] = json.attr("loads")(found.timings_json);
+  details["total"] = found.total;
+  details["offset"] = found.offset;
+  return py::make_tuple(pairs, ips, details);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(hipi, m) {
+  m.doc() = "Exact heavy inner products: every pair of rows of A and B whose inner product passes a threshold";
+  py::module_::import("mpi4py.MPI");  // initialises MPI (and finalises it at exit)
+  if (import_mpi4py() < 0) throw py::error_already_set();
+
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const hipi::InputError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const hipi::Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+  });
+
+  m.def("find_heavy_pairs", &find_heavy_pairs, py::arg("A"), py::arg("B") = py::none(), py::kw_only(),
+        py::arg("rho") = py::none(), py::arg("tau") = py::none(), py::arg("abs") = false, py::arg("method") = "auto",
+        py::arg("seed") = 1, py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
+        py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
+        py::arg("verbosity") = 0,
+        R"(Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
+
+A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with tau),
+uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a multiple of 8),
+float32 or float64 (rounded to float32; inner products summed in float64). B=None: the
+self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B are this rank's
+blocks of rows, in rank order.
+
+Returns (pairs, inner_products): int64 [m, 2] sorted by (i, j) and float64 [m], as the CLI's
+output file; with info=True also a dict (method, parameters, timings, total, offset).
+delivery='distributed' leaves each rank its slice. Raises ValueError for bad input, with the
+CLI's messages.)");
+}

@@ -1,0 +1,187 @@
+# The Python module at one rank: the same answer as the CLI on the same data (binary and
+# real, self-join and A x B, --abs, packed bits), every method against a naive numpy
+# answer, ValueError with the CLI's messages, and the GIL released while it computes.
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import hipi
+from conftest import run_cli
+
+
+def signs(rng, n, d):
+    return rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, d))
+
+
+def plant(rng, a, b, pairs, flip):
+    """Copies rows of a into b with a fraction `flip` of coordinates negated: heavy pairs."""
+    for i, j in pairs:
+        row = a[i].copy()
+        idx = rng.choice(a.shape[1], size=int(flip * a.shape[1]), replace=False)
+        row[idx] = -row[idx]
+        b[j] = row
+
+
+def naive(a, b, threshold, use_abs):
+    """Every heavy pair by one dense product (float64), sorted by (i, j)."""
+    self_join = b is None
+    g = a.astype(np.float64) @ (a if self_join else b).astype(np.float64).T
+    v = np.abs(g) if use_abs else g
+    hit = v >= threshold
+    if self_join:
+        hit &= np.triu(np.ones_like(hit, dtype=bool), 1)
+    i, j = np.nonzero(hit)
+    return np.stack([i, j], axis=1).astype(np.int64), g[i, j]
+
+
+def cli_answer(hipi_bin, tmp_path, a, b, flag, value, use_abs=False, packed_bits=None):
+    f = tmp_path / "in.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+        if packed_bits is not None:
+            h["A"].attrs["bits"] = packed_bits
+        if b is not None:
+            h["B"] = b
+            if packed_bits is not None:
+                h["B"].attrs["bits"] = packed_bits
+    out = tmp_path / "out.h5"
+    args = ["--a", f"{f}:/A", flag, str(value), "--method", "brute", "--out", str(out)]
+    if b is not None:
+        args += ["--b", f"{f}:/B"]
+    if use_abs:
+        args.append("--abs")
+    status, err = run_cli(hipi_bin, *args)
+    assert status == 0, err
+    with h5py.File(out, "r") as h:
+        return h["pairs"][...], h["inner_products"][...]
+
+
+@pytest.mark.parametrize("self_join", [True, False])
+@pytest.mark.parametrize("use_abs", [False, True])
+def test_binary_equals_the_cli(hipi_bin, tmp_path, self_join, use_abs):
+    rng = np.random.default_rng(3)
+    a = signs(rng, 300, 96)
+    b = None if self_join else signs(rng, 250, 96)
+    plant(rng, a, a if self_join else b, [(1, 5), (7, 9), (20, 100)], 0.1)
+    want = cli_answer(hipi_bin, tmp_path, a, b, "--rho", 0.5, use_abs)
+    got = hipi.find_heavy_pairs(a, b, rho=0.5, abs=use_abs)
+    assert len(want[0]) >= 3
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("self_join", [True, False])
+@pytest.mark.parametrize("use_abs", [False, True])
+def test_real_equals_the_cli(hipi_bin, tmp_path, self_join, use_abs):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((300, 64)).astype(np.float32)
+    b = None if self_join else rng.standard_normal((200, 64)).astype(np.float32)
+    tau = 24.0  # about 3 noise sigmas at d = 64
+    want = cli_answer(hipi_bin, tmp_path, a, b, "--tau", tau, use_abs)
+    got = hipi.find_heavy_pairs(a, b, tau=tau, abs=use_abs)
+    assert len(want[0]) > 0
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_packed_bits_equal_the_int8_rows(hipi_bin, tmp_path):
+    rng = np.random.default_rng(5)
+    a = signs(rng, 200, 70)  # 70 bits: the last byte is padded
+    plant(rng, a, a, [(0, 1), (2, 3)], 0.05)
+    packed = np.packbits(a < 0, axis=1)
+    want = cli_answer(hipi_bin, tmp_path, packed, None, "--rho", 0.6, packed_bits=70)
+    got = hipi.find_heavy_pairs(packed, rho=0.6, bits=70)
+    np.testing.assert_array_equal(got[0], want[0])
+    ref = hipi.find_heavy_pairs(a, rho=0.6)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
+
+
+@pytest.mark.parametrize("method", ["brute", "sketch", "hash", "auto"])
+def test_every_method_gives_the_naive_answer(method):
+    rng = np.random.default_rng(6)
+    a = signs(rng, 2000, 128)
+    plant(rng, a, a, [(k, 1000 + k) for k in range(0, 1000, 50)], 0.1)  # <a, b> = 0.8 d
+    got, ips, info = hipi.find_heavy_pairs(a, rho=0.6, method=method, info=True)
+    want, want_ips = naive(a, None, 0.6 * 128, False)
+    assert len(want) == 20
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(ips, want_ips)
+    assert info["total"] == 20
+    assert info["method"] == method or method == "auto"
+
+
+def test_float64_rows_and_copies():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((500, 32))
+    a[10:20] = a[3]  # ten exact copies of row 3: their pairs are all heavy
+    got, ips = hipi.find_heavy_pairs(a, tau=20.0)
+    want, want_ips = naive(a.astype(np.float32), None, 20.0, False)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(ips, want_ips, rtol=1e-12)
+
+
+def cli_error(hipi_bin, tmp_path, a, flag, value):
+    f = tmp_path / "bad.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+    status, err = run_cli(hipi_bin, "--a", f"{f}:/A", flag, str(value), "--out", str(tmp_path / "o.h5"))
+    assert status == 2, err
+    # "hipi: error: <file>:/A: <message>": the message after the dataset's name.
+    return err.strip().splitlines()[-1].split(":/A: ", 1)[1]
+
+
+def test_input_errors_are_value_errors_with_the_cli_messages(hipi_bin, tmp_path):
+    a = np.ones((10, 16), dtype=np.int8)
+    a[3, 5] = 2
+    message = cli_error(hipi_bin, tmp_path, a, "--rho", 0.5)
+    with pytest.raises(ValueError) as e:
+        hipi.find_heavy_pairs(a, rho=0.5)
+    assert message in str(e.value)
+    assert "row 3, column 5 holds 2" in message
+
+    r = np.ones((10, 16), dtype=np.float32)
+    r[2, 1] = np.nan
+    message = cli_error(hipi_bin, tmp_path, r, "--tau", 1.0)
+    with pytest.raises(ValueError) as e:
+        hipi.find_heavy_pairs(r, tau=1.0)
+    assert message in str(e.value)
+
+    with pytest.raises(ValueError, match="rho must be in"):
+        hipi.find_heavy_pairs(a, rho=1.5)
+    with pytest.raises(ValueError, match="exactly one of rho"):
+        hipi.find_heavy_pairs(a)
+    with pytest.raises(ValueError, match="same dimension"):
+        hipi.find_heavy_pairs(a, np.ones((4, 8), dtype=np.int8), rho=0.5)
+    with pytest.raises(ValueError, match="2-D"):
+        hipi.find_heavy_pairs(np.ones(5, dtype=np.int8), rho=0.5)
+    with pytest.raises(ValueError, match="method must be one of"):
+        hipi.find_heavy_pairs(a, rho=0.5, method="faiss")
+
+
+def test_the_gil_is_released_while_it_computes():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((6000, 512)).astype(np.float32)
+    ticks = 0
+    done = threading.Event()
+
+    def count():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    start = time.perf_counter()
+    hipi.find_heavy_pairs(a, tau=200.0, method="brute")
+    seconds = time.perf_counter() - start
+    done.set()
+    counter.join()
+    # Held, the GIL would let the counter tick only at the call's edges; released, about
+    # once per millisecond of the call (a quarter of that is the bound checked).
+    assert seconds > 0.05
+    assert ticks > 0.25 * seconds * 1000, (ticks, seconds)

@@ -1,4 +1,4 @@
-// The Python module `hipi`: find_heavy_pairs on numpy arrays, over the C++ library
+// The Python module `hipi._hipi` (the package hipi re-exports it): find_heavy_pairs on numpy arrays, over the C++ library
 // (hipi/hipi.hpp). MPI comes from mpi4py, imported with the module (it initialises MPI and
 // finalises it at exit); a communicator is an mpi4py one, MPI.COMM_WORLD by default.
 #include <mpi.h>
@@ -143,7 +143,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
 
 }  // namespace
 
-PYBIND11_MODULE(hipi, m) {
+PYBIND11_MODULE(_hipi, m) {
   m.doc() = "Exact heavy inner products: every pair of rows of A and B whose inner product passes a threshold";
   py::module_::import("mpi4py.MPI");  // initialises MPI (and finalises it at exit)
   if (import_mpi4py() < 0) throw py::error_already_set();

@@ -211,12 +211,12 @@ LocalRows<Matrix> collapse_rows(const Comm& comm, const LocalRows<Matrix>& rows,
 }
 
 template <class Matrix>
-LocalRows<Matrix> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
+std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
   const bool same = boost::mpi::all_reduce(comm, rows.range == range, std::logical_and<bool>());
-  if (same) return rows;
+  if (same) return std::nullopt;
   std::vector<std::int64_t> wanted(static_cast<std::size_t>(range.size()));
   std::iota(wanted.begin(), wanted.end(), range.begin);
-  return {range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
+  return LocalRows<Matrix>{range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
 }
 
 namespace {
@@ -394,7 +394,7 @@ template Duplicates find_duplicates(const Comm&, const LocalRows<BitMatrix>&, st
 template Duplicates find_duplicates(const Comm&, const LocalRows<RealMatrix>&, std::int64_t);
 template LocalRows<BitMatrix> collapse_rows(const Comm&, const LocalRows<BitMatrix>&, const Duplicates&, RowRange);
 template LocalRows<RealMatrix> collapse_rows(const Comm&, const LocalRows<RealMatrix>&, const Duplicates&, RowRange);
-template LocalRows<BitMatrix> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
-template LocalRows<RealMatrix> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
+template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
+template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
 
 }  // namespace hipi

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -84,10 +85,10 @@ LocalRows<Matrix> collapse_rows(const Comm& comm, const LocalRows<Matrix>& rows,
                                 RowRange range);
 
 /// Collective: this rank's block `range` of the same rows, fetched from the ranks holding
-/// them in `rows` (another split of the rows over ranks). Returns a copy of `rows` when
-/// every rank's block is already the one wanted.
+/// them in `rows` (another split of the rows over ranks); nothing (and no copy) when every
+/// rank's block is already the one wanted.
 template <class Matrix>
-LocalRows<Matrix> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range);
+std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range);
 
 /// Collective: the answer of the input rows from `slice`, the sorted answer of the collapsed
 /// rows: renamed to input rows, and every pair with a representative that has copies

@@ -62,13 +62,15 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
     // Auto read its rows before the group sizes were known: they move to the sketch's tiles
     // when those differ (only when n < 1344 x ranks; a no-op otherwise).
     const int P = in.comm.size(), rank = in.comm.rank();
-    const LocalRows<Matrix> a = in.times.time(
+    const auto moved_a = in.times.time(
         "relayout", [&] { return relayout_rows(in.comm, in.a, sketch_rows(in.n_a, sketch.group_a, sketch, P, rank)); });
-    std::optional<LocalRows<Matrix>> b;
+    std::optional<LocalRows<Matrix>> moved_b;
     if (in.b)
-      b = in.times.time("relayout", [&] {
+      moved_b = in.times.time("relayout", [&] {
         return relayout_rows(in.comm, *in.b, sketch_rows(in.n_b, sketch.group_b, sketch, P, rank));
       });
+    const LocalRows<Matrix>& a = moved_a ? *moved_a : in.a;
+    const LocalRows<Matrix>* b = in.b ? (moved_b ? &*moved_b : in.b) : nullptr;
     // The product's inner block and the sketch's buffers, from the layout (layout.hpp).
     if (sketch.sketch == SketchKind::Linear) {
       LayoutQuery query;
@@ -92,8 +94,8 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
             working);
       });
     }
-    SketchRun run = sketch_solve<Matrix>(in.comm, a, in.n_a, b ? &*b : nullptr, in.n_b, in.threshold, sketch,
-                                         in.options.seed, in.times);
+    SketchRun run =
+        sketch_solve<Matrix>(in.comm, a, in.n_a, b, in.n_b, in.threshold, sketch, in.options.seed, in.times);
     MethodResult out;
     out.local = std::move(run.pairs);
     out.grid = run.grid;

@@ -97,8 +97,12 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
   return out;
 }
 
-void check_inputs_match(const InputMatrix& a, const InputMatrix* b) {
+void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode) {
   // Pure function of already agreed metadata: every rank reaches the same verdict.
+  for (const InputMatrix* in : {&a, b})
+    if (in && in->dtype == h5::DType::UInt8 && mode == Mode::Real)
+      throw InputError(where(*in) + ": packed bits hold +-1 data; use --rho (binary mode), not --tau",
+                       /*collective=*/true);
   if (b && a.cols != b->cols)
     throw InputError(where(a) + " has " + std::to_string(a.cols) + " columns but " + where(*b) + " has " +
                          std::to_string(b->cols) + ": vectors of A and B must have the same dimension d",

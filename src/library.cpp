@@ -90,7 +90,9 @@ LocalRows<Matrix> rows_from(const Comm& comm, const RowBlock& block, const Input
       convert_real_rows(in, own, block.data, stride, mine.rows, 0, bad);
   }
   agree_on(comm, bad);
-  return relayout_rows(comm, mine, range);
+  std::optional<LocalRows<Matrix>> moved = relayout_rows(comm, mine, range);
+  if (moved) return std::move(*moved);
+  return mine;
 }
 
 HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const FindOptions& fo) {
@@ -110,10 +112,7 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   const InputMatrix ia = agree_matrix(comm, a, "A");
   std::optional<InputMatrix> ib;
   if (b) ib = agree_matrix(comm, *b, "B");
-  check_inputs_match(ia, ib ? &*ib : nullptr);
-  for (const InputMatrix* in : {&ia, ib ? static_cast<const InputMatrix*>(&*ib) : nullptr})
-    if (in && in->dtype == h5::DType::UInt8 && o.problem.mode == Mode::Real)
-      throw InputError(in->ref.str() + ": packed bits hold +-1 data; use --rho (binary mode), not --tau", true);
+  check_inputs_match(ia, ib ? &*ib : nullptr, o.problem.mode);
 
   const auto block_of = [&](const InputMatrix& in) -> const RowBlock& { return in.ref.dataset == "A" ? a : *b; };
   const RowReaders read{[&](const Comm& c, const InputMatrix& in, RowRange range) {

@@ -309,11 +309,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
-  check_inputs_match(a, b ? &*b : nullptr);
-  for (const InputMatrix* in : {&a, b ? static_cast<const InputMatrix*>(&*b) : nullptr})
-    if (in && in->dtype == h5::DType::UInt8 && problem.mode == Mode::Real)
-      throw InputError(in->ref.str() + ": packed bits hold +-1 data; use --rho (binary mode), not --tau",
-                       /*collective=*/true);
+  check_inputs_match(a, b ? &*b : nullptr, problem.mode);
   if (comm.rank() == 0 && problem.mode == Mode::Real &&
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");

@@ -28,8 +28,9 @@ struct InputMatrix {
 /// int8, float32 or float64. Throws a collective InputError otherwise.
 InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
 
-/// Collective. Checks that A and B (if any) fit together and with the threshold.
-void check_inputs_match(const InputMatrix& a, const InputMatrix* b);
+/// Collective. Checks that A and B (if any) fit together and with the mode (packed bits
+/// are +-1 data: binary mode only).
+void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode);
 
 /// Collective. Reads `rows` of `input` (every rank its own range), checks every value
 /// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.

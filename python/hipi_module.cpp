@@ -1,12 +1,14 @@
-// The Python module `hipi._hipi` (the package hipi re-exports it): find_heavy_pairs on numpy arrays, over the C++ library
-// (hipi/hipi.hpp). MPI comes from mpi4py, imported with the module (it initialises MPI and
-// finalises it at exit); a communicator is an mpi4py one, MPI.COMM_WORLD by default.
+// The Python module `hipi._hipi` (the package hipi re-exports it): find_heavy_pairs on numpy arrays, over the C++
+// library (hipi/hipi.hpp). MPI comes from mpi4py, imported with the module (it initialises MPI and finalises it at
+// exit); a communicator is an mpi4py one, MPI.COMM_WORLD by default.
 #include <mpi.h>
 #include <mpi4py/mpi4py.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <climits>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,6 +78,34 @@ std::int64_t first_row(MPI_Comm comm, std::int64_t rows) {
   return rank == 0 ? 0 : before;
 }
 
+// Collective: runs `check` here; when it raised a ValueError on any rank, every rank raises
+// the lowest such rank's message.
+void agree_on_refusal(MPI_Comm comm, const std::function<void()>& check) {
+  std::string error;
+  try {
+    check();
+  } catch (const py::value_error& e) {
+    error = e.what();
+  } catch (py::error_already_set& e) {  // a Python error while reading an argument
+    error = e.what();
+  }
+  MPI_Comm dup;
+  MPI_Comm_dup(comm, &dup);
+  int rank = 0, first = 0;
+  MPI_Comm_rank(dup, &rank);
+  const int mine = error.empty() ? INT_MAX : rank;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, dup);
+  if (first != INT_MAX) {
+    int length = static_cast<int>(error.size());
+    MPI_Bcast(&length, 1, MPI_INT, first, dup);
+    error.resize(static_cast<std::size_t>(length));
+    MPI_Bcast(error.data(), length, MPI_CHAR, first, dup);
+  }
+  MPI_Comm_free(&dup);
+  if (first == INT_MAX) return;
+  throw py::value_error(rank == first ? error : "rank " + std::to_string(first) + ": " + error);
+}
+
 hipi::Method method_of(const std::string& name) {
   static const std::map<std::string, hipi::Method> methods{{"auto", hipi::Method::Auto},
                                                            {"brute", hipi::Method::Brute},
@@ -90,28 +120,32 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
                             std::optional<double> tau, bool abs, const std::string& method, std::uint64_t seed,
                             double delta, std::optional<std::int64_t> bits, std::int64_t memory_mib,
                             const std::string& delivery, const py::object& comm, bool info, int verbosity) {
-  if (rho.has_value() == tau.has_value())
-    throw py::value_error("give exactly one of rho= (+-1 data: <a,b> >= rho*d) and tau= (real data: <a,b> >= tau)");
-  hipi::FindOptions o;
-  o.kind = rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
-  o.value = rho ? *rho : *tau;
-  o.abs = abs;
-  o.method = method_of(method);
-  o.seed = seed;
-  o.delta = delta;
-  o.memory_mib = memory_mib;
-  o.verbosity = verbosity;
-  if (delivery == "every_rank")
-    o.delivery = hipi::Delivery::EveryRank;
-  else if (delivery == "distributed")
-    o.delivery = hipi::Delivery::Distributed;
-  else
-    throw py::value_error("delivery must be 'every_rank' or 'distributed'; got '" + delivery + "'");
-
   const MPI_Comm c = comm_of(comm);
-  Block ba = to_block(a, "A", bits);
+  hipi::FindOptions o;
+  Block ba;
   std::optional<Block> bb;
-  if (!b.is_none()) bb = to_block(b, "B", bits);
+  // Arguments and arrays are checked on each rank; a refusal is agreed before any
+  // collective call, so one rank's bad block cannot leave the others waiting.
+  agree_on_refusal(c, [&] {
+    if (rho.has_value() == tau.has_value())
+      throw py::value_error("give exactly one of rho= (+-1 data: <a,b> >= rho*d) and tau= (real data: <a,b> >= tau)");
+    o.kind = rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
+    o.value = rho ? *rho : *tau;
+    o.abs = abs;
+    o.method = method_of(method);
+    o.seed = seed;
+    o.delta = delta;
+    o.memory_mib = memory_mib;
+    o.verbosity = verbosity;
+    if (delivery == "every_rank")
+      o.delivery = hipi::Delivery::EveryRank;
+    else if (delivery == "distributed")
+      o.delivery = hipi::Delivery::Distributed;
+    else
+      throw py::value_error("delivery must be 'every_rank' or 'distributed'; got '" + delivery + "'");
+    ba = to_block(a, "A", bits);
+    if (!b.is_none()) bb = to_block(b, "B", bits);
+  });
   ba.rows.first_row = first_row(c, ba.rows.rows);
   if (bb) bb->rows.first_row = first_row(c, bb->rows.rows);
 

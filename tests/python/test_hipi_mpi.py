@@ -48,14 +48,22 @@ def test_row_blocks_over_ranks_give_the_whole_answer(method, self_join):
     np.testing.assert_array_equal(np.concatenate([s[1] for s in slices]), whole[0])
 
 
-def test_blocks_out_of_rank_order_are_refused_on_every_rank():
+def test_blocks_of_different_columns_are_refused_on_every_rank():
     if comm.size < 2:
         pytest.skip("needs two ranks")
-    a = np.ones((10, 8), dtype=np.int8)
-    # Every rank passes 10 rows: contiguous. A rank that passes none while later ranks
-    # pass rows is fine too; what cannot be checked from Python is a wrong first row, so
-    # mismatched dimensions stand in for a bad split here.
-    mine = a if comm.rank == 0 else np.ones((10, 16), dtype=np.int8)
-    with pytest.raises(ValueError, match="columns"):
+    # Rank 0's block has 8 columns, the others 16: hipi agrees on the refusal.
+    mine = np.ones((10, 8 if comm.rank == 0 else 16), dtype=np.int8)
+    with pytest.raises(ValueError, match="same columns and type"):
         hipi.find_heavy_pairs(mine, rho=0.5, comm=comm)
     comm.Barrier()  # every rank came back from the refusal
+
+
+def test_an_array_one_rank_alone_refuses_is_refused_on_every_rank():
+    if comm.size < 2:
+        pytest.skip("needs two ranks")
+    # The last rank passes a 1-D array: the module refuses it there before any collective
+    # call; without agreeing, the other ranks would wait for it forever.
+    mine = np.ones(10, dtype=np.int8) if comm.rank == comm.size - 1 else np.ones((10, 8), dtype=np.int8)
+    with pytest.raises(ValueError, match="must be 2-D"):
+        hipi.find_heavy_pairs(mine, rho=0.5, comm=comm)
+    comm.Barrier()

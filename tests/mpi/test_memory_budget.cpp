@@ -5,6 +5,8 @@
 #include <malloc.h>
 
 #include <boost/mpi/collectives.hpp>
+#include <initializer_list>
+#include <string>
 
 #include "hipi/memory.hpp"
 #include "hipi/solver.hpp"
@@ -21,6 +23,20 @@ constexpr bool kResidentTracksHeld = false;
 #else
 constexpr bool kResidentTracksHeld = true;
 #endif
+
+// Runs the solve, which must be refused on every rank alike with a message holding every
+// one of `needles`, and leave no output. `unrefused` says what should not have fit.
+void expect_refused(const Comm& world, const SolveOptions& o, std::initializer_list<const char*> needles,
+                    const std::string& unrefused) {
+  try {
+    run_solve(world, o);
+    ADD_FAILURE() << unrefused;
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    for (const char* needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(exists(o.out));
+}
 }  // namespace
 
 // A budget the rows cannot fit in is refused before they are read, on every rank alike.
@@ -32,16 +48,8 @@ TEST(MemoryBudget, RowsPastTheBudgetAreRefusedBeforeReading) {
   write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 4), true);
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
   o.memory_mib = 1;  // less than any process holds
-  try {
-    run_solve(world, o);
-    ADD_FAILURE() << "a 1 MiB budget was not refused";
-  } catch (const InputError& e) {
-    EXPECT_TRUE(e.collective());
-    EXPECT_NE(std::string(e.what()).find("past the budget of 1 MiB per rank (--memory-mib 1)"), std::string::npos)
-        << e.what();
-    EXPECT_NE(std::string(e.what()).find("rows of"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(exists(o.out));
+  expect_refused(world, o, {"past the budget of 1 MiB per rank (--memory-mib 1)", "rows of"},
+                 "a 1 MiB budget was not refused");
 }
 
 // 4096 distinct rows whose every pair is heavy (the bits of r in the last 12 coordinates:
@@ -63,15 +71,9 @@ TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
       boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
   o.memory_mib = held_mib + 100;
-  try {
-    run_solve(world, o);
-    ADD_FAILURE() << "an answer of 8.4 million pairs fit in " << o.memory_mib << " MiB per rank";
-  } catch (const InputError& e) {
-    EXPECT_TRUE(e.collective());
-    EXPECT_NE(std::string(e.what()).find("heavy pairs this rank holds"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("past the budget of"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(exists(o.out));
+  expect_refused(
+      world, o, {"heavy pairs this rank holds", "past the budget of"},
+      std::string("an answer of 8.4 million pairs fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 }
 
 // Brute force's ring holds up to two blocks of B besides its own: at 2 or more ranks, blocks
@@ -93,14 +95,8 @@ TEST(MemoryBudget, RingBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   o.memory_mib = held_mib + 64 + 32;
   o.problem.mode = Mode::Real;
   o.problem.value = 1e9;
-  try {
-    run_solve(world, o);
-    ADD_FAILURE() << "the ring's buffers fit in " << o.memory_mib << " MiB per rank";
-  } catch (const InputError& e) {
-    EXPECT_TRUE(e.collective());
-    EXPECT_NE(std::string(e.what()).find("ring buffer"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(exists(o.out));
+  expect_refused(world, o, {"ring buffer"},
+                 std::string("the ring's buffers fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 }
 
 // The sketch's working space (layout.hpp: the sketches built, S_A, S_B^T in the product's
@@ -121,12 +117,6 @@ TEST(MemoryBudget, SketchBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   o.sketch.group_a = o.sketch.group_b = 1;
   o.sketch.panel_mib = 256;
   o.memory_mib = held_mib + 64 + 32;
-  try {
-    run_solve(world, o);
-    ADD_FAILURE() << "the sketch's buffers fit in " << o.memory_mib << " MiB per rank";
-  } catch (const InputError& e) {
-    EXPECT_TRUE(e.collective());
-    EXPECT_NE(std::string(e.what()).find("the sketch's buffers"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(exists(o.out));
+  expect_refused(world, o, {"the sketch's buffers"},
+                 std::string("the sketch's buffers fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 }

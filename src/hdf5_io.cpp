@@ -211,14 +211,24 @@ DatasetInfo File::info(const std::string& name) const {
 }
 
 template <class T>
-void File::create_dataset(const std::string& name, const std::vector<std::int64_t>& dims) {
+void File::create_dataset(const std::string& name, const std::vector<std::int64_t>& dims,
+                          std::int64_t growing_chunk_rows) {
   const auto hdims = to_hsize(dims);
-  Handle space(
-      check(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(), nullptr), "H5Screate_simple " + name),
-      H5Sclose);
+  std::vector<hsize_t> most = hdims, chunk = hdims;
+  if (growing_chunk_rows > 0) {
+    HIPI_ASSERT(!hdims.empty());
+    most[0] = H5S_UNLIMITED;
+    chunk[0] = static_cast<hsize_t>(growing_chunk_rows);
+  }
+  Handle space(check(H5Screate_simple(static_cast<int>(hdims.size()), hdims.data(),
+                                      growing_chunk_rows > 0 ? most.data() : nullptr),
+                     "H5Screate_simple " + name),
+               H5Sclose);
   Handle dcpl = property(H5P_DATASET_CREATE, name);
   // Every element is written by some rank: skip HDF5's fill pass (costly in parallel).
   check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time", name);
+  if (growing_chunk_rows > 0)
+    check(H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", name);
   Handle lcpl = property(H5P_LINK_CREATE, name);
   check(H5Pset_create_intermediate_group(lcpl.id(), 1), "H5Pset_create_intermediate_group", name);
   Handle dset(
@@ -226,6 +236,18 @@ void File::create_dataset(const std::string& name, const std::vector<std::int64_
             "cannot create dataset " + name + " in " + path_),
       H5Dclose);
   dset.close();
+}
+
+void File::extend_rows(const std::string& name, std::int64_t rows) {
+  const std::string where = path_ + ":" + name;
+  Handle dset = open_dataset(file_.id(), name, path_);
+  Handle fspace(check(H5Dget_space(dset.id()), "H5Dget_space " + where), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(fspace.id());
+  HIPI_ASSERT(rank == 1 || rank == 2);
+  hsize_t dims[2] = {0, 0};
+  H5Sget_simple_extent_dims(fspace.id(), dims, nullptr);
+  dims[0] = static_cast<hsize_t>(rows);
+  check(H5Dset_extent(dset.id(), dims), "cannot grow dataset", where);
 }
 
 template <class T>
@@ -378,7 +400,7 @@ std::optional<std::int64_t> File::dataset_int_attribute(const std::string& datas
 }
 
 #define HIPI_H5_INSTANTIATE(T)                                                                               \
-  template void File::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&);               \
+  template void File::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&, std::int64_t); \
   template void File::read_rows<T>(const std::string&, RowRange, std::int64_t, T*, std::int64_t) const;      \
   template void File::write_rows<T>(const std::string&, RowRange, const T*);                                 \
   template void File::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&); \

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "hipi/hdf5_io.hpp"
 
@@ -267,33 +268,12 @@ PairStream PairStream::owning(PairSlice slice) {
   return stream;
 }
 
-void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pairs, const OutputAttributes& attrs) {
-  // Attributes are written collectively: every rank writes rank 0's values.
-  std::vector<std::string> text = {attrs.method,     attrs.requested_method, attrs.grid,
-                                   attrs.parameters, attrs.inputs,           attrs.timings};
-  double threshold = attrs.threshold;
-  boost::mpi::broadcast(comm, text.data(), static_cast<int>(text.size()), 0);
-  boost::mpi::broadcast(comm, threshold, 0);
-  h5::File file = h5::File::create(temp, &comm);
-  write_pair_slices(comm, file, pairs);
-  file.set_attribute("version", std::string(HIPI_VERSION));
-  file.set_attribute("method", text[0]);
-  file.set_attribute("requested_method", text[1]);
-  file.set_attribute("threshold", threshold);
-  file.set_attribute("seed", static_cast<std::int64_t>(attrs.seed));
-  file.set_attribute("ranks", static_cast<std::int64_t>(comm.size()));
-  file.set_attribute("grid", text[2]);
-  file.set_attribute("parameters", text[3]);
-  file.set_attribute("inputs", text[4]);
-  file.set_attribute("timings", text[5]);
-  file.close();
-}
+namespace {
 
-void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs) {
-  file.create_dataset<std::int64_t>("/pairs", {pairs.total, 2});
-  file.create_dataset<double>("/inner_products", {pairs.total});
-  // Pieces of 2^20 pairs (48 MiB of buffers), the same number of collective writes on
-  // every rank: a rank with fewer pairs writes empty pieces.
+// Writes `pairs` at rows [base + pairs.offset, ...) of /pairs and /inner_products: pieces
+// of 2^20 pairs (48 MiB of buffers), the same number of collective writes on every rank (a
+// rank with fewer pairs writes empty pieces).
+void write_stream_at(const Comm& comm, h5::File& file, PairStream& pairs, std::int64_t base) {
   constexpr std::int64_t kPiece = std::int64_t{1} << 20;
   const std::int64_t pieces =
       boost::mpi::all_reduce(comm, (pairs.count + kPiece - 1) / kPiece, boost::mpi::maximum<std::int64_t>());
@@ -313,11 +293,66 @@ void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs) {
       ij[2 * t + 1] = piece[t].j;
       ip[t] = piece[t].ip;
     }
-    const RowRange rows{pairs.offset + written, pairs.offset + written + static_cast<std::int64_t>(piece.size())};
+    const std::int64_t first = base + pairs.offset + written;
+    const RowRange rows{first, first + static_cast<std::int64_t>(piece.size())};
     file.write_rows<std::int64_t>("/pairs", rows, ij.data());
     file.write_rows<double>("/inner_products", rows, ip.data());
     written += static_cast<std::int64_t>(piece.size());
   }
+}
+
+// Attributes are written collectively: every rank writes rank 0's values.
+void write_attributes(const Comm& comm, h5::File& file, const OutputAttributes& attrs) {
+  std::vector<std::string> text = {attrs.method,     attrs.requested_method, attrs.grid,
+                                   attrs.parameters, attrs.inputs,           attrs.timings};
+  double threshold = attrs.threshold;
+  boost::mpi::broadcast(comm, text.data(), static_cast<int>(text.size()), 0);
+  boost::mpi::broadcast(comm, threshold, 0);
+  file.set_attribute("version", std::string(HIPI_VERSION));
+  file.set_attribute("method", text[0]);
+  file.set_attribute("requested_method", text[1]);
+  file.set_attribute("threshold", threshold);
+  file.set_attribute("seed", static_cast<std::int64_t>(attrs.seed));
+  file.set_attribute("ranks", static_cast<std::int64_t>(comm.size()));
+  file.set_attribute("grid", text[2]);
+  file.set_attribute("parameters", text[3]);
+  file.set_attribute("inputs", text[4]);
+  file.set_attribute("timings", text[5]);
+}
+
+}  // namespace
+
+void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pairs, const OutputAttributes& attrs) {
+  h5::File file = h5::File::create(temp, &comm);
+  write_pair_slices(comm, file, pairs);
+  write_attributes(comm, file, attrs);
+  file.close();
+}
+
+std::int64_t write_pair_parts_temp(const Comm& comm, const std::string& temp, const NextPairs& next,
+                                   const OutputAttributes& attrs) {
+  h5::File file = h5::File::create(temp, &comm);
+  // Chunks of 2^16 rows (1 MiB of /pairs): the datasets grow by each part's total.
+  constexpr std::int64_t kChunkRows = std::int64_t{1} << 16;
+  file.create_dataset<std::int64_t>("/pairs", {0, 2}, kChunkRows);
+  file.create_dataset<double>("/inner_products", {0}, kChunkRows);
+  std::int64_t total = 0;
+  while (std::optional<PairStream> part = next()) {
+    if (part->total == 0) continue;
+    file.extend_rows("/pairs", total + part->total);
+    file.extend_rows("/inner_products", total + part->total);
+    write_stream_at(comm, file, *part, total);
+    total += part->total;
+  }
+  write_attributes(comm, file, attrs);
+  file.close();
+  return total;
+}
+
+void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs) {
+  file.create_dataset<std::int64_t>("/pairs", {pairs.total, 2});
+  file.create_dataset<double>("/inner_products", {pairs.total});
+  write_stream_at(comm, file, pairs, 0);
 }
 
 std::vector<Pair> read_pair_share(const Comm& comm, const std::string& path) {

@@ -69,8 +69,13 @@ class File {
   DatasetInfo info(const std::string& name) const;
 
   /// Creates a 2-D or 1-D dataset of T with the given dims (collective when parallel).
+  /// With `growing_chunk_rows` > 0 its rows may grow past dims[0] (extend_rows): chunked
+  /// storage of that many rows per chunk, for an answer whose size is known only at the end.
   template <class T>
-  void create_dataset(const std::string& name, const std::vector<std::int64_t>& dims);
+  void create_dataset(const std::string& name, const std::vector<std::int64_t>& dims,
+                      std::int64_t growing_chunk_rows = 0);
+  /// Sets a growing dataset's rows to `rows` (collective when parallel: every rank the same).
+  void extend_rows(const std::string& name, std::int64_t rows);
 
   /// Reads rows [rows.begin, rows.end) of a 2-D dataset with `cols` columns into `out`
   /// (row-major, `out_stride` elements between rows), converting to T.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,16 @@ struct OutputAttributes {
 /// offsets), with rank 0's `attrs` and `ranks` = the communicator's size; the file is closed and complete on return.
 /// Rank 0 commits it once every rank agrees the run succeeded.
 void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pairs, const OutputAttributes& attrs);
+
+/// The answer in parts, in output order: each call the next part (its offset and total
+/// within the part) or nothing when all are done; collective, every rank alike.
+using NextPairs = std::function<std::optional<PairStream>()>;
+
+/// Collective: write_pairs_temp for an answer made in parts (SpilledAnswer, pair_spill.hpp):
+/// the datasets grow by each part (chunked storage; the same format to a reader). Returns
+/// the number of pairs written.
+std::int64_t write_pair_parts_temp(const Comm& comm, const std::string& temp, const NextPairs& next,
+                                   const OutputAttributes& attrs);
 
 /// Collective: creates /pairs and /inner_products in a file opened in parallel and writes
 /// each rank's stream at its offset: the format of the output and of the checkpoint.

@@ -219,20 +219,18 @@ std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows
   return LocalRows<Matrix>{range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
 }
 
-namespace {
-
-// Pairs of representatives, from one side: `from` in A, `to` in B (in a self-join, each
-// pair both ways).
-struct Link {
-  std::int64_t from = 0, to = 0;
-  double ip = 0;
-};
-
 // The pairs of input rows that pairs of representatives stand for, row by row of A.
-class Expansion {
+class ExpandedRows {
  public:
-  Expansion(const Duplicates& a, const Duplicates& b, bool self_join, const Threshold& threshold,
-            std::vector<Link> links)
+  // A pair of representatives, from one side: `from` in A, `to` in B (in a self-join, each
+  // pair both ways).
+  struct Link {
+    std::int64_t from = 0, to = 0;
+    double ip = 0;
+  };
+
+  ExpandedRows(const Duplicates& a, const Duplicates& b, bool self_join, const Threshold& threshold,
+               std::vector<Link> links)
       : a_(a), b_(b), self_join_(self_join), threshold_(threshold), links_(std::move(links)) {
     std::sort(links_.begin(), links_.end(),
               [](const Link& x, const Link& y) { return x.from != y.from ? x.from < y.from : x.to < y.to; });
@@ -298,6 +296,8 @@ class Expansion {
   }
 };
 
+namespace {
+
 // Keys that cut between rows: (i, -1) comes before every pair of row i.
 Pair row_key(std::int64_t i) {
   return {i, -1, 0};
@@ -305,38 +305,28 @@ Pair row_key(std::int64_t i) {
 
 }  // namespace
 
-PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates& a, const Duplicates* b_or_null,
-                             const Threshold& threshold) {
-  const bool self_join = b_or_null == nullptr;
-  const Duplicates& b = self_join ? a : *b_or_null;
-  if (a.none() && b.none()) return PairStream::owning(std::move(slice));
-
-  // Collapsed rows to input rows: original() increases, so the slices stay sorted. Pairs
-  // of rows without copies stay as they are; the others are shared with every rank.
-  std::vector<Pair> with_copies;
-  std::size_t kept = 0;
-  for (const Pair& collapsed : slice.pairs) {
-    const Pair p{a.original(collapsed.i), b.original(collapsed.j), collapsed.ip};
-    if (a.has_copies(p.i) || b.has_copies(p.j))
-      with_copies.push_back(p);
-    else
-      slice.pairs[kept++] = p;
-  }
-  slice.pairs.resize(kept);
-  std::vector<Link> links;
+CopyExpansion::CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a,
+                             const Duplicates* b, const Threshold& threshold)
+    : a_(a), b_(b ? *b : a) {
+  std::vector<ExpandedRows::Link> links;
   for (const Pair& p : all_gather_vector(comm, with_copies)) {
     links.push_back({p.i, p.j, p.ip});
-    if (self_join) links.push_back({p.j, p.i, p.ip});
+    if (!b) links.push_back({p.j, p.i, p.ip});
   }
-  auto expansion = std::make_shared<const Expansion>(a, b, self_join, threshold, std::move(links));
+  rows_ = std::make_shared<const ExpandedRows>(a_, b_, b == nullptr, threshold, std::move(links));
+}
 
+PairStream CopyExpansion::window(const Comm& comm, std::vector<Pair> kept, std::int64_t row_begin,
+                                 std::int64_t row_end) const {
   // Every rank gets whole rows of A, cut so that each writes about as many pairs: the kept
   // pairs offer their rows as in the sort, the expanded rows (the same on every rank) their counts.
-  std::vector<std::int64_t> rows = expansion->rows();
+  std::vector<std::int64_t> rows;
+  for (std::int64_t i : rows_->rows())
+    if (i >= row_begin && i < row_end) rows.push_back(i);
   std::vector<std::int64_t> counts;
-  std::vector<SplitterOffer> shared, mine = offers_of(comm, slice.pairs);
+  std::vector<SplitterOffer> shared, mine = offers_of(comm, kept);
   for (SplitterOffer& o : mine) o.key = row_key(o.key.i);
-  for (std::int64_t i : rows) counts.push_back(expansion->count(i));
+  for (std::int64_t i : rows) counts.push_back(rows_->count(i));
   // At most 2^16 shared offers (as the sort's sample): consecutive expanded rows in one
   // offer, keyed by the first of them, weighing their pairs together.
   const std::size_t per_offer = std::max<std::size_t>(1, (rows.size() + 65535) / 65536);
@@ -347,12 +337,11 @@ PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates
   }
   const std::vector<Pair> splitters = choose_splitters(comm, mine, shared);
   const auto r = static_cast<std::size_t>(comm.rank());
-  constexpr std::int64_t kEnd = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t lo = r == 0 ? -1 : (r - 1 < splitters.size() ? splitters[r - 1].i : kEnd);
-  const std::int64_t hi = r < splitters.size() ? splitters[r].i : kEnd;
+  const std::int64_t lo = r == 0 ? row_begin : (r - 1 < splitters.size() ? splitters[r - 1].i : row_end);
+  const std::int64_t hi = r < splitters.size() ? splitters[r].i : row_end;
 
   struct State {
-    std::shared_ptr<const Expansion> expansion;
+    std::shared_ptr<const ExpandedRows> expansion;
     std::vector<Pair> kept;            // this rank's pairs of rows without copies, sorted
     std::vector<std::int64_t> rows;    // this rank's expanded rows, sorted
     std::size_t at = 0, next_row = 0;  // next kept pair, next expanded row
@@ -360,8 +349,8 @@ PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates
     std::size_t row_at = 0;
   };
   auto state = std::make_shared<State>();
-  state->expansion = expansion;
-  state->kept = route_sorted(comm, std::move(slice.pairs), splitters);
+  state->expansion = rows_;
+  state->kept = route_sorted(comm, std::move(kept), splitters);
   PairStream stream;
   stream.count = static_cast<std::int64_t>(state->kept.size());
   for (std::size_t t = 0; t < rows.size(); ++t)
@@ -388,6 +377,26 @@ PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates
     }
   };
   return stream;
+}
+
+PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates& a, const Duplicates* b_or_null,
+                             const Threshold& threshold) {
+  const Duplicates& b = b_or_null ? *b_or_null : a;
+  if (a.none() && b.none()) return PairStream::owning(std::move(slice));
+  // Collapsed rows to input rows: original() increases, so the slices stay sorted. Pairs
+  // of rows without copies stay as they are; the others are shared with every rank.
+  std::vector<Pair> with_copies;
+  std::size_t kept = 0;
+  for (const Pair& collapsed : slice.pairs) {
+    const Pair p = renamed(collapsed, a, b);
+    if (involves_copies(p, a, b))
+      with_copies.push_back(p);
+    else
+      slice.pairs[kept++] = p;
+  }
+  slice.pairs.resize(kept);
+  const CopyExpansion expansion(comm, with_copies, a, b_or_null, threshold);
+  return expansion.window(comm, std::move(slice.pairs), 0, std::numeric_limits<std::int64_t>::max());
 }
 
 template Duplicates find_duplicates(const Comm&, const LocalRows<BitMatrix>&, std::int64_t);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -90,13 +91,43 @@ LocalRows<Matrix> collapse_rows(const Comm& comm, const LocalRows<Matrix>& rows,
 template <class Matrix>
 std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range);
 
+/// A pair of collapsed rows named by its input rows (`b` is `a` in a self-join); original()
+/// increases, so sorted pairs stay sorted.
+inline Pair renamed(const Pair& collapsed, const Duplicates& a, const Duplicates& b) {
+  return {a.original(collapsed.i), b.original(collapsed.j), collapsed.ip};
+}
+/// True when a pair of input rows has a representative with copies: its expansion makes it.
+inline bool involves_copies(const Pair& p, const Duplicates& a, const Duplicates& b) {
+  return a.has_copies(p.i) || b.has_copies(p.j);
+}
+
+class ExpandedRows;
+
+/// What expanding copies needs of the whole answer: the pairs of representatives that have
+/// copies, from every rank (their number is that of the collapsed answer's, not of the
+/// expanded one). The Duplicates must outlive it and the streams it makes.
+class CopyExpansion {
+ public:
+  /// Collective: `with_copies` are this rank's pairs (input rows) for which involves_copies.
+  CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a, const Duplicates* b,
+                const Threshold& threshold);
+  /// Collective: rows [row_begin, row_end) of A of the answer: `kept`, this rank's pairs of
+  /// input rows in them without copies (sorted, no repeats across ranks), merged with the
+  /// pairs the copies expand to, cut over the ranks by whole rows of A. The expanded pairs
+  /// are made while the stream is written, one row at a time.
+  PairStream window(const Comm& comm, std::vector<Pair> kept, std::int64_t row_begin, std::int64_t row_end) const;
+
+ private:
+  const Duplicates& a_;
+  const Duplicates& b_;
+  std::shared_ptr<const ExpandedRows> rows_;
+};
+
 /// Collective: the answer of the input rows from `slice`, the sorted answer of the collapsed
 /// rows: renamed to input rows, and every pair with a representative that has copies
 /// expanded to all pairs of their copies (and, in a self-join, pairs of two copies of one
 /// row when that row's inner product with itself passes `threshold`). `b` is null in a
-/// self-join. The expanded pairs are made while the stream is written, never all held;
-/// pairs of representatives with copies are shared with every rank (their number is that
-/// of the collapsed answer's, not of the expanded one).
+/// self-join. The expanded pairs are made while the stream is written, never all held.
 PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates& a, const Duplicates* b,
                              const Threshold& threshold);
 

@@ -37,6 +37,10 @@ std::string MemoryBudget::describe() const {
                      kDefaultMemoryFraction * 100, node_bytes() / (1 << 30), node_ranks, node_ranks == 1 ? "" : "s");
 }
 
+bool MemoryBudget::fits(double more_bytes) const {
+  return static_cast<double>(resident_bytes()) + more_bytes <= static_cast<double>(bytes);
+}
+
 void MemoryBudget::check(const std::string& what, double more_bytes) const {
   const double now = static_cast<double>(resident_bytes());
   if (now + more_bytes <= static_cast<double>(bytes)) return;
@@ -46,8 +50,12 @@ void MemoryBudget::check(const std::string& what, double more_bytes) const {
                   what, more_bytes / (1 << 20), now / (1 << 20), (now + more_bytes) / (1 << 20), mib(), describe()));
 }
 
+double sort_bytes(std::size_t pairs_held) {
+  return 2.0 * static_cast<double>(pairs_held * sizeof(Pair)) + 48.0 * (1 << 20);
+}
+
 double check_sort_fits(const Comm& comm, const MemoryBudget& budget, std::size_t pairs_held) {
-  const double more = 2.0 * static_cast<double>(pairs_held * sizeof(Pair)) + 48.0 * (1 << 20);
+  const double more = sort_bytes(pairs_held);
   agree(comm, [&] { budget.check(fmt::format("sorting the {} heavy pairs this rank holds", pairs_held), more); });
   return more;
 }

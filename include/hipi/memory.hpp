@@ -4,7 +4,9 @@
 //
 // Checked today: the rows a rank reads (before reading them), brute force's ring buffers,
 // the linear sketch's buffers (layout.hpp) and the pairs of the answer a rank holds before
-// they are sorted (the sort holds them about three times over). Not checked at run time:
+// they are sorted (the sort holds them about three times over). When `hipi solve` writes a
+// file, pairs past the budget are spilled to disk instead (pair_spill.hpp): brute force
+// spills as it finds them, the other methods once they end. Not checked at run time:
 // hashing's tables and the sign sketch's ring; the report shows predicted against measured
 // peak RSS per rank so the gap is visible.
 #pragma once
@@ -30,6 +32,8 @@ struct MemoryBudget {
   /// Throws InputError naming `what` when this rank's resident memory now plus `more_bytes`
   /// would pass the budget. Not collective: call inside agree().
   void check(const std::string& what, double more_bytes) const;
+  /// True when this rank's resident memory now plus `more_bytes` is within the budget.
+  bool fits(double more_bytes) const;
   /// How the budget was set, for messages: "--memory-mib 1536" or "the default: 80% of ...".
   std::string describe() const;
 };
@@ -39,6 +43,8 @@ struct MemoryBudget {
 /// agreed InputError when that would pass the budget on any rank; returns the bytes it
 /// adds on this rank.
 double check_sort_fits(const Comm& comm, const MemoryBudget& budget, std::size_t pairs_held);
+/// What the sort and the write add to `pairs_held` pairs, in bytes (check_sort_fits).
+double sort_bytes(std::size_t pairs_held);
 
 /// This process's resident memory now, and its peak so far, in bytes (Linux /proc, getrusage).
 std::int64_t resident_bytes();

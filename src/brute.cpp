@@ -35,7 +35,7 @@ class Units {
  public:
   Units(const Comm& comm, std::int64_t a_rows, std::int64_t b_rows, std::int64_t d, bool binary, int steps,
         BruteSchedule& schedule)
-      : schedule_(schedule) {
+      : schedule_(schedule), a_rows_(std::max<std::int64_t>(1, a_rows)) {
     const std::int64_t most_a = boost::mpi::all_reduce(comm, a_rows, boost::mpi::maximum<std::int64_t>());
     const std::int64_t most_b = boost::mpi::all_reduce(comm, b_rows, boost::mpi::maximum<std::int64_t>());
     chunks_ = brute_chunks_per_step(most_a, most_b, d, binary, schedule.unit_products);
@@ -48,7 +48,13 @@ class Units {
       const std::int64_t unit = s * chunks_ + c;
       if (unit < schedule_.skip_units) continue;
       const RowRange chunk{base.begin + base.size() * c / chunks_, base.begin + base.size() * (c + 1) / chunks_};
-      if (chunk.size() > 0) check(chunk);
+      // A piece of the chunk finds at most a_rows x its rows pairs: few enough to hold.
+      const std::int64_t piece = schedule_.hold ? std::max(kMinChunkRows, schedule_.hold_pairs / a_rows_)
+                                                : std::max<std::int64_t>(1, chunk.size());
+      for (std::int64_t first = chunk.begin; first < chunk.end; first += piece) {
+        check(RowRange{first, std::min(chunk.end, first + piece)});
+        if (schedule_.hold) schedule_.hold(found);
+      }
       if (schedule_.at_boundary) schedule_.at_boundary(unit + 1, total_, found);
     }
   }
@@ -56,6 +62,7 @@ class Units {
 
  private:
   BruteSchedule& schedule_;
+  std::int64_t a_rows_ = 1;
   std::int64_t chunks_ = 1, total_ = 1;
 };
 

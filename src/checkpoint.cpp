@@ -192,7 +192,8 @@ std::optional<Resumed> Checkpointer::load() {
   return out;
 }
 
-std::int64_t Checkpointer::at_boundary(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
+std::int64_t Checkpointer::at_boundary(std::int64_t done, std::int64_t total, const std::vector<Pair>& found,
+                                       std::int64_t elsewhere) {
   // One reduction says whether any rank was signalled and whether rank 0's clock says a
   // checkpoint is due; another counts the pairs for the progress line.
   const int due = comm_.rank() == 0 && enabled() && MPI_Wtime() - last_save_ >= config_.interval_seconds;
@@ -200,15 +201,28 @@ std::int64_t Checkpointer::at_boundary(std::int64_t done, std::int64_t total, co
   int agreed[2] = {0, 0};
   boost::mpi::all_reduce(comm_, flags, 2, agreed, boost::mpi::maximum<int>());
   const std::int64_t pairs =
-      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(found.size()), std::plus<std::int64_t>());
+      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(found.size()) + elsewhere, std::plus<std::int64_t>());
   const int signal = agreed[0];
-  if ((signal || agreed[1]) && enabled() && done < total) save(done, total, found);
-  if (signal && enabled() && done < total)
+  const bool saves = enabled() && saving_ && done < total;
+  if ((signal || agreed[1]) && saves) save(done, total, found);
+  if (signal && saves)
     throw StoppedError(fmt::format("stopped by {} after {} of {} units; checkpoint saved in {}: run the same command "
                                    "again to resume",
                                    signal_name(signal), done, total, config_.path),
                        /*collective=*/true);
+  if (signal && enabled() && done < total)
+    throw StoppedError(fmt::format("stopped by {} after {} of {} units; no checkpoint since the pairs passed the "
+                                   "memory budget (spilled to disk): run the same command again to resume from the "
+                                   "last one saved in {}, if any",
+                                   signal_name(signal), done, total, config_.path),
+                       /*collective=*/true);
   return pairs;
+}
+
+void Checkpointer::stop_saving(const std::string& why) {
+  if (!saving_) return;
+  saving_ = false;
+  if (enabled() && comm_.rank() == 0) spdlog::info("checkpoints stop here: {}", why);
 }
 
 void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {

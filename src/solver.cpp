@@ -13,6 +13,7 @@
 #include "hipi/log.hpp"
 #include "hipi/memory.hpp"
 #include "hipi/output.hpp"
+#include "hipi/pair_spill.hpp"
 #include "hipi/plan.hpp"
 #include "hipi/report.hpp"
 #include "hipi/scalapack.hpp"
@@ -60,6 +61,7 @@ struct SolveContext {
   const SolveOptions& options;
   const MemoryBudget& budget;
   StageTimes& times;
+  PairSpill* spill;  // null when the answer has nowhere to go but memory
 };
 
 // Reads `input`'s rows for this rank and collapses exact copies (duplicates.hpp): returns
@@ -138,8 +140,8 @@ Outcome solve_rows(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
   // From here on, rows are the distinct rows (all rows when there are no copies).
   const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
   MethodScratch scratch;
-  const MethodInput<Matrix> in{comm,    a_rows,    b ? &*b_rows : nullptr, n_a, n_b, threshold, options, times,
-                               scratch, ctx.budget};
+  const MethodInput<Matrix> in{
+      comm, a_rows, b ? &*b_rows : nullptr, n_a, n_b, threshold, options, times, scratch, ctx.budget, ctx.spill};
 
   // A method that checkpoints (asked for, or one auto may choose) can resume this run.
   const bool may_checkpoint =
@@ -257,7 +259,12 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
   spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
                b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
                problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
-  const SolveContext ctx{options, solved.budget, times};
+  // An answer bound for a file may pass the budget: its pairs are spilled beside the file.
+  if (!options.out.empty() && !options.plan_only) {
+    const std::filesystem::path dir = std::filesystem::path(options.out).parent_path();
+    solved.spill = std::make_unique<PairSpill>(dir.empty() ? "." : dir.string(), SpillLimits::of(solved.budget).held);
+  }
+  const SolveContext ctx{options, solved.budget, times, solved.spill.get()};
   Outcome& outcome = solved.outcome;
   outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, a, b, problem, threshold, ctx, read.binary)
                                          : solve_rows<RealMatrix>(comm, a, b, problem, threshold, ctx, read.real);
@@ -275,13 +282,37 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
   if (!outcome.copies_a.none() || !outcome.copies_b.none())
     parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", b ? outcome.copies_b.copies() : 0}};
 
-  const double sort_bytes = check_sort_fits(comm, solved.budget, outcome.result.local.size());
-  solved.predicted_peak = static_cast<double>(resident_bytes()) + sort_bytes;
+  std::vector<Pair>& local = outcome.result.local;
+  if (solved.spill) {
+    // Spilled, or too many to sort in memory, on any rank: every rank's pairs go to disk
+    // and the answer is made from them window by window (pair_spill.hpp).
+    const bool spills = solved.spill->spilled() || solved.spill->past_limit(local.size()) ||
+                        !solved.budget.fits(sort_bytes(local.size()));
+    if (boost::mpi::all_reduce(comm, spills, std::logical_or<bool>())) {
+      times.time("spill", [&] { solved.spill->spill(local); });
+      const std::int64_t pairs = boost::mpi::all_reduce(comm, solved.spill->pairs(), std::plus<std::int64_t>());
+      const std::int64_t most =
+          boost::mpi::all_reduce(comm, solved.spill->pairs(), boost::mpi::maximum<std::int64_t>());
+      const SpillLimits limits = SpillLimits::of(solved.budget);
+      solved.window_pairs = limits.window;
+      parameters["spilled"] = {{"pairs", pairs}, {"largest_rank", most}, {"window_pairs_per_rank", limits.window}};
+      solved.predicted_peak = static_cast<double>(resident_bytes()) +
+                              3.0 * static_cast<double>(limits.window) * sizeof(Pair) + 48.0 * (1 << 20);
+      if (comm.rank() == 0)
+        spdlog::info(
+            "solve: the answer passes the memory budget ({}): {} pairs spilled to disk in {} (at most {} on a "
+            "rank), written in windows of up to {} pairs per rank",
+            solved.budget.describe(), pairs, solved.spill->dir(), most, limits.window);
+      return solved;
+    }
+    solved.spill.reset();
+  }
+  solved.predicted_peak = static_cast<double>(resident_bytes()) + check_sort_fits(comm, solved.budget, local.size());
 
   // No rank gathers the answer: each keeps a sorted slice, the pairs of copies made while
   // it is read out.
   solved.answer = times.time("sort", [&] {
-    return expand_duplicates(comm, sort_pairs_across(comm, std::move(outcome.result.local)), outcome.copies_a,
+    return expand_duplicates(comm, sort_pairs_across(comm, std::move(local)), outcome.copies_a,
                              b ? &outcome.copies_b : nullptr, threshold);
   });
   return solved;
@@ -323,7 +354,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   nlohmann::ordered_json& parameters = solved.parameters;
   PairStream& answer = solved.answer;
   const double predicted_peak = solved.predicted_peak;
-  const std::int64_t found = answer.total;
+  std::int64_t found = answer.total;
 
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();
   // The write is timed but its own time cannot be in the file it writes: the file carries
@@ -358,13 +389,31 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   // the rank that sees one removes the temporary file and ends the job (main).
   std::optional<AtomicPath> out_file, report_file;
   out_file.emplace(options.out, shared_temp_suffix(comm));
-  times.time("write", [&] {
-    agree(comm, [] {});  // every rank is here (a rank that failed on the way ended the job)
-    OutputAttributes attrs{
-        method_name(outcome.method), method_name(options.method), threshold.theta, options.seed,
-        outcome.result.grid,         parameters.dump(),           inputs,          timings_before_write.dump()};
-    write_pairs_temp(comm, out_file->temp(), answer, attrs);
-  });
+  agree(comm, [] {});  // every rank is here (a rank that failed on the way ended the job)
+  OutputAttributes attrs{
+      method_name(outcome.method), method_name(options.method), threshold.theta, options.seed,
+      outcome.result.grid,         parameters.dump(),           inputs,          timings_before_write.dump()};
+  if (solved.spill) {
+    // Window by window: each sorted across ranks ("sort") and written ("write").
+    SpilledAnswer windows(comm, *solved.spill, outcome.copies_a, b ? &outcome.copies_b : nullptr, threshold,
+                          solved.window_pairs);
+    double sorting = 0;
+    const double start = MPI_Wtime();
+    found = write_pair_parts_temp(
+        comm, out_file->temp(),
+        [&] {
+          const double t = MPI_Wtime();
+          std::optional<PairStream> part = windows.next();
+          sorting += MPI_Wtime() - t;
+          return part;
+        },
+        attrs);
+    times.add("sort", sorting);
+    times.add("write", MPI_Wtime() - start - sorting);
+    if (comm.rank() == 0) spdlog::info("solve: the answer was sorted and written in {} windows", windows.windows());
+  } else {
+    times.time("write", [&] { write_pairs_temp(comm, out_file->temp(), answer, attrs); });
+  }
   SolveSummary summary{outcome.method, found, gather_stage_times(comm, times), outcome.plan};
 
   if (options.expect_k && found != *options.expect_k && comm.rank() == 0)

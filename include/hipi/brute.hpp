@@ -26,12 +26,18 @@ struct LocalRows {
 /// Brute force runs in units of work, the same number on every rank: ring step s, chunk c of
 /// the block of B visited then (a chunk is sized to take about a second). A run resumed
 /// from a checkpoint skips the units it saved; `at_boundary` is called on every rank after
-/// every unit, with the units done, the units in all and this rank's pairs so far, and may
-/// run collectives (every rank makes the same calls) or throw to stop the run there.
+/// every unit, with the units done, the units in all and this rank's pairs so far (which it
+/// may take away: spilled to disk, pair_spill.hpp), and may run collectives (every rank
+/// makes the same calls) or throw to stop the run there.
 struct BruteSchedule {
   std::int64_t skip_units = 0;      // units a checkpoint holds: not computed again
   std::vector<Pair> resumed_pairs;  // this rank's pairs of those units
-  std::function<void(std::int64_t done, std::int64_t total, const std::vector<Pair>& found)> at_boundary;
+  std::function<void(std::int64_t done, std::int64_t total, std::vector<Pair>& found)> at_boundary;
+  // Not collective: called with this rank's pairs after every piece of a unit (rows of B
+  // sized so that a piece finds at most about `hold_pairs`, 256 rows at least), so that
+  // pairs past the memory budget can be spilled as they are found, not once per unit.
+  std::function<void(std::vector<Pair>& found)> hold;
+  std::int64_t hold_pairs = 0;
   double unit_products = 0;  // coordinate products per unit; 0: about half a second's worth
 };
 

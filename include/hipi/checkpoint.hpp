@@ -82,8 +82,14 @@ class Checkpointer {
   void set_state(nlohmann::ordered_json state) { state_ = std::move(state); }
   /// Collective, after unit `done` of `total`: saves a checkpoint when the interval has
   /// passed or a stop signal arrived (then throws the agreed stop, exit status 3). Returns
-  /// the pairs found so far on all ranks (repeats counted).
-  std::int64_t at_boundary(std::int64_t done, std::int64_t total, const std::vector<Pair>& found);
+  /// the pairs found so far on all ranks (repeats counted), `found` and `elsewhere` (a
+  /// rank's pairs spilled to disk).
+  std::int64_t at_boundary(std::int64_t done, std::int64_t total, const std::vector<Pair>& found,
+                           std::int64_t elsewhere = 0);
+  /// Collective: no more checkpoints in this run: some rank's pairs are spilled to disk
+  /// (pair_spill.hpp), which a checkpoint cannot hold. The last one saved stays valid: a
+  /// stopped run resumes from it. Logged once.
+  void stop_saving(const std::string& why);
   /// Rank 0: removes the checkpoint (the output is in place).
   void remove() const;
   bool enabled() const { return config_.interval_seconds > 0; }
@@ -96,6 +102,7 @@ class Checkpointer {
   nlohmann::ordered_json state_;
   std::optional<std::uint64_t> checksum_;
   double last_save_;
+  bool saving_ = true;
 };
 
 }  // namespace hipi

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "hipi/duplicates.hpp"
 #include "hipi/input.hpp"
 #include "hipi/memory.hpp"
 #include "hipi/output.hpp"
+#include "hipi/pair_spill.hpp"
 #include "hipi/report.hpp"
 #include "hipi/solve_method.hpp"
 
@@ -41,6 +43,10 @@ struct Solved {
   nlohmann::ordered_json parameters;  // recorded with the answer (the output's attribute)
   PairStream answer;                  // this rank's slice, sorted by (i, j), copies expanded
   double predicted_peak = 0;          // bytes: resident at the sort plus what the sort adds
+  // Set when the answer passed the budget: every rank's pairs are in it, not in `answer`;
+  // SpilledAnswer makes the output from it in windows of `window_pairs` per rank.
+  std::unique_ptr<PairSpill> spill;
+  std::int64_t window_pairs = 0;
 };
 
 /// Collective. `a` and `b` (null in a self-join) describe the inputs (agreed metadata);

@@ -25,6 +25,8 @@
 
 namespace hipi {
 
+class PairSpill;  // pair_spill.hpp
+
 /// What a method's measurement keeps for its run on the same rows (hashing keeps the index
 /// it built), one entry per method; gone when the solve ends.
 struct MethodScratch {
@@ -43,6 +45,7 @@ struct MethodInput {
   StageTimes& times;
   MethodScratch& scratch;
   const MemoryBudget& budget;  // per rank: a method that holds a growing answer checks it as it goes
+  PairSpill* spill = nullptr;  // where a growing answer may go past the budget (null: nowhere)
   bool self_join() const { return b == nullptr; }
   const LocalRows<Matrix>& b_or_a() const { return b ? *b : a; }
 };

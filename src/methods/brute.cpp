@@ -7,6 +7,7 @@
 #include <boost/mpi/collectives.hpp>
 
 #include "hipi/fault.hpp"
+#include "hipi/pair_spill.hpp"
 #include "hipi/progress.hpp"
 #include "hipi/solve_method.hpp"
 
@@ -48,11 +49,23 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
       schedule.resumed_pairs = std::move(resume.resumed->pairs);
       progress.resumed_at(resume.resumed->units_done);
     }
-    schedule.at_boundary = [&](std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
+    schedule.at_boundary = [&](std::int64_t done, std::int64_t total, std::vector<Pair>& found) {
       fault_point("unit");
-      check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
-      progress.update(done, total, resume.checkpointer.at_boundary(done, total, found));
+      std::int64_t spilled = 0;
+      if (in.spill) {
+        // Past this rank's share the pairs went to disk (hold); checkpoints cannot follow them there.
+        spilled = in.spill->pairs();
+        if (boost::mpi::all_reduce(in.comm, in.spill->spilled(), std::logical_or<bool>()))
+          resume.checkpointer.stop_saving("the pairs found passed the memory budget and are spilled to disk");
+      } else {
+        check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
+      }
+      progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
     };
+    if (in.spill) {
+      schedule.hold = [&](std::vector<Pair>& found) { in.spill->hold(found); };
+      schedule.hold_pairs = in.spill->held_limit() / 2;
+    }
     // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
     const DeferredStops deferred(resume.checkpointer.enabled());
     out.local = in.times.time("compute", [&] {

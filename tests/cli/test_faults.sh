@@ -38,7 +38,7 @@ expect_fault() {
   elif [ "$status" -ne 1 ]; then fail "$name: exit status $status, want 1"$'\n'"$out"
   elif [ "$count" -ne 1 ]; then fail "$name: message printed $count times"$'\n'"$out"
   elif [ -e out.h5 ] || [ -e report.json ] || [ -e gen.h5 ]; then fail "$name: left an output file"
-  elif ls -a | grep -q 'hipi-tmp'; then fail "$name: left a temporary file: $(ls -a | grep hipi-tmp)"
+  elif ls -a | grep -q 'hipi-tmp\|hipi-spill'; then fail "$name: left a temporary file: $(ls -a | grep 'hipi-tmp\|hipi-spill')"
   else pass "$name (${took} s)"; fi
 }
 
@@ -50,6 +50,9 @@ for np in 2 3; do
     for point in read-file read compute sort write; do
       expect_fault "$point" "$rank" "$np" "${solve[@]}" --method brute
     done
+    # An answer past the (lowered) limit of pairs held: spilled while brute force runs.
+    HIPI_TEST_SPILL_PAIRS=1000 expect_fault spill "$rank" "$np" solve --a in.h5 --b in.h5:/B --rho 0.1 --out out.h5 \
+      --report report.json --method brute
     for point in sample plan; do
       expect_fault "$point" "$rank" "$np" "${solve[@]}" --method auto
     done

@@ -86,11 +86,11 @@ std::vector<Pair> gather_answer(const Comm& comm, std::vector<Pair> local) {
   return all;
 }
 
-LoweredMpiLimit::LoweredMpiLimit(std::int64_t bytes) {
-  ::setenv("HIPI_TEST_MPI_LIMIT", std::to_string(bytes).c_str(), 1);
+ScopedEnv::ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
+  ::setenv(name_.c_str(), value.c_str(), 1);
 }
-LoweredMpiLimit::~LoweredMpiLimit() {
-  ::unsetenv("HIPI_TEST_MPI_LIMIT");
+ScopedEnv::~ScopedEnv() {
+  ::unsetenv(name_.c_str());
 }
 
 SolveOptions self_join_options(const std::string& file, Mode mode, double value, Method method,

@@ -68,11 +68,21 @@ Solved solve_and_read(const Comm& comm, const SolveOptions& o);
 /// the other ranks): sort_pairs_across, then the slices sent to rank 0 in pieces.
 std::vector<Pair> gather_answer(const Comm& comm, std::vector<Pair> local);
 
-/// Sets HIPI_TEST_MPI_LIMIT (mpi_byte_limit) on this rank for its lifetime.
-class LoweredMpiLimit {
+/// Sets an environment variable on this rank for its lifetime.
+class ScopedEnv {
  public:
-  explicit LoweredMpiLimit(std::int64_t bytes);
-  ~LoweredMpiLimit();
+  ScopedEnv(std::string name, const std::string& value);
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv();
+
+ private:
+  std::string name_;
+};
+
+/// Sets HIPI_TEST_MPI_LIMIT (mpi_byte_limit) on this rank for its lifetime.
+struct LoweredMpiLimit : ScopedEnv {
+  explicit LoweredMpiLimit(std::int64_t bytes) : ScopedEnv("HIPI_TEST_MPI_LIMIT", std::to_string(bytes)) {}
 };
 
 /// True when `path` exists.

@@ -1,6 +1,6 @@
 // --memory-mib: a job past its budget per rank is refused on every rank alike, with the
 // sizes, and leaves no output: before the rows are read, and while brute force's answer
-// grows past what the sort could hold.
+// grows past what the sort could hold when there is no output file to spill beside.
 #include <gtest/gtest.h>
 #include <malloc.h>
 
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hipi/memory.hpp"
+#include "hipi/solve_answer.hpp"
 #include "hipi/solver.hpp"
 #include "mpi/fixtures.hpp"
 
@@ -54,8 +55,10 @@ TEST(MemoryBudget, RowsPastTheBudgetAreRefusedBeforeReading) {
 
 // 4096 distinct rows whose every pair is heavy (the bits of r in the last 12 coordinates:
 // <a_i, a_j> >= 64 - 24 >= 32): 8,386,560 pairs, 201 MiB, which the sort would hold twice
-// again; a budget of what the ranks hold now plus 100 MiB cannot take that.
-TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
+// again; a budget of what the ranks hold now plus 100 MiB cannot take that in memory. With no
+// output file (the library's answer in memory) the job is refused while brute force's answer
+// grows; with one, the pairs are spilled beside it and the whole answer is written.
+TEST(MemoryBudget, AnAnswerPastTheBudgetIsSpilledOrRefusedBeforeTheSort) {
   Comm world;
   if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
   SharedTempDir dir(world);
@@ -69,11 +72,27 @@ TEST(MemoryBudget, AnAnswerPastTheBudgetIsRefusedBeforeTheSort) {
   malloc_trim(0);
   const std::int64_t held_mib =
       boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
-  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
-  o.memory_mib = held_mib + 100;
-  expect_refused(
-      world, o, {"heavy pairs this rank holds", "past the budget of"},
-      std::string("an answer of 8.4 million pairs fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
+  const std::int64_t budget_mib = held_mib + 100;
+
+  // No output file (the library's answer in memory, hipi.hpp): refused while it grows.
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, "");
+  o.memory_mib = budget_mib;
+  try {
+    solve_answer(world, inspect_input(world, o.problem.a), nullptr, o, {read_binary_rows, read_real_rows});
+    ADD_FAILURE() << "an answer of 8.4 million pairs fit in " << budget_mib << " MiB per rank";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    for (const char* needle : {"heavy pairs this rank holds", "past the budget of"})
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+
+  // To a file: spilled beside it, and the whole answer written.
+  o.out = dir.path("out.h5");
+  const test::Solved got = solve_and_read(world, o);
+  if (world.rank() != 0) return;
+  EXPECT_EQ(got.pairs.size(), static_cast<std::size_t>(n * (n - 1) / 2));
+  ASSERT_TRUE(got.parameters.contains("spilled"));
+  EXPECT_GT(got.parameters["spilled"]["pairs"].get<std::int64_t>(), 0);
 }
 
 // Brute force's ring holds up to two blocks of B besides its own: at 2 or more ranks, blocks

@@ -1,0 +1,67 @@
+// An answer past the memory budget (HIPI_TEST_SPILL_PAIRS lowers the limits to a few hundred
+// pairs): every rank spills its pairs to disk, and the output made from them window by
+// window is the naive answer on the full data, for every exact method, self-join and A x B,
+// with exact copies of rows expanded, at 1-4 ranks; no file is left in the output's directory.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "hipi/solver.hpp"
+#include "mpi/fixtures.hpp"
+
+using namespace hipi;
+using namespace hipi::test;
+
+namespace {
+
+// Copies of row `from` over rows from + step, from + 2 step, ... (on several ranks' blocks).
+void plant_copies(std::vector<std::int8_t>& v, std::int64_t n, std::int64_t d, std::int64_t from, int copies,
+                  std::int64_t step) {
+  for (int c = 1; c <= copies; ++c) {
+    const std::int64_t to = (from + c * step) % n;
+    std::copy(v.begin() + from * d, v.begin() + (from + 1) * d, v.begin() + to * d);
+  }
+}
+
+// Files in `dir` other than the output.
+std::size_t others(const std::string& dir) {
+  std::size_t count = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) count += e.path().filename() != "out.h5";
+  return count;
+}
+
+}  // namespace
+
+TEST(SpilledAnswer, EqualsTheNaiveAnswerWithCopiesExpanded) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::int64_t na = 900, nb = 700, d = 32;
+  std::vector<std::int8_t> a = random_signs(na, d, 21), b = random_signs(nb, d, 22);
+  plant_copies(a, na, d, 5, 9, 97);
+  plant_copies(a, na, d, 400, 3, 131);
+  std::copy(a.begin() + 5 * d, a.begin() + 6 * d, b.begin() + 11 * d);  // row 5 of A in B too
+  plant_copies(b, nb, d, 11, 4, 89);
+  const std::string file = dir.path("in.h5");
+  write_dataset(world, file, "/A", {na, d}, a, true);
+  write_dataset(world, file, "/B", {nb, d}, b);
+  const ScopedEnv lowered("HIPI_TEST_SPILL_PAIRS", "700");
+  const double rho = 0.25;  // about 8% of all pairs: tens of thousands, a hundred windows
+  for (const bool self : {true, false}) {
+    const std::vector<Pair> want = naive_pairs(a, self ? nullptr : &b, d, Threshold{std::ceil(rho * d), false});
+    for (const Method method : {Method::Brute, Method::Hash, Method::Auto}) {
+      SolveOptions o = self_join_options(file, Mode::Binary, rho, method, dir.path("out.h5"));
+      if (!self) o.problem.b = DatasetRef{file, "/B"};
+      const std::size_t before = world.rank() == 0 ? others(dir.path("")) : 0;
+      const Solved got = solve_and_read(world, o);
+      if (world.rank() != 0) continue;
+      const std::string what = method_name(method) + (self ? " self-join" : " A x B");
+      EXPECT_GT(want.size(), 20000u);
+      EXPECT_TRUE(same_pairs(got.pairs, want)) << what << ": " << got.pairs.size() << " pairs, want " << want.size();
+      ASSERT_TRUE(got.parameters.contains("spilled")) << what;
+      EXPECT_GT(got.parameters["spilled"]["pairs"].get<std::int64_t>(), 0) << what;
+      EXPECT_GT(got.parameters["duplicate_rows"]["a"].get<std::int64_t>(), 10) << what;
+      EXPECT_EQ(others(dir.path("")), before) << what << ": a file left beside the output";
+    }
+  }
+}

@@ -213,19 +213,10 @@ std::vector<Pair> route_sorted(const Comm& comm, std::vector<Pair> sorted, const
   sorted = {};
   std::vector<Pair> part(received.data.size() / sizeof(Pair));
   if (!part.empty()) std::memcpy(part.data(), received.data.data(), received.data.size());
-  std::vector<std::size_t> runs;  // each sender's part is sorted: merge them pairwise
-  for (std::int64_t offset : received.offsets) runs.push_back(static_cast<std::size_t>(offset) / sizeof(Pair));
+  std::vector<std::size_t> bounds;  // each sender's part is sorted
+  for (std::int64_t offset : received.offsets) bounds.push_back(static_cast<std::size_t>(offset) / sizeof(Pair));
   received = {};
-  while (runs.size() > 2) {
-    std::vector<std::size_t> merged;
-    for (std::size_t r = 0; r + 2 < runs.size(); r += 2) {
-      std::inplace_merge(part.begin() + runs[r], part.begin() + runs[r + 1], part.begin() + runs[r + 2], pair_key_less);
-      merged.push_back(runs[r]);
-    }
-    if (runs.size() % 2 == 0) merged.push_back(runs[runs.size() - 2]);
-    merged.push_back(runs.back());
-    runs = std::move(merged);
-  }
+  merge_sorted_runs(part, std::move(bounds));
   return part;
 }
 

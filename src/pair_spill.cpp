@@ -142,7 +142,8 @@ std::int64_t PairSpill::rows_within(std::int64_t row_begin, std::int64_t row_lim
 }
 
 void PairSpill::take_below(std::int64_t row_end, std::vector<Pair>& out) {
-  const std::size_t first = out.size();
+  HIPI_ASSERT(out.empty());
+  std::vector<std::size_t> bounds{0};  // each run's part is sorted
   std::vector<Pair> block;
   for (Run& run : runs_) {
     while (run.taken < run.count) {
@@ -152,8 +153,9 @@ void PairSpill::take_below(std::int64_t row_end, std::vector<Pair>& out) {
       run.taken += end - block.begin();
       if (end != block.end()) break;
     }
+    bounds.push_back(out.size());
   }
-  if (runs_.size() > 1) std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), pair_key_less);
+  merge_sorted_runs(out, std::move(bounds));
 }
 
 SpilledAnswer::SpilledAnswer(const Comm& comm, PairSpill& spill, const Duplicates& a, const Duplicates* b,

@@ -40,4 +40,19 @@ void sort_pairs(std::vector<Pair>& pairs) {
   std::sort(pairs.begin(), pairs.end(), pair_key_less);
 }
 
+void merge_sorted_runs(std::vector<Pair>& pairs, std::vector<std::size_t> bounds) {
+  HIPI_ASSERT(!bounds.empty() && bounds.front() == 0 && bounds.back() == pairs.size());
+  const auto at = [&](std::size_t k) { return pairs.begin() + static_cast<std::ptrdiff_t>(k); };
+  while (bounds.size() > 2) {
+    std::vector<std::size_t> merged;
+    for (std::size_t r = 0; r + 2 < bounds.size(); r += 2) {
+      std::inplace_merge(at(bounds[r]), at(bounds[r + 1]), at(bounds[r + 2]), pair_key_less);
+      merged.push_back(bounds[r]);
+    }
+    if (bounds.size() % 2 == 0) merged.push_back(bounds[bounds.size() - 2]);
+    merged.push_back(bounds.back());
+    bounds = std::move(merged);
+  }
+}
+
 }  // namespace hipi

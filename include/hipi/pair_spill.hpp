@@ -62,7 +62,8 @@ class PairSpill {
   /// The largest row end past `row_begin` (at most `row_limit`) whose pairs not yet taken
   /// are at most `max_pairs` by bound_below; row_begin + 1 when even that row has more.
   std::int64_t rows_within(std::int64_t row_begin, std::int64_t row_limit, std::int64_t max_pairs) const;
-  /// Appends every pair not yet taken with row i < `row_end`, sorted, and marks them taken.
+  /// Fills `out` (empty) with every pair not yet taken with row i < `row_end`, sorted, and
+  /// marks them taken.
   void take_below(std::int64_t row_end, std::vector<Pair>& out);
   /// Calls f(pair) for every spilled pair, run by run (the cursors do not move).
   template <class F>

@@ -62,5 +62,8 @@ inline bool pair_key_less(const Pair& x, const Pair& y) {
 }
 /// Sorts by (i, j), the output order.
 void sort_pairs(std::vector<Pair>& pairs);
+/// Sorts pairs made of runs already sorted, [bounds[k], bounds[k + 1]) for each k (bounds
+/// from 0 to pairs.size()), by merging them pairwise: O(m log runs), not O(m log m).
+void merge_sorted_runs(std::vector<Pair>& pairs, std::vector<std::size_t> bounds);
 
 }  // namespace hipi

@@ -49,11 +49,12 @@ class Units {
       if (unit < schedule_.skip_units) continue;
       const RowRange chunk{base.begin + base.size() * c / chunks_, base.begin + base.size() * (c + 1) / chunks_};
       // A piece of the chunk finds at most a_rows x its rows pairs: few enough to hold.
-      const std::int64_t piece = schedule_.hold ? std::max(kMinChunkRows, schedule_.hold_pairs / a_rows_)
-                                                : std::max<std::int64_t>(1, chunk.size());
+      const PairHolder& holder = schedule_.holder;
+      const std::int64_t piece = holder ? std::max(kMinChunkRows, holder.every / std::max<std::int64_t>(1, a_rows_))
+                                        : std::max<std::int64_t>(1, chunk.size());
       for (std::int64_t first = chunk.begin; first < chunk.end; first += piece) {
         check(RowRange{first, std::min(chunk.end, first + piece)});
-        if (schedule_.hold) schedule_.hold(found);
+        if (holder) holder.hold(found);
       }
       if (schedule_.at_boundary) schedule_.at_boundary(unit + 1, total_, found);
     }

@@ -11,13 +11,6 @@ namespace hipi {
 
 namespace {
 
-bool by_rows(const Pair& x, const Pair& y) {
-  return x.i != y.i ? x.i < y.i : x.j < y.j;
-}
-bool same_rows(const Pair& x, const Pair& y) {
-  return x.i == y.i && x.j == y.j;
-}
-
 std::int64_t sum_over(const Comm& comm, std::int64_t v) {
   return boost::mpi::all_reduce(comm, v, std::plus<std::int64_t>());
 }
@@ -132,14 +125,15 @@ CompletionWork complete_neighbourhoods(const CompletionContext<Matrix>& ctx, Com
     for (const Pair& p : found) route[ctx.tiled_a.owner(p.i)].push_back(p);
     fresh.clear();
     for (const auto& from : alltoallv(comm, route)) fresh.insert(fresh.end(), from.begin(), from.end());
-    std::sort(fresh.begin(), fresh.end(), by_rows);
-    fresh.erase(std::unique(fresh.begin(), fresh.end(), same_rows), fresh.end());
+    std::sort(fresh.begin(), fresh.end(), pair_key_less);
+    drop_repeated_pairs(fresh);
     std::vector<Pair> added;
-    std::set_difference(fresh.begin(), fresh.end(), pairs.begin(), pairs.end(), std::back_inserter(added), by_rows);
+    std::set_difference(fresh.begin(), fresh.end(), pairs.begin(), pairs.end(), std::back_inserter(added),
+                        pair_key_less);
     fresh = std::move(added);
     const std::size_t before = pairs.size();
     pairs.insert(pairs.end(), fresh.begin(), fresh.end());
-    std::inplace_merge(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(before), pairs.end(), by_rows);
+    std::inplace_merge(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(before), pairs.end(), pair_key_less);
     work.new_pairs += sum_over(comm, static_cast<std::int64_t>(fresh.size()));
   }
   work.pair_checks = sum_over(comm, work.pair_checks);

@@ -308,8 +308,12 @@ Pair row_key(std::int64_t i) {
 CopyExpansion::CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a,
                              const Duplicates* b, const Threshold& threshold)
     : a_(a), b_(b ? *b : a) {
+  // A pair may come twice (in two of a rank's spilled runs): expanded once.
+  std::vector<Pair> all = all_gather_vector(comm, with_copies);
+  sort_pairs(all);
+  drop_repeated_pairs(all);
   std::vector<ExpandedRows::Link> links;
-  for (const Pair& p : all_gather_vector(comm, with_copies)) {
+  for (const Pair& p : all) {
     links.push_back({p.i, p.j, p.ip});
     if (!b) links.push_back({p.j, p.i, p.ip});
   }

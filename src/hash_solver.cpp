@@ -62,7 +62,7 @@ AgreedLayout agreed_layout(const Comm& comm, const LocalRows<BitMatrix>& indexed
 }  // namespace
 
 HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
-                   const Threshold& threshold, std::shared_ptr<const MultiIndex> built) {
+                   const Threshold& threshold, std::shared_ptr<const MultiIndex> built, const PairHolder& holder) {
   const LocalRows<BitMatrix>& indexed = b ? *b : a;
   const std::int64_t radius = hamming_radius(a.rows.cols(), threshold.theta);
   HashRun run;
@@ -79,9 +79,7 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
   std::vector<Pair> batch;
   const auto keep_distinct = [&] {
     sort_pairs(batch);
-    batch.erase(
-        std::unique(batch.begin(), batch.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-        batch.end());
+    drop_repeated_pairs(batch);
     run.pairs.insert(run.pairs.end(), batch.begin(), batch.end());
     batch.clear();
   };
@@ -92,9 +90,15 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
         if (!b && j <= i) return;  // a self-join's pair is found by its lower row
         ++run.candidates;
         const double ip = static_cast<double>(inner_product(block, r, indexed.rows, s));
-        if (threshold.passes(ip)) batch.push_back({i, j, ip});
+        if (!threshold.passes(ip)) return;
+        batch.push_back({i, j, ip});
+        if (holder && static_cast<std::int64_t>(batch.size()) >= holder.every) {
+          keep_distinct();  // a repeat in the next part of the batch is dropped by the sort
+          holder.hold(run.pairs);
+        }
       });
       keep_distinct();
+      if (holder) holder.hold(run.pairs);
     }
   });
   return run;

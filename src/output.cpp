@@ -157,12 +157,6 @@ std::vector<Pair> pairs_of_columns(const std::vector<std::int64_t>& ij, const st
   return pairs;
 }
 
-void drop_repeats(std::vector<Pair>& pairs) {
-  pairs.erase(
-      std::unique(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-      pairs.end());
-}
-
 }  // namespace
 
 std::vector<SplitterOffer> offers_of(const Comm& comm, const std::vector<Pair>& sorted) {
@@ -224,14 +218,14 @@ PairSlice sort_pairs_across(const Comm& comm, std::vector<Pair> local) {
   static_assert(std::is_trivially_copyable_v<Pair>);
   // Methods mostly find pairs in order (brute force row by row): check before sorting.
   if (!std::is_sorted(local.begin(), local.end(), pair_key_less)) sort_pairs(local);
-  drop_repeats(local);
+  drop_repeated_pairs(local);
   PairSlice slice;
   if (comm.size() == 1) {
     slice.pairs = std::move(local);
   } else {
     const std::vector<Pair> splitters = choose_splitters(comm, offers_of(comm, local));
     slice.pairs = route_sorted(comm, std::move(local), splitters);
-    drop_repeats(slice.pairs);
+    drop_repeated_pairs(slice.pairs);
   }
   const auto mine = static_cast<std::int64_t>(slice.pairs.size());
   slice.offset = boost::mpi::scan(comm, mine, std::plus<std::int64_t>()) - mine;

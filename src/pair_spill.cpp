@@ -75,10 +75,9 @@ void PairSpill::spill(std::vector<Pair>& pairs) {
   if (pairs.empty()) return;
   if (fd_ < 0) open();
   fault_point("spill");
+  largest_run_ = std::max(largest_run_, static_cast<std::int64_t>(pairs.size()));
   if (!std::is_sorted(pairs.begin(), pairs.end(), pair_key_less)) sort_pairs(pairs);
-  pairs.erase(
-      std::unique(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-      pairs.end());
+  drop_repeated_pairs(pairs);
   Run run;
   run.first = pairs_;
   run.count = static_cast<std::int64_t>(pairs.size());

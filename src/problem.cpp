@@ -40,6 +40,11 @@ void sort_pairs(std::vector<Pair>& pairs) {
   std::sort(pairs.begin(), pairs.end(), pair_key_less);
 }
 
+void drop_repeated_pairs(std::vector<Pair>& pairs) {
+  const auto same_key = [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; };
+  pairs.erase(std::unique(pairs.begin(), pairs.end(), same_key), pairs.end());
+}
+
 void merge_sorted_runs(std::vector<Pair>& pairs, std::vector<std::size_t> bounds) {
   HIPI_ASSERT(!bounds.empty() && bounds.front() == 0 && bounds.back() == pairs.size());
   const auto at = [&](std::size_t k) { return pairs.begin() + static_cast<std::ptrdiff_t>(k); };

@@ -295,7 +295,12 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
           boost::mpi::all_reduce(comm, solved.spill->pairs(), boost::mpi::maximum<std::int64_t>());
       const SpillLimits limits = SpillLimits::of(solved.budget);
       solved.window_pairs = limits.window;
-      parameters["spilled"] = {{"pairs", pairs}, {"largest_rank", most}, {"window_pairs_per_rank", limits.window}};
+      const std::int64_t largest_run =
+          boost::mpi::all_reduce(comm, solved.spill->largest_run(), boost::mpi::maximum<std::int64_t>());
+      parameters["spilled"] = {{"pairs", pairs},
+                               {"largest_rank", most},
+                               {"largest_run", largest_run},
+                               {"window_pairs_per_rank", limits.window}};
       solved.predicted_peak = static_cast<double>(resident_bytes()) +
                               3.0 * static_cast<double>(limits.window) * sizeof(Pair) + 48.0 * (1 << 20);
       if (comm.rank() == 0)

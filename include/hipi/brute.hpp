@@ -33,11 +33,10 @@ struct BruteSchedule {
   std::int64_t skip_units = 0;      // units a checkpoint holds: not computed again
   std::vector<Pair> resumed_pairs;  // this rank's pairs of those units
   std::function<void(std::int64_t done, std::int64_t total, std::vector<Pair>& found)> at_boundary;
-  // Not collective: called with this rank's pairs after every piece of a unit (rows of B
-  // sized so that a piece finds at most about `hold_pairs`, 256 rows at least), so that
-  // pairs past the memory budget can be spilled as they are found, not once per unit.
-  std::function<void(std::vector<Pair>& found)> hold;
-  std::int64_t hold_pairs = 0;
+  // Called with this rank's pairs after every piece of a unit (rows of B sized so that a
+  // piece finds at most about `holder.every`, 256 rows at least), so that pairs past the
+  // memory budget can be spilled as they are found, not once per unit.
+  PairHolder holder;
   double unit_products = 0;  // coordinate products per unit; 0: about half a second's worth
 };
 

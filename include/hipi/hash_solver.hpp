@@ -20,7 +20,7 @@ namespace hipi {
 
 /// What a hash run did, on this rank.
 struct HashRun {
-  std::vector<Pair> pairs;      // this rank's share, unsorted; every pair once
+  std::vector<Pair> pairs;      // this rank's share (what the holder did not take), unsorted; every pair once
   SubstringLayout layout;       // the same on every rank
   std::int64_t candidates = 0;  // (query, indexed row) verifications here, once per agreeing substring
 };
@@ -28,8 +28,10 @@ struct HashRun {
 /// Collective. Heavy pairs between A and B (`b` null: the self-join of A, pairs i < j).
 /// `threshold.abs` also probes the complement of each query (|<a,b>| >= theta). `built`:
 /// this rank's index of these rows from predict_hash_seconds, if kept (else built here).
+/// `holder`, if set, is handed the run's pairs as they grow (then `pairs` holds the rest).
 HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
-                   const Threshold& threshold, std::shared_ptr<const MultiIndex> built = nullptr);
+                   const Threshold& threshold, std::shared_ptr<const MultiIndex> built = nullptr,
+                   const PairHolder& holder = {});
 
 /// Collective. Predicted seconds of hash_solve's compute on these rows, measured: every
 /// rank indexes its block and times kHashSampleQueries of its own rows of A as queries (so

@@ -45,6 +45,10 @@ class PairSpill {
 
   /// Spills `pairs` (and empties it) once it holds held_limit pairs or more.
   void hold(std::vector<Pair>& pairs);
+  /// hold() for a method, called every half of held_limit pairs: a rank holds at most 1.5x it.
+  PairHolder holder() {
+    return {[this](std::vector<Pair>& pairs) { hold(pairs); }, held_limit_ / 2};
+  }
   /// True when `held` pairs are as many as hold() keeps in memory, or more.
   bool past_limit(std::size_t held) const { return static_cast<std::int64_t>(held) >= held_limit_; }
   std::int64_t held_limit() const { return held_limit_; }
@@ -53,6 +57,8 @@ class PairSpill {
   /// Pairs spilled so far (repeats within a run dropped).
   std::int64_t pairs() const { return pairs_; }
   bool spilled() const { return !runs_.empty(); }
+  /// The most pairs spill() was given at once (repeats included): what the rank held.
+  std::int64_t largest_run() const { return largest_run_; }
   std::size_t runs() const { return runs_.size(); }
   const std::string& dir() const { return dir_; }
 
@@ -90,6 +96,7 @@ class PairSpill {
   std::int64_t held_limit_ = 0;
   int fd_ = -1;
   std::int64_t pairs_ = 0;  // in the file
+  std::int64_t largest_run_ = 0;
   std::vector<Run> runs_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,8 +61,19 @@ struct Pair {
 inline bool pair_key_less(const Pair& x, const Pair& y) {
   return x.i != y.i ? x.i < y.i : x.j < y.j;
 }
+/// Where a method hands the pairs it holds while they grow (the spill, pair_spill.hpp):
+/// `hold` may take them away (and empty the vector). Not collective. A method calls it at
+/// least once every `every` pairs it finds; never when `hold` is empty.
+struct PairHolder {
+  std::function<void(std::vector<Pair>& found)> hold;
+  std::int64_t every = 0;
+  explicit operator bool() const { return static_cast<bool>(hold); }
+};
+
 /// Sorts by (i, j), the output order.
 void sort_pairs(std::vector<Pair>& pairs);
+/// Drops every pair of sorted `pairs` whose (i, j) is the one before it (its first kept).
+void drop_repeated_pairs(std::vector<Pair>& pairs);
 /// Sorts pairs made of runs already sorted, [bounds[k], bounds[k + 1]) for each k (bounds
 /// from 0 to pairs.size()), by merging them pairwise: O(m log runs), not O(m log m).
 void merge_sorted_runs(std::vector<Pair>& pairs, std::vector<std::size_t> bounds);

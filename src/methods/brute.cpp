@@ -62,10 +62,7 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
       }
       progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
     };
-    if (in.spill) {
-      schedule.hold = [&](std::vector<Pair>& found) { in.spill->hold(found); };
-      schedule.hold_pairs = in.spill->held_limit() / 2;
-    }
+    if (in.spill) schedule.holder = in.spill->holder();
     // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
     const DeferredStops deferred(resume.checkpointer.enabled());
     out.local = in.times.time("compute", [&] {

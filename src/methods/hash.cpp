@@ -6,6 +6,7 @@
 
 #include "hipi/hash_solver.hpp"
 #include "hipi/log.hpp"
+#include "hipi/pair_spill.hpp"
 #include "hipi/solve_method.hpp"
 
 namespace hipi {
@@ -49,8 +50,10 @@ class HashMethod : public SolveMethodOf<HashMethod> {
       std::shared_ptr<const MultiIndex> built;
       if (kept != in.scratch.kept.end()) built = std::static_pointer_cast<const MultiIndex>(kept->second);
       in.scratch.kept.clear();  // the run holds what it needs
-      const HashRun run =
-          in.times.time("compute", [&] { return hash_solve(in.comm, in.a, in.b, in.threshold, std::move(built)); });
+      const HashRun run = in.times.time("compute", [&] {
+        return hash_solve(in.comm, in.a, in.b, in.threshold, std::move(built),
+                          in.spill ? in.spill->holder() : PairHolder{});
+      });
       out.local = run.pairs;
       out.parameters["substrings"] = run.layout.m;
       out.parameters["substring_radius"] = run.layout.radius;

@@ -1,6 +1,7 @@
 #include "hipi/hash_solver.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <boost/mpi/collectives.hpp>
 #include <limits>
 
@@ -17,31 +18,57 @@ namespace {
 // cache about three times per probe, 330 ns). Under --abs each query also probes with
 // its complement. A candidate found on several substrings is verified each time: sorting
 // the batch's candidates to verify each once cost more than the repeats (3x slower at
-// d = 64, where a verification is one word), and the caller deduplicates the heavy pairs.
+// d = 64, where a verification is one word). Only a heavy pair is then asked whether this
+// was the first probe to find it (first_probe): each is kept once, without a sort.
 class BatchProber {
  public:
-  BatchProber(const MultiIndex& index, std::int64_t stride, bool abs) : index_(index), stride_(stride), abs_(abs) {}
+  BatchProber(const MultiIndex& index, const BitMatrix& indexed, bool abs)
+      : index_(index), indexed_(indexed), abs_(abs) {}
 
-  /// Calls check(r, s) for every row r of `block` in [r0, r1) and indexed row s that agree
-  /// within the radius on some substring, once per such substring.
+  /// Where a probe found a candidate: substring j, with the query or its complement.
+  struct Probe {
+    int j = 0;
+    bool complement = false;
+  };
+
+  /// Calls check(r, s, probe) for every row r of `block` in [r0, r1) and indexed row s that
+  /// agree within the radius on some substring, once per such substring (and orientation).
   template <class Check>
   void run(const BitMatrix& block, std::int64_t r0, std::int64_t r1, Check&& check) {
+    const std::int64_t stride = block.stride();
     if (abs_) {
-      complement_.resize(static_cast<std::size_t>((r1 - r0) * stride_));
+      complement_.resize(static_cast<std::size_t>((r1 - r0) * stride));
       for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t w = 0; w < stride_; ++w) complement_[(r - r0) * stride_ + w] = ~block.row(r)[w];
+        for (std::int64_t w = 0; w < stride; ++w) complement_[(r - r0) * stride + w] = ~block.row(r)[w];
     }
     for (int j = 0; j < index_.layout().m; ++j)
       for (std::int64_t r = r0; r < r1; ++r) {
-        const auto found = [&](std::int64_t s) { check(r, s); };
-        index_.probe_table(j, block.row(r), found);
-        if (abs_) index_.probe_table(j, complement_.data() + (r - r0) * stride_, found);
+        index_.probe_table(j, block.row(r), [&](std::int64_t s) { check(r, s, Probe{j, false}); });
+        if (abs_)
+          index_.probe_table(j, complement_.data() + (r - r0) * stride, [&](std::int64_t s) {
+            check(r, s, Probe{j, true});
+          });
       }
+  }
+
+  /// True when `probe` is the first of run()'s probes of `query` to find indexed row s:
+  /// no earlier substring (nor, for the complement, the query itself on this one) within
+  /// the radius. Probes go substring by substring, the query before its complement.
+  bool first_probe(const std::uint64_t* query, std::int64_t s, Probe probe) const {
+    const SubstringLayout& layout = index_.layout();
+    const auto near = [&](int j, bool complement) {
+      const auto flips = std::popcount(substring(query, layout.begin(j), layout.length(j)) ^
+                                       substring(indexed_.row(s), layout.begin(j), layout.length(j)));
+      return (complement ? layout.length(j) - flips : flips) <= layout.radius;
+    };
+    for (int j = 0; j < probe.j; ++j)
+      if (near(j, false) || (abs_ && near(j, true))) return false;
+    return !probe.complement || !near(probe.j, false);
   }
 
  private:
   const MultiIndex& index_;
-  std::int64_t stride_;
+  const BitMatrix& indexed_;
   bool abs_;
   std::vector<std::uint64_t> complement_;
 };
@@ -72,33 +99,23 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
                      built->layout().d == run.layout.d;
   if (!reuse) built = std::make_shared<const MultiIndex>(indexed.rows, run.layout);
   const MultiIndex& index = *built;
-  BatchProber prober(index, a.rows.stride(), threshold.abs);
-  // A pair close on several substrings is found once per substring: each batch's pairs are
-  // made distinct before they join the run's (near-duplicate clusters would otherwise
-  // hold a copy per substring).
-  std::vector<Pair> batch;
-  const auto keep_distinct = [&] {
-    sort_pairs(batch);
-    drop_repeated_pairs(batch);
-    run.pairs.insert(run.pairs.end(), batch.begin(), batch.end());
-    batch.clear();
-  };
+  BatchProber prober(index, indexed.rows, threshold.abs);
+  std::int64_t since_hold = 0;
   ring_pass(comm, a, comm.size(), [&](const BitMatrix& block, RowRange range, int) {
     for (std::int64_t r0 = 0; r0 < block.rows(); r0 += kBatchQueries) {
-      prober.run(block, r0, std::min(block.rows(), r0 + kBatchQueries), [&](std::int64_t r, std::int64_t s) {
-        const std::int64_t i = range.begin + r, j = indexed.range.begin + s;
-        if (!b && j <= i) return;  // a self-join's pair is found by its lower row
-        ++run.candidates;
-        const double ip = static_cast<double>(inner_product(block, r, indexed.rows, s));
-        if (!threshold.passes(ip)) return;
-        batch.push_back({i, j, ip});
-        if (holder && static_cast<std::int64_t>(batch.size()) >= holder.every) {
-          keep_distinct();  // a repeat in the next part of the batch is dropped by the sort
-          holder.hold(run.pairs);
-        }
-      });
-      keep_distinct();
-      if (holder) holder.hold(run.pairs);
+      prober.run(block, r0, std::min(block.rows(), r0 + kBatchQueries),
+                 [&](std::int64_t r, std::int64_t s, auto probe) {
+                   const std::int64_t i = range.begin + r, j = indexed.range.begin + s;
+                   if (!b && j <= i) return;  // a self-join's pair is found by its lower row
+                   ++run.candidates;
+                   const double ip = static_cast<double>(inner_product(block, r, indexed.rows, s));
+                   if (!threshold.passes(ip) || !prober.first_probe(block.row(r), s, probe)) return;
+                   run.pairs.push_back({i, j, ip});
+                   if (holder && ++since_hold >= holder.every) {
+                     holder.hold(run.pairs);
+                     since_hold = 0;
+                   }
+                 });
     }
   });
   return run;
@@ -120,10 +137,10 @@ double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std
     const MultiIndex& index = *kept;
     if (built) *built = kept;
     const double indexed_at = MPI_Wtime();
-    BatchProber prober(index, a.rows.stride(), threshold.abs);
+    BatchProber prober(index, indexed.rows, threshold.abs);
     const std::int64_t queries = std::min<std::int64_t>(a.rows.rows(), kHashSampleQueries);
     std::int64_t verified = 0;
-    prober.run(a.rows, 0, queries, [&](std::int64_t r, std::int64_t s) {
+    prober.run(a.rows, 0, queries, [&](std::int64_t r, std::int64_t s, auto) {
       verified += inner_product(a.rows, r, indexed.rows, s) >= threshold.theta;
     });
     const double per_query = queries ? (MPI_Wtime() - indexed_at) / static_cast<double>(queries) : 0.0;

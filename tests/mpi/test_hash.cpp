@@ -53,31 +53,44 @@ TEST(HashMethod, EqualsBruteForce) {
 }
 
 // Identical and near-identical rows agree on every substring, so each of their pairs is
-// found once per substring: hash_solve must still return each pair once, on one rank.
+// found once per substring (and, under --abs, on the complement's substrings too for the
+// negated copies): hash_solve must still return each pair once, on one rank, also when a
+// holder takes the pairs every few dozen (as the spill does).
 TEST(HashMethod, PairsFoundOnManySubstringsComeOnce) {
   Comm world;
   const std::int64_t n = 96, d = 128;
   std::vector<std::int8_t> values = random_signs(n, d, 81);
-  for (std::int64_t r = 1; r < 40; ++r)  // rows 0..39: copies of row 0, a few with one flip
-    for (std::int64_t k = 0; k < d; ++k) values[r * d + k] = values[k] * (r % 3 == 0 && k == r ? -1 : 1);
+  for (std::int64_t r = 1; r < 50; ++r)  // rows 0..39: copies of row 0, a few with one flip; 40..49 negated
+    for (std::int64_t k = 0; k < d; ++k)
+      values[r * d + k] = values[k] * (r % 3 == 0 && k == r ? -1 : 1) * (r >= 40 ? -1 : 1);
   const BitMatrix all = BitMatrix::pack(values, n, d);
   const RowRange mine = row_block(n, world.size(), world.rank());
   LocalRows<BitMatrix> rows{mine, BitMatrix(mine.size(), d)};
   for (std::int64_t r = mine.begin; r < mine.end; ++r)
     std::copy(all.row(r), all.row(r) + all.stride(), rows.rows.row(r - mine.begin));
-  for (bool self : {false, true}) {
-    const Threshold threshold{std::ceil(0.9 * d), false};
-    const HashRun run = hash_solve(world, rows, self ? nullptr : &rows, threshold);
-    EXPECT_GT(run.layout.m, 1);
-    std::vector<Pair> mine_pairs = run.pairs, distinct = run.pairs;
-    sort_pairs(distinct);
-    distinct.erase(std::unique(distinct.begin(), distinct.end(),
-                               [](const Pair& x, const Pair& y) { return x.i == y.i && x.j == y.j; }),
-                   distinct.end());
-    EXPECT_EQ(distinct.size(), mine_pairs.size()) << "self " << self << ": a pair came twice";
-    const auto total = boost::mpi::all_reduce(world, static_cast<std::int64_t>(run.pairs.size()), std::plus<>());
-    // 40 rows within one flip of each other: 40 x 40 ordered pairs and every other row with
-    // itself (A x B is A x A here), or 40 * 39 / 2 pairs i < j in the self-join.
-    EXPECT_EQ(total, self ? 40 * 39 / 2 : 40 * 40 + (n - 40)) << "self " << self;
-  }
+  for (bool self : {false, true})
+    for (bool abs : {false, true})
+      for (std::int64_t every : {0, 50}) {
+        const std::string what =
+            "self " + std::to_string(self) + " abs " + std::to_string(abs) + " every " + std::to_string(every);
+        const Threshold threshold{std::ceil(0.9 * d), abs};
+        std::vector<Pair> held;
+        PairHolder holder;
+        if (every > 0)
+          holder = {
+              [&](std::vector<Pair>& found) { held.insert(held.end(), found.begin(), found.end()), found.clear(); },
+              every};
+        const HashRun run = hash_solve(world, rows, self ? nullptr : &rows, threshold, nullptr, holder);
+        EXPECT_GT(run.layout.m, 1);
+        held.insert(held.end(), run.pairs.begin(), run.pairs.end());
+        std::vector<Pair> distinct = held;
+        sort_pairs(distinct);
+        drop_repeated_pairs(distinct);
+        EXPECT_EQ(distinct.size(), held.size()) << what << ": a pair came twice";
+        if (every > 0 && static_cast<std::int64_t>(held.size()) >= every)
+          EXPECT_LT(run.pairs.size(), held.size()) << what << ": the holder took nothing";
+        const auto total = boost::mpi::all_reduce(world, static_cast<std::int64_t>(held.size()), std::plus<>());
+        const std::vector<Pair> want = naive_pairs(values, self ? nullptr : &values, d, threshold);
+        EXPECT_EQ(total, static_cast<std::int64_t>(want.size())) << what;
+      }
 }

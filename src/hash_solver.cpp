@@ -121,6 +121,19 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
   return run;
 }
 
+HashFootprint hash_footprint(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>& indexed,
+                             const Threshold& threshold) {
+  HashFootprint f;
+  f.indexed_rows = indexed.range.size();
+  const std::int64_t radius = hamming_radius(a.rows.cols(), threshold.theta);
+  const SubstringLayout layout = agreed_layout(comm, indexed, radius).layout;
+  if (radius >= 0) f.index_bytes = MultiIndex::bytes_for(f.indexed_rows, layout);
+  const std::int64_t largest_a = boost::mpi::all_reduce(comm, a.range.size(), boost::mpi::maximum<std::int64_t>());
+  f.ring_bytes =
+      std::min(2, comm.size() - 1) * largest_a * a.rows.stride() * static_cast<std::int64_t>(sizeof(std::uint64_t));
+  return f;
+}
+
 double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
                             const LocalRows<BitMatrix>& indexed, const Threshold& threshold,
                             std::shared_ptr<const MultiIndex>* built) {

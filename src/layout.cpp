@@ -152,11 +152,11 @@ Layout layout_of(const LayoutQuery& q) {
   if (q.method == Method::Brute)
     out.buffers.push_back({"ring buffers (blocks of B)", BufferUse::Working, ring * bytes * rows_b});
   if (q.method == Method::Hash) {
-    // Each rank indexes its rows of B (m substring tables of a 32-bit key and a row each,
-    // dense tables' offsets at most 256 MiB in all) while blocks of A travel the ring.
+    // Each rank indexes its rows of B (multi_index.hpp) while blocks of A travel the ring.
     const std::int64_t radius = std::max<std::int64_t>(0, hamming_radius(q.d, q.theta));
-    const int m = choose_layout(q.d, radius, static_cast<std::int64_t>(rows_b)).m;
-    out.buffers.push_back({"substring tables of B", BufferUse::Working, 8.0 * m * rows_b + 256.0 * 1048576});
+    const auto rows = static_cast<std::int64_t>(rows_b);
+    out.buffers.push_back({"substring tables of B", BufferUse::Working,
+                           static_cast<double>(MultiIndex::bytes_for(rows, choose_layout(q.d, radius, rows)))});
     out.buffers.push_back({"ring buffers (blocks of A)", BufferUse::Working, ring * bytes * rows_a});
   }
   if (sketch) sketch_buffers(q, out);

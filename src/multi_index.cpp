@@ -1,7 +1,6 @@
 #include "hipi/multi_index.hpp"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <numeric>
 
@@ -73,22 +72,61 @@ constexpr int kDenseBits = 22;                               // 16 MiB of offset
 constexpr std::int64_t kDenseOffsetsPerRow = 32;             // and at most 32 offsets per indexed row
 constexpr std::int64_t kDenseBytes = std::int64_t{1} << 28;  // and 256 MiB over all tables
 constexpr int kDirectoryBits = 16;                           // sparse tables' directories: 256 KiB each at most
+
+// How each table of `rows` indexed rows is stored: dense (offsets per key) while the
+// offsets stay within their bounds, else sorted keys behind a directory of `dir_bits`.
+struct TableShape {
+  bool dense = false;
+  int dir_bits = 0;
+};
+std::vector<TableShape> table_shapes(std::int64_t rows, const SubstringLayout& layout) {
+  std::vector<TableShape> shapes(layout.m);
+  std::int64_t dense_bytes = 0;
+  for (int j = 0; j < layout.m; ++j) {
+    const int length = layout.length(j);
+    const std::int64_t offsets = (std::int64_t{1} << std::min(length, 62)) + 1;
+    if (length <= kDenseBits && offsets <= kDenseOffsetsPerRow * std::max<std::int64_t>(rows, 1024) &&
+        dense_bytes + 4 * offsets <= kDenseBytes) {
+      dense_bytes += 4 * offsets;
+      shapes[j].dense = true;
+    } else {
+      shapes[j].dir_bits =
+          std::min({length, kDirectoryBits, std::max(1, static_cast<int>(std::ceil(std::log2(rows + 1))))});
+    }
+  }
+  return shapes;
+}
 }  // namespace
 
+std::int64_t MultiIndex::bytes_for(std::int64_t rows, const SubstringLayout& layout) {
+  std::int64_t bytes = 4 * rows;  // the keys of the table being built
+  const std::vector<TableShape> shapes = table_shapes(rows, layout);
+  for (int j = 0; j < layout.m; ++j) {
+    const int bits = shapes[j].dense ? layout.length(j) : shapes[j].dir_bits;
+    bytes += 4 * rows + 4 * ((std::int64_t{1} << bits) + 1);  // rows by key, offsets
+    if (!shapes[j].dense) bytes += 4 * rows;                  // sorted keys
+  }
+  return bytes;
+}
+
+std::int64_t MultiIndex::bytes() const {
+  std::int64_t bytes = 0;
+  for (const Table& t : tables_)
+    bytes += static_cast<std::int64_t>(4 * (t.keys.capacity() + t.offsets.capacity() + t.rows.capacity()));
+  return bytes;
+}
+
 MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(layout), tables_(layout.m) {
-  HIPI_ASSERT(rows.rows() <= INT_MAX);
+  HIPI_ASSERT(rows.rows() <= kMaxRows);
   const auto n = static_cast<std::int32_t>(rows.rows());
   std::vector<std::uint32_t> keys(n);
-  std::int64_t dense_bytes = 0;
+  const std::vector<TableShape> shapes = table_shapes(n, layout_);
   for (int j = 0; j < layout_.m; ++j) {
     const int length = layout_.length(j);
     for (std::int32_t r = 0; r < n; ++r) keys[r] = substring(rows.row(r), layout_.begin(j), length);
     Table& t = tables_[j];
     t.rows.resize(n);
-    const std::int64_t offsets = (std::int64_t{1} << std::min(length, 62)) + 1;
-    if (length <= kDenseBits && offsets <= kDenseOffsetsPerRow * std::max<std::int64_t>(n, 1024) &&
-        dense_bytes + 4 * offsets <= kDenseBytes) {
-      dense_bytes += 4 * offsets;  // counting sort into CSR buckets
+    if (shapes[j].dense) {  // counting sort into CSR buckets
       t.dense = true;
       t.offsets.assign((std::size_t{1} << length) + 1, 0);
       for (std::int32_t r = 0; r < n; ++r) ++t.offsets[keys[r] + 1];
@@ -100,7 +138,7 @@ MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(
     // Sorted keys: a counting sort by the directory's top bits, then each directory entry
     // (about one key) sorted by (key, row). A comparison sort of the whole table cost
     // about 6 ms per table of 65536 rows: 1.2 s for the 205 tables of d = 4096, rho = 0.9.
-    const int dir_bits = std::min({length, kDirectoryBits, std::max(1, static_cast<int>(std::ceil(std::log2(n + 1))))});
+    const int dir_bits = shapes[j].dir_bits;
     t.dir_shift = length - dir_bits;
     t.offsets.assign((std::size_t{1} << dir_bits) + 1, 0);
     for (std::int32_t r = 0; r < n; ++r) ++t.offsets[(keys[r] >> t.dir_shift) + 1];

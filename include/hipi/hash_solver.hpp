@@ -33,6 +33,17 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
                    const Threshold& threshold, std::shared_ptr<const MultiIndex> built = nullptr,
                    const PairHolder& holder = {});
 
+/// What hash_solve holds on this rank besides the rows: its index of `indexed` under the
+/// agreed layout (MultiIndex::bytes_for) and the ring's buffers for blocks of `a` (up to
+/// two of the largest). Collective (the layout and the largest block are agreed).
+struct HashFootprint {
+  std::int64_t index_bytes = 0;
+  std::int64_t ring_bytes = 0;
+  std::int64_t indexed_rows = 0;  // this rank's: at most MultiIndex::kMaxRows
+};
+HashFootprint hash_footprint(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>& indexed,
+                             const Threshold& threshold);
+
 /// Collective. Predicted seconds of hash_solve's compute on these rows, measured: every
 /// rank indexes its block and times kHashSampleQueries of its own rows of A as queries (so
 /// skewed buckets, near-duplicates crowding a few keys, are priced as they are), scaled to

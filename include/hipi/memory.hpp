@@ -3,12 +3,13 @@
 // instead of being killed by the kernel's OOM killer partway through.
 //
 // Checked today: the rows a rank reads (before reading them), brute force's ring buffers,
+// multi-index hashing's tables and ring buffers (before the sample or the run builds them),
 // the linear sketch's buffers (layout.hpp) and the pairs of the answer a rank holds before
 // they are sorted (the sort holds them about three times over). When `hipi solve` writes a
-// file, pairs past the budget are spilled to disk instead (pair_spill.hpp): brute force
-// spills as it finds them, the other methods once they end. Not checked at run time:
-// hashing's tables and the sign sketch's ring; the report shows predicted against measured
-// peak RSS per rank so the gap is visible.
+// file, pairs past the budget are spilled to disk instead (pair_spill.hpp): brute force and
+// hashing spill as they find them, the sketch once it ends. Not checked at run time: the
+// sign sketch's ring; the report shows predicted against measured peak RSS per rank so the
+// gap is visible.
 #pragma once
 
 #include <cstdint>

@@ -57,8 +57,15 @@ void ball(std::uint32_t key, int length, int radius, int from, Visit&& visit) {
 
 class MultiIndex {
  public:
-  /// Indexes every row of `rows` under `layout`.
+  /// Rows are numbered in 32 bits in the tables (half the memory of 64).
+  static constexpr std::int64_t kMaxRows = 2147483647;
+  /// Indexes every row of `rows` (at most kMaxRows) under `layout`.
   MultiIndex(const BitMatrix& rows, SubstringLayout layout);
+  /// Bytes the index of `rows` rows under `layout` holds, with its build's scratch (pure:
+  /// the memory budget and the layout price it before it is built).
+  static std::int64_t bytes_for(std::int64_t rows, const SubstringLayout& layout);
+  /// Bytes its tables hold now.
+  std::int64_t bytes() const;
   /// Calls found(row) for every indexed row that agrees with `query` within the layout's
   /// radius on some substring (a row may be reported more than once).
   void probe(const std::uint64_t* query, const std::function<void(std::int64_t)>& found) const;

@@ -50,6 +50,9 @@ struct ProblemShape {
   // (SolveMethod::measure; multi-index hashing): absent when not measured, infinite where
   // the method cannot beat brute force.
   std::map<Method, double> measured_seconds;
+  // Methods that found, before measuring, that they cannot run here (their buffers past the
+  // memory budget, a size past a 32-bit limit), and why: not priced.
+  std::map<Method, std::string> cannot_run;
 };
 
 /// Predicted seconds per stage (the slowest rank's, assuming balance).

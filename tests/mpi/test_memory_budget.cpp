@@ -139,3 +139,30 @@ TEST(MemoryBudget, SketchBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   expect_refused(world, o, {"the sketch's buffers"},
                  std::string("the sketch's buffers fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 }
+
+// Multi-index hashing's index is much larger than its packed rows: 65536 rows of d = 1024
+// per rank (8 MiB packed) index into 52 substring tables of 189 MiB. A budget with room for
+// the rows and half the index refuses `--method hash` before any table is built, and auto
+// does not price hashing (its sample would build the whole index) but still plans.
+TEST(MemoryBudget, HashTablesPastTheBudgetAreRefusedBeforeTheyAreBuilt) {
+  Comm world;
+  if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
+  SharedTempDir dir(world);
+  const std::int64_t n = 65536 * world.size(), d = 1024;
+  const std::string file = dir.path("codes.h5");
+  write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 10), true);
+  malloc_trim(0);
+  const std::int64_t held_mib =
+      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.9, Method::Hash, dir.path("out.h5"));
+  o.memory_mib = held_mib + 8 + 95;  // the rows, half the index
+  expect_refused(world, o, {"multi-index hashing's substring tables (189.", "past the budget of"},
+                 std::string("hashing's 189 MiB index fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
+
+  o.method = Method::Auto;
+  o.plan_only = true;
+  const SolveSummary plan = run_solve(world, o);
+  const std::string why = plan.plan["why"].get<std::string>();
+  EXPECT_NE(why.find("hash: not priced: its substring tables"), std::string::npos) << why;
+  EXPECT_NE(plan.method, Method::Hash);
+}

@@ -82,3 +82,19 @@ TEST(MultiIndex, LayoutIsTheCheapestCutWithSubstringsOfAtMost32Bits) {
   // until they reach 32 bits.
   EXPECT_EQ(choose_layout(256, 0, 65536).m, 8);
 }
+
+// The budget prices the index before it is built: bytes_for must be what the tables then
+// hold (plus the build's keys), for dense tables (short substrings), sorted ones (long),
+// and a mix of both (substrings of 20 and 21 bits over 50000 rows: 2^21 offsets pass the
+// cap of 32 per row, 2^20 do not).
+TEST(MultiIndex, BytesForIsWhatTheTablesHold) {
+  for (const auto& [n, d, m] :
+       {std::tuple<std::int64_t, std::int64_t, int>{3000, 64, 4}, {3000, 256, 8}, {50000, 250, 12}, {100, 1024, 32}}) {
+    BitMatrix rows(n, d);
+    RandomStream rng(11, {static_cast<std::uint64_t>(n)});
+    for (std::int64_t w = 0; w < n * rows.stride(); ++w) rows.data()[w] = rng.next();
+    const SubstringLayout layout = layout_with(d, 2, m);
+    const MultiIndex index(rows, layout);
+    EXPECT_EQ(MultiIndex::bytes_for(n, layout), index.bytes() + 4 * n) << "n " << n << " d " << d << " m " << m;
+  }
+}

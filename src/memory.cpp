@@ -50,6 +50,13 @@ void MemoryBudget::check(const std::string& what, double more_bytes) const {
                   what, more_bytes / (1 << 20), now / (1 << 20), (now + more_bytes) / (1 << 20), mib(), describe()));
 }
 
+void MemoryBudget::check_held(const std::string& what) const {
+  const double now = static_cast<double>(resident_bytes());
+  if (now <= static_cast<double>(bytes)) return;
+  throw InputError(fmt::format("{}: the rank holds {:.0f} MiB, past the budget of {:.0f} MiB per rank ({})", what,
+                               now / (1 << 20), mib(), describe()));
+}
+
 double sort_bytes(std::size_t pairs_held) {
   return 2.0 * static_cast<double>(pairs_held * sizeof(Pair)) + 48.0 * (1 << 20);
 }

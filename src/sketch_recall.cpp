@@ -131,6 +131,16 @@ void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& pr
     if (o.complete)
       rep_times.time("complete", [&] { completed_now = complete_neighbourhoods(completion, completed, union_pairs); });
     const std::int64_t distinct = before + detected + completed_now.new_pairs;
+    // Every verified pair stays to the end (completion and the catch counts need them): a
+    // rank they took past the budget stops the run here rather than grow further.
+    if (ctx.budget)
+      agree(comm, [&] {
+        ctx.budget->check_held(fmt::format(
+            "the {} heavy pairs the sketch holds on this rank after repetition {} (every pair it verified, to "
+            "complete their rows and count their catches; brute force and hashing spill theirs to disk: "
+            "--method brute)",
+            union_pairs.size(), rep + 1));
+      });
 
     // What can still be missing: lone pairs no repetition caught (recall.hpp).
     Catches seen;

@@ -30,9 +30,9 @@ RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& o,
 template <class Matrix>
 SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
                        std::int64_t n_b, const Threshold& threshold, const SketchOptions& o, std::uint64_t seed,
-                       StageTimes& times) {
+                       StageTimes& times, const MemoryBudget* budget) {
   const bool self_join = b == nullptr;
-  const SketchContext<Matrix> ctx{comm, a, n_a, self_join ? a : *b, n_b, self_join, threshold, o, seed, times};
+  const SketchContext<Matrix> ctx{comm, a, n_a, self_join ? a : *b, n_b, self_join, threshold, o, seed, times, budget};
   if (o.sketch == SketchKind::Sign) {
     if constexpr (std::is_same_v<Matrix, BitMatrix>) {
       return solve_sign(ctx);
@@ -52,8 +52,10 @@ SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_
 }
 
 template SketchRun sketch_solve(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const LocalRows<BitMatrix>*,
-                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&);
+                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&,
+                                const MemoryBudget*);
 template SketchRun sketch_solve(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, const LocalRows<RealMatrix>*,
-                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&);
+                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&,
+                                const MemoryBudget*);
 
 }  // namespace hipi

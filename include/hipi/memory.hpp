@@ -7,7 +7,8 @@
 // the linear sketch's buffers (layout.hpp) and the pairs of the answer a rank holds before
 // they are sorted (the sort holds them about three times over). When `hipi solve` writes a
 // file, pairs past the budget are spilled to disk instead (pair_spill.hpp): brute force and
-// hashing spill as they find them, the sketch once it ends. Not checked at run time: the
+// hashing spill as they find them; the sketch holds every pair it verified and stops after
+// the repetition that took a rank past the budget. Not checked at run time: the
 // sign sketch's ring; the report shows predicted against measured peak RSS per rank so the
 // gap is visible.
 #pragma once
@@ -33,6 +34,9 @@ struct MemoryBudget {
   /// Throws InputError naming `what` when this rank's resident memory now plus `more_bytes`
   /// would pass the budget. Not collective: call inside agree().
   void check(const std::string& what, double more_bytes) const;
+  /// Throws InputError naming `what` (what this rank has come to hold) when its resident
+  /// memory now is past the budget. Not collective: call inside agree().
+  void check_held(const std::string& what) const;
   /// True when this rank's resident memory now plus `more_bytes` is within the budget.
   bool fits(double more_bytes) const;
   /// How the budget was set, for messages: "--memory-mib 1536" or "the default: 80% of ...".

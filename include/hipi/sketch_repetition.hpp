@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hipi/brute.hpp"
+#include "hipi/memory.hpp"
 #include "hipi/mpi.hpp"
 #include "hipi/problem.hpp"
 #include "hipi/report.hpp"
@@ -32,6 +33,7 @@ struct SketchContext {
   const SketchOptions& options;
   std::uint64_t seed = 1;
   StageTimes& times;
+  const MemoryBudget* budget = nullptr;  // checked as the pairs found grow (none: unchecked)
   std::int64_t group_a() const { return options.group_a; }
   std::int64_t group_b() const { return self_join ? options.group_a : options.group_b; }
 };

@@ -27,6 +27,8 @@
 
 namespace hipi {
 
+struct MemoryBudget;
+
 struct SketchOptions {
   SketchKind sketch = SketchKind::Linear;
   std::int64_t group_a = 4;                  // rows per group of A
@@ -89,10 +91,12 @@ struct SketchRun {
 /// Rows held by `rank` when the sketch solver splits n rows with groups of `group` rows.
 RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& options, int parts, int rank);
 
-/// Collective. `a` (and `b`, null in a self-join) hold this rank's sketch_rows.
+/// Collective. `a` (and `b`, null in a self-join) hold this rank's sketch_rows. With a
+/// `budget`, the run stops (an agreed InputError) after a repetition whose pairs took a rank
+/// past it: every verified pair is held until the end.
 template <class Matrix>
 SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
                        std::int64_t n_b, const Threshold& threshold, const SketchOptions& options, std::uint64_t seed,
-                       StageTimes& times);
+                       StageTimes& times, const MemoryBudget* budget = nullptr);
 
 }  // namespace hipi

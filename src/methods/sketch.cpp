@@ -86,7 +86,7 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
       const Layout layout = layout_of(query);
       sketch.k_block = layout.k_block;
       sketch.grid = layout.grid.str();
-      // The rows are held already, and the answer is checked as it grows.
+      // The rows are held already, and the answer is checked as it grows (sketch_recall.cpp).
       const double working = layout.bytes_of(BufferUse::Working);
       agree(in.comm, [&] {
         in.budget.check(
@@ -94,8 +94,8 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
             working);
       });
     }
-    SketchRun run =
-        sketch_solve<Matrix>(in.comm, a, in.n_a, b, in.n_b, in.threshold, sketch, in.options.seed, in.times);
+    SketchRun run = sketch_solve<Matrix>(in.comm, a, in.n_a, b, in.n_b, in.threshold, sketch, in.options.seed, in.times,
+                                         &in.budget);
     MethodResult out;
     out.local = std::move(run.pairs);
     out.grid = run.grid;

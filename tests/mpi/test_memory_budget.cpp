@@ -166,3 +166,29 @@ TEST(MemoryBudget, HashTablesPastTheBudgetAreRefusedBeforeTheyAreBuilt) {
   EXPECT_NE(why.find("hash: not priced: its substring tables"), std::string::npos) << why;
   EXPECT_NE(plan.method, Method::Hash);
 }
+
+// The sketch keeps every pair it has verified, to complete their rows and count their
+// catches across repetitions: on the 4096 rows whose every pair is heavy (8.4 million
+// pairs, 201 MiB) under a budget of what the ranks hold plus 100 MiB, it is refused, on
+// every rank alike and naming the pairs, after the repetition whose pairs passed it, not
+// killed by the kernel or left to pass it further.
+TEST(MemoryBudget, SketchPairsPastTheBudgetAreRefusedAsTheyGrow) {
+  Comm world;
+  if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
+  SharedTempDir dir(world);
+  const std::int64_t n = 4096, d = 64;
+  std::vector<std::int8_t> v(static_cast<std::size_t>(n * d), 1);
+  for (std::int64_t r = 0; r < n; ++r)
+    for (int b = 0; b < 12; ++b)
+      if ((r >> b) & 1) v[static_cast<std::size_t>(r * d + d - 1 - b)] = -1;
+  const std::string file = dir.path("distinct.h5");
+  write_dataset(world, file, "/A", {n, d}, v, true);
+  malloc_trim(0);
+  const std::int64_t held_mib =
+      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Sketch, dir.path("out.h5"));
+  o.memory_mib = held_mib + 100;
+  expect_refused(
+      world, o, {"heavy pairs the sketch holds", "past the budget of"},
+      std::string("the sketch's 8.4 million pairs fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
+}

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "hipi/problem.hpp"
@@ -43,6 +44,7 @@ bool MemoryBudget::fits(double more_bytes) const {
 
 void MemoryBudget::check(const std::string& what, double more_bytes) const {
   const double now = static_cast<double>(resident_bytes());
+  largest_checked_ = std::max(largest_checked_, now + more_bytes);
   if (now + more_bytes <= static_cast<double>(bytes)) return;
   throw InputError(
       fmt::format("{}: {:.1f} MiB more on a rank that holds {:.0f} MiB already ({:.0f} MiB in all) is "
@@ -52,6 +54,7 @@ void MemoryBudget::check(const std::string& what, double more_bytes) const {
 
 void MemoryBudget::check_held(const std::string& what) const {
   const double now = static_cast<double>(resident_bytes());
+  largest_checked_ = std::max(largest_checked_, now);
   if (now <= static_cast<double>(bytes)) return;
   throw InputError(fmt::format("{}: the rank holds {:.0f} MiB, past the budget of {:.0f} MiB per rank ({})", what,
                                now / (1 << 20), mib(), describe()));

@@ -358,7 +358,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   const MemoryBudget& budget = solved.budget;
   nlohmann::ordered_json& parameters = solved.parameters;
   PairStream& answer = solved.answer;
-  const double predicted_peak = solved.predicted_peak;
+  // The largest of what the answer's steps add and what the checks before them saw (the rows,
+  // the methods' buffers, memory.hpp).
+  const double predicted_peak = std::max(solved.predicted_peak, solved.budget.largest_checked());
   std::int64_t found = answer.total;
 
   const std::string inputs = problem.b ? fmt::format("{} {}", problem.a.str(), problem.b->str()) : problem.a.str();

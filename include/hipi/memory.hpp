@@ -41,6 +41,11 @@ struct MemoryBudget {
   bool fits(double more_bytes) const;
   /// How the budget was set, for messages: "--memory-mib 1536" or "the default: 80% of ...".
   std::string describe() const;
+  /// The most this rank was to hold at any check() or check_held() so far (resident then
+  /// plus what was checked), in bytes: the report's predicted peak covers every checked step.
+  double largest_checked() const { return largest_checked_; }
+
+  mutable double largest_checked_ = 0;  // not part of the budget: what its checks saw
 };
 
 /// Collective: the pairs of the answer a rank holds are kept until they are sorted, and the

@@ -106,6 +106,20 @@ if grep -q '"sketch": "sign"' sign3.json && grep -q '"peak_rss_mib"' sign3.json 
   pass "sign sketch report: parameters, peak RSS, kernels"
 else fail "sign sketch report: $(head -c 2000 sign3.json)"; fi
 
+# --- the report's predicted peak covers the method's buffers: the linear sketch with groups
+# of one row and a 128 MiB panel holds about 4x its rows (64 MiB of A and of B on 2 ranks) at
+# its peak, which the prediction (the budget's checks) must not miss by more than 20%.
+run 2 generate --out wide.h5 --n 4096 --d 4096 --k 4 --type real --tau 2000 --seed 9
+[ "$status" -eq 0 ] || fail "generate wide.h5: $out"
+run 2 solve --a wide.h5 --b wide.h5:/B --tau 2000 --method sketch --group-size 1 --panel-mib 128 \
+  --out wide-out.h5 --report wide.json
+if [ "$status" -eq 0 ] && /usr/bin/python3 - wide.json <<'PY'; then pass "report: predicted peak covers the sketch's buffers"; else fail "report: predicted peak: $(grep -o '"predicted_by_rank_mib[^]]*]' wide.json) measured $(grep -o '"measured_by_rank_mib[^]]*]' wide.json)"; fi
+import json, sys
+m = json.load(open(sys.argv[1]))["memory"]
+sys.exit(0 if all(p >= 0.8 * q for p, q in zip(m["predicted_by_rank_mib"], m["measured_by_rank_mib"])) else 1)
+PY
+rm -f wide.h5 wide-out.h5
+
 # --- transfers in pieces: with MPI messages limited to 64 bytes (HIPI_TEST_MPI_LIMIT, read
 # only by tests), every ring block, routing exchange and sort of the answer goes in pieces;
 # the output must not change.

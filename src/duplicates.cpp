@@ -296,14 +296,19 @@ class ExpandedRows {
   }
 };
 
-namespace {
-
-// Keys that cut between rows: (i, -1) comes before every pair of row i.
-Pair row_key(std::int64_t i) {
-  return {i, -1, 0};
+std::vector<Pair> rename_setting_aside_copies(std::vector<Pair>& pairs, const Duplicates& a, const Duplicates& b) {
+  std::vector<Pair> with_copies;
+  std::size_t kept = 0;
+  for (const Pair& collapsed : pairs) {
+    const Pair p = renamed(collapsed, a, b);
+    if (involves_copies(p, a, b))
+      with_copies.push_back(p);
+    else
+      pairs[kept++] = p;
+  }
+  pairs.resize(kept);
+  return with_copies;
 }
-
-}  // namespace
 
 CopyExpansion::CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a,
                              const Duplicates* b, const Threshold& threshold)
@@ -318,15 +323,15 @@ CopyExpansion::CopyExpansion(const Comm& comm, const std::vector<Pair>& with_cop
     if (!b) links.push_back({p.j, p.i, p.ip});
   }
   rows_ = std::make_shared<const ExpandedRows>(a_, b_, b == nullptr, threshold, std::move(links));
+  expanded_rows_ = rows_->rows();
 }
 
 PairStream CopyExpansion::window(const Comm& comm, std::vector<Pair> kept, std::int64_t row_begin,
                                  std::int64_t row_end) const {
   // Every rank gets whole rows of A, cut so that each writes about as many pairs: the kept
   // pairs offer their rows as in the sort, the expanded rows (the same on every rank) their counts.
-  std::vector<std::int64_t> rows;
-  for (std::int64_t i : rows_->rows())
-    if (i >= row_begin && i < row_end) rows.push_back(i);
+  const std::vector<std::int64_t> rows(std::lower_bound(expanded_rows_.begin(), expanded_rows_.end(), row_begin),
+                                       std::lower_bound(expanded_rows_.begin(), expanded_rows_.end(), row_end));
   std::vector<std::int64_t> counts;
   std::vector<SplitterOffer> shared, mine = offers_of(comm, kept);
   for (SplitterOffer& o : mine) o.key = row_key(o.key.i);
@@ -387,18 +392,8 @@ PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates
                              const Threshold& threshold) {
   const Duplicates& b = b_or_null ? *b_or_null : a;
   if (a.none() && b.none()) return PairStream::owning(std::move(slice));
-  // Collapsed rows to input rows: original() increases, so the slices stay sorted. Pairs
-  // of rows without copies stay as they are; the others are shared with every rank.
-  std::vector<Pair> with_copies;
-  std::size_t kept = 0;
-  for (const Pair& collapsed : slice.pairs) {
-    const Pair p = renamed(collapsed, a, b);
-    if (involves_copies(p, a, b))
-      with_copies.push_back(p);
-    else
-      slice.pairs[kept++] = p;
-  }
-  slice.pairs.resize(kept);
+  // Pairs of rows without copies stay as they are; the others are shared with every rank.
+  const std::vector<Pair> with_copies = rename_setting_aside_copies(slice.pairs, a, b);
   const CopyExpansion expansion(comm, with_copies, a, b_or_null, threshold);
   return expansion.window(comm, std::move(slice.pairs), 0, std::numeric_limits<std::int64_t>::max());
 }

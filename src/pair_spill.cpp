@@ -12,17 +12,13 @@
 #include <filesystem>
 
 #include "hipi/fault.hpp"
+#include "hipi/progress.hpp"
 
 namespace hipi {
 
 namespace {
 
 constexpr std::int64_t kMinPairs = std::int64_t{1} << 16;
-
-// Keys that cut between rows: (i, -1) comes before every pair of row i.
-Pair row_key(std::int64_t i) {
-  return {i, -1, 0};
-}
 
 }  // namespace
 
@@ -174,6 +170,8 @@ SpilledAnswer::SpilledAnswer(const Comm& comm, PairSpill& spill, const Duplicate
 std::optional<PairStream> SpilledAnswer::next() {
   const std::int64_t rows = a_.distinct();
   if (next_row_ >= rows) return std::nullopt;
+  fault_point("window");
+  heartbeat("window");  // the watchdog's sign of life: the windows are one stage
   // The window ends where the first rank would pass its share of pairs.
   const std::int64_t mine = spill_.rows_within(next_row_, rows, window_pairs_);
   const std::int64_t end = boost::mpi::all_reduce(comm_, mine, boost::mpi::minimum<std::int64_t>());
@@ -181,19 +179,15 @@ std::optional<PairStream> SpilledAnswer::next() {
   spill_.take_below(end, local);
   PairSlice slice = sort_pairs_across(comm_, std::move(local));
   const std::int64_t begin = next_row_;
-  next_row_ = std::max(end, begin + 1);
+  HIPI_ASSERT(end > begin);  // rows_within gives every rank one row at least
+  next_row_ = end;
   ++windows_;
   if (!expansion_) return PairStream::owning(std::move(slice));
-  const Duplicates& b = b_ ? *b_ : a_;
-  std::vector<Pair> kept;
-  for (const Pair& collapsed : slice.pairs) {
-    const Pair p = renamed(collapsed, a_, b);
-    if (!involves_copies(p, a_, b)) kept.push_back(p);
-  }
-  slice = {};
+  // The pairs with copies were set aside before the first window: the expansion makes them.
+  rename_setting_aside_copies(slice.pairs, a_, b_ ? *b_ : a_);
   const std::int64_t first_row = a_.original(begin);
   const std::int64_t end_row = next_row_ >= rows ? a_.rows() : a_.original(next_row_);
-  return expansion_->window(comm_, std::move(kept), first_row, end_row);
+  return expansion_->window(comm_, std::move(slice.pairs), first_row, end_row);
 }
 
 }  // namespace hipi

@@ -101,6 +101,10 @@ inline bool involves_copies(const Pair& p, const Duplicates& a, const Duplicates
   return a.has_copies(p.i) || b.has_copies(p.j);
 }
 
+/// Renames collapsed `pairs` to input rows in place (order kept) and moves those for which
+/// involves_copies out of them, into the vector returned.
+std::vector<Pair> rename_setting_aside_copies(std::vector<Pair>& pairs, const Duplicates& a, const Duplicates& b);
+
 class ExpandedRows;
 
 /// What expanding copies needs of the whole answer: the pairs of representatives that have
@@ -121,6 +125,7 @@ class CopyExpansion {
   const Duplicates& a_;
   const Duplicates& b_;
   std::shared_ptr<const ExpandedRows> rows_;
+  std::vector<std::int64_t> expanded_rows_;  // rows of A with expanded pairs, sorted
 };
 
 /// Collective: the answer of the input rows from `slice`, the sorted answer of the collapsed

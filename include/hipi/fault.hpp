@@ -5,7 +5,8 @@
 // (a hung rank, for --stall-timeout), or with `:usr1` SIGUSR1 (a stop request, for
 // checkpoints). Brute force's unit boundaries are the point `unit`. Every timed stage is a point under its stage name
 // (read, sample, plan, compute, sketch, product, route, verify, collect, complete, write, ...); a few points sit inside
-// collective file access, where an unwinding rank used to hang the others: read-file, generate-write. The variable is
+// collective file access, where an unwinding rank used to hang the others: read-file, generate-write; the spilled
+// answer (pair_spill.hpp) has `spill` (a run written) and `window` (each window of the output). The variable is
 // read once, at the first point.
 #pragma once
 

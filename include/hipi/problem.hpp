@@ -61,6 +61,11 @@ struct Pair {
 inline bool pair_key_less(const Pair& x, const Pair& y) {
   return x.i != y.i ? x.i < y.i : x.j < y.j;
 }
+/// The key that cuts between rows: (i, -1) comes before every pair of row i.
+inline Pair row_key(std::int64_t i) {
+  return {i, -1, 0};
+}
+
 /// Where a method hands the pairs it holds while they grow (the spill, pair_spill.hpp):
 /// `hold` may take them away (and empty the vector). Not collective. A method calls it at
 /// least once every `every` pairs it finds; never when `hold` is empty.

@@ -38,6 +38,23 @@ void expect_refused(const Comm& world, const SolveOptions& o, std::initializer_l
   }
   EXPECT_FALSE(exists(o.out));
 }
+// Collective: the most any rank holds now, in MiB, once freed pages went back to the system.
+std::int64_t held_mib(const Comm& world) {
+  malloc_trim(0);
+  return boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+}
+
+// 4096 distinct rows of d = 64 whose every pair is heavy at rho 0.5 (the bits of r in the
+// last 12 coordinates: <a_i, a_j> >= 64 - 24 >= 32): 8,386,560 pairs, 201 MiB, as file:/A.
+constexpr std::int64_t kHeavyRows = 4096, kHeavyD = 64;
+void write_all_pairs_heavy(const Comm& world, const std::string& file) {
+  std::vector<std::int8_t> v(static_cast<std::size_t>(kHeavyRows * kHeavyD), 1);
+  for (std::int64_t r = 0; r < kHeavyRows; ++r)
+    for (int b = 0; b < 12; ++b)
+      if ((r >> b) & 1) v[static_cast<std::size_t>(r * kHeavyD + kHeavyD - 1 - b)] = -1;
+  write_dataset(world, file, "/A", {kHeavyRows, kHeavyD}, v, true);
+}
+
 }  // namespace
 
 // A budget the rows cannot fit in is refused before they are read, on every rank alike.
@@ -53,26 +70,19 @@ TEST(MemoryBudget, RowsPastTheBudgetAreRefusedBeforeReading) {
                  "a 1 MiB budget was not refused");
 }
 
-// 4096 distinct rows whose every pair is heavy (the bits of r in the last 12 coordinates:
-// <a_i, a_j> >= 64 - 24 >= 32): 8,386,560 pairs, 201 MiB, which the sort would hold twice
-// again; a budget of what the ranks hold now plus 100 MiB cannot take that in memory. With no
-// output file (the library's answer in memory) the job is refused while brute force's answer
-// grows; with one, the pairs are spilled beside it and the whole answer is written.
+// The 4096 rows whose every pair is heavy (write_all_pairs_heavy): 8,386,560 pairs, 201 MiB,
+// which the sort would hold twice again; a budget of what the ranks hold now plus 100 MiB cannot take that in memory.
+// With no output file (the library's answer in memory) the job is refused while brute force's answer grows; with one,
+// the pairs are spilled beside it and the whole answer is written.
 TEST(MemoryBudget, AnAnswerPastTheBudgetIsSpilledOrRefusedBeforeTheSort) {
   Comm world;
   if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
   SharedTempDir dir(world);
-  const std::int64_t n = 4096, d = 64;
-  std::vector<std::int8_t> v(static_cast<std::size_t>(n * d), 1);
-  for (std::int64_t r = 0; r < n; ++r)
-    for (int b = 0; b < 12; ++b)
-      if ((r >> b) & 1) v[static_cast<std::size_t>(r * d + d - 1 - b)] = -1;
+  const std::int64_t n = kHeavyRows;  // every pair i < j heavy
   const std::string file = dir.path("distinct.h5");
-  write_dataset(world, file, "/A", {n, d}, v, true);
-  malloc_trim(0);
-  const std::int64_t held_mib =
-      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
-  const std::int64_t budget_mib = held_mib + 100;
+  write_all_pairs_heavy(world, file);
+  const std::int64_t held = held_mib(world);
+  const std::int64_t budget_mib = held + 100;
 
   // No output file (the library's answer in memory, hipi.hpp): refused while it grows.
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, "");
@@ -107,11 +117,9 @@ TEST(MemoryBudget, RingBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   const std::int64_t n = 4096 * world.size(), d = 4096;
   const std::string file = dir.path("wide.h5");
   write_dataset(world, file, "/A", {n, d}, random_normals(n, d, 8), true);
-  malloc_trim(0);  // freed pages back to the system before measuring what is held
-  const std::int64_t held_mib =
-      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  const std::int64_t held = held_mib(world);
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, dir.path("out.h5"));
-  o.memory_mib = held_mib + 64 + 32;
+  o.memory_mib = held + 64 + 32;
   o.problem.mode = Mode::Real;
   o.problem.value = 1e9;
   expect_refused(world, o, {"ring buffer"},
@@ -129,13 +137,11 @@ TEST(MemoryBudget, SketchBuffersPastTheBudgetAreRefusedBeforeTheCompute) {
   const std::int64_t n = 4096 * world.size(), d = 4096;
   const std::string file = dir.path("wide.h5");
   write_dataset(world, file, "/A", {n, d}, random_normals(n, d, 9), true);
-  malloc_trim(0);
-  const std::int64_t held_mib =
-      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  const std::int64_t held = held_mib(world);
   SolveOptions o = self_join_options(file, Mode::Real, 1e9, Method::Sketch, dir.path("out.h5"));
   o.sketch.group_a = o.sketch.group_b = 1;
   o.sketch.panel_mib = 256;
-  o.memory_mib = held_mib + 64 + 32;
+  o.memory_mib = held + 64 + 32;
   expect_refused(world, o, {"the sketch's buffers"},
                  std::string("the sketch's buffers fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 }
@@ -151,11 +157,9 @@ TEST(MemoryBudget, HashTablesPastTheBudgetAreRefusedBeforeTheyAreBuilt) {
   const std::int64_t n = 65536 * world.size(), d = 1024;
   const std::string file = dir.path("codes.h5");
   write_dataset(world, file, "/A", {n, d}, random_signs(n, d, 10), true);
-  malloc_trim(0);
-  const std::int64_t held_mib =
-      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  const std::int64_t held = held_mib(world);
   SolveOptions o = self_join_options(file, Mode::Binary, 0.9, Method::Hash, dir.path("out.h5"));
-  o.memory_mib = held_mib + 8 + 95;  // the rows, half the index
+  o.memory_mib = held + 8 + 95;  // the rows, half the index
   expect_refused(world, o, {"multi-index hashing's substring tables (189.", "past the budget of"},
                  std::string("hashing's 189 MiB index fit in ") + std::to_string(o.memory_mib) + " MiB per rank");
 
@@ -168,26 +172,19 @@ TEST(MemoryBudget, HashTablesPastTheBudgetAreRefusedBeforeTheyAreBuilt) {
 }
 
 // The sketch keeps every pair it has verified, to complete their rows and count their
-// catches across repetitions: on the 4096 rows whose every pair is heavy (8.4 million
-// pairs, 201 MiB) under a budget of what the ranks hold plus 100 MiB, it is refused, on
+// catches across repetitions: on the 4096 rows whose every pair is heavy
+// (write_all_pairs_heavy) under a budget of what the ranks hold plus 100 MiB, it is refused, on
 // every rank alike and naming the pairs, after the repetition whose pairs passed it, not
 // killed by the kernel or left to pass it further.
 TEST(MemoryBudget, SketchPairsPastTheBudgetAreRefusedAsTheyGrow) {
   Comm world;
   if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
   SharedTempDir dir(world);
-  const std::int64_t n = 4096, d = 64;
-  std::vector<std::int8_t> v(static_cast<std::size_t>(n * d), 1);
-  for (std::int64_t r = 0; r < n; ++r)
-    for (int b = 0; b < 12; ++b)
-      if ((r >> b) & 1) v[static_cast<std::size_t>(r * d + d - 1 - b)] = -1;
   const std::string file = dir.path("distinct.h5");
-  write_dataset(world, file, "/A", {n, d}, v, true);
-  malloc_trim(0);
-  const std::int64_t held_mib =
-      boost::mpi::all_reduce(world, resident_bytes() >> 20, boost::mpi::maximum<std::int64_t>());
+  write_all_pairs_heavy(world, file);
+  const std::int64_t held = held_mib(world);
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Sketch, dir.path("out.h5"));
-  o.memory_mib = held_mib + 100;
+  o.memory_mib = held + 100;
   expect_refused(
       world, o, {"heavy pairs the sketch holds", "past the budget of"},
       std::string("the sketch's 8.4 million pairs fit in ") + std::to_string(o.memory_mib) + " MiB per rank");

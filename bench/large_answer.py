@@ -2,7 +2,7 @@
 """An answer past 2^27 pairs: a self-join of n identical +-1 rows, n (n - 1) / 2 heavy pairs.
 
     bench/large_answer.py [--n 16400] [--d 64] [--ranks 2] [--method brute] [--dir bench-data]
-                          [--distinct] [-- extra hipi solve options]
+                          [--distinct] [--baseline] [-- extra hipi solve options]
 
 Identical rows are collapsed to one before any method runs and their pairs made while the
 output is written. --distinct makes the rows all different (row r has the bits of r in its
@@ -13,7 +13,8 @@ orders each one.
 Writes the rows (h5py), runs hipi solve under mpirun, and checks the output file in
 pieces: n (n - 1) / 2 pairs, each with 0 <= i < j < n, strictly increasing in (i, j) (so
 every pair exactly once), every inner product d. Prints wall time, hipi's stage times and
-peak RSS per rank (from --report). At n = 16400: 134,471,800 pairs (2^27 = 134,217,728),
+peak RSS per rank (from --report). --baseline runs the solve without the extra options
+first (e.g. in memory against `-- --memory-mib 1536`, spilled) and prints the ratios. At n = 16400: 134,471,800 pairs (2^27 = 134,217,728),
 3.2 GB of pairs in all. Needs HIPI_BUILD (default build/) and scripts/env.sh's environment.
 """
 import argparse
@@ -58,6 +59,27 @@ def check_output(path, n, d, distinct):
             last = key[-1]
 
 
+def solve(a, data, extra):
+    """Runs hipi solve on `data` with `extra` options, checks the file, returns the figures."""
+    out, report = os.path.join(a.dir, "identical-out.h5"), os.path.join(a.dir, "identical-report.json")
+    hipi = os.path.join(os.environ.get("HIPI_BUILD", os.path.join(ROOT, "build")), "hipi")
+    cmd = ["mpirun", "-np", str(a.ranks), "--oversubscribe", hipi, "solve", "--a", data, "--rho", "0.5",
+           "--method", a.method, "--out", out, "--report", report] + extra
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - start
+    r = json.load(open(report))
+    start = time.perf_counter()
+    check_output(out, a.n, a.d, a.distinct)
+    checked = time.perf_counter() - start
+    figures = {"n": a.n, "d": a.d, "distinct": a.distinct, "ranks": a.ranks, "method": r["method"],
+               "options": extra, "pairs": r["pairs"], "wall_s": round(wall, 2), "check_s": round(checked, 2),
+               "stages_max_s": {k: round(v["max"], 3) for k, v in r["timings"].items()},
+               "peak_rss_mib": r["peak_rss_mib"], "memory": r["memory"], "output_bytes": os.path.getsize(out)}
+    os.remove(out)
+    return figures
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=16400)
@@ -66,6 +88,8 @@ def main():
     p.add_argument("--method", default="brute")
     p.add_argument("--dir", default="bench-data")
     p.add_argument("--distinct", action="store_true", help="rows all different (see above)")
+    p.add_argument("--baseline", action="store_true",
+                   help="first the same solve without the extra options (in memory, the default budget), then the ratios")
     p.add_argument("extra", nargs="*", help="more hipi solve options (after --)")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
@@ -78,22 +102,15 @@ def main():
                 rows[(np.arange(a.n) >> b) & 1 == 1, a.d - 1 - b] = -1
         with h5py.File(data, "w") as f:
             f.create_dataset("A", data=rows)
-    out, report = os.path.join(a.dir, "identical-out.h5"), os.path.join(a.dir, "identical-report.json")
-    hipi = os.path.join(os.environ.get("HIPI_BUILD", os.path.join(ROOT, "build")), "hipi")
-    cmd = ["mpirun", "-np", str(a.ranks), "--oversubscribe", hipi, "solve", "--a", data, "--rho", "0.5",
-           "--method", a.method, "--out", out, "--report", report] + a.extra
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    wall = time.perf_counter() - start
-    r = json.load(open(report))
-    start = time.perf_counter()
-    check_output(out, a.n, a.d, a.distinct)
-    checked = time.perf_counter() - start
-    print(json.dumps({"n": a.n, "d": a.d, "distinct": a.distinct, "ranks": a.ranks, "method": r["method"], "pairs": r["pairs"],
-                      "wall_s": round(wall, 2), "check_s": round(checked, 2),
-                      "stages_max_s": {k: round(v["max"], 3) for k, v in r["timings"].items()},
-                      "peak_rss_mib": r["peak_rss_mib"], "memory": r["memory"], "output_bytes": os.path.getsize(out)}))
-    os.remove(out)
+    runs = [solve(a, data, [])] if a.baseline else []
+    runs.append(solve(a, data, a.extra))
+    for r in runs:
+        print(json.dumps(r))
+    if a.baseline:
+        base, this = runs
+        print(json.dumps({"baseline": "the same solve with the default budget, this run",
+                          "wall_ratio": round(this["wall_s"] / base["wall_s"], 2),
+                          "peak_rss_ratio": round(this["peak_rss_mib"]["max"] / base["peak_rss_mib"]["max"], 3)}))
     return 0
 
 

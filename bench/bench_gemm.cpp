@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "hipi/blacs_grid.hpp"
-#include "hipi/scalapack.hpp"
+#include "parallel/blacs_grid.hpp"
+#include "parallel/scalapack.hpp"
 
 extern "C" void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
                        const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "hipi/bit_matrix.hpp"
-#include "hipi/random.hpp"
-#include "hipi/verify.hpp"
+#include "core/bit_matrix.hpp"
+#include "core/random.hpp"
+#include "kernels/exact.hpp"
 
 using namespace hipi;
 using Clock = std::chrono::steady_clock;

@@ -12,13 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "hipi/generate.hpp"
-#include "hipi/hdf5_io.hpp"
-#include "hipi/log.hpp"
-#include "hipi/output.hpp"
-#include "hipi/solve_method.hpp"
-#include "hipi/solver.hpp"
-#include "hipi/verify.hpp"
+#include "io/generate.hpp"
+#include "io/hdf5.hpp"
+#include "parallel/log.hpp"
+#include "io/pair_file.hpp"
+#include "methods/solve_method.hpp"
+#include "solve/solver.hpp"
+#include "kernels/exact.hpp"
 
 using namespace hipi;
 

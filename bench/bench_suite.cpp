@@ -19,13 +19,13 @@
 #include <limits>
 #include <map>
 
-#include "hipi/calibrate.hpp"
-#include "hipi/generate.hpp"
-#include "hipi/hdf5_io.hpp"
-#include "hipi/log.hpp"
-#include "hipi/output.hpp"
-#include "hipi/random.hpp"
-#include "hipi/solver.hpp"
+#include "planner/calibrate.hpp"
+#include "io/generate.hpp"
+#include "io/hdf5.hpp"
+#include "parallel/log.hpp"
+#include "io/pair_file.hpp"
+#include "core/random.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "src/cli/commands.hpp"
+#include "cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -6,17 +6,17 @@
 #include <optional>
 #include <sstream>
 
-#include "hipi/calibrate.hpp"
-#include "hipi/checkpoint.hpp"
-#include "hipi/generate.hpp"
-#include "hipi/log.hpp"
-#include "hipi/output.hpp"
-#include "hipi/progress.hpp"
-#include "hipi/scalapack.hpp"
-#include "hipi/solve_method.hpp"
-#include "hipi/solver.hpp"
-#include "hipi/verify.hpp"
-#include "src/cli/toml_config.hpp"
+#include "planner/calibrate.hpp"
+#include "answer/checkpoint.hpp"
+#include "io/generate.hpp"
+#include "parallel/log.hpp"
+#include "io/atomic_file.hpp"
+#include "runtime/progress.hpp"
+#include "parallel/scalapack.hpp"
+#include "methods/solve_method.hpp"
+#include "solve/solver.hpp"
+#include "kernels/exact.hpp"
+#include "cli/toml_config.hpp"
 
 namespace hipi::cli {
 

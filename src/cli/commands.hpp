@@ -1,7 +1,7 @@
 // The hipi command line: subcommands, their options, and dispatch.
 #pragma once
 
-#include "hipi/mpi.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi::cli {
 

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "hipi/error.hpp"
-#include "hipi/mpi.hpp"
-#include "src/cli/commands.hpp"
+#include "parallel/mpi.hpp"
+#include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
   boost::mpi::environment env(argc, argv, /*abort_on_exception=*/false);

@@ -1,4 +1,4 @@
-#include "src/cli/toml_config.hpp"
+#include "cli/toml_config.hpp"
 
 #include <toml++/toml.h>
 

@@ -5,7 +5,7 @@
 #include <ostream>
 
 #include "hipi/error.hpp"
-#include "hipi/solve_method.hpp"
+#include "methods/solve_method.hpp"
 
 namespace hipi {
 

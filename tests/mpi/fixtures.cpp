@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <optional>
 
-#include "hipi/output.hpp"
-#include "hipi/random.hpp"
+#include "answer/sample_sort.hpp"
+#include "io/pair_file.hpp"
+#include "core/random.hpp"
 
 namespace hipi::test {
 

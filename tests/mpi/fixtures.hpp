@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "hipi/hdf5_io.hpp"
-#include "hipi/mpi.hpp"
-#include "hipi/problem.hpp"
-#include "hipi/solve_method.hpp"
-#include "hipi/solver.hpp"
+#include "io/hdf5.hpp"
+#include "parallel/mpi.hpp"
+#include "core/problem.hpp"
+#include "methods/solve_method.hpp"
+#include "solve/solver.hpp"
 
 namespace hipi::test {
 

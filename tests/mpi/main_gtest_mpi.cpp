@@ -7,8 +7,8 @@
 #include <boost/mpi/environment.hpp>
 #include <iostream>
 
-#include "hipi/log.hpp"
-#include "hipi/mpi.hpp"
+#include "parallel/log.hpp"
+#include "parallel/mpi.hpp"
 
 namespace {
 

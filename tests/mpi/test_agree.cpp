@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hipi/mpi.hpp"
+#include "parallel/mpi.hpp"
 
 using namespace hipi;
 

@@ -6,11 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "hipi/calibrate.hpp"
-#include "hipi/generate.hpp"
-#include "hipi/output.hpp"
-#include "hipi/random.hpp"
-#include "hipi/solver.hpp"
+#include "planner/calibrate.hpp"
+#include "io/generate.hpp"
+#include "core/random.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -3,9 +3,9 @@
 // rank count means identical output across rank counts.
 #include <gtest/gtest.h>
 
-#include "hipi/brute.hpp"
-#include "hipi/output.hpp"
-#include "hipi/solver.hpp"
+#include "methods/brute/brute.hpp"
+#include "io/pair_file.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -5,11 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hipi/completion.hpp"
-#include "hipi/output.hpp"
-#include "hipi/random.hpp"
-#include "hipi/solver.hpp"
-#include "hipi/stats.hpp"
+#include "methods/sketch/recall/completion.hpp"
+#include "core/random.hpp"
+#include "solve/solver.hpp"
+#include "methods/sketch/recall/background.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

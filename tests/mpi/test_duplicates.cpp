@@ -9,11 +9,14 @@
 #include <fstream>
 #include <map>
 
-#include "hipi/duplicates.hpp"
-#include "hipi/input.hpp"
-#include "hipi/sketch.hpp"
-#include "hipi/solver.hpp"
+#include "answer/duplicates.hpp"
+#include "io/input.hpp"
+#include "methods/sketch/sketches.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "parallel/row_exchange.hpp"
+#include "io/pair_file.hpp"
+#include "answer/copy_expansion.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

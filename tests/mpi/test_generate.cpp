@@ -2,9 +2,9 @@
 // functions (so it is the same for every rank count), and brute force recovers the truth.
 #include <gtest/gtest.h>
 
-#include "hipi/generate.hpp"
-#include "hipi/output.hpp"
-#include "hipi/solver.hpp"
+#include "io/generate.hpp"
+#include "io/pair_file.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -6,9 +6,9 @@
 #include <boost/mpi/collectives.hpp>
 #include <cmath>
 
-#include "hipi/hash_solver.hpp"
-#include "hipi/matrix_blocks.hpp"
-#include "hipi/solver.hpp"
+#include "methods/hash/hash_solver.hpp"
+#include "core/matrix_blocks.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

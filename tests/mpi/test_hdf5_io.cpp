@@ -2,7 +2,7 @@
 // splits, zero-row ranks, attributes, dataset lookup and type reporting.
 #include <gtest/gtest.h>
 
-#include "hipi/hdf5_io.hpp"
+#include "io/hdf5.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <functional>
 
-#include "hipi/hdf5_io.hpp"
-#include "hipi/solver.hpp"
+#include "io/hdf5.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

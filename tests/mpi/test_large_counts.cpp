@@ -6,12 +6,13 @@
 #include <boost/mpi/collectives.hpp>
 #include <map>
 
-#include "hipi/bit_matrix.hpp"
-#include "hipi/hdf5_io.hpp"
-#include "hipi/mpi.hpp"
-#include "hipi/output.hpp"
-#include "hipi/random.hpp"
-#include "hipi/ring.hpp"
+#include "core/bit_matrix.hpp"
+#include "io/hdf5.hpp"
+#include "parallel/mpi.hpp"
+#include "answer/sample_sort.hpp"
+#include "io/pair_file.hpp"
+#include "core/random.hpp"
+#include "parallel/ring.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

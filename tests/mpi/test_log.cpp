@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hipi/log.hpp"
+#include "parallel/log.hpp"
 
 using namespace hipi;
 

@@ -8,9 +8,9 @@
 #include <initializer_list>
 #include <string>
 
-#include "hipi/memory.hpp"
-#include "hipi/solve_answer.hpp"
-#include "hipi/solver.hpp"
+#include "runtime/memory.hpp"
+#include "solve/solve_answer.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

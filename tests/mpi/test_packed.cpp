@@ -3,11 +3,10 @@
 // output; bad packed data is an input error naming the dataset.
 #include <gtest/gtest.h>
 
-#include "hipi/generate.hpp"
-#include "hipi/hdf5_io.hpp"
-#include "hipi/input.hpp"
-#include "hipi/output.hpp"
-#include "hipi/solver.hpp"
+#include "io/generate.hpp"
+#include "io/hdf5.hpp"
+#include "io/input.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "hipi/solver.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

@@ -7,7 +7,7 @@
 #include <boost/mpi/collectives.hpp>
 #include <limits>
 
-#include "hipi/verify.hpp"
+#include "kernels/exact.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

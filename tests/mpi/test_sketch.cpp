@@ -6,12 +6,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "hipi/generate.hpp"
-#include "hipi/output.hpp"
-#include "hipi/scalapack.hpp"
-#include "hipi/sign_sketch.hpp"
-#include "hipi/sketch_layout.hpp"
-#include "hipi/solver.hpp"
+#include "io/generate.hpp"
+#include "io/pair_file.hpp"
+#include "parallel/scalapack.hpp"
+#include "methods/sketch/sign.hpp"
+#include "methods/sketch/grid.hpp"
+#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 
 using namespace hipi;

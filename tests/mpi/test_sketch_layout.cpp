@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "hipi/blacs_grid.hpp"
-#include "hipi/matrix_blocks.hpp"
-#include "hipi/sketch_layout.hpp"
+#include "parallel/blacs_grid.hpp"
+#include "core/matrix_blocks.hpp"
+#include "methods/sketch/grid.hpp"
 
 using namespace hipi;
 

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "hipi/bit_matrix.hpp"
-#include "hipi/random.hpp"
+#include "core/bit_matrix.hpp"
+#include "core/random.hpp"
 
 using namespace hipi;
 

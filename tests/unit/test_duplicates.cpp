@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "hipi/duplicates.hpp"
+#include "answer/duplicates.hpp"
 
 using namespace hipi;
 

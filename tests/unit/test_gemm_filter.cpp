@@ -8,9 +8,9 @@
 #include <limits>
 #include <vector>
 
-#include "hipi/gemm_filter.hpp"
-#include "hipi/random.hpp"
-#include "hipi/verify.hpp"
+#include "kernels/gemm_filter.hpp"
+#include "core/random.hpp"
+#include "kernels/exact.hpp"
 
 using namespace hipi;
 

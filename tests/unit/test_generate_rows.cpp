@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "hipi/generate.hpp"
+#include "io/generate.hpp"
 
 using namespace hipi;
 

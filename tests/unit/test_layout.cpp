@@ -5,8 +5,8 @@
 
 #include <climits>
 
-#include "hipi/layout.hpp"
-#include "hipi/sketch.hpp"
+#include "methods/layout.hpp"
+#include "methods/sketch/sketches.hpp"
 
 using namespace hipi;
 

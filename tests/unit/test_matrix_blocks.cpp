@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "hipi/matrix_blocks.hpp"
+#include "core/matrix_blocks.hpp"
 
 using namespace hipi;
 

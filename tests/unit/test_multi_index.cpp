@@ -5,8 +5,8 @@
 #include <set>
 #include <tuple>
 
-#include "hipi/multi_index.hpp"
-#include "hipi/random.hpp"
+#include "methods/hash/multi_index.hpp"
+#include "core/random.hpp"
 
 using namespace hipi;
 

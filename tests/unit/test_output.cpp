@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "hipi/error.hpp"
-#include "hipi/output.hpp"
+#include "io/atomic_file.hpp"
 
 using namespace hipi;
 namespace fs = std::filesystem;

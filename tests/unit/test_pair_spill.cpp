@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <random>
 
-#include "hipi/pair_spill.hpp"
+#include "answer/pair_spill.hpp"
 
 using namespace hipi;
 namespace fs = std::filesystem;

@@ -8,10 +8,13 @@
 #include <tuple>
 
 #include "hipi/error.hpp"
-#include "hipi/plan.hpp"
-#include "hipi/random.hpp"
-#include "hipi/solve_method.hpp"
-#include "hipi/verify.hpp"
+#include "methods/pricing.hpp"
+#include "core/random.hpp"
+#include "methods/solve_method.hpp"
+#include "kernels/exact.hpp"
+#include "methods/brute/brute_cost.hpp"
+#include "methods/sketch/sketch_cost.hpp"
+#include "planner/choose.hpp"
 
 using namespace hipi;
 

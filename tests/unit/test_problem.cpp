@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "hipi/error.hpp"
-#include "hipi/problem.hpp"
+#include "core/problem.hpp"
 
 using namespace hipi;
 

@@ -1,8 +1,8 @@
 // Progress lines and brute force's units of work: pure functions, no MPI.
 #include <gtest/gtest.h>
 
-#include "hipi/brute.hpp"
-#include "hipi/progress.hpp"
+#include "methods/brute/brute.hpp"
+#include "runtime/progress.hpp"
 
 using namespace hipi;
 

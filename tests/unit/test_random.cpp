@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "hipi/random.hpp"
+#include "core/random.hpp"
 
 using namespace hipi;
 

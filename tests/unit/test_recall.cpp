@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "hipi/random.hpp"
-#include "hipi/recall.hpp"
+#include "core/random.hpp"
+#include "methods/sketch/recall/miss_estimate.hpp"
 
 using namespace hipi;
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hipi/report.hpp"
+#include "runtime/stage_times.hpp"
 
 using namespace hipi;
 

@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "hipi/random.hpp"
-#include "hipi/sign_sketch.hpp"
-#include "hipi/verify.hpp"
+#include "core/random.hpp"
+#include "methods/sketch/sign.hpp"
+#include "kernels/exact.hpp"
 
 using namespace hipi;
 

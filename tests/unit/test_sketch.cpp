@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "hipi/random.hpp"
-#include "hipi/sketch.hpp"
+#include "core/random.hpp"
+#include "methods/sketch/sketches.hpp"
 
 using namespace hipi;
 

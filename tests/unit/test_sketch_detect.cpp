@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "hipi/random.hpp"
-#include "hipi/sketch_detect.hpp"
+#include "core/random.hpp"
+#include "methods/sketch/detect.hpp"
 
 using namespace hipi;
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "hipi/error.hpp"
-#include "hipi/random.hpp"
-#include "hipi/verify.hpp"
+#include "core/random.hpp"
+#include "kernels/exact.hpp"
 
 using namespace hipi;
 

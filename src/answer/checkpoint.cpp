@@ -1,0 +1,266 @@
+#include "answer/checkpoint.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "io/hdf5.hpp"
+#include "io/atomic_file.hpp"
+#include "answer/sample_sort.hpp"
+#include "io/pair_file.hpp"
+
+namespace hipi {
+
+std::string checkpoint_path(const std::string& out) {
+  return out + ".hipi-checkpoint";
+}
+
+// --- stop signals ------------------------------------------------------------------------
+
+namespace {
+
+constexpr int kStopSignals[] = {SIGTERM, SIGUSR1, SIGINT};
+volatile std::sig_atomic_t pending_signal = 0;
+volatile std::sig_atomic_t deferring = 0;
+char rank_text[16] = "?";  // written before the handlers are installed
+
+const char* signal_name(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+void write_all(const char* text) {
+  for (std::size_t left = std::strlen(text); left > 0;) {
+    const ssize_t n = ::write(STDERR_FILENO, text, left);
+    if (n <= 0) return;
+    text += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+// Async-signal-safe: flags, write(2), signal(2), raise(3).
+void on_stop_signal(int sig) {
+  if (deferring) {
+    pending_signal = sig;
+    return;
+  }
+  write_all("hipi: rank ");
+  write_all(rank_text);
+  write_all(": stopped by ");
+  write_all(signal_name(sig));
+  write_all(" (this stage keeps no checkpoint)\n");
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+struct sigaction previous[std::size(kStopSignals)];
+
+}  // namespace
+
+StopSignals::StopSignals() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::snprintf(rank_text, sizeof rank_text, "%d", rank);
+  pending_signal = 0;
+  deferring = 0;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // MPI and HDF5 calls go on; the flag is read at a boundary
+  for (std::size_t k = 0; k < std::size(kStopSignals); ++k) sigaction(kStopSignals[k], &action, &previous[k]);
+}
+
+StopSignals::~StopSignals() {
+  deferring = 0;
+  for (std::size_t k = 0; k < std::size(kStopSignals); ++k) sigaction(kStopSignals[k], &previous[k], nullptr);
+}
+
+void StopSignals::defer(bool on) {
+  deferring = on ? 1 : 0;
+}
+
+int StopSignals::pending() {
+  return pending_signal;
+}
+
+// --- checksum ----------------------------------------------------------------------------
+
+std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const void*, std::size_t>>& local) {
+  // Four independent multiply-xorshift lanes over 8-byte words: a few GB/s, so a resume
+  // checks every byte it read against what the checkpoint saw for little time.
+  std::uint64_t lanes[4] = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull};
+  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  std::uint64_t bytes = 0;
+  for (const auto& [data, size] : local) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::size_t k = 0;
+    for (; k + 32 <= size; k += 32)
+      for (int l = 0; l < 4; ++l) {
+        std::uint64_t w;
+        std::memcpy(&w, p + k + 8 * l, 8);
+        lanes[l] = (lanes[l] ^ w) * kMul;
+        lanes[l] ^= lanes[l] >> 29;
+      }
+    for (; k < size; ++k) lanes[0] = ((lanes[0] ^ p[k]) * kMul) ^ (lanes[0] >> 31);
+    bytes += size;
+  }
+  std::uint64_t mine = bytes;
+  for (std::uint64_t lane : lanes) mine = ((mine ^ lane) * kMul) ^ (mine >> 31);
+  std::vector<std::uint64_t> all;
+  boost::mpi::all_gather(comm, mine, all);
+  std::uint64_t h = static_cast<std::uint64_t>(all.size());
+  for (std::uint64_t x : all) h = ((h ^ x) * kMul) ^ (h >> 31);  // order matters: rows by rank
+  return h;
+}
+
+// --- checkpoints -------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kFormat = "hipi checkpoint 1";
+
+// The first field of `saved` that differs from `now`, described for the user; empty if none.
+std::string first_difference(const nlohmann::ordered_json& saved, const nlohmann::ordered_json& now) {
+  for (const auto& [field, value] : now.items()) {
+    if (!saved.contains(field)) return fmt::format("{} is not in it", field);
+    if (saved[field] != value) return fmt::format("{} was {}, now {}", field, saved[field].dump(), value.dump());
+  }
+  for (const auto& [field, value] : saved.items())
+    if (!now.contains(field)) return fmt::format("it has {} = {}, this run none", field, value.dump());
+  return {};
+}
+
+}  // namespace
+
+Checkpointer::Checkpointer(const Comm& comm, CheckpointConfig config)
+    : comm_(comm), config_(std::move(config)), last_save_(MPI_Wtime()) {}
+
+nlohmann::ordered_json Checkpointer::full_key() {
+  if (!checksum_) checksum_ = config_.checksum();
+  nlohmann::ordered_json key = config_.key;
+  key["data_checksum"] = fmt::format("{:016x}", *checksum_);
+  return key;
+}
+
+std::optional<Resumed> Checkpointer::load() {
+  if (!enabled()) return std::nullopt;
+  int exists = comm_.rank() == 0 && std::filesystem::exists(config_.path);
+  boost::mpi::broadcast(comm_, exists, 0);
+  if (!exists) return std::nullopt;
+
+  std::string header_text;
+  Resumed out;
+  agree(comm_, [&] {
+    if (comm_.rank() != 0) return;
+    try {
+      h5::File file = h5::File::open_read(config_.path, nullptr);
+      header_text = file.string_attribute("checkpoint");
+      const auto pairs = file.info("/pairs").dims, ips = file.info("/inner_products").dims;
+      if (pairs.size() != 2 || pairs[1] != 2 || ips.size() != 1 || ips[0] != pairs[0])
+        throw InputError("its /pairs and /inner_products do not match");
+      file.close();
+    } catch (const Error& e) {
+      throw InputError(
+          fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, e.what()));
+    }
+  });
+  boost::mpi::broadcast(comm_, header_text, 0);
+  const auto header = nlohmann::ordered_json::parse(header_text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::ordered_json key = full_key();  // collective: the checksum of the rows read
+  agree(comm_, [&] {
+    if (header.is_discarded() || header.value("format", "") != kFormat)
+      throw InputError(fmt::format("{}: not a hipi checkpoint of this version; remove it to start over", config_.path));
+    if (const std::string diff = first_difference(header["key"], key); !diff.empty())
+      throw InputError(fmt::format(
+          "{} was saved by a run with other inputs or options ({}): rerun that command to resume it, or remove the "
+          "checkpoint to start this one over",
+          config_.path, diff));
+  });
+  // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
+  // Rank 0 checked the file above; an error inside this collective read ends the job.
+  out.pairs = read_pair_share(comm_, config_.path);
+  const std::int64_t pairs =
+      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(out.pairs.size()), std::plus<std::int64_t>());
+  out.units_done = header["units_done"].get<std::int64_t>();
+  out.state = header["state"];
+  spdlog::info("checkpoint: resuming from {}: {} of {} units done, {} pairs", config_.path, out.units_done,
+               header["units_total"].get<std::int64_t>(), pairs);
+  return out;
+}
+
+std::int64_t Checkpointer::at_boundary(std::int64_t done, std::int64_t total, const std::vector<Pair>& found,
+                                       std::int64_t elsewhere) {
+  // One reduction says whether any rank was signalled and whether rank 0's clock says a
+  // checkpoint is due; another counts the pairs for the progress line.
+  const int due = comm_.rank() == 0 && enabled() && MPI_Wtime() - last_save_ >= config_.interval_seconds;
+  const int flags[2] = {StopSignals::pending(), due};
+  int agreed[2] = {0, 0};
+  boost::mpi::all_reduce(comm_, flags, 2, agreed, boost::mpi::maximum<int>());
+  const std::int64_t pairs =
+      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(found.size()) + elsewhere, std::plus<std::int64_t>());
+  const int signal = agreed[0];
+  const bool saves = enabled() && saving_ && done < total;
+  if ((signal || agreed[1]) && saves) save(done, total, found);
+  if (signal && saves)
+    throw StoppedError(fmt::format("stopped by {} after {} of {} units; checkpoint saved in {}: run the same command "
+                                   "again to resume",
+                                   signal_name(signal), done, total, config_.path),
+                       /*collective=*/true);
+  if (signal && enabled() && done < total)
+    throw StoppedError(fmt::format("stopped by {} after {} of {} units; no checkpoint since the pairs passed the "
+                                   "memory budget (spilled to disk): run the same command again to resume from the "
+                                   "last one saved in {}, if any",
+                                   signal_name(signal), done, total, config_.path),
+                       /*collective=*/true);
+  return pairs;
+}
+
+void Checkpointer::stop_saving(const std::string& why) {
+  if (!saving_) return;
+  saving_ = false;
+  if (enabled() && comm_.rank() == 0) spdlog::info("checkpoints stop here: {}", why);
+}
+
+void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
+  const double start = MPI_Wtime();
+  const PairSlice slice = sort_pairs_across(comm_, found);
+  // The header is written collectively, with rank 0's clock.
+  std::string header = nlohmann::ordered_json{
+      {"format", kFormat},
+      {"key", full_key()},
+      {"units_done", done},
+      {"units_total", total},
+      {"saved_at", static_cast<std::int64_t>(std::time(nullptr))},
+      {"state", state_}}.dump();
+  boost::mpi::broadcast(comm_, header, 0);
+  // Written beside the checkpoint and renamed over it by rank 0 once every rank wrote; a
+  // rank that fails inside the collective write removes the temporary file and ends the job.
+  AtomicPath out(config_.path, shared_temp_suffix(comm_));
+  {
+    h5::File file = h5::File::create(out.temp(), &comm_);
+    PairStream pairs = PairStream::over(slice);
+    write_pair_slices(comm_, file, pairs);
+    file.set_attribute("checkpoint", header);
+    file.close();
+  }
+  agree(comm_, [&] {
+    if (comm_.rank() == 0) out.commit();
+  });
+  last_save_ = MPI_Wtime();
+  spdlog::info("checkpoint: {} of {} units and {} pairs saved in {} ({:.2f} s)", done, total, slice.total, config_.path,
+               last_save_ - start);
+}
+
+void Checkpointer::remove() const {
+  if (comm_.rank() != 0) return;
+  std::error_code ec;
+  std::filesystem::remove(config_.path, ec);
+}
+
+}  // namespace hipi

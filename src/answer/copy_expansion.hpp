@@ -1,0 +1,62 @@
+// Copies expanded at output: each pair of collapsed rows named by its input rows, and every
+// pair with a representative that has copies made into the pairs of all their copies while
+// the answer is written (duplicates.hpp finds and collapses the copies).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "answer/duplicates.hpp"
+#include "core/problem.hpp"
+#include "io/pair_file.hpp"
+#include "parallel/mpi.hpp"
+
+namespace hipi {
+
+/// A pair of collapsed rows named by its input rows (`b` is `a` in a self-join); original()
+/// increases, so sorted pairs stay sorted.
+inline Pair renamed(const Pair& collapsed, const Duplicates& a, const Duplicates& b) {
+  return {a.original(collapsed.i), b.original(collapsed.j), collapsed.ip};
+}
+/// True when a pair of input rows has a representative with copies: its expansion makes it.
+inline bool involves_copies(const Pair& p, const Duplicates& a, const Duplicates& b) {
+  return a.has_copies(p.i) || b.has_copies(p.j);
+}
+
+/// Renames collapsed `pairs` to input rows in place (order kept) and moves those for which
+/// involves_copies out of them, into the vector returned.
+std::vector<Pair> rename_setting_aside_copies(std::vector<Pair>& pairs, const Duplicates& a, const Duplicates& b);
+
+class ExpandedRows;
+
+/// What expanding copies needs of the whole answer: the pairs of representatives that have
+/// copies, from every rank (their number is that of the collapsed answer's, not of the
+/// expanded one). The Duplicates must outlive it and the streams it makes.
+class CopyExpansion {
+ public:
+  /// Collective: `with_copies` are this rank's pairs (input rows) for which involves_copies.
+  CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a, const Duplicates* b,
+                const Threshold& threshold);
+  /// Collective: rows [row_begin, row_end) of A of the answer: `kept`, this rank's pairs of
+  /// input rows in them without copies (sorted, no repeats across ranks), merged with the
+  /// pairs the copies expand to, cut over the ranks by whole rows of A. The expanded pairs
+  /// are made while the stream is written, one row at a time.
+  PairStream window(const Comm& comm, std::vector<Pair> kept, std::int64_t row_begin, std::int64_t row_end) const;
+
+ private:
+  const Duplicates& a_;
+  const Duplicates& b_;
+  std::shared_ptr<const ExpandedRows> rows_;
+  std::vector<std::int64_t> expanded_rows_;  // rows of A with expanded pairs, sorted
+};
+
+/// Collective: the answer of the input rows from `slice`, the sorted answer of the collapsed
+/// rows: renamed to input rows, and every pair with a representative that has copies
+/// expanded to all pairs of their copies (and, in a self-join, pairs of two copies of one
+/// row when that row's inner product with itself passes `threshold`). `b` is null in a
+/// self-join. The expanded pairs are made while the stream is written, never all held.
+PairStream expand_duplicates(const Comm& comm, PairSlice slice, const Duplicates& a, const Duplicates* b,
+                             const Threshold& threshold);
+
+}  // namespace hipi

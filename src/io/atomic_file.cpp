@@ -1,0 +1,142 @@
+#include "io/atomic_file.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <boost/serialization/string.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace hipi {
+
+namespace {
+
+std::string temp_prefix(const std::filesystem::path& final_path) {
+  return fmt::format(".{}.hipi-tmp-", final_path.filename().string());
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
+  return host;
+}
+
+}  // namespace
+
+std::string temp_suffix() {
+  return fmt::format("{}-{}", host_name(), ::getpid());
+}
+
+std::string shared_temp_suffix(const Comm& comm) {
+  std::string suffix = comm.rank() == 0 ? temp_suffix() : std::string();
+  boost::mpi::broadcast(comm, suffix, 0);
+  return suffix;
+}
+
+AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
+  const std::filesystem::path p(final_);
+  temp_ = (p.parent_path() / (temp_prefix(p) + unique_suffix)).string();
+}
+
+AtomicPath::~AtomicPath() {
+  if (!committed_) std::remove(temp_.c_str());
+}
+
+void AtomicPath::commit() {
+  std::error_code ec;
+  std::filesystem::rename(temp_, final_, ec);
+  if (ec) throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
+  committed_ = true;
+}
+
+void check_output_path(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw InputError(option + " is required");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw InputError(fmt::format("{} {}: is a directory", option, path));
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(dir, ec))
+    throw InputError(fmt::format("{} {}: directory {} does not exist", option, path, dir.string()));
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw InputError(fmt::format("{} {}: directory {} is not writable", option, path, dir.string()));
+}
+
+void remove_stale_temps(const std::string& final_path) {
+  namespace fs = std::filesystem;
+  const fs::path p(final_path);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  const std::string prefix = temp_prefix(p), host = host_name() + "-";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string owner = name.substr(prefix.size());  // HOST-PID
+    const auto bytes = entry.file_size(ec);
+    bool gone = false;
+    if (owner.rfind(host, 0) == 0) {
+      char* end = nullptr;
+      const long pid = std::strtol(owner.c_str() + host.size(), &end, 10);
+      gone = pid > 0 && *end == '\0' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (gone && fs::remove(entry.path(), ec)) {
+      spdlog::warn("removed {} ({} bytes), left by process {} which is gone", entry.path().string(), bytes, owner);
+    } else {
+      spdlog::warn(
+          "{} ({} bytes) was left by process {} (another host, or still running): remove it if no job "
+          "is writing {}",
+          entry.path().string(), bytes, owner, final_path);
+    }
+  }
+}
+
+void write_text_temp(const AtomicPath& out, const std::string& text, const std::string& what) {
+  std::ofstream file(out.temp(), std::ios::binary);
+  file << text;
+  file.close();  // flushes: a full disk fails here, not at the write
+  struct stat written {};
+  if (file.fail() || ::stat(out.temp().c_str(), &written) != 0 || written.st_size != static_cast<off_t>(text.size()))
+    throw IoError(fmt::format("cannot write {} {}: {}", what, out.final_path(), std::strerror(errno ? errno : EIO)));
+}
+
+void write_text_atomically(const std::string& path, const std::string& text, const std::string& what) {
+  AtomicPath out(path);
+  write_text_temp(out, text, what);
+  out.commit();
+}
+
+namespace {
+
+bool same_file(const std::string& x, const std::string& y) {
+  struct stat sx {
+  }, sy{};
+  if (::stat(x.c_str(), &sx) == 0 && ::stat(y.c_str(), &sy) == 0)
+    return sx.st_dev == sy.st_dev && sx.st_ino == sy.st_ino;
+  namespace fs = std::filesystem;
+  std::error_code ex, ey;
+  const fs::path px = fs::weakly_canonical(fs::absolute(x), ex), py = fs::weakly_canonical(fs::absolute(y), ey);
+  return !ex && !ey && px == py;
+}
+
+}  // namespace
+
+void check_outputs_distinct(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const NamedPath& out = outputs[k];
+    for (const NamedPath& in : inputs)
+      if (same_file(out.path, in.path))
+        throw InputError(fmt::format("{} {} is the same file as {} {}: hipi would replace its input", out.option,
+                                     out.path, in.option, in.path));
+    for (std::size_t m = 0; m < k; ++m)
+      if (same_file(out.path, outputs[m].path))
+        throw InputError(fmt::format("{} {} is the same file as {} {}: one output would replace the other", out.option,
+                                     out.path, outputs[m].option, outputs[m].path));
+  }
+}
+
+}  // namespace hipi

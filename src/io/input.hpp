@@ -1,0 +1,49 @@
+// Reading the user's matrices: checks first, agreed by every rank, then row blocks.
+//
+// Every check names the file, the dataset and the problem, and is agreed collectively
+// (hipi::agree) so that all ranks stop together with the same message and exit status 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/bit_matrix.hpp"
+#include "core/matrix_blocks.hpp"
+#include "io/hdf5.hpp"
+#include "core/matrix_blocks.hpp"
+#include "parallel/mpi.hpp"
+#include "core/problem.hpp"
+
+namespace hipi {
+
+/// A checked input dataset: shape and element type.
+struct InputMatrix {
+  DatasetRef ref;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  h5::DType dtype = h5::DType::Other;
+};
+
+/// Collective. Opens `ref` and checks that it exists and is a non-empty 2-D dataset of
+/// int8, float32 or float64. Throws a collective InputError otherwise.
+InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
+
+/// Collective. Checks that A and B (if any) fit together and with the mode (packed bits
+/// are +-1 data: binary mode only).
+void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode);
+
+/// Collective. Reads `rows` of `input` (every rank its own range), checks every value
+/// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
+/// Rows converted from values in memory with the checks reading makes: `values` holds
+/// rows [rows.begin, rows.end) of `in` (in.dtype elements, `stride` elements apart; bytes
+/// for packed bits), written to out's rows from `out_first`. The first value that fails
+/// (not +-1 in binary mode; not finite or past float32 in real mode) goes to `bad`.
+void convert_binary_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, BitMatrix& out,
+                         std::int64_t out_first, std::optional<Failure>& bad);
+void convert_real_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, RealMatrix& out,
+                       std::int64_t out_first, std::optional<Failure>& bad);
+
+LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
+LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
+
+}  // namespace hipi

@@ -1,0 +1,339 @@
+#include "kernels/exact.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "hipi/error.hpp"
+#include "kernels/gemm_filter.hpp"
+
+namespace hipi {
+
+namespace {
+
+using u64 = std::uint64_t;
+
+// Cache blocking: a tile of B rows stays in L2 while groups of 4 A rows sweep over it, so
+// each B row fetched from L2 serves 4 pairs.
+constexpr std::int64_t kBTileRows = 256;
+constexpr int kARows = 4;
+
+// Kernel bodies, written once and inlined into one wrapper per instruction set below, where
+// the compiler vectorises them for that set.
+
+// popcount(a_r XOR b) for 4 rows a_r against one row b.
+[[gnu::always_inline]] inline void xor_popcount_4x1_body(const u64* __restrict a0, const u64* __restrict a1,
+                                                         const u64* __restrict a2, const u64* __restrict a3,
+                                                         const u64* __restrict b, std::int64_t words,
+                                                         std::int64_t* out) {
+  u64 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (std::int64_t w = 0; w < words; ++w) {
+    const u64 bw = b[w];
+    s0 += __builtin_popcountll(a0[w] ^ bw);
+    s1 += __builtin_popcountll(a1[w] ^ bw);
+    s2 += __builtin_popcountll(a2[w] ^ bw);
+    s3 += __builtin_popcountll(a3[w] ^ bw);
+  }
+  out[0] = static_cast<std::int64_t>(s0);
+  out[1] = static_cast<std::int64_t>(s1);
+  out[2] = static_cast<std::int64_t>(s2);
+  out[3] = static_cast<std::int64_t>(s3);
+}
+
+[[gnu::always_inline]] inline std::int64_t xor_popcount_1x1_body(const u64* __restrict a, const u64* __restrict b,
+                                                                 std::int64_t words) {
+  u64 s = 0;
+  for (std::int64_t w = 0; w < words; ++w) s += __builtin_popcountll(a[w] ^ b[w]);
+  return static_cast<std::int64_t>(s);
+}
+
+// 8 fixed lanes in float64: lane l sums the products at k = l mod 8 in increasing k, and
+// the lanes are combined in one fixed order, whatever the vector width (see verify.hpp).
+// Two spellings of the same arithmetic: scalar lane arrays (what GCC vectorises well up to
+// AVX2) and GCC vector types (what it needs for AVX-512). Tests check they agree bit for bit.
+[[gnu::always_inline]] inline double dot_lanes(const float* __restrict a, const float* __restrict b,
+                                               std::int64_t n_padded) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::int64_t k = 0; k < n_padded; k += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += static_cast<double>(a[k + l]) * static_cast<double>(b[k + l]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+[[gnu::always_inline]] inline void dot_lanes_4x1(const float* a0, const float* a1, const float* a2, const float* a3,
+                                                 const float* b, std::int64_t n_padded, double* out) {
+  out[0] = dot_lanes(a0, b, n_padded);
+  out[1] = dot_lanes(a1, b, n_padded);
+  out[2] = dot_lanes(a2, b, n_padded);
+  out[3] = dot_lanes(a3, b, n_padded);
+}
+
+// The vector spelling passes 64-byte vectors between always-inlined functions only: no
+// call boundary, so GCC's -Wpsabi note about their ABI without AVX-512 does not apply
+// (CMakeLists.txt turns it off for this file).
+using F8 = float __attribute__((vector_size(32)));
+using D8 = double __attribute__((vector_size(64)));
+
+[[gnu::always_inline]] inline D8 load8(const float* p) {
+  F8 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, D8);
+}
+
+[[gnu::always_inline]] inline double combine(D8 x) {
+  return ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
+}
+
+[[gnu::always_inline]] inline double dot_vector(const float* __restrict a, const float* __restrict b,
+                                                std::int64_t n_padded) {
+  D8 lanes = {};
+  for (std::int64_t k = 0; k < n_padded; k += 8) lanes += load8(a + k) * load8(b + k);
+  return combine(lanes);
+}
+
+// Four A rows against one B row: each B value is converted once and used four times.
+[[gnu::always_inline]] inline void dot_vector_4x1(const float* __restrict a0, const float* __restrict a1,
+                                                  const float* __restrict a2, const float* __restrict a3,
+                                                  const float* __restrict b, std::int64_t n_padded, double* out) {
+  D8 l0 = {}, l1 = {}, l2 = {}, l3 = {};
+  for (std::int64_t k = 0; k < n_padded; k += 8) {
+    const D8 bv = load8(b + k);
+    l0 += load8(a0 + k) * bv;
+    l1 += load8(a1 + k) * bv;
+    l2 += load8(a2 + k) * bv;
+    l3 += load8(a3 + k) * bv;
+  }
+  out[0] = combine(l0);
+  out[1] = combine(l1);
+  out[2] = combine(l2);
+  out[3] = combine(l3);
+}
+
+using KernelDot4x1 = void (*)(const float*, const float*, const float*, const float*, const float*, std::int64_t,
+                              double*);
+using Kernel4x1 = void (*)(const u64*, const u64*, const u64*, const u64*, const u64*, std::int64_t, std::int64_t*);
+using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
+using KernelDot = double (*)(const float*, const float*, std::int64_t);
+
+struct Kernels {
+  const char* name;
+  Kernel4x1 xor_popcount_4x1;
+  Kernel1x1 xor_popcount_1x1;
+  KernelDot dot;
+  KernelDot4x1 dot_4x1;
+};
+
+#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                   \
+  TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b, std::int64_t words, \
+                         std::int64_t* out) {                                                                          \
+    xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                                              \
+  }                                                                                                                    \
+  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                                     \
+    return xor_popcount_1x1_body(a, b, words);                                                                         \
+  }                                                                                                                    \
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                                           \
+    return DOT(a, b, n);                                                                                               \
+  }                                                                                                                    \
+  TARGET void NAME##_dot_4x1(const float* a0, const float* a1, const float* a2, const float* a3, const float* b,       \
+                             std::int64_t n, double* out) {                                                            \
+    DOT_4X1(a0, a1, a2, a3, b, n, out);                                                                                \
+  }                                                                                                                    \
+  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot, NAME##_dot_4x1};
+
+HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))), dot_vector,
+                 dot_vector_4x1)
+HIPI_KERNELS_FOR(avx2, __attribute__((target("avx2,popcnt,fma"))), dot_lanes, dot_lanes_4x1)
+HIPI_KERNELS_FOR(popcnt, __attribute__((target("popcnt"))), dot_lanes, dot_lanes_4x1)
+HIPI_KERNELS_FOR(generic, , dot_lanes, dot_lanes_4x1)
+#undef HIPI_KERNELS_FOR
+
+const Kernels* all_kernels[] = {&avx512_kernels, &avx2_kernels, &popcnt_kernels, &generic_kernels};
+
+bool cpu_runs(const Kernels& k) {
+  __builtin_cpu_init();
+  const std::string name = k.name;
+  if (name == "avx512") return __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512bw");
+  if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  if (name == "popcnt") return __builtin_cpu_supports("popcnt");
+  return true;
+}
+
+// The best kernels this CPU runs, unless HIPI_KERNEL names another one it runs.
+const Kernels* choose_kernels() {
+  const char* forced = std::getenv("HIPI_KERNEL");
+  for (const Kernels* k : all_kernels)
+    if (forced && *forced && k->name == std::string(forced) && cpu_runs(*k)) return k;
+  for (const Kernels* k : all_kernels)
+    if (cpu_runs(*k)) return k;
+  return &generic_kernels;
+}
+
+const Kernels* active = choose_kernels();
+
+RealKernel real_kernel_from_environment() {
+  const char* name = std::getenv("HIPI_REAL_KERNEL");
+  return name && std::string(name) == "reference" ? RealKernel::Reference : RealKernel::GemmFilter;
+}
+RealKernel real_kernel_choice = real_kernel_from_environment();
+constexpr std::int64_t kGemmMinRows = 32;
+
+std::int64_t words_used(const BitMatrix& m) {
+  return (m.cols() + 63) / 64;
+}
+std::int64_t floats_used(const RealMatrix& m) {
+  return (m.cols() + 7) / 8 * 8;
+}
+
+// HIPI_EARLY_ABANDON=off turns it off for measuring (use_early_abandon in tests).
+bool early_abandon = [] {
+  const char* v = std::getenv("HIPI_EARLY_ABANDON");
+  return !(v && std::string(v) == "off");
+}();
+
+// The words after which binary pairs are checked against what they can still reach, or
+// `words` for none. A random pair's partial product over k coordinates is about N(0, k), so
+// it is ruled out once theta - (d - k) >= 5 sqrt(k); the first word boundary where that
+// holds, if it leaves at least a quarter of the words to skip (below, the check costs more
+// than it saves). At rho = 0.8, d = 1024: 5 of 16 words.
+std::int64_t abandon_prefix_words(std::int64_t d, const Threshold& t) {
+  const std::int64_t words = (d + 63) / 64;
+  for (std::int64_t p = 1; 4 * p <= 3 * words; ++p) {
+    const double k = 64.0 * static_cast<double>(p);
+    if (t.theta - (static_cast<double>(d) - k) >= 5 * std::sqrt(k)) return p;
+  }
+  return words;
+}
+
+bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
+  return filter == PairFilter::All || i < j;
+}
+
+}  // namespace
+
+void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows) {
+  const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
+  HIPI_ASSERT(a.cols() == b.cols());
+  const std::int64_t words = words_used(a), d = a.cols();
+  auto emit = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
+    const std::int64_t i = a_first + r, j = b_first + s;
+    const double ip = static_cast<double>(d - 2 * differing);
+    if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
+  };
+  // Early abandon: after `prefix` words the rest can move a pair's product by at most the
+  // coordinates left, so a pair that cannot reach the threshold skips them.
+  const std::int64_t prefix = early_abandon ? abandon_prefix_words(d, threshold) : words;
+  const double left = static_cast<double>(d - 64 * prefix);
+  for (std::int64_t s0 = visit.begin; s0 < visit.end; s0 += kBTileRows) {
+    const std::int64_t s1 = std::min(visit.end, s0 + kBTileRows);
+    std::int64_t r = 0;
+    for (; r + kARows <= a.rows(); r += kARows) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      const u64 *a0 = a.row(r), *a1 = a.row(r + 1), *a2 = a.row(r + 2), *a3 = a.row(r + 3);
+      std::int64_t differing[kARows], rest[kARows];
+      for (std::int64_t s = s0; s < s1; ++s) {
+        active->xor_popcount_4x1(a0, a1, a2, a3, b.row(s), prefix, differing);
+        if (prefix < words) {
+          bool any = false;
+          for (int q = 0; q < kARows; ++q) {
+            const double partial = static_cast<double>(64 * prefix - 2 * differing[q]);
+            any |= (threshold.abs ? std::fabs(partial) : partial) + left >= threshold.theta;
+          }
+          if (!any) continue;  // none of the four can pass
+          active->xor_popcount_4x1(a0 + prefix, a1 + prefix, a2 + prefix, a3 + prefix, b.row(s) + prefix,
+                                   words - prefix, rest);
+          for (int q = 0; q < kARows; ++q) differing[q] += rest[q];
+        }
+        for (int q = 0; q < kARows; ++q) emit(r + q, s, differing[q]);
+      }
+    }
+    for (; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s)
+        if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+  }
+}
+
+void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
+                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
+                 std::optional<RowRange> b_rows) {
+  const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
+  HIPI_ASSERT(a.cols() == b.cols());
+  // Blocks of at least 32 x 32 rows through the GEMM filter (small ones, such as a
+  // sketch's candidate groups, cost more in set-up than they save).
+  if (real_kernel_choice == RealKernel::GemmFilter && a.rows() >= kGemmMinRows && visit.size() >= kGemmMinRows &&
+      gemm_filter_pairs(a, a_first, b, b_first, threshold, filter, out, visit))
+    return;
+  const std::int64_t n = floats_used(a);
+  auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
+    const std::int64_t i = a_first + r, j = b_first + s;
+    if (wanted(filter, i, j) && threshold.passes(ip)) out.push_back({i, j, ip});
+  };
+  // Real rows are 32x wider than bit rows per coordinate, so B tiles are smaller.
+  constexpr std::int64_t kTile = 64;
+  for (std::int64_t s0 = visit.begin; s0 < visit.end; s0 += kTile) {
+    const std::int64_t s1 = std::min(visit.end, s0 + kTile);
+    std::int64_t r = 0;
+    for (; r + kARows <= a.rows(); r += kARows) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      double ip[kARows];
+      for (std::int64_t s = s0; s < s1; ++s) {
+        active->dot_4x1(a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3), b.row(s), n, ip);
+        for (int q = 0; q < kARows; ++q) emit(r + q, s, ip[q]);
+      }
+    }
+    for (; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s)
+        if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->dot(a.row(r), b.row(s), n));
+  }
+}
+
+std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s) {
+  return a.cols() - 2 * active->xor_popcount_1x1(a.row(r), b.row(s), words_used(a));
+}
+
+double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s) {
+  return active->dot(a.row(r), b.row(s), floats_used(a));
+}
+
+void use_real_kernel(RealKernel kernel) {
+  real_kernel_choice = kernel;
+}
+bool use_early_abandon(bool on) {
+  const bool was = early_abandon;
+  early_abandon = on;
+  return was;
+}
+
+double early_abandon_work(std::int64_t d, const Threshold& t) {
+  if (!early_abandon) return 1.0;
+  const std::int64_t words = (d + 63) / 64;
+  return static_cast<double>(abandon_prefix_words(d, t)) / static_cast<double>(words);
+}
+
+RealKernel real_kernel() {
+  return real_kernel_choice;
+}
+
+std::string kernel_name() {
+  return active->name;
+}
+
+std::vector<std::string> runnable_kernels() {
+  std::vector<std::string> names;
+  for (const Kernels* k : all_kernels)
+    if (cpu_runs(*k)) names.push_back(k->name);
+  return names;
+}
+
+void use_kernel(const std::string& name) {
+  for (const Kernels* k : all_kernels)
+    if (k->name == name && cpu_runs(*k)) {
+      active = k;
+      return;
+    }
+  throw InputError("kernel set '" + name + "' is unknown or not supported by this CPU");
+}
+
+}  // namespace hipi

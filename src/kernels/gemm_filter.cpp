@@ -1,0 +1,132 @@
+#include "kernels/gemm_filter.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "hipi/error.hpp"
+
+extern "C" {
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc);
+}
+
+namespace hipi {
+
+namespace {
+
+// C tiles of 512 x 2048 float32 (4 MiB): big enough for SGEMM to run near its peak,
+// small enough to be scanned while still in cache.
+constexpr std::int64_t kTileA = 512;
+constexpr std::int64_t kTileB = 2048;
+constexpr std::int64_t kMaxD = std::int64_t{1} << 20;
+
+double gamma(std::int64_t d, double u) {
+  return double(d) * u / (1 - double(d) * u);
+}
+
+// Euclidean norms, in float64, of rows [first, first + count) of `m`, or nothing when a row
+// is not safe for the filter (a non-zero |x_t| below 2^-60, or ||x|| >= 2^62): one pass.
+std::optional<std::vector<double>> safe_row_norms(const RealMatrix& m, std::int64_t first, std::int64_t count) {
+  std::vector<double> norms(count);
+  for (std::int64_t r = 0; r < count; ++r) {
+    const float* x = m.row(first + r);
+    double sum = 0;
+    bool tiny = false;
+    for (std::int64_t t = 0; t < m.cols(); ++t) {
+      const float v = std::fabs(x[t]);
+      tiny |= v != 0 && v < 0x1p-60f;
+      sum += double(v) * double(v);
+    }
+    if (tiny || !(sum < 0x1p124)) return std::nullopt;
+    norms[r] = std::sqrt(sum);
+  }
+  return norms;
+}
+
+// The largest float no greater than t: x >= t (in double) implies x >= scan_floor(t).
+float scan_floor(double t) {
+  if (t <= -double(std::numeric_limits<float>::max())) return -std::numeric_limits<float>::infinity();
+  float s = static_cast<float>(t);
+  while (static_cast<double>(s) > t) s = std::nextafter(s, -std::numeric_limits<float>::infinity());
+  return s;
+}
+
+// Whether any of x[0, n) passes `t` (|x| >= t with abs): a branch-free count the compiler
+// vectorises.
+bool any_passes(const float* x, std::int64_t n, float t, bool abs) {
+  std::int64_t hits = 0;
+  if (abs)
+    for (std::int64_t i = 0; i < n; ++i) hits += std::fabs(x[i]) >= t;
+  else
+    for (std::int64_t i = 0; i < n; ++i) hits += x[i] >= t;
+  return hits != 0;
+}
+
+}  // namespace
+
+double gemm_filter_relative_bound(std::int64_t d) {
+  return (gamma(d, 0x1p-24) + gamma(d, 0x1p-53)) * (1 + 0x1p-20);
+}
+
+double gemm_filter_absolute_bound(std::int64_t d) {
+  return double(d) * 0x1p-125;
+}
+
+bool gemm_filter_safe(const RealMatrix& m, RowRange rows) {
+  return safe_row_norms(m, rows.begin, rows.size()).has_value();
+}
+
+void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const RealMatrix& b, std::int64_t b0,
+                std::int64_t n, float* c) {
+  HIPI_ASSERT(a.cols() == b.cols() && a.stride() == b.stride() && a.stride() <= INT32_MAX);
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(a.cols()),
+            ld = static_cast<int>(a.stride());
+  const float one = 1, zero = 0;
+  // Row-major rows are column-major columns: C (m x n, column-major) = A_rows^T' B_rows.
+  sgemm_("T", "N", &im, &in, &ik, &one, a.row(a0), &ld, b.row(b0), &ld, &zero, c, &im);
+}
+
+bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
+                       const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, RowRange b_rows) {
+  const std::int64_t d = a.cols();
+  if (d >= kMaxD) return false;
+  const std::optional<std::vector<double>> safe_a = safe_row_norms(a, 0, a.rows());
+  if (!safe_a) return false;
+  const std::optional<std::vector<double>> safe_b = safe_row_norms(b, b_rows.begin, b_rows.size());
+  if (!safe_b) return false;
+  const std::vector<double>&norm_a = *safe_a, &norm_b = *safe_b;
+  const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
+  const double tau = threshold.theta;
+  // No larger than the blocks: completion and the probe call this with a few dozen rows.
+  std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
+  for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
+    const std::int64_t m = std::min(kTileA, a.rows() - r0);
+    const double max_a = *std::max_element(norm_a.begin() + r0, norm_a.begin() + r0 + m);
+    for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kTileB) {
+      const std::int64_t n = std::min(kTileB, b_rows.end - s0);
+      // The diagonal block of a self-join wants i < j only: skip tiles wholly below it.
+      if (filter == PairFilter::Upper && a_first + r0 >= b_first + s0 + n - 1) continue;
+      sgemm_rows(a, r0, m, b, s0, n, c.data());
+      for (std::int64_t q = 0; q < n; ++q) {
+        const std::int64_t s = s0 + q, j = b_first + s;
+        const double nb = norm_b[s - b_rows.begin];
+        const float* column = c.data() + q * m;
+        // A cheap vectorised test with the tile's largest bound first; the exact test per entry.
+        if (!any_passes(column, m, scan_floor(tau - (rel * max_a * nb + absolute)), threshold.abs)) continue;
+        for (std::int64_t p = 0; p < m; ++p) {
+          const std::int64_t r = r0 + p, i = a_first + r;
+          if (filter == PairFilter::Upper && i >= j) continue;
+          const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
+          if (v < tau - (rel * norm_a[r] * nb + absolute)) continue;
+          const double ip = inner_product(a, r, b, s);  // the reference decides
+          if (threshold.passes(ip)) out.push_back({i, j, ip});
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace hipi

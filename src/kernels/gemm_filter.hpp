@@ -1,0 +1,54 @@
+// The GEMM filter for real data (DESIGN.md section 8): float32 GEMM selects the pairs that
+// could pass, the float64 reference kernel (verify.hpp) decides, so the output is the
+// reference's, bit for bit, at close to SGEMM speed.
+//
+// The bound. C32 = fl(A B^T) from the system BLAS's SGEMM. For rows a, b of d float32
+// values, whatever order the BLAS sums in (blocked, vectorised, with or without FMA),
+//     |C32 - a.b| <= gamma32_d * sum_t |a_t b_t| <= gamma32_d * ||a|| ||b||,
+//     gamma_d = d u / (1 - d u), u = 2^-24 (float32),
+// while no product or partial sum overflows or underflows (Higham, Accuracy and Stability
+// of Numerical Algorithms, 2nd ed., section 3.1: the inner-product bound holds for any
+// order of evaluation; an FMA only removes roundings). The reference sums the exact
+// float64 products in float64, so |ip64 - a.b| <= gamma64_d ||a|| ||b|| with u = 2^-53.
+// A pair the reference passes (ip64 >= tau) therefore has
+//     C32 >= tau - E,   E = (gamma32_d + gamma64_d) ||a|| ||b|| + d 2^-125,
+// (the last term covers additions whose result is subnormal being flushed to zero, at
+// most 2^-126 each), and every entry with C32 >= tau - E (|C32| with --abs) is re-checked
+// by the reference kernel. E is computed in float64 and enlarged by 2^-20 of itself to
+// cover the rounding of the norms.
+//
+// Safe rows. The bound needs no overflow or underflow: a block is filtered only when every
+// row has ||x|| < 2^62 (so every partial sum stays below 2^124, far from float32's 2^128)
+// and every non-zero |x_t| >= 2^-60 (so every non-zero product is at least 2^-120, a
+// normal float32), and d < 2^20. Any other block goes to the reference kernel whole.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/matrix_blocks.hpp"
+#include "core/problem.hpp"
+#include "kernels/exact.hpp"
+
+namespace hipi {
+
+/// E / (||a|| ||b||) for rows of length d: gamma32_d + gamma64_d, enlarged by 2^-20.
+double gemm_filter_relative_bound(std::int64_t d);
+/// The absolute part of E: d 2^-125.
+double gemm_filter_absolute_bound(std::int64_t d);
+
+/// Whether every row of `m` in `rows` is safe for the filter (see above).
+bool gemm_filter_safe(const RealMatrix& m, RowRange rows);
+
+/// heavy_pairs (verify.hpp) for real blocks through the filter: the same pairs with the same
+/// inner products. Returns false, having done nothing, when the blocks are not safe.
+bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
+                       const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, RowRange b_rows);
+
+/// C = A B^T for rows [a0, a0 + m) of `a` and [b0, b0 + n) of `b`, column-major m x n with
+/// leading dimension m, by the system BLAS's SGEMM (what the filter computes; for tests).
+void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const RealMatrix& b, std::int64_t b0,
+                std::int64_t n, float* c);
+
+}  // namespace hipi

@@ -1,0 +1,84 @@
+// Exact brute force as a method: the ring of brute.hpp, priced at the exact kernel's
+// calibrated rate (with early abandon for binary data), checkpointed in units of work.
+#include "methods/brute/brute_cost.hpp"
+#include "methods/brute/brute.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/mpi/collectives.hpp>
+
+#include "core/fault.hpp"
+#include "answer/pair_spill.hpp"
+#include "runtime/progress.hpp"
+#include "methods/solve_method.hpp"
+
+namespace hipi {
+
+namespace {
+
+class BruteMethod : public SolveMethodOf<BruteMethod> {
+ public:
+  Method id() const override { return Method::Brute; }
+  std::string name() const override { return "brute"; }
+  std::string summary() const override { return "exact all pairs (the baseline; checkpoints and resumes)"; }
+
+  bool checkpoints() const override { return true; }
+
+  Pricing price(const ProblemShape& shape, const MachineProfile& machine, double) const override {
+    return {{plan_brute(shape, machine)}, {}};
+  }
+
+  template <class Matrix>
+  MethodResult run_rows(const MethodInput<Matrix>& in, const Plan*, ResumeState& resume) const {
+    MethodResult out;
+    out.grid = "ring of " + std::to_string(in.comm.size());
+    // The ring receives the next block of B while it checks the current one: up to two
+    // buffers the size of the largest block (one at 2 ranks, none at 1).
+    const LocalRows<Matrix>& b = in.b_or_a();
+    const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
+    const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
+    agree(in.comm, [&] {
+      const int buffers = std::min(2, in.comm.size() - 1);
+      in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", buffers, largest),
+                      buffers * row_bytes * static_cast<double>(largest));
+    });
+    resume.checkpointer.set_state({{"method", name()}, {"plan", resume.plan}});
+    BruteSchedule schedule;
+    Progress progress("brute", in.comm.rank());
+    if (resume.resumed) {
+      schedule.skip_units = resume.resumed->units_done;
+      schedule.resumed_pairs = std::move(resume.resumed->pairs);
+      progress.resumed_at(resume.resumed->units_done);
+    }
+    schedule.at_boundary = [&](std::int64_t done, std::int64_t total, std::vector<Pair>& found) {
+      fault_point("unit");
+      std::int64_t spilled = 0;
+      if (in.spill) {
+        // Past this rank's share the pairs went to disk (hold); checkpoints cannot follow them there.
+        spilled = in.spill->pairs();
+        if (boost::mpi::all_reduce(in.comm, in.spill->spilled(), std::logical_or<bool>()))
+          resume.checkpointer.stop_saving("the pairs found passed the memory budget and are spilled to disk");
+      } else {
+        check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
+      }
+      progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
+    };
+    if (in.spill) schedule.holder = in.spill->holder();
+    // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
+    const DeferredStops deferred(resume.checkpointer.enabled());
+    out.local = in.times.time("compute", [&] {
+      return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
+                  : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));
+    });
+    return out;
+  }
+};
+
+}  // namespace
+
+const SolveMethod& brute_method() {
+  static const BruteMethod method;
+  return method;
+}
+
+}  // namespace hipi

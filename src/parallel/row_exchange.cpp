@@ -1,0 +1,60 @@
+#include "parallel/row_exchange.hpp"
+
+#include <algorithm>
+#include <boost/mpi/collectives.hpp>
+#include <cstring>
+#include <numeric>
+
+#include "core/bit_matrix.hpp"
+
+namespace hipi {
+
+RowOwners::RowOwners(const Comm& comm, RowRange mine) { boost::mpi::all_gather(comm, mine, ranges_); }
+
+int RowOwners::owner(std::int64_t row) const {
+  const auto at =
+      std::partition_point(ranges_.begin(), ranges_.end(), [&](const RowRange& r) { return r.end <= row; });
+  HIPI_ASSERT(at != ranges_.end() && at->contains(row));
+  return static_cast<int>(at - ranges_.begin());
+}
+
+template <class Matrix>
+Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwners& owners,
+                  const std::vector<std::int64_t>& wanted) {
+  using T = typename Matrix::value_type;
+  const int P = comm.size();
+  const auto stride = static_cast<std::size_t>(have.rows.stride());
+  std::vector<std::vector<std::int64_t>> requests(static_cast<std::size_t>(P));
+  for (std::int64_t row : wanted) requests[static_cast<std::size_t>(owners.owner(row))].push_back(row);
+  const std::vector<std::vector<std::int64_t>> asked = alltoallv(comm, requests);
+  std::vector<std::vector<T>> replies(static_cast<std::size_t>(P));
+  for (int r = 0; r < P; ++r)
+    for (std::int64_t row : asked[static_cast<std::size_t>(r)]) {
+      const T* values = have.rows.row(row - have.range.begin);
+      replies[static_cast<std::size_t>(r)].insert(replies[static_cast<std::size_t>(r)].end(), values, values + stride);
+    }
+  const std::vector<std::vector<T>> got = alltoallv(comm, replies);
+  Matrix out(static_cast<std::int64_t>(wanted.size()), have.rows.cols());
+  std::vector<std::size_t> next(static_cast<std::size_t>(P), 0);
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    const auto o = static_cast<std::size_t>(owners.owner(wanted[k]));
+    std::memcpy(out.row(static_cast<std::int64_t>(k)), got[o].data() + next[o]++ * stride, stride * sizeof(T));
+  }
+  return out;
+}
+
+template <class Matrix>
+std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
+  const bool same = boost::mpi::all_reduce(comm, rows.range == range, std::logical_and<bool>());
+  if (same) return std::nullopt;
+  std::vector<std::int64_t> wanted(static_cast<std::size_t>(range.size()));
+  std::iota(wanted.begin(), wanted.end(), range.begin);
+  return LocalRows<Matrix>{range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
+}
+
+template BitMatrix fetch_rows(const Comm&, const LocalRows<BitMatrix>&, const RowOwners&, const std::vector<std::int64_t>&);
+template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const RowOwners&, const std::vector<std::int64_t>&);
+template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
+template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
+
+}  // namespace hipi

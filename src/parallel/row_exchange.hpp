@@ -1,0 +1,37 @@
+// Rows moved between ranks: a rank asks for rows by global index and gets them from the
+// ranks that hold them (collapsing copies, a method's own split of the rows).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/matrix_blocks.hpp"
+#include "parallel/mpi.hpp"
+
+namespace hipi {
+
+/// Which rank holds each row: the ranks' blocks, contiguous in rank order.
+class RowOwners {
+ public:
+  /// Collective: `mine` is this rank's block.
+  RowOwners(const Comm& comm, RowRange mine);
+  int owner(std::int64_t row) const;
+
+ private:
+  std::vector<RowRange> ranges_;
+};
+
+/// Collective: the `wanted` rows (global indices, any order), from the ranks holding them
+/// in `have`, in the order asked.
+template <class Matrix>
+Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwners& owners,
+                  const std::vector<std::int64_t>& wanted);
+
+/// Collective: this rank's block `range` of the same rows, fetched from the ranks holding
+/// them in `rows` (another split of the rows over ranks); nothing (and no copy) when every
+/// rank's block is already the one wanted.
+template <class Matrix>
+std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range);
+
+}  // namespace hipi

@@ -1,0 +1,57 @@
+// The core every solve shares, from input rows to the sorted answer: checks the options,
+// reads (through the readers given: HDF5 files for `hipi solve`, the caller's arrays for
+// the library, hipi.hpp), collapses copies, plans, runs the method, and sorts the pairs
+// across ranks. run_solve writes the answer to a file; find_heavy_pairs returns it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "answer/duplicates.hpp"
+#include "io/input.hpp"
+#include "runtime/memory.hpp"
+#include "io/pair_file.hpp"
+#include "answer/pair_spill.hpp"
+#include "runtime/stage_times.hpp"
+#include "methods/solve_method.hpp"
+
+namespace hipi {
+
+/// Throws InputError for options no method can take (not collective: call inside agree()).
+void check_solve_options(const SolveOptions& options, int ranks);
+
+/// How this rank gets its block `range` of an input's rows (collective).
+struct RowReaders {
+  std::function<LocalRows<BitMatrix>(const Comm&, const InputMatrix&, RowRange)> binary;
+  std::function<LocalRows<RealMatrix>(const Comm&, const InputMatrix&, RowRange)> real;
+};
+
+/// What the method found, before the answer is sorted.
+struct Outcome {
+  Method method = Method::Auto;
+  MethodResult result;
+  nlohmann::ordered_json plan;
+  Duplicates copies_a, copies_b;  // the methods solved the distinct rows: result is in their indices
+};
+
+struct Solved {
+  StageTimes times;
+  MemoryBudget budget;
+  Threshold threshold;
+  Outcome outcome;
+  nlohmann::ordered_json parameters;  // recorded with the answer (the output's attribute)
+  PairStream answer;                  // this rank's slice, sorted by (i, j), copies expanded
+  double predicted_peak = 0;          // bytes: resident at the sort plus what the sort adds
+  // Set when the answer passed the budget: every rank's pairs are in it, not in `answer`;
+  // SpilledAnswer makes the output from it in windows of `window_pairs` per rank.
+  std::unique_ptr<PairSpill> spill;
+  std::int64_t window_pairs = 0;
+};
+
+/// Collective. `a` and `b` (null in a self-join) describe the inputs (agreed metadata);
+/// options are checked. With options.plan_only it returns after planning (no answer).
+Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const SolveOptions& options,
+                    const RowReaders& read);
+
+}  // namespace hipi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Solves the same instances with two builds of hipi and compares their answers (/pairs and
-# /inner_products) with h5diff: a restructuring must not change any output. One machine
+# /inner_products, with h5diff) and root attributes: a restructuring must change no output. One machine
 # profile (measured once with the first build) serves every auto run of both, so auto's
 # choices can differ only through the code.
 # Usage: scripts/compare-builds.sh OLD_BUILD_DIR NEW_BUILD_DIR [ranks]
@@ -43,6 +43,19 @@ cases=(
   "copies-auto|--a copies.h5:/A --rho 0.5 --profile profile.toml"
   "copies-spill|--a copies.h5:/A --rho 0.1 --method brute --memory-mib 60"
 )
+# The root attributes but the timings; under auto (timed measurements may choose another
+# method) neither the method, the grid nor the parameters.
+same_attributes() {
+  /usr/bin/python3 - "$@" <<'PY'
+import sys, h5py
+old, new, name = h5py.File(sys.argv[1]), h5py.File(sys.argv[2]), sys.argv[3]
+skip = {"timings"} | ({"method", "grid", "parameters"} if "auto" in name else set())
+keys = (set(old.attrs) | set(new.attrs)) - skip
+bad = [k for k in sorted(keys) if str(old.attrs.get(k)) != str(new.attrs.get(k))]
+for k in bad: print(f"attribute {k}: {old.attrs.get(k)!r} against {new.attrs.get(k)!r}")
+sys.exit(1 if bad else 0)
+PY
+}
 failed=0
 for c in "${cases[@]}"; do
   name=${c%%|*} args=${c#*|}
@@ -52,7 +65,8 @@ for c in "${cases[@]}"; do
   run "$NEW" solve $args --out "new-$name.h5"
   count=$(h5dump -H -d /pairs "old-$name.h5" | grep -oE '\( [0-9]+' | head -1 | tr -d '( ')
   method=$(h5dump -a /method "new-$name.h5" | grep -oE '"[a-z]+"' | tail -1)
-  if h5diff "old-$name.h5" "new-$name.h5" /pairs && h5diff "old-$name.h5" "new-$name.h5" /inner_products; then
+  if h5diff "old-$name.h5" "new-$name.h5" /pairs && h5diff "old-$name.h5" "new-$name.h5" /inner_products &&
+    same_attributes "old-$name.h5" "new-$name.h5" "$name"; then
     echo "same   $name: $count pairs, method $method"
   else
     echo "DIFFER $name"

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "answer/duplicates.hpp"
+#include "solve/distinct_rows.hpp"
 #include "io/input.hpp"
 #include "runtime/memory.hpp"
 #include "io/pair_file.hpp"
@@ -21,10 +22,10 @@ namespace hipi {
 /// Throws InputError for options no method can take (not collective: call inside agree()).
 void check_solve_options(const SolveOptions& options, int ranks);
 
-/// How this rank gets its block `range` of an input's rows (collective).
+/// How this rank gets its block `range` of an input's rows (collective), by mode.
 struct RowReaders {
-  std::function<LocalRows<BitMatrix>(const Comm&, const InputMatrix&, RowRange)> binary;
-  std::function<LocalRows<RealMatrix>(const Comm&, const InputMatrix&, RowRange)> real;
+  ReadRows<BitMatrix> binary;
+  ReadRows<RealMatrix> real;
 };
 
 /// What the method found, before the answer is sorted.

@@ -1,0 +1,162 @@
+#include "solve/solve_answer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <filesystem>
+#include <optional>
+
+#include "answer/copy_expansion.hpp"
+#include "answer/sample_sort.hpp"
+#include "planner/auto_plan.hpp"
+#include "solve/resume.hpp"
+
+namespace hipi {
+
+namespace {
+
+// What every stage of one solve shares.
+struct SolveContext {
+  const SolveOptions& options;
+  const MemoryBudget& budget;
+  StageTimes& times;
+  PairSpill* spill;  // null when the answer has nowhere to go but memory
+};
+
+// Collective: reads the distinct rows, resumes a checkpoint or (auto) plans, and runs the
+// method on this rank's rows.
+template <class Matrix>
+Outcome solve_rows(const Comm& comm, const SolveInputs& inputs, const Threshold& threshold, const SolveContext& ctx,
+                   const ReadRows<Matrix>& read) {
+  const SolveOptions& options = ctx.options;
+  Outcome out;
+  out.method = options.method;
+  const SideReader<Matrix> reader{options, ctx.budget, ctx.times, read};
+  const LocalRows<Matrix> a_rows = read_distinct<Matrix>(comm, inputs.a, false, reader, out.copies_a);
+  std::optional<LocalRows<Matrix>> b_rows;
+  if (inputs.b) b_rows = read_distinct<Matrix>(comm, *inputs.b, true, reader, out.copies_b);
+  const LocalRows<Matrix>* b = b_rows ? &*b_rows : nullptr;
+  // From here on, rows are the distinct rows (all rows when there are no copies).
+  const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
+  MethodScratch scratch;
+  const MethodInput<Matrix> in{comm,    a_rows, b,          n_a,       n_b, threshold, options, ctx.times,
+                               scratch, ctx.budget, ctx.spill};
+
+  Checkpointer checkpointer(comm, checkpoint_config(comm, inputs, threshold, options, a_rows, b));
+  std::optional<Resumed> resumed = checkpointer.load();
+  std::optional<Plan> chosen;
+  if (resumed) {
+    out.method = parse_method(resumed->state.at("method").get<std::string>());
+    out.plan = resumed->state.at("plan");
+  } else if (options.method == Method::Auto) {
+    AutoPlan plan = plan_auto(in, inputs.a.cols);
+    out.plan = std::move(plan.record);
+    out.method = plan.chosen.method;
+    chosen = std::move(plan.chosen);
+    if (options.plan_only) return out;
+  }
+  ResumeState resume{checkpointer, resumed, out.plan};
+  out.result = solve_method(out.method).run(in, chosen ? &*chosen : nullptr, resume);
+  return out;
+}
+
+// The parameters the output records: the problem's, the method's, the plan, the copies
+// (a self-join's copies_b is empty).
+nlohmann::ordered_json answer_parameters(const Problem& problem, const Outcome& outcome) {
+  nlohmann::ordered_json parameters = {{"mode", mode_name(problem.mode)},
+                                       {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
+                                       {"abs", problem.abs},
+                                       {"self_join", problem.self_join()}};
+  parameters.update(outcome.result.parameters);
+  if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
+  // Rows that are copies of another were solved once: the output has all their pairs.
+  if (!outcome.copies_a.none() || !outcome.copies_b.none())
+    parameters["duplicate_rows"] = {{"a", outcome.copies_a.copies()}, {"b", outcome.copies_b.copies()}};
+  return parameters;
+}
+
+// Collective: true when some rank's pairs are spilled already or too many to sort in
+// memory; then every rank's pairs go to disk and the answer is made from them window by
+// window (answer/pair_spill.hpp), and `solved` records it.
+bool spill_answer(const Comm& comm, Solved& solved) {
+  std::vector<Pair>& local = solved.outcome.result.local;
+  PairSpill& spill = *solved.spill;
+  const bool spills = spill.spilled() || spill.past_limit(local.size()) || !solved.budget.fits(sort_bytes(local.size()));
+  if (!boost::mpi::all_reduce(comm, spills, std::logical_or<bool>())) return false;
+  solved.times.time("spill", [&] { spill.spill(local); });
+  const std::int64_t pairs = boost::mpi::all_reduce(comm, spill.pairs(), std::plus<std::int64_t>());
+  const std::int64_t most = boost::mpi::all_reduce(comm, spill.pairs(), boost::mpi::maximum<std::int64_t>());
+  const SpillLimits limits = SpillLimits::of(solved.budget);
+  solved.window_pairs = limits.window;
+  const std::int64_t largest_run =
+      boost::mpi::all_reduce(comm, spill.largest_run(), boost::mpi::maximum<std::int64_t>());
+  solved.parameters["spilled"] = {
+      {"pairs", pairs}, {"largest_rank", most}, {"largest_run", largest_run}, {"window_pairs_per_rank", limits.window}};
+  solved.predicted_peak = static_cast<double>(resident_bytes()) +
+                          3.0 * static_cast<double>(limits.window) * sizeof(Pair) + 48.0 * (1 << 20);
+  if (comm.rank() == 0)
+    spdlog::info(
+        "solve: the answer passes the memory budget ({}): {} pairs spilled to disk in {} (at most {} on a "
+        "rank), written in windows of up to {} pairs per rank",
+        solved.budget.describe(), pairs, spill.dir(), most, limits.window);
+  return true;
+}
+
+}  // namespace
+
+void check_solve_options(const SolveOptions& options, int ranks) {
+  const Problem& problem = options.problem;
+  problem.check_threshold();
+  for (const SolveMethod* method : solve_methods()) {
+    if (options.method != Method::Auto && options.method != method->id()) continue;
+    if (!method->serves(problem.mode)) {
+      if (options.method == Method::Auto) continue;
+      throw InputError("--method " + method->name() + " cannot solve " + mode_name(problem.mode) + " data (" +
+                       (problem.mode == Mode::Real ? "--tau" : "--rho") + "): " + method->summary());
+    }
+    method->check(options, ranks);
+  }
+  if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
+  if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
+  if (options.expect_k && *options.expect_k < 1)
+    throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
+}
+
+Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const SolveOptions& options,
+                    const RowReaders& read) {
+  const Problem& problem = options.problem;
+  Solved solved;
+  solved.budget = MemoryBudget::of(comm, options.memory_mib);
+  const Threshold threshold = problem.threshold(a.cols);
+  solved.threshold = threshold;
+  spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
+               b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
+               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
+  // An answer bound for a file may pass the budget: its pairs are spilled beside the file.
+  if (!options.out.empty() && !options.plan_only) {
+    const std::filesystem::path dir = std::filesystem::path(options.out).parent_path();
+    solved.spill = std::make_unique<PairSpill>(dir.empty() ? "." : dir.string(), SpillLimits::of(solved.budget).held);
+  }
+  const SolveContext ctx{options, solved.budget, solved.times, solved.spill.get()};
+  const SolveInputs inputs{a, b};
+  Outcome& outcome = solved.outcome;
+  outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, inputs, threshold, ctx, read.binary)
+                                         : solve_rows<RealMatrix>(comm, inputs, threshold, ctx, read.real);
+  if (options.plan_only) return solved;
+  solved.parameters = answer_parameters(problem, outcome);
+  if (solved.spill) {
+    if (spill_answer(comm, solved)) return solved;
+    solved.spill.reset();
+  }
+  std::vector<Pair>& local = outcome.result.local;
+  solved.predicted_peak = static_cast<double>(resident_bytes()) + check_sort_fits(comm, solved.budget, local.size());
+  // No rank gathers the answer: each keeps a sorted slice, the pairs of copies made while
+  // it is read out.
+  solved.answer = solved.times.time("sort", [&] {
+    return expand_duplicates(comm, sort_pairs_across(comm, std::move(local)), outcome.copies_a,
+                             b ? &outcome.copies_b : nullptr, threshold);
+  });
+  return solved;
+}
+
+}  // namespace hipi

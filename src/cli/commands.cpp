@@ -75,19 +75,8 @@ struct CalibrateArgs {
   std::string out;
 };
 
-// `solve` and `plan` take the same options; plan needs no output file.
-void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
-  auto* cmd = plan ? app.add_subcommand("plan", "Print the plan auto would run and its predicted cost; compute nothing")
-                   : app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
-  if (plan) s.options.plan_only = true;
-  if (!plan)
-    cmd->footer(
-        "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
-        "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
-        "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
-        "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
-        "Exit status: 0 success, 2 usage or input error, 3 stopped by a signal after saving a checkpoint\n"
-        "(run the same command again to resume), 1 any other failure.");
+// The problem and the method: inputs, threshold, output, which method.
+void add_problem_options(CLI::App* cmd, SolveArgs& s, bool plan) {
   auto& o = s.options;
   cmd->add_option("--a", s.a, "Dataset A as FILE.h5[:/DATASET] (default dataset /A)")->required();
   cmd->add_option("--b", s.b, "Dataset B as FILE.h5[:/DATASET] (default /B); omit for a self-join of A");
@@ -110,6 +99,11 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
+}
+
+// How the run goes: auto's target and profile, memory, checkpoints, the watchdog.
+void add_run_options(CLI::App* cmd, SolveArgs& s, bool plan) {
+  auto& o = s.options;
   cmd->add_option("--delta", o.delta, "auto: allowed probability of missing a given heavy pair")->capture_default_str();
   cmd->add_option("--memory-mib", o.memory_mib,
                   "Memory budget per rank in MiB (default: 80% of the node's memory over the ranks on the node); a "
@@ -136,8 +130,11 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
         ->check(CLI::NonNegativeNumber);
   }
 
+}
+
+void add_sketch_options(CLI::App* cmd, SolveArgs& s) {
   const std::string sk = "Sketch method";
-  auto& k = o.sketch;
+  auto& k = s.options.sketch;
   cmd->add_option("--sketch", k.sketch,
                   "linear: float sketches multiplied by ScaLAPACK GEMM; sign (binary data): majority bits per "
                   "group compared by the XOR+popcount kernel")
@@ -186,6 +183,24 @@ void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
                   "within 5% of the mean")
       ->capture_default_str()
       ->group(sk);
+}
+
+// `solve` and `plan` take the same options; plan needs no output file.
+void add_solve(CLI::App& app, SolveArgs& s, bool plan) {
+  auto* cmd = plan ? app.add_subcommand("plan", "Print the plan auto would run and its predicted cost; compute nothing")
+                   : app.add_subcommand("solve", "Find every heavy pair and write them to an HDF5 file");
+  if (plan) s.options.plan_only = true;
+  if (!plan)
+    cmd->footer(
+        "Binary mode (--rho): A and B hold +-1 values; (i, j) is heavy when <a_i,b_j> >= rho*d.\n"
+        "Real mode (--tau): any finite values; heavy when <a_i,b_j> >= tau.\n"
+        "Output: /pairs int64 [m,2] (row of A, row of B; i < j in a self-join) and\n"
+        "/inner_products float64 [m], sorted by (i, j), with provenance attributes.\n"
+        "Exit status: 0 success, 2 usage or input error, 3 stopped by a signal after saving a checkpoint\n"
+        "(run the same command again to resume), 1 any other failure.");
+  add_problem_options(cmd, s, plan);
+  add_run_options(cmd, s, plan);
+  add_sketch_options(cmd, s);
 }
 
 // Turns parsed arguments into options, with the checks CLI11 cannot express.

@@ -128,108 +128,140 @@ void planted_row(const GenerateOptions& o, std::int64_t pair, const float* sourc
   throw InternalError("could not plant a real pair reaching tau");
 }
 
+namespace {
+
+// The planted pairs, and which rows of the target side (B, or A in a self-join) they make.
+struct Planting {
+  std::vector<PlantedPair> pairs;
+  int target_side = 1;
+  std::unordered_map<std::int64_t, std::int64_t> pair_of_target;
+
+  explicit Planting(const GenerateOptions& o) : pairs(planted_pairs(o)), target_side(o.self_join ? 0 : 1) {
+    for (std::int64_t p = 0; p < o.k; ++p) pair_of_target[pairs[p].target] = p;
+  }
+};
+
+std::int64_t packed_bytes(const GenerateOptions& o) {
+  return (o.d + 7) / 8;
+}
+
+void create_rows_dataset(h5::File& file, const GenerateOptions& o, const std::string& name, std::int64_t n) {
+  if (o.packed) {
+    file.create_dataset<std::uint8_t>(name, {n, packed_bytes(o)});
+    file.set_dataset_attribute(name, "bits", o.d);
+  } else if (o.mode == Mode::Binary) {
+    file.create_dataset<std::int8_t>(name, {n, o.d});
+  } else {
+    file.create_dataset<float>(name, {n, o.d});
+  }
+}
+
+// The values of rows `slab` of `side`, background or planted.
+void fill_slab(const GenerateOptions& o, const Planting& planting, int side, RowRange slab, std::vector<float>& values) {
+  std::vector<float> source(static_cast<std::size_t>(o.d));
+  values.assign(static_cast<std::size_t>(slab.size() * o.d), 0.0f);
+  for (std::int64_t row = slab.begin; row < slab.end; ++row) {
+    float* dst = values.data() + (row - slab.begin) * o.d;
+    const auto planted =
+        side == planting.target_side ? planting.pair_of_target.find(row) : planting.pair_of_target.end();
+    if (planted == planting.pair_of_target.end()) {
+      background_row(o, side, row, dst);
+    } else {
+      background_row(o, 0, planting.pairs[planted->second].source, source.data());
+      planted_row(o, planted->second, source.data(), dst);
+    }
+  }
+}
+
+// Collective: writes rows `slab` in the file's element type.
+void write_slab(h5::File& file, const GenerateOptions& o, const std::string& name, RowRange slab,
+                const std::vector<float>& values) {
+  if (o.packed) {
+    // numpy.packbits(row < 0): coordinate k in bit 7 - k % 8 of byte k / 8.
+    const std::int64_t bytes = packed_bytes(o);
+    std::vector<std::uint8_t> packed(static_cast<std::size_t>(slab.size() * bytes), 0);
+    for (std::int64_t r = 0; r < slab.size(); ++r)
+      for (std::int64_t k = 0; k < o.d; ++k)
+        if (values[r * o.d + k] < 0) packed[r * bytes + k / 8] |= static_cast<std::uint8_t>(0x80 >> (k % 8));
+    file.write_rows<std::uint8_t>(name, slab, packed.data());
+  } else if (o.mode == Mode::Binary) {
+    const std::vector<std::int8_t> ints(values.begin(), values.end());
+    file.write_rows<std::int8_t>(name, slab, ints.data());
+  } else {
+    file.write_rows<float>(name, slab, values.data());
+  }
+}
+
+// Collective: the rows of one side, each rank its block in slabs of about kSlabBytes (every
+// rank makes as many collective writes as the largest block needs).
+void write_side(const Comm& comm, h5::File& file, const GenerateOptions& o, const Planting& planting, int side) {
+  const std::string name = side == 0 ? "/A" : "/B";
+  const std::int64_t n = side == 0 ? o.n : o.rows_b();
+  create_rows_dataset(file, o, name, n);
+  const RowRange mine = row_block(n, comm.size(), comm.rank());
+  const std::int64_t slab_rows = std::max<std::int64_t>(1, kSlabBytes / (4 * o.d));
+  const std::int64_t slabs = (row_block(n, comm.size(), 0).size() + slab_rows - 1) / slab_rows;  // block 0 is largest
+  std::vector<float> values;
+  for (std::int64_t s = 0; s < slabs; ++s) {
+    const std::int64_t begin = std::min(mine.end, mine.begin + s * slab_rows);
+    const RowRange slab{begin, std::min(mine.end, begin + slab_rows)};
+    fill_slab(o, planting, side, slab, values);
+    fault_point("generate-write");  // the others wait in this collective write
+    write_slab(file, o, name, slab, values);
+  }
+}
+
+// The truth, computed by every rank from the pure row functions (k rows, cheap), and the
+// instance's attributes.
+void write_truth(h5::File& file, const GenerateOptions& o, const Planting& planting) {
+  std::vector<Pair> truth;
+  std::vector<float> a(static_cast<std::size_t>(o.d)), b(static_cast<std::size_t>(o.d));
+  for (std::int64_t p = 0; p < o.k; ++p) {
+    const PlantedPair& pair = planting.pairs[p];
+    background_row(o, 0, pair.source, a.data());
+    planted_row(o, p, a.data(), b.data());
+    const std::int64_t i = o.self_join ? std::min(pair.source, pair.target) : pair.source;
+    const std::int64_t j = o.self_join ? std::max(pair.source, pair.target) : pair.target;
+    truth.push_back({i, j, dot(a.data(), b.data(), o.d)});
+  }
+  sort_pairs(truth);
+  std::vector<std::int64_t> ij;
+  std::vector<double> ip;
+  for (const Pair& pair : truth) {
+    ij.push_back(pair.i);
+    ij.push_back(pair.j);
+    ip.push_back(pair.ip);
+  }
+  file.write<std::int64_t>("/truth_pairs", {o.k, 2}, ij);
+  file.write<double>("/truth_ip", {o.k}, ip);
+  file.set_attribute("version", std::string(HIPI_VERSION));
+  file.set_attribute("type", std::string(mode_name(o.mode)));
+  file.set_attribute(o.mode == Mode::Binary ? "rho" : "tau", o.value);
+  file.set_attribute("seed", static_cast<std::int64_t>(o.seed));
+  file.set_attribute("self_join", static_cast<std::int64_t>(o.self_join));
+}
+
+}  // namespace
+
 void run_generate(const Comm& comm, const GenerateOptions& o) {
   agree(comm, [&] {
     o.check();
     check_output_path(o.out, "--out");
   });
-  const auto pairs = planted_pairs(o);
-  const int P = comm.size(), rank = comm.rank();
-
-  // Which rows are planted targets on each side, and from which source row.
-  const int target_side = o.self_join ? 0 : 1;
-  std::unordered_map<std::int64_t, std::int64_t> pair_of_target;
-  for (std::int64_t p = 0; p < o.k; ++p) pair_of_target[pairs[p].target] = p;
-
+  const Planting planting(o);
   // Rank 0 names the temporary file; every rank writes into it.
-  if (rank == 0) remove_stale_temps(o.out);
+  if (comm.rank() == 0) remove_stale_temps(o.out);
   std::string suffix = temp_suffix();
   boost::mpi::broadcast(comm, suffix, 0);
   AtomicPath out(o.out, suffix);
   {
     h5::File file = h5::File::create(out.temp(), &comm);
-    const std::int64_t packed_bytes = (o.d + 7) / 8;
-    const auto dtype_rows = [&](const std::string& name, std::int64_t n) {
-      if (o.packed) {
-        file.create_dataset<std::uint8_t>(name, {n, packed_bytes});
-        file.set_dataset_attribute(name, "bits", o.d);
-      } else if (o.mode == Mode::Binary) {
-        file.create_dataset<std::int8_t>(name, {n, o.d});
-      } else {
-        file.create_dataset<float>(name, {n, o.d});
-      }
-    };
-    const int sides = o.self_join ? 1 : 2;
-    for (int side = 0; side < sides; ++side) {
-      const std::string name = side == 0 ? "/A" : "/B";
-      const std::int64_t n = side == 0 ? o.n : o.rows_b();
-      dtype_rows(name, n);
-      const RowRange mine = row_block(n, P, rank);
-      const std::int64_t slab_rows = std::max<std::int64_t>(1, kSlabBytes / (4 * o.d));
-      const std::int64_t slabs = (row_block(n, P, 0).size() + slab_rows - 1) / slab_rows;  // block 0 is largest
-      std::vector<float> values, source(static_cast<std::size_t>(o.d));
-      std::vector<std::int8_t> bytes;
-      std::vector<std::uint8_t> packed;
-      for (std::int64_t s = 0; s < slabs; ++s) {
-        const std::int64_t begin = std::min(mine.end, mine.begin + s * slab_rows);
-        const RowRange slab{begin, std::min(mine.end, begin + slab_rows)};
-        values.assign(static_cast<std::size_t>(slab.size() * o.d), 0.0f);
-        for (std::int64_t row = slab.begin; row < slab.end; ++row) {
-          float* dst = values.data() + (row - slab.begin) * o.d;
-          const auto planted = side == target_side ? pair_of_target.find(row) : pair_of_target.end();
-          if (planted == pair_of_target.end()) {
-            background_row(o, side, row, dst);
-          } else {
-            background_row(o, 0, pairs[planted->second].source, source.data());
-            planted_row(o, planted->second, source.data(), dst);
-          }
-        }
-        fault_point("generate-write");  // the others wait in this collective write
-        if (o.packed) {
-          // numpy.packbits(row < 0): coordinate k in bit 7 - k % 8 of byte k / 8.
-          packed.assign(static_cast<std::size_t>(slab.size() * packed_bytes), 0);
-          for (std::int64_t r = 0; r < slab.size(); ++r)
-            for (std::int64_t k = 0; k < o.d; ++k)
-              if (values[r * o.d + k] < 0)
-                packed[r * packed_bytes + k / 8] |= static_cast<std::uint8_t>(0x80 >> (k % 8));
-          file.write_rows<std::uint8_t>(name, slab, packed.data());
-        } else if (o.mode == Mode::Binary) {
-          bytes.assign(values.begin(), values.end());
-          file.write_rows<std::int8_t>(name, slab, bytes.data());
-        } else {
-          file.write_rows<float>(name, slab, values.data());
-        }
-      }
-    }
-    // The truth, computed by every rank from the pure row functions (k rows, cheap).
-    std::vector<Pair> truth;
-    std::vector<float> a(static_cast<std::size_t>(o.d)), b(static_cast<std::size_t>(o.d));
-    for (std::int64_t p = 0; p < o.k; ++p) {
-      background_row(o, 0, pairs[p].source, a.data());
-      planted_row(o, p, a.data(), b.data());
-      const std::int64_t i = o.self_join ? std::min(pairs[p].source, pairs[p].target) : pairs[p].source;
-      const std::int64_t j = o.self_join ? std::max(pairs[p].source, pairs[p].target) : pairs[p].target;
-      truth.push_back({i, j, dot(a.data(), b.data(), o.d)});
-    }
-    sort_pairs(truth);
-    std::vector<std::int64_t> ij;
-    std::vector<double> ip;
-    for (const Pair& pair : truth) {
-      ij.push_back(pair.i);
-      ij.push_back(pair.j);
-      ip.push_back(pair.ip);
-    }
-    file.write<std::int64_t>("/truth_pairs", {o.k, 2}, ij);
-    file.write<double>("/truth_ip", {o.k}, ip);
-    file.set_attribute("version", std::string(HIPI_VERSION));
-    file.set_attribute("type", std::string(mode_name(o.mode)));
-    file.set_attribute(o.mode == Mode::Binary ? "rho" : "tau", o.value);
-    file.set_attribute("seed", static_cast<std::int64_t>(o.seed));
-    file.set_attribute("self_join", static_cast<std::int64_t>(o.self_join));
+    for (int side = 0; side < (o.self_join ? 1 : 2); ++side) write_side(comm, file, o, planting, side);
+    write_truth(file, o, planting);
     file.close();
   }
   comm.barrier();
-  if (rank == 0) out.commit();
+  if (comm.rank() == 0) out.commit();
   comm.barrier();
   spdlog::info("generate: wrote {} ({} x {}{}, d = {}, {} planted pairs)", o.out, o.n, o.self_join ? o.n : o.rows_b(),
                o.self_join ? ", self-join" : "", o.d, o.k);

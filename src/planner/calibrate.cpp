@@ -85,7 +85,7 @@ double redistribute_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d
   const Descriptor dst = describe(grid, d, groups, 256, 256);
   std::vector<float> local(per_rank * d, 1.0f), out(std::max<std::int64_t>(1, dst.local_size()));
   const double seconds = time_per_call(comm, 0.05, [&] {
-    scatter_to_grid(comm, local.data(), comm.rank() * per_rank, per_rank, d, false, dst, out.data());
+    scatter_to_grid<float>(comm, {local.data(), comm.rank() * per_rank, per_rank, d}, {dst, false, out.data()});
   });
   return double(per_rank) * double(d) * sizeof(float) / seconds;
 }

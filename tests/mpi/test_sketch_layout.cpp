@@ -34,7 +34,7 @@ void check_layout(const Comm& world, GridShape shape, const Case& c) {
     const Descriptor desc = groups_are_rows ? describe(grid, c.groups, c.d, c.group_block, c.coord_block)
                                             : describe(grid, c.d, c.groups, c.coord_block, c.group_block);
     std::vector<double> out(std::max<std::int64_t>(1, desc.local_size()), -1.0);
-    scatter_to_grid(world, local.data(), mine.begin, mine.size(), c.d, groups_are_rows, desc, out.data());
+    scatter_to_grid<double>(world, {local.data(), mine.begin, mine.size(), c.d}, {desc, groups_are_rows, out.data()});
     int wrong = 0;
     for (std::int64_t lj = 0; lj < desc.local_cols; ++lj)
       for (std::int64_t li = 0; li < desc.local_rows; ++li) {

@@ -32,12 +32,25 @@ std::vector<GridShape> product_grids(int ranks, std::int64_t groups_a, std::int6
 GridShape product_grid(int ranks, std::int64_t groups_a, std::int64_t groups_b, std::int64_t block,
                        std::int64_t panel_elements);
 
-/// Collective. `local` holds the sketches of groups [first, first + count), d values each,
-/// group-major. They are written into `out`, this rank's part of the matrix described by
-/// `target`: with groups as rows (S_A, G x d) or as columns (S_B^T, d x G). The grid of
-/// `target` must place rank r at (r / cols, r % cols), as BlacsGrid does.
+/// The sketches of groups [first, first + count) on this rank, d values each, group-major.
 template <class T>
-void scatter_to_grid(const Comm& comm, const T* local, std::int64_t first, std::int64_t count, std::int64_t d,
-                     bool groups_are_rows, const Descriptor& target, T* out);
+struct GroupSketches {
+  const T* values;
+  std::int64_t first = 0, count = 0, d = 0;
+};
+
+/// This rank's part `out` of the matrix `desc` describes, with groups as rows (S_A, G x d)
+/// or as columns (S_B^T, d x G). The grid of `desc` must place rank r at
+/// (r / cols, r % cols), as BlacsGrid does.
+template <class T>
+struct GridTarget {
+  const Descriptor& desc;
+  bool groups_are_rows = true;
+  T* out;
+};
+
+/// Collective. Writes every rank's `local` sketches into their places in `target`.
+template <class T>
+void scatter_to_grid(const Comm& comm, const GroupSketches<T>& local, const GridTarget<T>& target);
 
 }  // namespace hipi

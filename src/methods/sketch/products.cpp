@@ -1,4 +1,4 @@
-// The two sketch products (sketch_products.hpp): linear sketches multiplied by ScaLAPACK
+// The two sketch products (products.hpp): linear sketches multiplied by ScaLAPACK
 // GEMM panel by panel, and sign sketches compared around the brute-force ring.
 #include "methods/brute/brute.hpp"
 #include "methods/sketch/products.hpp"
@@ -34,61 +34,80 @@ class LinearProduct : public SketchProduct<Matrix> {
       : comm_(comm), o_(o), shape_(shape), grid_(comm, shape), t_det_(detect_threshold) {}
 
   RepetitionWork run(const Repetition<Matrix>& rep, std::vector<Pair>& pairs) override {
-    const SketchSide<Matrix>&a = rep.a, &b = rep.b;
-    const bool self_join = rep.self_join;
-    StageTimes& rep_times = rep.times;
-    const int P = comm_.size();
-    const std::int64_t nb = o_.block_size;
-    const FeatureMap map_a{o_.degree, 0}, map_b{o_.degree, 1};
-    const std::int64_t d = map_a.dim(a.rows.rows.cols());  // the inner dimension of the product
-    const std::int64_t G_A = a.grouping.groups(), G_B = b.grouping.groups();
+    const LaidOut s = lay_out_sketches(rep);
+    const std::vector<double> self_terms = self_terms_of(rep);
+    const DetectionRule rule{t_det_, rep.self_join, &self_terms};
+    const std::int64_t G_A = rep.a.grouping.groups(), G_B = rep.b.grouping.groups();
+    RepetitionWork work;
+    work.work = 2.0 * double(s.d) * (rep.self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
+    work.rate_name = "gemm_gflops";
+    work.product_stage = "gemm";
+    multiply_panels(rep, s, rule, work, pairs);
+    return work;
+  }
 
-    // Local sketches, group-major (each group's d values contiguous), then moved to the 2D
-    // layout of the product: S_A as G_A x d, S_B^T as d x G_B.
+  std::int64_t largest_panel() const { return largest_panel_; }
+
+ private:
+  // S_A (G_A x d) and S_B^T (d x G_B), this rank's parts of the product's 2D layout.
+  struct LaidOut {
+    std::int64_t d = 0;  // the inner dimension of the product
+    Descriptor sa_desc, sbt_desc;
+    std::vector<T> sa, sbt;
+  };
+
+  // Local sketches, group-major (each group's d values contiguous), then moved to the 2D
+  // layout of the product.
+  LaidOut lay_out_sketches(const Repetition<Matrix>& rep) const {
+    const SketchSide<Matrix>&a = rep.a, &b = rep.b;
+    const FeatureMap map_a{o_.degree, 0}, map_b{o_.degree, 1};
+    LaidOut s;
+    const std::int64_t d = s.d = map_a.dim(a.rows.rows.cols());
     std::vector<T> sa_local, sbt_local;
-    rep_times.time("sketch", [&] {
+    rep.times.time("sketch", [&] {
       sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
       build_sketches(a.rows.rows, a.rows.range.begin, a.grouping, a.groups, sa_local.data(), d, 1, map_a);
-      if (!self_join || o_.degree != 1) {  // degree 2 weighs the two sides differently
+      if (!rep.self_join || o_.degree != 1) {  // degree 2 weighs the two sides differently
         sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
         build_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups, sbt_local.data(), d, 1, map_b);
       }
     });
     // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
     // into a collective ScaLAPACK call that another rank has given up on.
-    Descriptor sa_desc, sbt_desc;
-    const std::int64_t kb = std::min(d, o_.k_block);
+    const std::int64_t nb = o_.block_size, kb = std::min(d, o_.k_block);
     agree(comm_, [&] {
-      sa_desc = describe(grid_, G_A, d, nb, kb);
-      sbt_desc = describe(grid_, d, G_B, kb, nb);
+      s.sa_desc = describe(grid_, a.grouping.groups(), d, nb, kb);
+      s.sbt_desc = describe(grid_, d, b.grouping.groups(), kb, nb);
     });
-    std::vector<T> sa(std::max<std::int64_t>(1, sa_desc.local_size())),
-        sbt(std::max<std::int64_t>(1, sbt_desc.local_size()));
-    rep_times.time("redistribute", [&] {
-      scatter_to_grid(comm_, sa_local.data(), a.groups.groups.begin, a.groups.size(), d, true, sa_desc, sa.data());
+    s.sa.resize(std::max<std::int64_t>(1, s.sa_desc.local_size()));
+    s.sbt.resize(std::max<std::int64_t>(1, s.sbt_desc.local_size()));
+    rep.times.time("redistribute", [&] {
+      scatter_to_grid<T>(comm_, {sa_local.data(), a.groups.groups.begin, a.groups.size(), d}, {s.sa_desc, true, s.sa.data()});
       const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
-      scatter_to_grid(comm_, b_local.data(), b.groups.groups.begin, b.groups.size(), d, false, sbt_desc, sbt.data());
-      sa_local = {};
-      sbt_local = {};
+      scatter_to_grid<T>(comm_, {b_local.data(), b.groups.groups.begin, b.groups.size(), d}, {s.sbt_desc, false, s.sbt.data()});
     });
+    return s;
+  }
 
-    // Self terms on the diagonal of a self-join, for every group (each rank fills its own).
+  // Self terms on the diagonal of a self-join, for every group (each rank fills its own).
+  std::vector<double> self_terms_of(const Repetition<Matrix>& rep) const {
     std::vector<double> self_terms;
-    if (self_join) {
-      self_terms.assign(G_A, 0.0);
-      const auto mine = group_self_terms(a.rows.rows, a.rows.range.begin, a.groups, o_.degree);
-      std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
-      all_reduce_vector(comm_, self_terms, std::plus<double>());
-    }
+    if (!rep.self_join) return self_terms;
+    const SketchSide<Matrix>& a = rep.a;
+    self_terms.assign(a.grouping.groups(), 0.0);
+    const auto mine = group_self_terms(a.rows.rows, a.rows.range.begin, a.groups, o_.degree);
+    std::copy(mine.begin(), mine.end(), self_terms.begin() + a.groups.groups.begin);
+    all_reduce_vector(comm_, self_terms, std::plus<double>());
+    return self_terms;
+  }
 
-    const DetectionRule rule{t_det_, self_join, &self_terms};
-    // Column panels of C whose local part fits in panel_mib.
+  // Column panels of C whose local part fits in panel_mib: each multiplied, its candidates
+  // detected and verified.
+  void multiply_panels(const Repetition<Matrix>& rep, const LaidOut& s, const DetectionRule& rule,
+                       RepetitionWork& work, std::vector<Pair>& pairs) {
+    const std::int64_t nb = o_.block_size;
+    const std::int64_t G_A = rep.a.grouping.groups(), G_B = rep.b.grouping.groups();
     const std::int64_t width = panel_width(G_A, nb, shape_, panel_elements<T>(o_));
-
-    RepetitionWork work;
-    work.work = 2.0 * double(d) * (self_join ? double(G_A) * (G_A + 1) / 2 : double(G_A) * G_B);
-    work.rate_name = "gemm_gflops";
-    work.product_stage = "gemm";
     // One buffer for every panel, zeroed once: a fresh buffer per panel cost page faults
     // and a memset every time. It only ever holds finite values, so even a GEMM that scales
     // C by beta = 0 before adding leaves no trace of the previous panel.
@@ -97,33 +116,29 @@ class LinearProduct : public SketchProduct<Matrix> {
     agree(comm_,
           [&] { c_capacity = std::max(c_capacity, describe(grid_, G_A, std::min(width, G_B), nb, nb).local_size()); });
     std::unique_ptr<T[]> c;
-    rep_times.time("panel", [&] { c.reset(new T[c_capacity]()); });
+    rep.times.time("panel", [&] { c.reset(new T[c_capacity]()); });
     Progress progress("sketch: GEMM panels", comm_.rank());
     const std::int64_t panels = (G_B + width - 1) / width;
     for (std::int64_t c0 = 0; c0 < G_B; c0 += width, ++work.panels, progress.update(work.panels, panels, -1)) {
       const std::int64_t cols = std::min(width, G_B - c0);
-      const std::int64_t rows = self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
+      const std::int64_t rows = rep.self_join ? std::min(G_A, c0 + cols) : G_A;  // a self-join needs G <= H only
       Descriptor c_desc;
       agree(comm_, [&] { c_desc = describe(grid_, rows, cols, nb, nb); });
       HIPI_ASSERT(c_desc.local_size() <= c_capacity);
       largest_panel_ = std::max(largest_panel_, c_desc.local_size());
-      rep_times.time("gemm",
-                     [&] { gemm_nn(rows, cols, d, sa.data(), sa_desc, sbt.data(), c0, sbt_desc, c.get(), c_desc); });
-
-      std::vector<std::vector<Candidate>> outgoing(P);
-      rep_times.time("detect", [&] {
+      rep.times.time("gemm", [&] {
+        gemm_nn(rows, cols, s.d, s.sa.data(), s.sa_desc, s.sbt.data(), c0, s.sbt_desc, c.get(), c_desc);
+      });
+      std::vector<std::vector<Candidate>> outgoing(comm_.size());
+      rep.times.time("detect", [&] {
         work.candidates += detect_panel(c.get(), c_desc, c0, rule, [&](std::int64_t g, std::int64_t h) {
-          outgoing[a.grouping.owner_of_group(g, a.tiled)].push_back({g, h});
+          outgoing[rep.a.grouping.owner_of_group(g, rep.a.tiled)].push_back({g, h});
         });
       });
       work.empty += route_and_verify(rep, outgoing, pairs);
     }
-    return work;
   }
 
-  std::int64_t largest_panel() const { return largest_panel_; }
-
- private:
   const Comm& comm_;
   const SketchOptions& o_;
   GridShape shape_;
@@ -132,7 +147,7 @@ class LinearProduct : public SketchProduct<Matrix> {
   std::int64_t largest_panel_ = 0;
 };
 
-// The sign sketch (binary data, sign_sketch.hpp): majority bits per group, all group pairs
+// The sign sketch (binary data, sign.hpp): majority bits per group, all group pairs
 // compared by the brute-force ring with the exact XOR+popcount kernel, |<., .>| >= T_det
 // as candidates. In a self-join the pairs inside one group are never compared by the
 // sketch, so every group is its own candidate too (n * (g - 1) / 2 exact checks).

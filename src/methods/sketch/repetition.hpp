@@ -20,24 +20,6 @@
 
 namespace hipi {
 
-/// One sketch run on this rank: the rows it holds and everything that decides the answer.
-template <class Matrix>
-struct SketchContext {
-  const Comm& comm;
-  const LocalRows<Matrix>& a;
-  std::int64_t n_a = 0;
-  const LocalRows<Matrix>& b;  // `a` again in a self-join
-  std::int64_t n_b = 0;
-  bool self_join = false;
-  const Threshold& threshold;
-  const SketchOptions& options;
-  std::uint64_t seed = 1;
-  StageTimes& times;
-  const MemoryBudget* budget = nullptr;  // checked as the pairs found grow (none: unchecked)
-  std::int64_t group_a() const { return options.group_a; }
-  std::int64_t group_b() const { return self_join ? options.group_a : options.group_b; }
-};
-
 /// A candidate: group g of A and group h of B, whose sketch product passed T_det.
 struct Candidate {
   std::int64_t g, h;

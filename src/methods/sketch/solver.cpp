@@ -28,11 +28,8 @@ RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& o,
 }
 
 template <class Matrix>
-SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
-                       std::int64_t n_b, const Threshold& threshold, const SketchOptions& o, std::uint64_t seed,
-                       StageTimes& times, const MemoryBudget* budget) {
-  const bool self_join = b == nullptr;
-  const SketchContext<Matrix> ctx{comm, a, n_a, self_join ? a : *b, n_b, self_join, threshold, o, seed, times, budget};
+SketchRun sketch_solve(const SketchContext<Matrix>& ctx) {
+  const SketchOptions& o = ctx.options;
   if (o.sketch == SketchKind::Sign) {
     if constexpr (std::is_same_v<Matrix, BitMatrix>) {
       return solve_sign(ctx);
@@ -45,17 +42,13 @@ SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_
   // is far below the sketch noise, and C only selects candidates, which are verified with
   // float64 sums. float32 GEMM runs twice as fast (real, d = 1024: 97 GFLOP/s per rank in
   // float64).
-  const std::int64_t g_b = b ? o.group_b : o.group_a;
+  const std::int64_t g_b = ctx.group_b();
   const bool float32 = std::is_same_v<Matrix, RealMatrix> ||
-                       double(o.group_a) * double(g_b) * std::pow(double(a.rows.cols()), o.degree) < double(1 << 24);
+                       double(o.group_a) * double(g_b) * std::pow(double(ctx.a.rows.cols()), o.degree) < double(1 << 24);
   return float32 ? solve_linear<Matrix, float>(ctx) : solve_linear<Matrix, double>(ctx);
 }
 
-template SketchRun sketch_solve(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const LocalRows<BitMatrix>*,
-                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&,
-                                const MemoryBudget*);
-template SketchRun sketch_solve(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, const LocalRows<RealMatrix>*,
-                                std::int64_t, const Threshold&, const SketchOptions&, std::uint64_t, StageTimes&,
-                                const MemoryBudget*);
+template SketchRun sketch_solve(const SketchContext<BitMatrix>&);
+template SketchRun sketch_solve(const SketchContext<RealMatrix>&);
 
 }  // namespace hipi

@@ -24,6 +24,7 @@
 #include "runtime/stage_times.hpp"
 #include "methods/sketch/sketches.hpp"
 #include "methods/sketch/recall/background.hpp"
+#include "runtime/memory.hpp"
 
 namespace hipi {
 
@@ -91,12 +92,28 @@ struct SketchRun {
 /// Rows held by `rank` when the sketch solver splits n rows with groups of `group` rows.
 RowRange sketch_rows(std::int64_t n, std::int64_t group, const SketchOptions& options, int parts, int rank);
 
-/// Collective. `a` (and `b`, null in a self-join) hold this rank's sketch_rows. With a
-/// `budget`, the run stops (an agreed InputError) after a repetition whose pairs took a rank
-/// past it: every verified pair is held until the end.
+/// One sketch run on this rank: the rows it holds and everything that decides the answer.
 template <class Matrix>
-SketchRun sketch_solve(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a, const LocalRows<Matrix>* b,
-                       std::int64_t n_b, const Threshold& threshold, const SketchOptions& options, std::uint64_t seed,
-                       StageTimes& times, const MemoryBudget* budget = nullptr);
+struct SketchContext {
+  const Comm& comm;
+  const LocalRows<Matrix>& a;
+  std::int64_t n_a = 0;
+  const LocalRows<Matrix>& b;  // `a` again in a self-join
+  std::int64_t n_b = 0;
+  bool self_join = false;
+  const Threshold& threshold;
+  const SketchOptions& options;
+  std::uint64_t seed = 1;
+  StageTimes& times;
+  const MemoryBudget* budget = nullptr;  // checked as the pairs found grow (none: unchecked)
+  std::int64_t group_a() const { return options.group_a; }
+  std::int64_t group_b() const { return self_join ? options.group_a : options.group_b; }
+};
+
+/// Collective. ctx.a and ctx.b hold this rank's sketch_rows. With a ctx.budget, the run
+/// stops (an agreed InputError) after a repetition whose pairs took a rank past it: every
+/// verified pair is held until the end.
+template <class Matrix>
+SketchRun sketch_solve(const SketchContext<Matrix>& ctx);
 
 }  // namespace hipi

@@ -1,4 +1,4 @@
-// Recall control of the sketch solver (sketch_recall.hpp): repetitions around one product,
+// Recall control of the sketch solver (repetitions.hpp): repetitions around one product,
 // their union, neighbourhood completion, the miss estimate and when to stop.
 #include "methods/sketch/recall/repetitions.hpp"
 
@@ -69,87 +69,117 @@ class CatchCounts {
   std::vector<Entry> entries_;
 };
 
+// What one repetition did, for its statistics and the stopping rule.
+struct RepetitionOutcome {
+  RepetitionWork work;
+  std::int64_t groups_a = 0, groups_b = 0;
+  std::int64_t detected = 0;  // new distinct pairs the product found (before completion)
+  CompletionWork completed;
+  std::int64_t distinct = 0;  // distinct pairs after this repetition and its completion
+  Catches seen;
+  MissEstimate estimate;
+  StageTimes times;
+};
+
 // Repetitions with recall control around one product (LinearProduct or SignProduct). After
 // each repetition every row of a found pair is completed (completion.hpp), and what can
-// still be missing is estimated from the lone pairs (recall.hpp).
-}  // namespace
-
+// still be missing is estimated from the lone pairs (miss_estimate.hpp).
 template <class Matrix>
-void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& product, SketchRun& run) {
-  const Comm& comm = ctx.comm;
-  const LocalRows<Matrix>&a_rows = ctx.a, &b_rows = ctx.b;
-  const std::int64_t n_a = ctx.n_a, n_b = ctx.n_b;
-  const bool self_join = ctx.self_join;
-  const Threshold& threshold = ctx.threshold;
-  const SketchOptions& o = ctx.options;
-  const std::uint64_t seed = ctx.seed;
-  StageTimes& times = ctx.times;
-  const int P = comm.size(), rank = comm.rank();
-  const std::int64_t g_a = o.group_a, g_b = self_join ? o.group_a : o.group_b;
-  const TiledRows tiled_a{n_a, o.tile_for(g_a, n_a, P), P}, tiled_b{n_b, o.tile_for(g_b, n_b, P), P};
-  HIPI_ASSERT(a_rows.range == tiled_a.rows(rank) && b_rows.range == tiled_b.rows(rank));
-  const CompletionContext<Matrix> completion{comm, a_rows, b_rows, tiled_a, tiled_b, self_join, threshold};
-  CompletedRows completed(a_rows.range, b_rows.range);
+class RepetitionLoop {
+ public:
+  RepetitionLoop(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& product, SketchRun& run)
+      : ctx_(ctx),
+        o_(ctx.options),
+        product_(product),
+        run_(run),
+        g_a_(o_.group_a),
+        g_b_(ctx.self_join ? o_.group_a : o_.group_b),
+        tiled_a_{ctx.n_a, o_.tile_for(g_a_, ctx.n_a, ctx.comm.size()), ctx.comm.size()},
+        tiled_b_{ctx.n_b, o_.tile_for(g_b_, ctx.n_b, ctx.comm.size()), ctx.comm.size()},
+        completion_{ctx.comm, ctx.a, ctx.b, tiled_a_, tiled_b_, ctx.self_join, ctx.threshold},
+        completed_(ctx.a.range, ctx.b.range),
+        cap_(std::max(o_.reps, o_.max_reps)) {
+    HIPI_ASSERT(ctx.a.range == tiled_a_.rows(ctx.comm.rank()) && ctx.b.range == tiled_b_.rows(ctx.comm.rank()));
+  }
 
-  // Distinct verified pairs so far, sorted, on the rank that owns row i (its tile's owner):
-  // the same rank in every repetition, so local sets are exact.
-  std::vector<Pair> union_pairs;
-  CatchCounts catches;
-  const int cap = std::max(o.reps, o.max_reps);
-  for (int rep = 0; rep < cap; ++rep) {
-    StageTimes rep_times;
-    const Grouping group_a(n_a, g_a, tiled_a.tile, seed, rep, 0);
-    const Grouping group_b = self_join ? group_a : Grouping(n_b, g_b, tiled_b.tile, seed, rep, 1);
-    const SketchSide<Matrix> a{a_rows, tiled_a, group_a, LocalGroups(group_a, a_rows.range)};
-    const SketchSide<Matrix> b{b_rows, tiled_b, group_b, self_join ? a.groups : LocalGroups(group_b, b_rows.range)};
-    const std::int64_t G_A = group_a.groups(), G_B = group_b.groups();
-    run.c_elements = G_A * G_B;
-    run.pairs.clear();
-    const RepetitionWork work = product.run({comm, a, b, self_join, threshold, rep_times}, run.pairs);
+  void run() {
+    for (int rep = 0; rep < cap_; ++rep) {
+      RepetitionOutcome r;
+      product_step(rep, r);
+      collect(r);
+      if (o_.complete)
+        r.times.time("complete", [&] { r.completed = complete_neighbourhoods(completion_, completed_, union_pairs_); });
+      r.distinct += r.completed.new_pairs;
+      check_budget(rep);
+      estimate_missing_pairs(rep, r);
+      record(rep, r);
+      if (stops_after(rep, r)) break;
+    }
+    finish();
+  }
 
-    std::int64_t before = 0, detected = 0;
-    rep_times.time("collect", [&] {
+ private:
+  // The product of repetition `rep`: its groups, candidates and verified pairs (run_.pairs).
+  void product_step(int rep, RepetitionOutcome& r) {
+    const Grouping group_a(ctx_.n_a, g_a_, tiled_a_.tile, ctx_.seed, rep, 0);
+    const Grouping group_b = ctx_.self_join ? group_a : Grouping(ctx_.n_b, g_b_, tiled_b_.tile, ctx_.seed, rep, 1);
+    const SketchSide<Matrix> a{ctx_.a, tiled_a_, group_a, LocalGroups(group_a, ctx_.a.range)};
+    const SketchSide<Matrix> b{ctx_.b, tiled_b_, group_b,
+                               ctx_.self_join ? a.groups : LocalGroups(group_b, ctx_.b.range)};
+    r.groups_a = group_a.groups();
+    r.groups_b = group_b.groups();
+    run_.c_elements = r.groups_a * r.groups_b;
+    run_.pairs.clear();
+    r.work = product_.run({ctx_.comm, a, b, ctx_.self_join, ctx_.threshold, r.times}, run_.pairs);
+  }
+
+  // The repetition's pairs, distinct, united with those found before on the rank that owns
+  // row i (its tile's owner): the same rank in every repetition, so local sets are exact.
+  void collect(RepetitionOutcome& r) {
+    const Comm& comm = ctx_.comm;
+    std::vector<Pair>& pairs = run_.pairs;
+    r.times.time("collect", [&] {
       // Self-join pairs (i, j), i < j, were verified by the owner of either row's group: move
       // them to the owner of row i so that every pair has one home across repetitions.
-      if (self_join) {
-        std::vector<std::vector<Pair>> to(P);
-        for (const Pair& pr : run.pairs) to[tiled_a.owner(pr.i)].push_back(pr);
-        run.pairs.clear();
-        for (const auto& from : alltoallv(comm, to)) run.pairs.insert(run.pairs.end(), from.begin(), from.end());
+      if (ctx_.self_join) {
+        std::vector<std::vector<Pair>> to(comm.size());
+        for (const Pair& pr : pairs) to[tiled_a_.owner(pr.i)].push_back(pr);
+        pairs.clear();
+        for (const auto& from : alltoallv(comm, to)) pairs.insert(pairs.end(), from.begin(), from.end());
       }
-      sort_pairs(run.pairs);
-      run.pairs.erase(
-          std::unique(run.pairs.begin(), run.pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
-          run.pairs.end());
-      catches.add(run.pairs);
-      before = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
-      merge_pairs(union_pairs, run.pairs);
-      detected = sum_over(comm, static_cast<std::int64_t>(union_pairs.size())) - before;
+      sort_pairs(pairs);
+      pairs.erase(std::unique(pairs.begin(), pairs.end(), [](auto& x, auto& y) { return x.i == y.i && x.j == y.j; }),
+                  pairs.end());
+      catches_.add(pairs);
+      const std::int64_t before = sum_over(comm, static_cast<std::int64_t>(union_pairs_.size()));
+      merge_pairs(union_pairs_, pairs);
+      r.detected = sum_over(comm, static_cast<std::int64_t>(union_pairs_.size())) - before;
+      r.distinct = before + r.detected;
     });
+  }
 
-    CompletionWork completed_now;
-    if (o.complete)
-      rep_times.time("complete", [&] { completed_now = complete_neighbourhoods(completion, completed, union_pairs); });
-    const std::int64_t distinct = before + detected + completed_now.new_pairs;
-    // Every verified pair stays to the end (completion and the catch counts need them): a
-    // rank they took past the budget stops the run here rather than grow further.
-    if (ctx.budget)
-      agree(comm, [&] {
-        ctx.budget->check_held(fmt::format(
-            "the {} heavy pairs the sketch holds on this rank after repetition {} (every pair it verified, to "
-            "complete their rows and count their catches; brute force and hashing spill theirs to disk: "
-            "--method brute)",
-            union_pairs.size(), rep + 1));
-      });
+  // Every verified pair stays to the end (completion and the catch counts need them): a
+  // rank they took past the budget stops the run here rather than grow further.
+  void check_budget(int rep) const {
+    if (!ctx_.budget) return;
+    agree(ctx_.comm, [&] {
+      ctx_.budget->check_held(fmt::format(
+          "the {} heavy pairs the sketch holds on this rank after repetition {} (every pair it verified, to "
+          "complete their rows and count their catches; brute force and hashing spill theirs to disk: "
+          "--method brute)",
+          union_pairs_.size(), rep + 1));
+    });
+  }
 
-    // What can still be missing: lone pairs no repetition caught (recall.hpp).
-    Catches seen;
+  // What can still be missing: lone pairs no repetition caught (miss_estimate.hpp).
+  void estimate_missing_pairs(int rep, RepetitionOutcome& r) {
+    const Comm& comm = ctx_.comm;
+    Catches& seen = r.seen;
     seen.reps = rep + 1;
-    MissEstimate estimate;
-    rep_times.time("recall", [&] {
-      const std::vector<char> lone = isolated_pairs(comm, union_pairs, tiled_a, tiled_b, self_join);
-      const std::vector<int> caught = catches.of(union_pairs);
-      for (std::size_t k = 0; k < union_pairs.size(); ++k) {
+    r.times.time("recall", [&] {
+      const std::vector<char> lone = isolated_pairs(comm, union_pairs_, tiled_a_, tiled_b_, ctx_.self_join);
+      const std::vector<int> caught = catches_.of(union_pairs_);
+      for (std::size_t k = 0; k < union_pairs_.size(); ++k) {
         const int c = caught[k];
         if (c == 0) continue;
         ++seen.caught_pairs;
@@ -161,35 +191,41 @@ void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& pr
       }
       for (std::int64_t* v : {&seen.lone_pairs, &seen.lone_catches, &seen.caught_pairs, &seen.caught_catches})
         *v = sum_over(comm, *v);
-      estimate = estimate_missing(seen, o.model_miss_per_rep);
+      r.estimate = estimate_missing(seen, o_.model_miss_per_rep);
       // The lone-pair estimate stands for clustered pairs only because completion finds
       // every pair sharing a row with a found one.
-      if (!o.complete && seen.caught_pairs > seen.lone_pairs) {
-        estimate.bounded = false;
-        estimate.basis = "completion is off and heavy pairs share rows: their misses are not bounded";
+      if (!o_.complete && seen.caught_pairs > seen.lone_pairs) {
+        r.estimate.bounded = false;
+        r.estimate.basis = "completion is off and heavy pairs share rows: their misses are not bounded";
       }
     });
-    run.missing_estimate = estimate.bounded ? estimate.missing : std::numeric_limits<double>::infinity();
-    run.miss_bounded = estimate.bounded;
-    run.missing_basis = estimate.basis;
+    run_.missing_estimate = r.estimate.bounded ? r.estimate.missing : std::numeric_limits<double>::infinity();
+    run_.miss_bounded = r.estimate.bounded;
+    run_.missing_basis = r.estimate.basis;
+  }
 
+  // The repetition's statistics into run_.repetitions and the log, its times into the run's.
+  void record(int rep, const RepetitionOutcome& r) {
+    const Comm& comm = ctx_.comm;
+    const RepetitionWork& work = r.work;
     nlohmann::ordered_json stats = {
         {"repetition", rep},
-        {"groups", {G_A, G_B}},
+        {"groups", {r.groups_a, r.groups_b}},
         {"panels", work.panels},
         {"candidates", sum_over(comm, work.candidates)},
         {"false_candidates", sum_over(comm, work.empty)},
-        {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run.pairs.size()))},
-        {"new_pairs", detected},
+        {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run_.pairs.size()))},
+        {"new_pairs", r.detected},
         {"completion",
-         {{"rows", completed_now.rows},
-          {"rounds", completed_now.rounds},
-          {"pair_checks", completed_now.pair_checks},
-          {"new_pairs", completed_now.new_pairs}}},
-        {"distinct_pairs", distinct},
-        {"lone_pairs", seen.lone_pairs},
-        {"missing_estimate", estimate.bounded ? nlohmann::ordered_json(estimate.missing) : nlohmann::ordered_json()},
-        {"times", gather_stage_times(comm, rep_times)}};
+         {{"rows", r.completed.rows},
+          {"rounds", r.completed.rounds},
+          {"pair_checks", r.completed.pair_checks},
+          {"new_pairs", r.completed.new_pairs}}},
+        {"distinct_pairs", r.distinct},
+        {"lone_pairs", r.seen.lone_pairs},
+        {"missing_estimate",
+         r.estimate.bounded ? nlohmann::ordered_json(r.estimate.missing) : nlohmann::ordered_json()},
+        {"times", gather_stage_times(comm, r.times)}};
     const double product_seconds =
         stats["times"].contains(work.product_stage) ? stats["times"][work.product_stage]["max"].get<double>() : 0.0;
     const double rate = product_seconds > 0 ? work.work / product_seconds : 0.0;
@@ -197,56 +233,87 @@ void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& pr
     spdlog::info(
         "sketch: repetition {}{}: {} x {} groups, {} candidates ({} false), {} pairs detected ({} new), "
         "completion of {} rows added {}, {}",
-        rep + 1, rep < o.reps ? fmt::format("/{}", o.reps) : fmt::format(" (recall control, cap {})", cap), G_A, G_B,
-        stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
-        stats["pairs_verified"].get<std::int64_t>(), detected, completed_now.rows, completed_now.new_pairs,
+        rep + 1, rep < o_.reps ? fmt::format("/{}", o_.reps) : fmt::format(" (recall control, cap {})", cap_),
+        r.groups_a, r.groups_b, stats["candidates"].get<std::int64_t>(), stats["false_candidates"].get<std::int64_t>(),
+        stats["pairs_verified"].get<std::int64_t>(), r.detected, r.completed.rows, r.completed.new_pairs,
         work.rate_name == "gemm_gflops" ? fmt::format("GEMM {:.1f} GFLOP/s", rate / 1e9)
                                         : fmt::format("{:.3g} sketch pairs/s", rate));
-    for (const auto& [stage, seconds] : rep_times.stages()) times.add(stage, seconds);
-    run.repetitions.push_back(std::move(stats));
-    run.reps_run = rep + 1;
-    if (o.expect_k) {
-      if (distinct >= *o.expect_k) {
-        run.stopped = fmt::format("--expect-k {} reached after {} repetitions", *o.expect_k, rep + 1);
-        break;
-      }
-      continue;  // until K or the cap
+    for (const auto& [stage, seconds] : r.times.stages()) ctx_.times.add(stage, seconds);
+    run_.repetitions.push_back(std::move(stats));
+    run_.reps_run = rep + 1;
+  }
+
+  // The stopping rule: --expect-k reached, the planned repetitions run without recall
+  // control, or few enough pairs estimated missing; sets run_.stopped when it stops.
+  bool stops_after(int rep, const RepetitionOutcome& r) {
+    if (o_.expect_k) {
+      if (r.distinct < *o_.expect_k) return false;  // until K or the cap
+      run_.stopped = fmt::format("--expect-k {} reached after {} repetitions", *o_.expect_k, rep + 1);
+      return true;
     }
-    if (rep + 1 < o.reps) continue;
-    if (o.max_reps <= o.reps) {
-      run.stopped = fmt::format("the planned {} repetition{} ran", o.reps, o.reps == 1 ? "" : "s");
-      break;
+    if (rep + 1 < o_.reps) return false;
+    if (o_.max_reps <= o_.reps) {
+      run_.stopped = fmt::format("the planned {} repetition{} ran", o_.reps, o_.reps == 1 ? "" : "s");
+      return true;
     }
     // A plan's model alone ends recall control only when the planner chose the plan to meet
     // --delta (auto); otherwise at least two repetitions measure the catch rate.
-    if ((rep > 0 || o.plan_meets_delta) && estimate.bounded && estimate.missing < 0.5) {
-      run.stopped = fmt::format("{:.2g} heavy pairs estimated missing after {} repetition{} and completion, from {}",
-                                estimate.missing, rep + 1, rep == 0 ? "" : "s", estimate.basis);
-      break;
+    const MissEstimate& e = r.estimate;
+    if ((rep > 0 || o_.plan_meets_delta) && e.bounded && e.missing < 0.5) {
+      run_.stopped = fmt::format("{:.2g} heavy pairs estimated missing after {} repetition{} and completion, from {}",
+                                 e.missing, rep + 1, rep == 0 ? "" : "s", e.basis);
+      return true;
     }
+    return false;
   }
-  std::int64_t by_completion = 0;  // found only by completion: what the repetitions alone missed
-  for (int c : catches.of(union_pairs)) by_completion += c == 0;
-  run.found_by_completion = sum_over(comm, by_completion);
-  const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs.size()));
-  const bool capped = run.stopped.empty();
-  if (capped)
-    run.stopped = o.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs", cap,
-                                           distinct_total, *o.expect_k)
-                             : fmt::format("repetition cap {} reached", cap);
-  if (rank == 0) {
-    if (capped) spdlog::warn("sketch: {}", run.stopped);
-    if (!capped) spdlog::info("sketch: {}", run.stopped);
-    if (run.found_by_completion > 0)
-      spdlog::info("sketch: completion found {} heavy pairs the repetitions missed", run.found_by_completion);
-    if (!run.miss_bounded)
+
+  // What completion alone found, why the loop ended, its warnings; the united pairs into run_.pairs.
+  void finish() {
+    const Comm& comm = ctx_.comm;
+    std::int64_t by_completion = 0;  // found only by completion: what the repetitions alone missed
+    for (int c : catches_.of(union_pairs_)) by_completion += c == 0;
+    run_.found_by_completion = sum_over(comm, by_completion);
+    const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs_.size()));
+    const bool capped = run_.stopped.empty();
+    if (capped)
+      run_.stopped = o_.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs",
+                                               cap_, distinct_total, *o_.expect_k)
+                                 : fmt::format("repetition cap {} reached", cap_);
+    if (comm.rank() == 0) log_outcome(capped);
+    run_.pairs = std::move(union_pairs_);
+  }
+
+  void log_outcome(bool capped) const {
+    if (capped) spdlog::warn("sketch: {}", run_.stopped);
+    if (!capped) spdlog::info("sketch: {}", run_.stopped);
+    if (run_.found_by_completion > 0)
+      spdlog::info("sketch: completion found {} heavy pairs the repetitions missed", run_.found_by_completion);
+    if (!run_.miss_bounded)
       spdlog::warn("sketch: misses are not bounded ({}); use more repetitions (--max-reps) or --method brute",
-                   run.missing_basis);
-    else if (run.missing_estimate >= 0.5)
-      spdlog::warn("sketch: about {:.1f} heavy pairs may still be missing ({})", run.missing_estimate,
-                   run.missing_basis);
+                   run_.missing_basis);
+    else if (run_.missing_estimate >= 0.5)
+      spdlog::warn("sketch: about {:.1f} heavy pairs may still be missing ({})", run_.missing_estimate,
+                   run_.missing_basis);
   }
-  run.pairs = std::move(union_pairs);
+
+  const SketchContext<Matrix>& ctx_;
+  const SketchOptions& o_;
+  SketchProduct<Matrix>& product_;
+  SketchRun& run_;
+  const std::int64_t g_a_, g_b_;
+  const TiledRows tiled_a_, tiled_b_;
+  const CompletionContext<Matrix> completion_;
+  CompletedRows completed_;
+  std::vector<Pair> union_pairs_;  // distinct verified pairs so far, sorted, on the owner of row i
+  CatchCounts catches_;
+  const int cap_;
+};
+
+}  // namespace
+
+template <class Matrix>
+void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& product, SketchRun& run) {
+  RepetitionLoop<Matrix>(ctx, product, run).run();
 }
 
 // T_det: --detect-threshold as given, or the signal less z noise standard deviations, the

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
       b(std::max<std::int64_t>(1, db.local_size()), 1.0f), c(std::max<std::int64_t>(1, dc.local_size()));
   const double pgemm = best_gflops(2.0 * double(m) * double(m) * double(k), seconds,
                                    [&] {
-                                     gemm_nn(m, m, k, a.data(), da, b.data(), 0, db, c.data(), dc);
+                                     gemm_nn<float>({m, m, k}, {a.data(), da}, {b.data(), db}, 0, {c.data(), dc});
                                      comm.barrier();
                                    }) /
                        P;

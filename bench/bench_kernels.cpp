@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     const double ns = ns_per_pair(
         [&] {
           out.clear();
-          heavy_pairs(a, 0, b, 0, never, PairFilter::All, out);
+          heavy_pairs({a, 0}, {b, 0}, never, PairFilter::All, out);
         },
         pairs, seconds);
     std::printf("  %-22s %8.2f ns/pair  %12.3e pairs/s  %5.2fx plain\n", ("hipi " + name).c_str(), ns, 1e9 / ns,
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     const double ns = ns_per_pair(
         [&] {
           out.clear();
-          heavy_pairs(ra, 0, rb, 0, high, PairFilter::All, out);
+          heavy_pairs({ra, 0}, {rb, 0}, high, PairFilter::All, out);
         },
         real_pairs, seconds);
     std::printf("  %-22s %8.2f ns/pair  %12.3e pairs/s  %5.2fx plain\n", ("hipi " + name).c_str(), ns, 1e9 / ns,

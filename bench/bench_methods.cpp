@@ -14,11 +14,11 @@
 
 #include "io/generate.hpp"
 #include "io/hdf5.hpp"
-#include "parallel/log.hpp"
 #include "io/pair_file.hpp"
-#include "methods/solve_method.hpp"
-#include "solve/solver.hpp"
 #include "kernels/exact.hpp"
+#include "methods/solve_method.hpp"
+#include "parallel/log.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 

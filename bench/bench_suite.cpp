@@ -19,12 +19,12 @@
 #include <limits>
 #include <map>
 
-#include "planner/calibrate.hpp"
+#include "core/random.hpp"
 #include "io/generate.hpp"
 #include "io/hdf5.hpp"
-#include "parallel/log.hpp"
 #include "io/pair_file.hpp"
-#include "core/random.hpp"
+#include "parallel/log.hpp"
+#include "planner/calibrate.hpp"
 #include "solve/solver.hpp"
 
 using namespace hipi;

@@ -11,9 +11,9 @@
 #include <ctime>
 #include <filesystem>
 
-#include "io/hdf5.hpp"
-#include "io/atomic_file.hpp"
 #include "answer/sample_sort.hpp"
+#include "io/atomic_file.hpp"
+#include "io/hdf5.hpp"
 #include "io/pair_file.hpp"
 
 namespace hipi {

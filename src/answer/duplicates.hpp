@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "answer/copy_expansion.hpp"
-#include "runtime/memory.hpp"
-#include "parallel/mpi.hpp"
 #include "answer/sample_sort.hpp"
-#include "io/pair_file.hpp"
 #include "core/problem.hpp"
+#include "io/pair_file.hpp"
+#include "parallel/mpi.hpp"
+#include "runtime/memory.hpp"
 
 namespace hipi {
 

@@ -1,3 +1,6 @@
+// Folder answer/: the answer between the methods and the file: the sample sort, spilling past the
+// budget, exact copies collapsed and expanded, checkpoints.
+//
 // The distributed sample sort of the answer: every rank's pairs into sorted slices, without
 // gathering them anywhere.
 #pragma once

@@ -6,17 +6,17 @@
 #include <optional>
 #include <sstream>
 
-#include "planner/calibrate.hpp"
 #include "answer/checkpoint.hpp"
-#include "io/generate.hpp"
-#include "parallel/log.hpp"
-#include "io/atomic_file.hpp"
-#include "runtime/progress.hpp"
-#include "parallel/scalapack.hpp"
-#include "methods/solve_method.hpp"
-#include "solve/solver.hpp"
-#include "kernels/exact.hpp"
 #include "cli/toml_config.hpp"
+#include "io/atomic_file.hpp"
+#include "io/generate.hpp"
+#include "kernels/exact.hpp"
+#include "methods/solve_method.hpp"
+#include "parallel/log.hpp"
+#include "parallel/scalapack.hpp"
+#include "planner/calibrate.hpp"
+#include "runtime/progress.hpp"
+#include "solve/solver.hpp"
 
 namespace hipi::cli {
 
@@ -129,7 +129,6 @@ void add_run_options(CLI::App* cmd, SolveArgs& s, bool plan) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
   }
-
 }
 
 void add_sketch_options(CLI::App* cmd, SolveArgs& s) {

@@ -1,3 +1,6 @@
+// Folder cli/: the hipi executable, a thin layer over solve/ and io/: CLI11 options, TOML configs,
+// dispatch.
+//
 // The hipi command line: subcommands, their options, and dispatch.
 #pragma once
 

@@ -3,9 +3,9 @@
 #include <boost/mpi/exception.hpp>
 #include <iostream>
 
+#include "cli/commands.hpp"
 #include "hipi/error.hpp"
 #include "parallel/mpi.hpp"
-#include "cli/commands.hpp"
 
 int main(int argc, char** argv) {
   boost::mpi::environment env(argc, argv, /*abort_on_exception=*/false);

@@ -39,6 +39,13 @@ namespace hipi {
 /// differ by at most one (the first n % parts blocks get the extra row).
 RowRange row_block(std::int64_t n, int parts, int index);
 
+/// Rows of a matrix and the global index of its first row (a block checked by a kernel).
+template <class Matrix>
+struct RowsAt {
+  const Matrix& rows;
+  std::int64_t first = 0;
+};
+
 /// One rank's contiguous rows of a matrix: global rows `range`, values `rows`.
 template <class Matrix>
 struct LocalRows {

@@ -1,3 +1,6 @@
+// Folder core/: what every other folder works on: the problem, row blocks, bit-packed rows, seeded
+// randomness, typed errors, injected faults.
+//
 // The heavy inner product problem: which inputs, which mode, which threshold, and what an
 // answer is (DESIGN.md section 1).
 #pragma once

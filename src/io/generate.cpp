@@ -10,12 +10,12 @@
 #include <unordered_set>
 
 #include "core/fault.hpp"
-#include "io/hdf5.hpp"
-#include "parallel/log.hpp"
 #include "core/matrix_blocks.hpp"
-#include "io/atomic_file.hpp"
 #include "core/random.hpp"
+#include "io/atomic_file.hpp"
+#include "io/hdf5.hpp"
 #include "kernels/exact.hpp"
+#include "parallel/log.hpp"
 
 namespace hipi {
 
@@ -157,7 +157,8 @@ void create_rows_dataset(h5::File& file, const GenerateOptions& o, const std::st
 }
 
 // The values of rows `slab` of `side`, background or planted.
-void fill_slab(const GenerateOptions& o, const Planting& planting, int side, RowRange slab, std::vector<float>& values) {
+void fill_slab(const GenerateOptions& o, const Planting& planting, int side, RowRange slab,
+               std::vector<float>& values) {
   std::vector<float> source(static_cast<std::size_t>(o.d));
   values.assign(static_cast<std::size_t>(slab.size() * o.d), 0.0f);
   for (std::int64_t row = slab.begin; row < slab.end; ++row) {

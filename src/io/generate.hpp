@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

@@ -113,11 +113,10 @@ namespace {
 
 // Packs rows of values V (+-1), noting the first value that is not +-1.
 template <class V>
-void pack_signs(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const V* values, std::int64_t stride,
-                BitMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const V* src = values + r * stride;
-    std::uint64_t* dst = out.row(out_first + r);
+void pack_signs(const InputMatrix& in, const ValueRows<V>& from, RowsInto<BitMatrix> to, std::optional<Failure>& bad) {
+  for (std::int64_t r = 0; r < from.rows.size(); ++r) {
+    const V* src = from.values + r * from.stride;
+    std::uint64_t* dst = to.matrix.row(to.first + r);
     bool all_signs = true;
     for (std::int64_t k = 0; k < in.cols; ++k) {
       dst[k / 64] |= static_cast<std::uint64_t>(src[k] == V(-1)) << (k % 64);
@@ -129,7 +128,7 @@ void pack_signs(const InputMatrix& in, std::int64_t first_row, std::int64_t rows
         bad =
             Failure{ErrorKind::Input,
                     fmt::format("{}: row {}, column {} holds {}; binary mode (--rho) needs every value to be +1 or -1",
-                                where(in), first_row + r, k, +src[k])};
+                                where(in), from.rows.begin + r, k, +src[k])};
         break;
       }
   }
@@ -144,7 +143,7 @@ void read_and_pack(const Comm& comm, const h5::File& file, const InputMatrix& in
   for_each_slab(comm, in, rows, sizeof(V), [&](RowRange slab) {
     values.assign(static_cast<std::size_t>(slab.size() * in.cols), V(0));
     file.read_rows<V>(in.ref.dataset, slab, in.cols, values.empty() ? nullptr : values.data(), in.cols);
-    pack_signs(in, slab.begin, slab.size(), values.data(), in.cols, out, slab.begin - rows.begin, bad);
+    pack_signs<V>(in, {slab, values.data(), in.cols}, {out, slab.begin - rows.begin}, bad);
   });
 }
 
@@ -190,20 +189,20 @@ constexpr std::array<std::uint8_t, 256> kReversed = [] {
 
 // Packed rows (bit set for -1) straight into BitMatrix words, 8 coordinates per byte;
 // padding bits past d must be clear (else two encoders disagree about the data).
-void unpack_bits(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const std::uint8_t* bytes,
-                 std::int64_t stride, BitMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
+void unpack_bits(const InputMatrix& in, const ValueRows<std::uint8_t>& from, RowsInto<BitMatrix> to,
+                 std::optional<Failure>& bad) {
   static_assert(std::endian::native == std::endian::little, "BitMatrix words are read as bytes");
   const std::int64_t row_bytes = (in.cols + 7) / 8;
   const std::uint8_t padding = in.cols % 8 ? static_cast<std::uint8_t>(0xff >> (in.cols % 8)) : 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::uint8_t* src = bytes + r * stride;
-    auto* dst = reinterpret_cast<std::uint8_t*>(out.row(out_first + r));  // little-endian words
+  for (std::int64_t r = 0; r < from.rows.size(); ++r) {
+    const std::uint8_t* src = from.values + r * from.stride;
+    auto* dst = reinterpret_cast<std::uint8_t*>(to.matrix.row(to.first + r));  // little-endian words
     for (std::int64_t j = 0; j < row_bytes; ++j) dst[j] = kReversed[src[j]];
     if ((src[row_bytes - 1] & padding) && !bad)
       bad = Failure{ErrorKind::Input,
                     fmt::format("{}: row {} has padding bits set past bit {} (attribute bits); packed rows must "
                                 "be numpy.packbits of exactly d values",
-                                where(in), first_row + r, in.cols)};
+                                where(in), from.rows.begin + r, in.cols)};
   }
 }
 
@@ -214,19 +213,20 @@ void read_packed(const Comm& comm, const h5::File& file, const InputMatrix& in, 
   for_each_slab(comm, {in.ref, in.rows, row_bytes, in.dtype}, rows, 1, [&](RowRange slab) {
     bytes.assign(static_cast<std::size_t>(slab.size() * row_bytes), 0);
     file.read_rows<std::uint8_t>(in.ref.dataset, slab, row_bytes, bytes.empty() ? nullptr : bytes.data(), row_bytes);
-    unpack_bits(in, slab.begin, slab.size(), bytes.data(), row_bytes, out, slab.begin - rows.begin, bad);
+    unpack_bits(in, {slab, bytes.data(), row_bytes}, {out, slab.begin - rows.begin}, bad);
   });
 }
 
 // Real rows: finite, and within float32's range (float64 values are reported as
 // themselves, not as the inf a conversion would make of them).
 template <class V>
-void convert_reals(const InputMatrix& in, std::int64_t first_row, std::int64_t rows, const V* values,
-                   std::int64_t stride, RealMatrix& out, std::int64_t out_first, std::optional<Failure>& bad) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* row = out.row(out_first + r);
+void convert_reals(const InputMatrix& in, const ValueRows<V>& from, RowsInto<RealMatrix> to,
+                   std::optional<Failure>& bad) {
+  const std::int64_t first_row = from.rows.begin;
+  for (std::int64_t r = 0; r < from.rows.size(); ++r) {
+    float* row = to.matrix.row(to.first + r);
     for (std::int64_t k = 0; k < in.cols; ++k) {
-      const V v = values[r * stride + k];
+      const V v = from.values[r * from.stride + k];
       row[k] = static_cast<float>(v);
       if (std::isfinite(row[k]) || bad) continue;
       bad = Failure{ErrorKind::Input,
@@ -242,35 +242,41 @@ void convert_reals(const InputMatrix& in, std::int64_t first_row, std::int64_t r
 
 }  // namespace
 
-void convert_binary_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, BitMatrix& out,
-                         std::int64_t out_first, std::optional<Failure>& bad) {
+namespace {
+
+// The same rows, as values of type V.
+template <class V>
+ValueRows<V> as(const ValueRows<void>& from) {
+  return {from.rows, static_cast<const V*>(from.values), from.stride};
+}
+
+}  // namespace
+
+void convert_binary_rows(const InputMatrix& in, const ValueRows<void>& from, RowsInto<BitMatrix> to,
+                         std::optional<Failure>& bad) {
   switch (in.dtype) {
     case h5::DType::UInt8:
-      return unpack_bits(in, rows.begin, rows.size(), static_cast<const std::uint8_t*>(values), stride, out, out_first,
-                         bad);
+      return unpack_bits(in, as<std::uint8_t>(from), to, bad);
     case h5::DType::Int8:
-      return pack_signs(in, rows.begin, rows.size(), static_cast<const std::int8_t*>(values), stride, out, out_first,
-                        bad);
+      return pack_signs(in, as<std::int8_t>(from), to, bad);
     case h5::DType::Float32:
-      return pack_signs(in, rows.begin, rows.size(), static_cast<const float*>(values), stride, out, out_first, bad);
+      return pack_signs(in, as<float>(from), to, bad);
     case h5::DType::Float64:
-      return pack_signs(in, rows.begin, rows.size(), static_cast<const double*>(values), stride, out, out_first, bad);
+      return pack_signs(in, as<double>(from), to, bad);
     default:
       throw InternalError("convert_binary_rows: element type");
   }
 }
 
-void convert_real_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, RealMatrix& out,
-                       std::int64_t out_first, std::optional<Failure>& bad) {
+void convert_real_rows(const InputMatrix& in, const ValueRows<void>& from, RowsInto<RealMatrix> to,
+                       std::optional<Failure>& bad) {
   switch (in.dtype) {
     case h5::DType::Float32:
-      return convert_reals(in, rows.begin, rows.size(), static_cast<const float*>(values), stride, out, out_first, bad);
+      return convert_reals(in, as<float>(from), to, bad);
     case h5::DType::Float64:
-      return convert_reals(in, rows.begin, rows.size(), static_cast<const double*>(values), stride, out, out_first,
-                           bad);
+      return convert_reals(in, as<double>(from), to, bad);
     case h5::DType::Int8:
-      return convert_reals(in, rows.begin, rows.size(), static_cast<const std::int8_t*>(values), stride, out, out_first,
-                           bad);
+      return convert_reals(in, as<std::int8_t>(from), to, bad);
     default:
       throw InternalError("convert_real_rows: element type");
   }
@@ -303,12 +309,12 @@ LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, Ro
     float* dst = slab.size() ? out.rows.row(slab.begin - rows.begin) : nullptr;
     if (!float64) {
       file.read_rows<float>(in.ref.dataset, slab, in.cols, dst, out.rows.stride());
-      convert_reals(in, slab.begin, slab.size(), dst, out.rows.stride(), out.rows, slab.begin - rows.begin, bad);
+      convert_reals<float>(in, {slab, dst, out.rows.stride()}, {out.rows, slab.begin - rows.begin}, bad);
       return;
     }
     wide.assign(static_cast<std::size_t>(slab.size() * in.cols), 0.0);
     file.read_rows<double>(in.ref.dataset, slab, in.cols, wide.empty() ? nullptr : wide.data(), in.cols);
-    convert_reals(in, slab.begin, slab.size(), wide.data(), in.cols, out.rows, slab.begin - rows.begin, bad);
+    convert_reals<double>(in, {slab, wide.data(), in.cols}, {out.rows, slab.begin - rows.begin}, bad);
   });
   file.close();
   agree_on(comm, bad);

@@ -1,3 +1,6 @@
+// Folder io/: files: HDF5, the inputs and their checks, atomic output files, the pair file format,
+// generated instances.
+//
 // Reading the user's matrices: checks first, agreed by every rank, then row blocks.
 //
 // Every check names the file, the dataset and the problem, and is agreed collectively
@@ -9,10 +12,9 @@
 
 #include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
-#include "io/hdf5.hpp"
-#include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "io/hdf5.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 
@@ -32,17 +34,31 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
 /// are +-1 data: binary mode only).
 void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode);
 
+/// Rows of an input's values as they sit in memory: rows `rows` of the input (its element
+/// type; bytes for packed bits) at `values`, `stride` elements apart.
+template <class V>
+struct ValueRows {
+  RowRange rows;
+  const V* values;
+  std::int64_t stride = 0;
+};
+
+/// Where converted rows go: `matrix`'s rows from `first` on.
+template <class Matrix>
+struct RowsInto {
+  Matrix& matrix;
+  std::int64_t first = 0;
+};
+
+/// Rows converted from values in memory with the checks reading makes. The first value that
+/// fails (not +-1 in binary mode; not finite or past float32 in real mode) goes to `bad`.
+void convert_binary_rows(const InputMatrix& in, const ValueRows<void>& from, RowsInto<BitMatrix> to,
+                         std::optional<Failure>& bad);
+void convert_real_rows(const InputMatrix& in, const ValueRows<void>& from, RowsInto<RealMatrix> to,
+                       std::optional<Failure>& bad);
+
 /// Collective. Reads `rows` of `input` (every rank its own range), checks every value
 /// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
-/// Rows converted from values in memory with the checks reading makes: `values` holds
-/// rows [rows.begin, rows.end) of `in` (in.dtype elements, `stride` elements apart; bytes
-/// for packed bits), written to out's rows from `out_first`. The first value that fails
-/// (not +-1 in binary mode; not finite or past float32 in real mode) goes to `bad`.
-void convert_binary_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, BitMatrix& out,
-                         std::int64_t out_first, std::optional<Failure>& bad);
-void convert_real_rows(const InputMatrix& in, RowRange rows, const void* values, std::int64_t stride, RealMatrix& out,
-                       std::int64_t out_first, std::optional<Failure>& bad);
-
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
 LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
 

@@ -23,11 +23,14 @@ constexpr int kARows = 4;
 // Kernel bodies, written once and inlined into one wrapper per instruction set below, where
 // the compiler vectorises them for that set.
 
+// A register tile: four rows of A checked against one row of B at a time.
+template <class T>
+using FourRows = const T* const[kARows];
+
 // popcount(a_r XOR b) for 4 rows a_r against one row b.
-[[gnu::always_inline]] inline void xor_popcount_4x1_body(const u64* __restrict a0, const u64* __restrict a1,
-                                                         const u64* __restrict a2, const u64* __restrict a3,
-                                                         const u64* __restrict b, std::int64_t words,
+[[gnu::always_inline]] inline void xor_popcount_4x1_body(FourRows<u64>& a, const u64* __restrict b, std::int64_t words,
                                                          std::int64_t* out) {
+  const u64* __restrict a0 = a[0], * __restrict a1 = a[1], * __restrict a2 = a[2], * __restrict a3 = a[3];
   u64 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (std::int64_t w = 0; w < words; ++w) {
     const u64 bw = b[w];
@@ -50,7 +53,7 @@ constexpr int kARows = 4;
 }
 
 // 8 fixed lanes in float64: lane l sums the products at k = l mod 8 in increasing k, and
-// the lanes are combined in one fixed order, whatever the vector width (see verify.hpp).
+// the lanes are combined in one fixed order, whatever the vector width (see kernels/exact.hpp).
 // Two spellings of the same arithmetic: scalar lane arrays (what GCC vectorises well up to
 // AVX2) and GCC vector types (what it needs for AVX-512). Tests check they agree bit for bit.
 [[gnu::always_inline]] inline double dot_lanes(const float* __restrict a, const float* __restrict b,
@@ -61,12 +64,12 @@ constexpr int kARows = 4;
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-[[gnu::always_inline]] inline void dot_lanes_4x1(const float* a0, const float* a1, const float* a2, const float* a3,
-                                                 const float* b, std::int64_t n_padded, double* out) {
-  out[0] = dot_lanes(a0, b, n_padded);
-  out[1] = dot_lanes(a1, b, n_padded);
-  out[2] = dot_lanes(a2, b, n_padded);
-  out[3] = dot_lanes(a3, b, n_padded);
+[[gnu::always_inline]] inline void dot_lanes_4x1(FourRows<float>& a, const float* b, std::int64_t n_padded,
+                                                 double* out) {
+  out[0] = dot_lanes(a[0], b, n_padded);
+  out[1] = dot_lanes(a[1], b, n_padded);
+  out[2] = dot_lanes(a[2], b, n_padded);
+  out[3] = dot_lanes(a[3], b, n_padded);
 }
 
 // The vector spelling passes 64-byte vectors between always-inlined functions only: no
@@ -93,9 +96,9 @@ using D8 = double __attribute__((vector_size(64)));
 }
 
 // Four A rows against one B row: each B value is converted once and used four times.
-[[gnu::always_inline]] inline void dot_vector_4x1(const float* __restrict a0, const float* __restrict a1,
-                                                  const float* __restrict a2, const float* __restrict a3,
-                                                  const float* __restrict b, std::int64_t n_padded, double* out) {
+[[gnu::always_inline]] inline void dot_vector_4x1(FourRows<float>& a, const float* __restrict b, std::int64_t n_padded,
+                                                  double* out) {
+  const float* __restrict a0 = a[0], * __restrict a1 = a[1], * __restrict a2 = a[2], * __restrict a3 = a[3];
   D8 l0 = {}, l1 = {}, l2 = {}, l3 = {};
   for (std::int64_t k = 0; k < n_padded; k += 8) {
     const D8 bv = load8(b + k);
@@ -110,9 +113,8 @@ using D8 = double __attribute__((vector_size(64)));
   out[3] = combine(l3);
 }
 
-using KernelDot4x1 = void (*)(const float*, const float*, const float*, const float*, const float*, std::int64_t,
-                              double*);
-using Kernel4x1 = void (*)(const u64*, const u64*, const u64*, const u64*, const u64*, std::int64_t, std::int64_t*);
+using KernelDot4x1 = void (*)(FourRows<float>&, const float*, std::int64_t, double*);
+using Kernel4x1 = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t*);
 using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
 using KernelDot = double (*)(const float*, const float*, std::int64_t);
 
@@ -124,21 +126,19 @@ struct Kernels {
   KernelDot4x1 dot_4x1;
 };
 
-#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                   \
-  TARGET void NAME##_4x1(const u64* a0, const u64* a1, const u64* a2, const u64* a3, const u64* b, std::int64_t words, \
-                         std::int64_t* out) {                                                                          \
-    xor_popcount_4x1_body(a0, a1, a2, a3, b, words, out);                                                              \
-  }                                                                                                                    \
-  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                                     \
-    return xor_popcount_1x1_body(a, b, words);                                                                         \
-  }                                                                                                                    \
-  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                                           \
-    return DOT(a, b, n);                                                                                               \
-  }                                                                                                                    \
-  TARGET void NAME##_dot_4x1(const float* a0, const float* a1, const float* a2, const float* a3, const float* b,       \
-                             std::int64_t n, double* out) {                                                            \
-    DOT_4X1(a0, a1, a2, a3, b, n, out);                                                                                \
-  }                                                                                                                    \
+#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                              \
+  TARGET void NAME##_4x1(FourRows<u64>& a, const u64* b, std::int64_t words, std::int64_t* out) { \
+    xor_popcount_4x1_body(a, b, words, out);                                                      \
+  }                                                                                               \
+  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                \
+    return xor_popcount_1x1_body(a, b, words);                                                    \
+  }                                                                                               \
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                      \
+    return DOT(a, b, n);                                                                          \
+  }                                                                                               \
+  TARGET void NAME##_dot_4x1(FourRows<float>& a, const float* b, std::int64_t n, double* out) {   \
+    DOT_4X1(a, b, n, out);                                                                        \
+  }                                                                                               \
   constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot, NAME##_dot_4x1};
 
 HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))), dot_vector,
@@ -211,9 +211,10 @@ bool wanted(PairFilter filter, std::int64_t i, std::int64_t j) {
 
 }  // namespace
 
-void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
-                 std::optional<RowRange> b_rows) {
+void heavy_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                 std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+  const BitMatrix &a = at_a.rows, &b = at_b.rows;
+  const std::int64_t a_first = at_a.first, b_first = at_b.first;
   const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t words = words_used(a), d = a.cols();
@@ -231,10 +232,11 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
-      const u64 *a0 = a.row(r), *a1 = a.row(r + 1), *a2 = a.row(r + 2), *a3 = a.row(r + 3);
+      const u64* const tile[kARows] = {a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3)};
+      const u64* const tile_rest[kARows] = {tile[0] + prefix, tile[1] + prefix, tile[2] + prefix, tile[3] + prefix};
       std::int64_t differing[kARows], rest[kARows];
       for (std::int64_t s = s0; s < s1; ++s) {
-        active->xor_popcount_4x1(a0, a1, a2, a3, b.row(s), prefix, differing);
+        active->xor_popcount_4x1(tile, b.row(s), prefix, differing);
         if (prefix < words) {
           bool any = false;
           for (int q = 0; q < kARows; ++q) {
@@ -242,8 +244,7 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
             any |= (threshold.abs ? std::fabs(partial) : partial) + left >= threshold.theta;
           }
           if (!any) continue;  // none of the four can pass
-          active->xor_popcount_4x1(a0 + prefix, a1 + prefix, a2 + prefix, a3 + prefix, b.row(s) + prefix,
-                                   words - prefix, rest);
+          active->xor_popcount_4x1(tile_rest, b.row(s) + prefix, words - prefix, rest);
           for (int q = 0; q < kARows; ++q) differing[q] += rest[q];
         }
         for (int q = 0; q < kARows; ++q) emit(r + q, s, differing[q]);
@@ -255,15 +256,16 @@ void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, s
   }
 }
 
-void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
-                 std::optional<RowRange> b_rows) {
+void heavy_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                 std::vector<Pair>& out, std::optional<RowRange> b_rows) {
+  const RealMatrix &a = at_a.rows, &b = at_b.rows;
+  const std::int64_t a_first = at_a.first, b_first = at_b.first;
   const RowRange visit = b_rows.value_or(RowRange{0, b.rows()});
   HIPI_ASSERT(a.cols() == b.cols());
   // Blocks of at least 32 x 32 rows through the GEMM filter (small ones, such as a
   // sketch's candidate groups, cost more in set-up than they save).
   if (real_kernel_choice == RealKernel::GemmFilter && a.rows() >= kGemmMinRows && visit.size() >= kGemmMinRows &&
-      gemm_filter_pairs(a, a_first, b, b_first, threshold, filter, out, visit))
+      gemm_filter_pairs(at_a, at_b, threshold, filter, out, visit))
     return;
   const std::int64_t n = floats_used(a);
   auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
@@ -277,9 +279,10 @@ void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b,
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      const float* const tile[kARows] = {a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3)};
       double ip[kARows];
       for (std::int64_t s = s0; s < s1; ++s) {
-        active->dot_4x1(a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3), b.row(s), n, ip);
+        active->dot_4x1(tile, b.row(s), n, ip);
         for (int q = 0; q < kARows; ++q) emit(r + q, s, ip[q]);
       }
     }

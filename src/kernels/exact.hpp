@@ -1,3 +1,6 @@
+// Folder kernels/: the exact kernels every answer is decided by (XOR+popcount, the float64
+// reference) and the float32 GEMM filter in front of them.
+//
 // Exact verification kernels: every pair between two row blocks, keeping the heavy ones.
 //
 // Brute force runs these on whole blocks; the sketch solver runs them on candidate groups.
@@ -28,15 +31,13 @@ enum class PairFilter {
   Upper,  // only global i < j: the diagonal block of a self-join
 };
 
-/// Appends to `out` every heavy pair (a_first + r, b_first + s) between rows r of `a` and
+/// Appends to `out` every heavy pair (a.first + r, b.first + s) between rows r of `a` and
 /// rows s of `b` (only rows s in `b_rows`, if given). `a` and `b` must have the same
 /// number of columns.
-void heavy_pairs(const BitMatrix& a, std::int64_t a_first, const BitMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
-                 std::optional<RowRange> b_rows = std::nullopt);
-void heavy_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                 const Threshold& threshold, PairFilter filter, std::vector<Pair>& out,
-                 std::optional<RowRange> b_rows = std::nullopt);
+void heavy_pairs(RowsAt<BitMatrix> a, RowsAt<BitMatrix> b, const Threshold& threshold, PairFilter filter,
+                 std::vector<Pair>& out, std::optional<RowRange> b_rows = std::nullopt);
+void heavy_pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+                 std::vector<Pair>& out, std::optional<RowRange> b_rows = std::nullopt);
 
 /// Binary heavy_pairs at high thresholds checks each pair after a prefix of its words and
 /// skips the rest when the pair can no longer reach the threshold (early abandon): the same

@@ -78,18 +78,20 @@ bool gemm_filter_safe(const RealMatrix& m, RowRange rows) {
   return safe_row_norms(m, rows.begin, rows.size()).has_value();
 }
 
-void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const RealMatrix& b, std::int64_t b0,
-                std::int64_t n, float* c) {
+void sgemm_rows(const RealMatrix& a, RowRange a_rows, const RealMatrix& b, RowRange b_rows, float* c) {
   HIPI_ASSERT(a.cols() == b.cols() && a.stride() == b.stride() && a.stride() <= INT32_MAX);
-  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(a.cols()),
+  const std::int64_t a0 = a_rows.begin, b0 = b_rows.begin;
+  const int im = static_cast<int>(a_rows.size()), in = static_cast<int>(b_rows.size()), ik = static_cast<int>(a.cols()),
             ld = static_cast<int>(a.stride());
   const float one = 1, zero = 0;
   // Row-major rows are column-major columns: C (m x n, column-major) = A_rows^T' B_rows.
   sgemm_("T", "N", &im, &in, &ik, &one, a.row(a0), &ld, b.row(b0), &ld, &zero, c, &im);
 }
 
-bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                       const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, RowRange b_rows) {
+bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                       std::vector<Pair>& out, RowRange b_rows) {
+  const RealMatrix &a = at_a.rows, &b = at_b.rows;
+  const std::int64_t a_first = at_a.first, b_first = at_b.first;
   const std::int64_t d = a.cols();
   if (d >= kMaxD) return false;
   const std::optional<std::vector<double>> safe_a = safe_row_norms(a, 0, a.rows());
@@ -108,7 +110,7 @@ bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatr
       const std::int64_t n = std::min(kTileB, b_rows.end - s0);
       // The diagonal block of a self-join wants i < j only: skip tiles wholly below it.
       if (filter == PairFilter::Upper && a_first + r0 >= b_first + s0 + n - 1) continue;
-      sgemm_rows(a, r0, m, b, s0, n, c.data());
+      sgemm_rows(a, {r0, r0 + m}, b, {s0, s0 + n}, c.data());
       for (std::int64_t q = 0; q < n; ++q) {
         const std::int64_t s = s0 + q, j = b_first + s;
         const double nb = norm_b[s - b_rows.begin];

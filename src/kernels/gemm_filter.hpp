@@ -1,5 +1,5 @@
 // The GEMM filter for real data (DESIGN.md section 8): float32 GEMM selects the pairs that
-// could pass, the float64 reference kernel (verify.hpp) decides, so the output is the
+// could pass, the float64 reference kernel (kernels/exact.hpp) decides, so the output is the
 // reference's, bit for bit, at close to SGEMM speed.
 //
 // The bound. C32 = fl(A B^T) from the system BLAS's SGEMM. For rows a, b of d float32
@@ -41,14 +41,14 @@ double gemm_filter_absolute_bound(std::int64_t d);
 /// Whether every row of `m` in `rows` is safe for the filter (see above).
 bool gemm_filter_safe(const RealMatrix& m, RowRange rows);
 
-/// heavy_pairs (verify.hpp) for real blocks through the filter: the same pairs with the same
+/// heavy_pairs (kernels/exact.hpp) for real blocks through the filter: the same pairs with the same
 /// inner products. Returns false, having done nothing, when the blocks are not safe.
-bool gemm_filter_pairs(const RealMatrix& a, std::int64_t a_first, const RealMatrix& b, std::int64_t b_first,
-                       const Threshold& threshold, PairFilter filter, std::vector<Pair>& out, RowRange b_rows);
+bool gemm_filter_pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+                       std::vector<Pair>& out, RowRange b_rows);
 
-/// C = A B^T for rows [a0, a0 + m) of `a` and [b0, b0 + n) of `b`, column-major m x n with
-/// leading dimension m, by the system BLAS's SGEMM (what the filter computes; for tests).
-void sgemm_rows(const RealMatrix& a, std::int64_t a0, std::int64_t m, const RealMatrix& b, std::int64_t b0,
-                std::int64_t n, float* c);
+/// C = A B^T for rows `a_rows` of `a` (m of them) and `b_rows` of `b` (n), column-major
+/// m x n with leading dimension m, by the system BLAS's SGEMM (what the filter computes;
+/// for tests).
+void sgemm_rows(const RealMatrix& a, RowRange a_rows, const RealMatrix& b, RowRange b_rows, float* c);
 
 }  // namespace hipi

@@ -1,3 +1,5 @@
+// Folder library/: libhipi.so, the installed API of include/hipi/hipi.hpp over the solve core.
+//
 // The library's entry point (hipi.hpp): the caller's row blocks in, the sorted answer out,
 // through the same core as `hipi solve` (solve_answer.hpp).
 #include <fmt/format.h>
@@ -9,8 +11,8 @@
 #include "hipi/hipi.hpp"
 #include "io/input.hpp"
 #include "parallel/log.hpp"
-#include "solve/solve_answer.hpp"
 #include "parallel/row_exchange.hpp"
+#include "solve/solve_answer.hpp"
 
 namespace hipi {
 
@@ -86,9 +88,9 @@ LocalRows<Matrix> rows_from(const Comm& comm, const RowBlock& block, const Input
   const std::int64_t stride = block.row_stride ? block.row_stride : row_elements(block);
   if (own.size() > 0) {
     if constexpr (std::is_same_v<Matrix, BitMatrix>)
-      convert_binary_rows(in, own, block.data, stride, mine.rows, 0, bad);
+      convert_binary_rows(in, {own, block.data, stride}, {mine.rows, 0}, bad);
     else
-      convert_real_rows(in, own, block.data, stride, mine.rows, 0, bad);
+      convert_real_rows(in, {own, block.data, stride}, {mine.rows, 0}, bad);
   }
   agree_on(comm, bad);
   std::optional<LocalRows<Matrix>> moved = relayout_rows(comm, mine, range);

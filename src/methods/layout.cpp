@@ -7,9 +7,9 @@
 #include "core/bit_matrix.hpp"
 #include "hipi/error.hpp"
 #include "methods/hash/multi_index.hpp"
-#include "parallel/scalapack.hpp"
-#include "methods/sketch/sketches.hpp"
 #include "methods/sketch/grid.hpp"
+#include "methods/sketch/sketches.hpp"
+#include "parallel/scalapack.hpp"
 
 namespace hipi {
 
@@ -60,7 +60,7 @@ double largest_local(std::int64_t m, std::int64_t n, std::int64_t mb, std::int64
   return double(block_cyclic_count(m, mb, 0, grid.rows)) * double(block_cyclic_count(n, nb, 0, grid.cols));
 }
 
-// The buffers of the linear sketch's product (sketch_products.cpp), and its grid and inner block.
+// The buffers of the linear sketch's product (products.cpp), and its grid and inner block.
 void sketch_buffers(const LayoutQuery& q, Layout& out) {
   const SketchOptions& o = q.sketch;
   const int P = q.ranks;

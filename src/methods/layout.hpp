@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "parallel/blacs_grid.hpp"
 #include "core/matrix_blocks.hpp"
-#include "hipi/method.hpp"
 #include "core/problem.hpp"
+#include "hipi/method.hpp"
 #include "methods/sketch/solver.hpp"
+#include "parallel/blacs_grid.hpp"
 
 namespace hipi {
 
@@ -65,7 +65,7 @@ struct Layout {
 };
 
 /// The layout of `query`. The sketch keeps the whole inner dimension in one block (p?gemm
-/// runs near SGEMM peak that way, sketch_solver.hpp) on the grid that broadcasts the least
+/// runs near SGEMM peak that way, sketch/solver.hpp) on the grid that broadcasts the least
 /// unless S_A and S_B^T, on one process column and one process row, would then take more
 /// than a quarter of the budget: another grid, or the inner dimension cut in blocks so that
 /// both spread over the whole grid (layout.cpp).

@@ -27,7 +27,7 @@ struct MachineProfile {
   double gemm_f32_flops = 0;  // p?gemm on the job's grid, flop/s per rank
   double gemm_f64_flops = 0;
   double binary_pairs = 0;        // exact kernel, pairs/s per rank, at the problem's d
-  double real_pairs = 0;          // the float64 reference kernel (verify.hpp), on small blocks
+  double real_pairs = 0;          // the float64 reference kernel (kernels/exact.hpp), on small blocks
   double real_bulk_pairs = 0;     // real blocks of 1024 x 1024 rows (the GEMM filter); 0: as real_pairs
   double sketch_coords = 0;       // sketch build, row-coordinates/s per rank
   double exchange_bytes = 0;      // all-to-all, bytes/s per rank
@@ -47,7 +47,7 @@ struct ProblemShape {
   const std::vector<double>* background = nullptr;     // sampled inner products, for empirical recall
   double delta = 1e-3;                                 // allowed miss probability per heavy pair
   const std::vector<SignNoise>* sign_noise = nullptr;  // binary data: sign-sketch noise per group sizes
-  // Fractions of the rows of A and B with at least one heavy partner (probed, stats.hpp):
+  // Fractions of the rows of A and B with at least one heavy partner (probed, recall/background.hpp):
   // a sketch plan completes those rows against the other side (completion.hpp).
   double partnered_a = 0, partnered_b = 0;
   double heavy_pairs = 0;  // expected heavy pairs in the answer (probed partners per row times rows)

@@ -1,7 +1,10 @@
+// Folder methods/: the interface every method implements (this file), the pricing types, the rows
+// and buffers of each method, the registry; one folder per method.
+//
 // One interface for every solve method (brute force, sketches, multi-index hashing, ...):
 // a cost model the planner prices from measured rates and sampled statistics, and a run
-// step on the distributed row blocks. Each method is one file under src/methods/ and one
-// line in src/methods/registry.cpp; solver.cpp reads, plans and writes for all of them.
+// step on the distributed row blocks. Each method is one folder under src/methods/ and one
+// line in src/methods/registry.cpp; solve/ reads, plans and writes for all of them.
 #pragma once
 
 #include <cstdint>
@@ -12,15 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "core/bit_matrix.hpp"
 #include "answer/checkpoint.hpp"
+#include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
-#include "runtime/memory.hpp"
 #include "hipi/method.hpp"
-#include "parallel/mpi.hpp"
 #include "methods/pricing.hpp"
-#include "runtime/stage_times.hpp"
 #include "methods/solve_options.hpp"
+#include "parallel/mpi.hpp"
+#include "runtime/memory.hpp"
+#include "runtime/stage_times.hpp"
 
 namespace hipi {
 

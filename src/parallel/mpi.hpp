@@ -1,3 +1,6 @@
+// Folder parallel/: communication: the MPI wrappers and agreement, rank-0 logging, the ring, rows
+// fetched by index, the BLACS grid and ScaLAPACK.
+//
 // MPI for hipi: Boost.MPI's communicator, plus the few things Boost.MPI does not give.
 //
 // Boost.MPI is the wrapper over the MPI C API; this header adds collective agreement on

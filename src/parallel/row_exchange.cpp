@@ -9,11 +9,12 @@
 
 namespace hipi {
 
-RowOwners::RowOwners(const Comm& comm, RowRange mine) { boost::mpi::all_gather(comm, mine, ranges_); }
+RowOwners::RowOwners(const Comm& comm, RowRange mine) {
+  boost::mpi::all_gather(comm, mine, ranges_);
+}
 
 int RowOwners::owner(std::int64_t row) const {
-  const auto at =
-      std::partition_point(ranges_.begin(), ranges_.end(), [&](const RowRange& r) { return r.end <= row; });
+  const auto at = std::partition_point(ranges_.begin(), ranges_.end(), [&](const RowRange& r) { return r.end <= row; });
   HIPI_ASSERT(at != ranges_.end() && at->contains(row));
   return static_cast<int>(at - ranges_.begin());
 }
@@ -52,8 +53,10 @@ std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows
   return LocalRows<Matrix>{range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
 }
 
-template BitMatrix fetch_rows(const Comm&, const LocalRows<BitMatrix>&, const RowOwners&, const std::vector<std::int64_t>&);
-template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const RowOwners&, const std::vector<std::int64_t>&);
+template BitMatrix fetch_rows(const Comm&, const LocalRows<BitMatrix>&, const RowOwners&,
+                              const std::vector<std::int64_t>&);
+template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const RowOwners&,
+                               const std::vector<std::int64_t>&);
 template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
 template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
 

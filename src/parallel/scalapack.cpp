@@ -68,23 +68,23 @@ Descriptor describe(const BlacsGrid& grid, std::int64_t m, std::int64_t n, std::
 }
 
 template <class T>
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const Descriptor& da, const T* b,
-             std::int64_t b_col, const Descriptor& db, T* c, const Descriptor& dc) {
-  const int im = to_int(m, "m"), in = to_int(n, "n"), ik = to_int(k, "k"), one = 1, jb = to_int(b_col + 1, "column");
+void gemm_nn(GemmSize size, Distributed<const T> a, Distributed<const T> b, std::int64_t b_col, Distributed<T> c) {
+  const int im = to_int(size.m, "m"), in = to_int(size.n, "n"), ik = to_int(size.k, "k"), one = 1,
+            jb = to_int(b_col + 1, "column");
   const T alpha = 1, beta = 0;
   const char no = 'N';
   if constexpr (std::is_same_v<T, float>)
-    psgemm_(&no, &no, &im, &in, &ik, &alpha, a, &one, &one, da.desc.data(), b, &one, &jb, db.desc.data(), &beta, c,
-            &one, &one, dc.desc.data());
+    psgemm_(&no, &no, &im, &in, &ik, &alpha, a.local, &one, &one, a.desc.desc.data(), b.local, &one, &jb,
+            b.desc.desc.data(), &beta, c.local, &one, &one, c.desc.desc.data());
   else
-    pdgemm_(&no, &no, &im, &in, &ik, &alpha, a, &one, &one, da.desc.data(), b, &one, &jb, db.desc.data(), &beta, c,
-            &one, &one, dc.desc.data());
+    pdgemm_(&no, &no, &im, &in, &ik, &alpha, a.local, &one, &one, a.desc.desc.data(), b.local, &one, &jb,
+            b.desc.desc.data(), &beta, c.local, &one, &one, c.desc.desc.data());
 }
 
-template void gemm_nn<float>(std::int64_t, std::int64_t, std::int64_t, const float*, const Descriptor&, const float*,
-                             std::int64_t, const Descriptor&, float*, const Descriptor&);
-template void gemm_nn<double>(std::int64_t, std::int64_t, std::int64_t, const double*, const Descriptor&, const double*,
-                              std::int64_t, const Descriptor&, double*, const Descriptor&);
+template void gemm_nn<float>(GemmSize, Distributed<const float>, Distributed<const float>, std::int64_t,
+                             Distributed<float>);
+template void gemm_nn<double>(GemmSize, Distributed<const double>, Distributed<const double>, std::int64_t,
+                              Distributed<double>);
 
 std::string blas_kernels() {
   // Looked up at run time: libblas.so.3 is whichever BLAS Debian's alternatives select.

@@ -37,11 +37,23 @@ struct Descriptor {
 /// is checked and a failure thrown as ScalapackError).
 Descriptor describe(const BlacsGrid& grid, std::int64_t m, std::int64_t n, std::int64_t mb, std::int64_t nb);
 
-/// C[:, :] = A[ia.., :] * B[:, jb..] for the k-long inner dimension, no transposes
-/// (P?GEMM "N","N"; DESIGN.md section 4: N,T runs 2.4x slower). Indices 0-based.
+/// A distributed matrix as this rank holds it: its local part and the descriptor that
+/// places it in the whole.
 template <class T>
-void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const T* a, const Descriptor& da, const T* b,
-             std::int64_t b_col, const Descriptor& db, T* c, const Descriptor& dc);
+struct Distributed {
+  T* local;
+  const Descriptor& desc;
+};
+
+/// The sizes of C (m x n) = A (m x k) * B (k x n).
+struct GemmSize {
+  std::int64_t m = 0, n = 0, k = 0;
+};
+
+/// C (m x n) = A[:, :k] * B[:k, b_col : b_col + n], no transposes (P?GEMM "N","N";
+/// DESIGN.md section 4: N,T runs 2.4x slower). Indices 0-based.
+template <class T>
+void gemm_nn(GemmSize size, Distributed<const T> a, Distributed<const T> b, std::int64_t b_col, Distributed<T> c);
 
 /// The BLAS kernels ScaLAPACK's GEMM runs on: "OpenBLAS <core>" (e.g. "OpenBLAS SkylakeX",
 /// the core OpenBLAS chose for this CPU or was told by OPENBLAS_CORETYPE), or "unknown"

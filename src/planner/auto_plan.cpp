@@ -26,16 +26,14 @@ template <class Matrix>
 DataSample sample_data(const MethodInput<Matrix>& in) {
   const SolveOptions& options = in.options;
   const bool binary = options.problem.mode == Mode::Binary;
+  const SampleSource<Matrix> source{in.comm, in.a,           in.n_a,       in.b_or_a(),
+                                    in.n_b,  in.self_join(), in.threshold, options.seed};
   DataSample s;
   s.background = in.times.time("sample", [&] {
-    return estimate_background(in.comm, in.a, in.n_a, in.b_or_a(), in.n_b, in.self_join(), in.threshold,
-                               options.sketch.sample_rows, options.seed,
+    return estimate_background(source, options.sketch.sample_rows,
                                binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
   });
-  s.probe = in.times.time("sample", [&] {
-    return probe_neighbourhoods(in.comm, in.a, in.n_a, in.b_or_a(), in.n_b, in.self_join(), in.threshold,
-                                options.seed);
-  });
+  s.probe = in.times.time("sample", [&] { return probe_neighbourhoods(source); });
   return s;
 }
 

@@ -12,13 +12,13 @@
 #include <limits>
 #include <sstream>
 
-#include "parallel/log.hpp"
-#include "io/atomic_file.hpp"
 #include "core/random.hpp"
-#include "parallel/scalapack.hpp"
-#include "methods/sketch/sketches.hpp"
-#include "methods/sketch/grid.hpp"
+#include "io/atomic_file.hpp"
 #include "kernels/exact.hpp"
+#include "methods/sketch/grid.hpp"
+#include "methods/sketch/sketches.hpp"
+#include "parallel/log.hpp"
+#include "parallel/scalapack.hpp"
 
 namespace hipi {
 
@@ -51,8 +51,9 @@ double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
                    dc = describe(grid, n, n, nb, nb);
   std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)),
       b(std::max<std::int64_t>(1, db.local_size()), T(1)), c(std::max<std::int64_t>(1, dc.local_size()));
-  const double seconds =
-      time_per_call(comm, 0.15, [&] { gemm_nn(n, n, k, a.data(), da, b.data(), 0, db, c.data(), dc); });
+  const double seconds = time_per_call(comm, 0.15, [&] {
+    gemm_nn<T>({n, n, k}, {a.data(), da}, {b.data(), db}, 0, {c.data(), dc});
+  });
   return 2.0 * n * n * k / seconds / comm.size();
 }
 
@@ -63,7 +64,7 @@ double pairs_rate(const Comm& comm, std::int64_t d, std::int64_t rows) {
   const Threshold never{std::numeric_limits<double>::infinity(), false};
   const double seconds = time_per_call(comm, 0.1, [&] {
     out.clear();
-    heavy_pairs(a, 0, b, 0, never, PairFilter::All, out);
+    heavy_pairs({a, 0}, {b, 0}, never, PairFilter::All, out);
   });
   return double(rows) * double(rows) / seconds;
 }
@@ -74,8 +75,9 @@ double sketch_rate(const Comm& comm, std::int64_t d) {
   const Grouping grouping(rows, 4, 1024, 1, 0, 0);
   const LocalGroups groups(grouping, {0, rows});
   std::vector<float> out(groups.size() * d);
-  const double seconds =
-      time_per_call(comm, 0.05, [&] { build_sketches(m, 0, grouping, groups, out.data(), 1, groups.size()); });
+  const double seconds = time_per_call(comm, 0.05, [&] {
+    build_sketches({m, 0}, grouping, groups, out.data(), {1, groups.size()});
+  });
   return double(rows) * double(d) / seconds;
 }
 

@@ -5,9 +5,9 @@
 
 #include <string>
 
+#include "methods/pricing.hpp"
 #include "parallel/blacs_grid.hpp"
 #include "parallel/mpi.hpp"
-#include "methods/pricing.hpp"
 
 namespace hipi {
 

@@ -1,3 +1,6 @@
+// Folder planner/: auto: the data's sampled statistics, this machine's rates (calibration and its
+// cache), every method priced, the choice.
+//
 // The planner's choice: every registered method (methods/solve_method.hpp) prices its plans
 // for the problem's shape and this machine, and the fastest plan runs (DESIGN.md section 3).
 #pragma once

@@ -1,3 +1,6 @@
+// Folder runtime/: what a long run watches: the memory budget, progress lines and the watchdog,
+// stage times.
+//
 // The memory budget of a rank (--memory-mib): what one rank may hold, checked before the
 // steps that would pass it, so that a job too large for its ranks is refused with the sizes
 // instead of being killed by the kernel's OOM killer partway through.

@@ -27,7 +27,6 @@ nlohmann::ordered_json checkpoint_key(const SolveInputs& inputs, const Threshold
 /// checkpoints (asked for, or one auto may choose), never otherwise.
 template <class Matrix>
 CheckpointConfig checkpoint_config(const Comm& comm, const SolveInputs& inputs, const Threshold& threshold,
-                                   const SolveOptions& options, const LocalRows<Matrix>& a,
-                                   const LocalRows<Matrix>* b);
+                                   const SolveOptions& options, const LocalRows<Matrix>& a, const LocalRows<Matrix>* b);
 
 }  // namespace hipi

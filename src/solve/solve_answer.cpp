@@ -39,8 +39,8 @@ Outcome solve_rows(const Comm& comm, const SolveInputs& inputs, const Threshold&
   // From here on, rows are the distinct rows (all rows when there are no copies).
   const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
   MethodScratch scratch;
-  const MethodInput<Matrix> in{comm,    a_rows, b,          n_a,       n_b, threshold, options, ctx.times,
-                               scratch, ctx.budget, ctx.spill};
+  const MethodInput<Matrix> in{comm,    a_rows,    b,       n_a,        n_b,      threshold,
+                               options, ctx.times, scratch, ctx.budget, ctx.spill};
 
   Checkpointer checkpointer(comm, checkpoint_config(comm, inputs, threshold, options, a_rows, b));
   std::optional<Resumed> resumed = checkpointer.load();
@@ -81,7 +81,8 @@ nlohmann::ordered_json answer_parameters(const Problem& problem, const Outcome& 
 bool spill_answer(const Comm& comm, Solved& solved) {
   std::vector<Pair>& local = solved.outcome.result.local;
   PairSpill& spill = *solved.spill;
-  const bool spills = spill.spilled() || spill.past_limit(local.size()) || !solved.budget.fits(sort_bytes(local.size()));
+  const bool spills =
+      spill.spilled() || spill.past_limit(local.size()) || !solved.budget.fits(sort_bytes(local.size()));
   if (!boost::mpi::all_reduce(comm, spills, std::logical_or<bool>())) return false;
   solved.times.time("spill", [&] { spill.spill(local); });
   const std::int64_t pairs = boost::mpi::all_reduce(comm, spill.pairs(), std::plus<std::int64_t>());

@@ -9,13 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "answer/duplicates.hpp"
-#include "solve/distinct_rows.hpp"
-#include "io/input.hpp"
-#include "runtime/memory.hpp"
-#include "io/pair_file.hpp"
 #include "answer/pair_spill.hpp"
-#include "runtime/stage_times.hpp"
+#include "io/input.hpp"
+#include "io/pair_file.hpp"
 #include "methods/solve_method.hpp"
+#include "runtime/memory.hpp"
+#include "runtime/stage_times.hpp"
+#include "solve/distinct_rows.hpp"
 
 namespace hipi {
 

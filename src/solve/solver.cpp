@@ -100,17 +100,21 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   std::optional<AtomicPath> out_file, report_file;
   out_file.emplace(options.out, shared_temp_suffix(comm));
   agree(comm, [] {});  // every rank is here (a rank that failed on the way ended the job)
-  const OutputAttributes attrs{method_name(outcome.method), method_name(options.method), solved.threshold.theta,
-                               options.seed,                outcome.result.grid,         solved.parameters.dump(),
-                               inputs,                      timings_before_write.dump()};
+  const OutputAttributes attrs{method_name(outcome.method),
+                               method_name(options.method),
+                               solved.threshold.theta,
+                               options.seed,
+                               outcome.result.grid,
+                               solved.parameters.dump(),
+                               inputs,
+                               timings_before_write.dump()};
   const std::int64_t found = write_answer(comm, solved, problem.self_join(), out_file->temp(), attrs);
   const SolveSummary summary{outcome.method, found, gather_stage_times(comm, solved.times), outcome.plan};
 
   if (options.expect_k && found != *options.expect_k && comm.rank() == 0)
     spdlog::warn("solve: --expect-k {} but {} heavy pairs were found{}", *options.expect_k, found,
                  outcome.method == Method::Brute ? " by exact brute force (the count is exact)" : "");
-  const nlohmann::ordered_json report =
-      finish_report(comm, {options, a, b ? &*b : nullptr, solved, summary, inputs});
+  const nlohmann::ordered_json report = finish_report(comm, {options, a, b ? &*b : nullptr, solved, summary, inputs});
   if (!options.report.empty())
     agree(comm, [&] {
       if (comm.rank() == 0) write_text_temp(report_file.emplace(options.report), report.dump(2) + "\n", "report");

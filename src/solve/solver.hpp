@@ -1,3 +1,6 @@
+// Folder solve/: the pipeline of one solve: read and collapse, plan or resume, run the method, sort
+// or spill, write, report.
+//
 // `hipi solve`: from input datasets to the output file, for every method.
 #pragma once
 
@@ -6,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "hipi/method.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "hipi/method.hpp"
 #include "methods/solve_options.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

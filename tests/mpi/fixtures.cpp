@@ -8,8 +8,8 @@
 #include <optional>
 
 #include "answer/sample_sort.hpp"
-#include "io/pair_file.hpp"
 #include "core/random.hpp"
+#include "io/pair_file.hpp"
 
 namespace hipi::test {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "io/hdf5.hpp"
 #include "methods/solve_method.hpp"
+#include "parallel/mpi.hpp"
 #include "solve/solver.hpp"
 
 namespace hipi::test {

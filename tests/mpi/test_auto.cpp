@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "planner/calibrate.hpp"
-#include "io/generate.hpp"
 #include "core/random.hpp"
-#include "solve/solver.hpp"
+#include "io/generate.hpp"
 #include "mpi/fixtures.hpp"
+#include "planner/calibrate.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

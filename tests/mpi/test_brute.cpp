@@ -3,10 +3,10 @@
 // rank count means identical output across rank counts.
 #include <gtest/gtest.h>
 
-#include "methods/brute/brute.hpp"
 #include "io/pair_file.hpp"
-#include "solve/solver.hpp"
+#include "methods/brute/brute.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

@@ -1,15 +1,15 @@
-// Neighbourhood completion (completion.hpp) and the miss estimate (recall.hpp), end to end
+// Neighbourhood completion (completion.hpp) and the miss estimate (miss_estimate.hpp), end to end
 // under MPI, on near-duplicate clusters where the repetitions alone lose pairs: several
 // heavy pairs share a group pair and their random signs cancel.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "methods/sketch/recall/completion.hpp"
 #include "core/random.hpp"
-#include "solve/solver.hpp"
 #include "methods/sketch/recall/background.hpp"
+#include "methods/sketch/recall/completion.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;
@@ -188,14 +188,14 @@ TEST(Completion, ProbeCountsRowsWithHeavyPartners) {
   const Threshold t{128, false};
   const std::vector<std::int8_t> same = clustered_signs(n, d, 3, 4, {}, 0.0, n);  // every row one base row
   const LocalRows<BitMatrix> same_rows = my_rows(world, same, d, tiled);
-  const NeighbourhoodProbe all = probe_neighbourhoods(world, same_rows, n, same_rows, n, true, t, 7);
+  const NeighbourhoodProbe all = probe_neighbourhoods<BitMatrix>({world, same_rows, n, same_rows, n, true, t, 7});
   EXPECT_EQ(all.probed_a, probe_rows(n));
   EXPECT_EQ(all.partnered_a, all.probed_a);
   EXPECT_EQ(all.partners_a, all.probed_a * (n - 1)) << "a self-join leaves the row itself out";
   EXPECT_EQ(all.fraction_a(), 1.0);
   const std::vector<std::int8_t> a = random_signs(n, d, 5), b = random_signs(n, d, 6);
   const LocalRows<BitMatrix> rows_a = my_rows(world, a, d, tiled), rows_b = my_rows(world, b, d, tiled);
-  const NeighbourhoodProbe none = probe_neighbourhoods(world, rows_a, n, rows_b, n, false, t, 7);
+  const NeighbourhoodProbe none = probe_neighbourhoods<BitMatrix>({world, rows_a, n, rows_b, n, false, t, 7});
   EXPECT_EQ(none.probed_b, probe_rows(n));
   EXPECT_EQ(none.fraction_a() + none.fraction_b(), 0.0);
 }

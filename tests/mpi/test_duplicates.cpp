@@ -9,14 +9,14 @@
 #include <fstream>
 #include <map>
 
+#include "answer/copy_expansion.hpp"
 #include "answer/duplicates.hpp"
 #include "io/input.hpp"
+#include "io/pair_file.hpp"
 #include "methods/sketch/sketches.hpp"
-#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
 #include "parallel/row_exchange.hpp"
-#include "io/pair_file.hpp"
-#include "answer/copy_expansion.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

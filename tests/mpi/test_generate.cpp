@@ -4,8 +4,8 @@
 
 #include "io/generate.hpp"
 #include "io/pair_file.hpp"
-#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

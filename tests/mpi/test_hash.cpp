@@ -6,10 +6,10 @@
 #include <boost/mpi/collectives.hpp>
 #include <cmath>
 
-#include "methods/hash/hash_solver.hpp"
 #include "core/matrix_blocks.hpp"
-#include "solve/solver.hpp"
+#include "methods/hash/hash_solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

@@ -8,8 +8,8 @@
 #include <functional>
 
 #include "io/hdf5.hpp"
-#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

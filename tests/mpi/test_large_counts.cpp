@@ -6,14 +6,14 @@
 #include <boost/mpi/collectives.hpp>
 #include <map>
 
-#include "core/bit_matrix.hpp"
-#include "io/hdf5.hpp"
-#include "parallel/mpi.hpp"
 #include "answer/sample_sort.hpp"
-#include "io/pair_file.hpp"
+#include "core/bit_matrix.hpp"
 #include "core/random.hpp"
-#include "parallel/ring.hpp"
+#include "io/hdf5.hpp"
+#include "io/pair_file.hpp"
 #include "mpi/fixtures.hpp"
+#include "parallel/mpi.hpp"
+#include "parallel/ring.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

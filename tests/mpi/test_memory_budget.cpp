@@ -8,10 +8,10 @@
 #include <initializer_list>
 #include <string>
 
+#include "mpi/fixtures.hpp"
 #include "runtime/memory.hpp"
 #include "solve/solve_answer.hpp"
 #include "solve/solver.hpp"
-#include "mpi/fixtures.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

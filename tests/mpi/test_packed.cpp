@@ -6,8 +6,8 @@
 #include "io/generate.hpp"
 #include "io/hdf5.hpp"
 #include "io/input.hpp"
-#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "solve/solver.hpp"
 #include "mpi/fixtures.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

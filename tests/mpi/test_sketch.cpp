@@ -8,11 +8,11 @@
 
 #include "io/generate.hpp"
 #include "io/pair_file.hpp"
-#include "parallel/scalapack.hpp"
-#include "methods/sketch/sign.hpp"
 #include "methods/sketch/grid.hpp"
-#include "solve/solver.hpp"
+#include "methods/sketch/sign.hpp"
 #include "mpi/fixtures.hpp"
+#include "parallel/scalapack.hpp"
+#include "solve/solver.hpp"
 
 using namespace hipi;
 using namespace hipi::test;

@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "parallel/blacs_grid.hpp"
 #include "core/matrix_blocks.hpp"
 #include "methods/sketch/grid.hpp"
+#include "parallel/blacs_grid.hpp"
 
 using namespace hipi;
 

@@ -8,9 +8,9 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/gemm_filter.hpp"
 #include "core/random.hpp"
 #include "kernels/exact.hpp"
+#include "kernels/gemm_filter.hpp"
 
 using namespace hipi;
 
@@ -42,7 +42,7 @@ std::vector<Pair> with(RealKernel kernel, const RealMatrix& a, const RealMatrix&
   const RealKernel before = real_kernel();
   use_real_kernel(kernel);
   std::vector<Pair> out;
-  heavy_pairs(a, 0, b, 0, t, filter, out);
+  heavy_pairs({a, 0}, {b, 0}, t, filter, out);
   use_real_kernel(before);
   sort_pairs(out);
   return out;
@@ -78,7 +78,7 @@ TEST(GemmFilter, BoundHoldsAgainstExactSums) {
     const std::int64_t m = c.a.rows(), n = c.b.rows(), d = c.a.cols();
     ASSERT_TRUE(gemm_filter_safe(c.a, {0, m}) && gemm_filter_safe(c.b, {0, n})) << c.name;
     std::vector<float> c32(m * n);
-    sgemm_rows(c.a, 0, m, c.b, 0, n, c32.data());
+    sgemm_rows(c.a, {0, m}, c.b, {0, n}, c32.data());
     double worst = 0;
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j) {

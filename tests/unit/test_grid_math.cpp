@@ -2,10 +2,10 @@
 // direct enumeration of which process holds which index.
 #include <gtest/gtest.h>
 
-#include "parallel/blacs_grid.hpp"
 #include "hipi/error.hpp"
-#include "parallel/scalapack.hpp"
 #include "methods/sketch/grid.hpp"
+#include "parallel/blacs_grid.hpp"
+#include "parallel/scalapack.hpp"
 
 using namespace hipi;
 

@@ -5,8 +5,8 @@
 #include <set>
 #include <tuple>
 
-#include "methods/hash/multi_index.hpp"
 #include "core/random.hpp"
+#include "methods/hash/multi_index.hpp"
 
 using namespace hipi;
 

@@ -7,13 +7,13 @@
 #include <set>
 #include <tuple>
 
-#include "hipi/error.hpp"
-#include "methods/pricing.hpp"
 #include "core/random.hpp"
-#include "methods/solve_method.hpp"
+#include "hipi/error.hpp"
 #include "kernels/exact.hpp"
 #include "methods/brute/brute_cost.hpp"
+#include "methods/pricing.hpp"
 #include "methods/sketch/sketch_cost.hpp"
+#include "methods/solve_method.hpp"
 #include "planner/choose.hpp"
 
 using namespace hipi;
@@ -164,7 +164,7 @@ TEST(Plan, SimulatedMissAgreesWithTheGaussianModelOnGaussianData) {
   std::vector<double> background(65536);
   for (auto& t : background) t = 32.0 * rng.normal();  // m2 = 1024
   const double sigma = std::sqrt(4 * 1024.0), theta = 300;
-  const double simulated = simulated_miss(background, theta, theta - sigma, 2, 2, 1, 20000, 1);
+  const double simulated = simulated_miss(background, {theta, theta - sigma, 2, 2, 1}, 20000, 1);
   EXPECT_NEAR(simulated, normal_cdf(-sigma / std::sqrt(3 * 1024.0)), 0.015);
 }
 
@@ -181,15 +181,16 @@ TEST(Plan, HeavyTailedBackgroundGetsMoreRepetitions) {
   s.mode = Mode::Real;
   s.m2 = 1024;
   const Plan gaussian = plan_sketch(s, this_kind_of_machine(), 8, 8, 1.0);
-  const double simulated = simulated_miss(heavy, s.theta, gaussian.detect_threshold, 8, 8, 1, 20000, 1);
+  const double simulated = simulated_miss(heavy, {s.theta, gaussian.detect_threshold, 8, 8, 1}, 20000, 1);
   EXPECT_GT(simulated, 1.5 * gaussian.miss_per_rep) << "large terms push entries over and under the threshold";
   s.background = &heavy;
   const PlanChoice with_sample = choose_plan(s, this_kind_of_machine());
   ASSERT_EQ(with_sample.best.method, Method::Sketch);
   EXPECT_TRUE(with_sample.best.empirical);
   EXPECT_LE(with_sample.best.miss, s.delta);
-  const double resimulated = simulated_miss(heavy, s.theta, with_sample.best.detect_threshold, with_sample.best.group_a,
-                                            with_sample.best.group_b, 1, 20000, 1);
+  const double resimulated = simulated_miss(
+      heavy, {s.theta, with_sample.best.detect_threshold, with_sample.best.group_a, with_sample.best.group_b, 1}, 20000,
+      1);
   EXPECT_NEAR(with_sample.best.miss_per_rep, std::max(resimulated, with_sample.best.miss_per_rep), 1e-12)
       << "the chosen plan's miss rate is at least the simulated one";
 }

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "hipi/error.hpp"
 #include "core/problem.hpp"
+#include "hipi/error.hpp"
 
 using namespace hipi;
 

@@ -1,4 +1,4 @@
-// The miss estimate after completion (recall.hpp): pure arithmetic.
+// The miss estimate after completion (miss_estimate.hpp): pure arithmetic.
 #include <gtest/gtest.h>
 
 #include <cmath>

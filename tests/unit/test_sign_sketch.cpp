@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "core/random.hpp"
-#include "methods/sketch/sign.hpp"
 #include "kernels/exact.hpp"
+#include "methods/sketch/sign.hpp"
 
 using namespace hipi;
 

@@ -129,8 +129,8 @@ TEST(Sketch, EqualsTheSignedSumOfTheGroupsRows) {
   RealMatrix real_rows(rows.size(), d);
   for (std::int64_t i = 0; i < rows.size(); ++i)
     std::copy(real.row(rows.begin + i), real.row(rows.begin + i) + real.stride(), real_rows.row(i));
-  build_sketches(bit_rows, rows.begin, grouping, groups, from_bits.data(), d, 1);
-  build_sketches(real_rows, rows.begin, grouping, groups, from_real.data(), 1, G);
+  build_sketches({bit_rows, rows.begin}, grouping, groups, from_bits.data(), {d, 1});
+  build_sketches({real_rows, rows.begin}, grouping, groups, from_real.data(), {1, G});
   const auto self_bits = group_self_terms(bit_rows, rows.begin, groups);
   const auto self_real = group_self_terms(real_rows, rows.begin, groups);
   for (std::int64_t k = 0; k < G; ++k) {
@@ -169,10 +169,10 @@ TEST(Sketch, DegreeTwoFeatureMapsGiveTheSquaredInnerProductExactly) {
     const std::int64_t D = fa.dim(d);
     ASSERT_EQ(D, d * (d + 1) / 2);
     std::vector<double> sa(n * D), sb(n * D), ra(n * D), rb(n * D);
-    build_sketches(bits, 0, grouping, groups, sa.data(), D, 1, fa);
-    build_sketches(bits, 0, grouping, groups, sb.data(), D, 1, fb);
-    build_sketches(real, 0, grouping, groups, ra.data(), D, 1, fa);
-    build_sketches(real, 0, grouping, groups, rb.data(), D, 1, fb);
+    build_sketches({bits, 0}, grouping, groups, sa.data(), {D, 1}, fa);
+    build_sketches({bits, 0}, grouping, groups, sb.data(), {D, 1}, fb);
+    build_sketches({real, 0}, grouping, groups, ra.data(), {D, 1}, fa);
+    build_sketches({real, 0}, grouping, groups, rb.data(), {D, 1}, fb);
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = 0; j < n; ++j) {
         double dot = 0, rdot = 0, ip = 0, rip = 0;

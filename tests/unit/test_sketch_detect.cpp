@@ -1,4 +1,4 @@
-// Detection on panels of C (sketch_detect.hpp), without MPI: every process of a simulated
+// Detection on panels of C (detect.hpp), without MPI: every process of a simulated
 // block-cyclic grid scans its local part, and together they must find exactly the entries
 // a plain scan of the whole panel finds.
 #include <gtest/gtest.h>

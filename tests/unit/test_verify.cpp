@@ -6,8 +6,8 @@
 #include <limits>
 #include <vector>
 
-#include "hipi/error.hpp"
 #include "core/random.hpp"
+#include "hipi/error.hpp"
 #include "kernels/exact.hpp"
 
 using namespace hipi;
@@ -61,7 +61,7 @@ TEST_P(EveryKernel, BinaryMatchesNaiveLoopForAwkwardShapes) {
     for (bool abs : {false, true}) {
       const Threshold t{std::ceil(0.3 * d), abs};
       std::vector<Pair> got;
-      heavy_pairs(a, 100, b, 7, t, PairFilter::All, got);
+      heavy_pairs({a, 100}, {b, 7}, t, PairFilter::All, got);
       sort_pairs(got);
       const auto want = naive_binary(c, t, 100, 7, PairFilter::All);
       ASSERT_FALSE(want.empty()) << "test data must contain heavy pairs, d = " << d;
@@ -96,9 +96,9 @@ TEST_P(EveryKernel, EarlyAbandonFindsExactlyWhatTheFullKernelFinds) {
         const Threshold t{theta, abs};
         std::vector<Pair> with, without;
         use_early_abandon(true);
-        heavy_pairs(a, 0, b, 0, t, PairFilter::All, with);
+        heavy_pairs({a, 0}, {b, 0}, t, PairFilter::All, with);
         use_early_abandon(false);
-        heavy_pairs(a, 0, b, 0, t, PairFilter::All, without);
+        heavy_pairs({a, 0}, {b, 0}, t, PairFilter::All, without);
         use_early_abandon(true);
         sort_pairs(with);
         sort_pairs(without);
@@ -117,7 +117,7 @@ TEST_P(EveryKernel, BinaryUpperFilterKeepsOnlyILessThanJ) {
   const Threshold t{-1000, false};  // every pair passes: checks the filter alone
   for (std::int64_t offset_b : {0, 10, -10}) {
     std::vector<Pair> got;
-    heavy_pairs(m, 50, m, 50 + offset_b, t, PairFilter::Upper, got);
+    heavy_pairs({m, 50}, {m, 50 + offset_b}, t, PairFilter::Upper, got);
     sort_pairs(got);
     EXPECT_EQ(got, naive_binary(c, t, 50, 50 + offset_b, PairFilter::Upper)) << offset_b;
   }
@@ -134,12 +134,12 @@ TEST_P(EveryKernel, RealMatchesFloat64SumAndIsIdenticalAcrossKernelSets) {
       for (std::int64_t k = 0; k < d; ++k) b.row(i)[k] = static_cast<float>(rng.normal());
     const Threshold all{-std::numeric_limits<double>::infinity(), false};
     std::vector<Pair> got;
-    heavy_pairs(a, 0, b, 0, all, PairFilter::All, got);
+    heavy_pairs({a, 0}, {b, 0}, all, PairFilter::All, got);
     ASSERT_EQ(got.size(), static_cast<std::size_t>(na * nb));
     const std::string current = kernel_name();
     use_kernel("generic");
     std::vector<Pair> reference;
-    heavy_pairs(a, 0, b, 0, all, PairFilter::All, reference);
+    heavy_pairs({a, 0}, {b, 0}, all, PairFilter::All, reference);
     use_kernel(current);
     EXPECT_EQ(got, reference) << "kernel " << current << " differs from generic at d = " << d;
     for (const Pair& p : got) {
@@ -154,7 +154,7 @@ TEST_P(EveryKernel, RealMatchesFloat64SumAndIsIdenticalAcrossKernelSets) {
     // Threshold and abs select the same pairs as the naive values do.
     const Threshold t{2.0, true};
     std::vector<Pair> heavy;
-    heavy_pairs(a, 0, b, 0, t, PairFilter::All, heavy);
+    heavy_pairs({a, 0}, {b, 0}, t, PairFilter::All, heavy);
     std::size_t expected = 0;
     for (const Pair& p : got) expected += std::abs(p.ip) >= 2.0;
     EXPECT_EQ(heavy.size(), expected);

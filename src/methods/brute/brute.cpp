@@ -7,8 +7,8 @@
 #include <cmath>
 #include <type_traits>
 
-#include "parallel/ring.hpp"
 #include "kernels/exact.hpp"
+#include "parallel/ring.hpp"
 
 namespace hipi {
 
@@ -31,14 +31,16 @@ constexpr std::int64_t kMaxChunks = 1024;
 
 // Runs the units of one ring step: chunk c of `base` (rows of the visited block), skipping
 // the units a checkpoint holds; `check(b_rows)` appends this chunk's pairs to `found`.
+// `b_rows`: this rank's rows of the side that travels the ring.
 class Units {
  public:
-  Units(const Comm& comm, std::int64_t a_rows, std::int64_t b_rows, std::int64_t d, bool binary, int steps,
-        BruteSchedule& schedule)
-      : schedule_(schedule), a_rows_(std::max<std::int64_t>(1, a_rows)) {
-    const std::int64_t most_a = boost::mpi::all_reduce(comm, a_rows, boost::mpi::maximum<std::int64_t>());
+  template <class Matrix>
+  Units(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t b_rows, int steps, BruteSchedule& schedule)
+      : schedule_(schedule), a_rows_(std::max<std::int64_t>(1, a.range.size())) {
+    const std::int64_t most_a = boost::mpi::all_reduce(comm, a.range.size(), boost::mpi::maximum<std::int64_t>());
     const std::int64_t most_b = boost::mpi::all_reduce(comm, b_rows, boost::mpi::maximum<std::int64_t>());
-    chunks_ = brute_chunks_per_step(most_a, most_b, d, binary, schedule.unit_products);
+    chunks_ =
+        brute_chunks_per_step(most_a, most_b, a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, schedule.unit_products);
     total_ = chunks_ * steps;
     HIPI_ASSERT(schedule.skip_units >= 0 && schedule.skip_units <= total_);
   }
@@ -83,11 +85,10 @@ template <class Matrix>
 std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
                               const Threshold& threshold, BruteSchedule schedule) {
   std::vector<Pair> found = std::move(schedule.resumed_pairs);
-  Units units(comm, a.range.size(), b.range.size(), a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, comm.size(),
-              schedule);
+  Units units(comm, a, b.range.size(), comm.size(), schedule);
   ring_pass(comm, b, comm.size(), [&](const Matrix& block, RowRange range, int s) {
     units.run_step(s, RowRange{0, range.size()}, found, [&](RowRange chunk) {
-      heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::All, found, chunk);
+      heavy_pairs({a.rows, a.range.begin}, {block, range.begin}, threshold, PairFilter::All, found, chunk);
     });
   });
   return found;
@@ -103,13 +104,13 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
   const int P = comm.size(), rank = comm.rank();
   const int steps = P / 2 + 1;
   std::vector<Pair> found = std::move(schedule.resumed_pairs);
-  Units units(comm, a.range.size(), a.range.size(), a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, steps, schedule);
+  Units units(comm, a, a.range.size(), steps, schedule);
   ring_pass(comm, a, steps, [&](const Matrix& block, RowRange range, int s) {
     if (units.step_done(s)) return;
     const RowRange all{0, range.size()};
     if (s == 0) {
       units.run_step(s, all, found, [&](RowRange chunk) {
-        heavy_pairs(a.rows, a.range.begin, block, range.begin, threshold, PairFilter::Upper, found, chunk);
+        heavy_pairs({a.rows, a.range.begin}, {block, range.begin}, threshold, PairFilter::Upper, found, chunk);
       });
       return;
     }
@@ -117,7 +118,7 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
     const auto check = [&](const Matrix& rows, std::int64_t first) {
       return [&, first](RowRange chunk) {
         const std::size_t first_new = found.size();
-        heavy_pairs(rows, first, block, range.begin, threshold, PairFilter::All, found, chunk);
+        heavy_pairs({rows, first}, {block, range.begin}, threshold, PairFilter::All, found, chunk);
         for (std::size_t k = first_new; k < found.size(); ++k)
           if (found[k].i > found[k].j) std::swap(found[k].i, found[k].j);
       };

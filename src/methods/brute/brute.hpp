@@ -1,7 +1,9 @@
+// Folder methods/brute/: exact brute force round the ring, its run step and its cost model.
+//
 // Exact brute force: the baseline, the validator and the fallback (DESIGN.md section 2).
 //
 // Every rank keeps its block of A; blocks of B travel around a ring of ranks, and each rank
-// checks its A block against each B block with the exact kernels of verify.hpp. The next
+// checks its A block against each B block with the exact kernels of kernels/exact.hpp. The next
 // block is in flight while the current one is checked. In a self-join each pair of blocks
 // is checked once, by one of its two ranks, so the work is balanced and no pair repeats.
 #pragma once
@@ -11,8 +13,8 @@
 
 #include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

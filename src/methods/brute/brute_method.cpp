@@ -1,16 +1,15 @@
 // Exact brute force as a method: the ring of brute.hpp, priced at the exact kernel's
 // calibrated rate (with early abandon for binary data), checkpointed in units of work.
-#include "methods/brute/brute_cost.hpp"
-#include "methods/brute/brute.hpp"
-
 #include <fmt/format.h>
 
 #include <boost/mpi/collectives.hpp>
 
-#include "core/fault.hpp"
 #include "answer/pair_spill.hpp"
-#include "runtime/progress.hpp"
+#include "core/fault.hpp"
+#include "methods/brute/brute.hpp"
+#include "methods/brute/brute_cost.hpp"
 #include "methods/solve_method.hpp"
+#include "runtime/progress.hpp"
 
 namespace hipi {
 

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <type_traits>
 
-#include "methods/hash/hash_solver.hpp"
-#include "parallel/log.hpp"
 #include "answer/pair_spill.hpp"
+#include "methods/hash/hash_solver.hpp"
 #include "methods/solve_method.hpp"
+#include "parallel/log.hpp"
 
 namespace hipi {
 

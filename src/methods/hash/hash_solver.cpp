@@ -5,8 +5,8 @@
 #include <boost/mpi/collectives.hpp>
 #include <limits>
 
-#include "parallel/ring.hpp"
 #include "kernels/exact.hpp"
+#include "parallel/ring.hpp"
 
 namespace hipi {
 

@@ -1,10 +1,13 @@
+// Folder methods/hash/: exact multi-index hashing for binary data: the index, the run over the
+// ranks, its measured cost.
+//
 // Exact multi-index hashing over MPI ranks (binary data; multi_index.hpp).
 //
 // Every rank indexes the substrings of its own block of B (of A in a self-join); the
 // blocks of A travel the ring of ranks, and each of their rows probes the local index.
 // Candidates are deduplicated per query and verified with the exact kernel, so the result
 // is exactly brute force's. Fast where the threshold is high (a small Hamming radius) and
-// buckets are small; auto prices it from the occupancy it measures (plan.hpp).
+// buckets are small; auto prices it from the occupancy it measures (hash_method.cpp).
 #pragma once
 
 #include <memory>
@@ -12,9 +15,9 @@
 
 #include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
-#include "methods/hash/multi_index.hpp"
 #include "core/problem.hpp"
+#include "methods/hash/multi_index.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

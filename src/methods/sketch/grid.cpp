@@ -1,10 +1,11 @@
 #include "methods/sketch/grid.hpp"
-#include "core/matrix_blocks.hpp"
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <cmath>
 #include <cstring>
+
+#include "core/matrix_blocks.hpp"
 
 namespace hipi {
 

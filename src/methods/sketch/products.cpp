@@ -1,19 +1,19 @@
 // The two sketch products (products.hpp): linear sketches multiplied by ScaLAPACK
 // GEMM panel by panel, and sign sketches compared around the brute-force ring.
-#include "methods/brute/brute.hpp"
 #include "methods/sketch/products.hpp"
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <memory>
 
-#include "parallel/blacs_grid.hpp"
-#include "runtime/progress.hpp"
-#include "parallel/scalapack.hpp"
-#include "methods/sketch/sign.hpp"
+#include "methods/brute/brute.hpp"
 #include "methods/sketch/detect.hpp"
 #include "methods/sketch/grid.hpp"
 #include "methods/sketch/recall/repetitions.hpp"
+#include "methods/sketch/sign.hpp"
+#include "parallel/blacs_grid.hpp"
+#include "parallel/scalapack.hpp"
+#include "runtime/progress.hpp"
 
 namespace hipi {
 
@@ -66,10 +66,10 @@ class LinearProduct : public SketchProduct<Matrix> {
     std::vector<T> sa_local, sbt_local;
     rep.times.time("sketch", [&] {
       sa_local.resize(std::max<std::int64_t>(1, a.groups.size() * d));
-      build_sketches(a.rows.rows, a.rows.range.begin, a.grouping, a.groups, sa_local.data(), d, 1, map_a);
+      build_sketches({a.rows.rows, a.rows.range.begin}, a.grouping, a.groups, sa_local.data(), {d, 1}, map_a);
       if (!rep.self_join || o_.degree != 1) {  // degree 2 weighs the two sides differently
         sbt_local.resize(std::max<std::int64_t>(1, b.groups.size() * d));
-        build_sketches(b.rows.rows, b.rows.range.begin, b.grouping, b.groups, sbt_local.data(), d, 1, map_b);
+        build_sketches({b.rows.rows, b.rows.range.begin}, b.grouping, b.groups, sbt_local.data(), {d, 1}, map_b);
       }
     });
     // Descriptors for this repetition; DESCINIT's verdict is agreed so that no rank goes on
@@ -82,9 +82,11 @@ class LinearProduct : public SketchProduct<Matrix> {
     s.sa.resize(std::max<std::int64_t>(1, s.sa_desc.local_size()));
     s.sbt.resize(std::max<std::int64_t>(1, s.sbt_desc.local_size()));
     rep.times.time("redistribute", [&] {
-      scatter_to_grid<T>(comm_, {sa_local.data(), a.groups.groups.begin, a.groups.size(), d}, {s.sa_desc, true, s.sa.data()});
+      scatter_to_grid<T>(comm_, {sa_local.data(), a.groups.groups.begin, a.groups.size(), d},
+                         {s.sa_desc, true, s.sa.data()});
       const std::vector<T>& b_local = sbt_local.empty() ? sa_local : sbt_local;  // degree-1 self-join: S_A S_A^T
-      scatter_to_grid<T>(comm_, {b_local.data(), b.groups.groups.begin, b.groups.size(), d}, {s.sbt_desc, false, s.sbt.data()});
+      scatter_to_grid<T>(comm_, {b_local.data(), b.groups.groups.begin, b.groups.size(), d},
+                         {s.sbt_desc, false, s.sbt.data()});
     });
     return s;
   }
@@ -103,8 +105,8 @@ class LinearProduct : public SketchProduct<Matrix> {
 
   // Column panels of C whose local part fits in panel_mib: each multiplied, its candidates
   // detected and verified.
-  void multiply_panels(const Repetition<Matrix>& rep, const LaidOut& s, const DetectionRule& rule,
-                       RepetitionWork& work, std::vector<Pair>& pairs) {
+  void multiply_panels(const Repetition<Matrix>& rep, const LaidOut& s, const DetectionRule& rule, RepetitionWork& work,
+                       std::vector<Pair>& pairs) {
     const std::int64_t nb = o_.block_size;
     const std::int64_t G_A = rep.a.grouping.groups(), G_B = rep.b.grouping.groups();
     const std::int64_t width = panel_width(G_A, nb, shape_, panel_elements<T>(o_));
@@ -127,7 +129,7 @@ class LinearProduct : public SketchProduct<Matrix> {
       HIPI_ASSERT(c_desc.local_size() <= c_capacity);
       largest_panel_ = std::max(largest_panel_, c_desc.local_size());
       rep.times.time("gemm", [&] {
-        gemm_nn(rows, cols, s.d, s.sa.data(), s.sa_desc, s.sbt.data(), c0, s.sbt_desc, c.get(), c_desc);
+        gemm_nn<T>({rows, cols, s.d}, {s.sa.data(), s.sa_desc}, {s.sbt.data(), s.sbt_desc}, c0, {c.get(), c_desc});
       });
       std::vector<std::vector<Candidate>> outgoing(comm_.size());
       rep.times.time("detect", [&] {

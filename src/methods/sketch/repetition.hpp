@@ -1,8 +1,8 @@
-// What the parts of the sketch solver share (sketch_solver.hpp): the run's context, one
+// What the parts of the sketch solver share (solver.hpp): the run's context, one
 // side of the problem in one repetition, the candidates a product detects, and the
 // routing of candidates to exact verification. The pipeline per repetition:
-//   product (sketch_products.hpp: sketches, the product and detection of candidates)
-//   -> route_and_verify (here) -> recall control (sketch_recall.hpp: union, completion,
+//   product (products.hpp: sketches, the product and detection of candidates)
+//   -> route_and_verify (here) -> recall control (recall/repetitions.hpp: union, completion,
 //   the miss estimate and whether to repeat).
 #pragma once
 
@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
-#include "runtime/memory.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
-#include "runtime/stage_times.hpp"
 #include "methods/sketch/sketches.hpp"
 #include "methods/sketch/solver.hpp"
+#include "parallel/mpi.hpp"
+#include "runtime/memory.hpp"
+#include "runtime/stage_times.hpp"
 
 namespace hipi {
 
@@ -63,7 +63,7 @@ template <class Matrix>
 std::int64_t route_and_verify(const Repetition<Matrix>& rep, const std::vector<std::vector<Candidate>>& outgoing,
                               std::vector<Pair>& found);
 
-/// The product of one kind of sketch (sketch_products.hpp): per repetition, finds the
+/// The product of one kind of sketch (products.hpp): per repetition, finds the
 /// candidates and verifies them (route_and_verify), appending the heavy pairs to `pairs`.
 template <class Matrix>
 class SketchProduct {

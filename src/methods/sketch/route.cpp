@@ -4,8 +4,8 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "methods/sketch/repetition.hpp"
 #include "kernels/exact.hpp"
+#include "methods/sketch/repetition.hpp"
 
 namespace hipi {
 
@@ -148,7 +148,7 @@ std::int64_t verify_candidates(const Repetition<Matrix>& rep, const std::vector<
       current = c.g;
     }
     pairs.clear();
-    heavy_pairs(a_group, 0, received.rows, 0, rep.threshold, PairFilter::All, pairs, received.group.at(c.h));
+    heavy_pairs({a_group, 0}, {received.rows, 0}, rep.threshold, PairFilter::All, pairs, received.group.at(c.h));
     std::int64_t kept = 0;
     for (const Pair& p : pairs) {
       std::int64_t i = a_ids[p.i], j = received.ids[p.j];

@@ -109,7 +109,7 @@ BitMatrix sample_sign_sketches(const BitMatrix& sample, std::int64_t g, std::uin
 double mean_square_inner_product(const BitMatrix& a, const BitMatrix& b) {
   HIPI_ASSERT(a.cols() == b.cols());
   std::vector<Pair> all;
-  heavy_pairs(a, 0, b, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
+  heavy_pairs({a, 0}, {b, 0}, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
   double sum = 0;
   for (const Pair& p : all) sum += p.ip * p.ip;
   return all.empty() ? 0.0 : sum / double(all.size());

@@ -1,4 +1,3 @@
-#include "methods/sketch/sign.hpp"
 #include "methods/sketch/sketch_cost.hpp"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 
 #include "core/random.hpp"
 #include "kernels/exact.hpp"
+#include "methods/sketch/sign.hpp"
 
 namespace hipi {
 
@@ -121,8 +121,10 @@ double completion_seconds(const ProblemShape& s, const MachineProfile& m) {
   return checks / s.ranks / bulk_pairs_rate(s, m) + 2 * s.heavy_pairs / s.ranks * kCompletionSecondsPerPair;
 }
 
-double simulated_miss(const std::vector<double>& background, double signal, double t, std::int64_t ga, std::int64_t gb,
-                      int degree, int draws, std::uint64_t seed) {
+double simulated_miss(const std::vector<double>& background, const DetectionCase& c, int draws, std::uint64_t seed) {
+  const double signal = c.signal, t = c.detect_threshold;
+  const std::int64_t ga = c.group_a, gb = c.group_b;
+  const int degree = c.degree;
   if (background.empty() || t <= 0) return 0.0;
   RandomStream rng(seed, {31, static_cast<std::uint64_t>(ga), static_cast<std::uint64_t>(gb)});
   const std::int64_t terms = ga * gb - 1;
@@ -268,7 +270,7 @@ std::vector<Plan> search_sketch_plans(const ProblemShape& s, const MachineProfil
       if (p.sketch == SketchKind::Sign) continue;
       const double signal = p.degree == 1 ? s.theta : s.theta * s.theta;
       const double simulated =
-          simulated_miss(*s.background, signal, p.detect_threshold, p.group_a, p.group_b, p.degree, 20000, 1);
+          simulated_miss(*s.background, {signal, p.detect_threshold, p.group_a, p.group_b, p.degree}, 20000, 1);
       if (simulated > p.miss_per_rep) {
         Plan repriced = plan_sketch(s, m, p.group_a, p.group_b, p.z, p.degree);
         const int reps = reps_for(simulated, s);

@@ -38,10 +38,18 @@ std::vector<std::int64_t> sign_sketch_group_sizes();
 /// data are heavy-tailed) and get more repetitions where the simulation misses more often.
 std::vector<Plan> search_sketch_plans(const ProblemShape& shape, const MachineProfile& machine, double ceiling);
 
+/// A heavy pair's entry of C as detection sees it: its signal, among the background terms of
+/// a group pair of g_A x g_B rows under a feature map of this degree, against T_det.
+struct DetectionCase {
+  double signal = 0;
+  double detect_threshold = 0;
+  std::int64_t group_a = 1, group_b = 1;
+  int degree = 1;
+};
+
 /// Probability that one repetition misses a heavy pair at exactly the threshold, simulated:
 /// the entry is signal + sum of (g_A g_B - 1) background terms t^degree with random signs,
 /// t drawn from the sampled inner products; it is missed when |entry| < T_det. Seeded.
-double simulated_miss(const std::vector<double>& background, double signal, double detect_threshold,
-                      std::int64_t group_a, std::int64_t group_b, int degree, int draws, std::uint64_t seed);
+double simulated_miss(const std::vector<double>& background, const DetectionCase& c, int draws, std::uint64_t seed);
 
 }  // namespace hipi

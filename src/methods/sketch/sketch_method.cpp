@@ -7,12 +7,12 @@
 #include <sstream>
 #include <type_traits>
 
-#include "methods/sketch/sketch_cost.hpp"
-#include "parallel/row_exchange.hpp"
 #include "answer/duplicates.hpp"
 #include "methods/layout.hpp"
+#include "methods/sketch/sketch_cost.hpp"
 #include "methods/sketch/solver.hpp"
 #include "methods/solve_method.hpp"
+#include "parallel/row_exchange.hpp"
 
 namespace hipi {
 
@@ -51,9 +51,8 @@ struct TiledInput {
 
   TiledInput(const MethodInput<Matrix>& in, const SketchOptions& sketch) {
     const int P = in.comm.size(), rank = in.comm.rank();
-    moved_a = in.times.time("relayout", [&] {
-      return relayout_rows(in.comm, in.a, sketch_rows(in.n_a, sketch.group_a, sketch, P, rank));
-    });
+    moved_a = in.times.time(
+        "relayout", [&] { return relayout_rows(in.comm, in.a, sketch_rows(in.n_a, sketch.group_a, sketch, P, rank)); });
     if (in.b)
       moved_b = in.times.time("relayout", [&] {
         return relayout_rows(in.comm, *in.b, sketch_rows(in.n_b, sketch.group_b, sketch, P, rank));
@@ -163,8 +162,7 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
     MethodResult out;
     out.local = std::move(run.pairs);
     out.grid = run.grid;
-    out.parameters =
-        sketch_parameters(sketch, run, sketch.tile_for(sketch.group_a, in.n_a, in.comm.size()), self_join);
+    out.parameters = sketch_parameters(sketch, run, sketch.tile_for(sketch.group_a, in.n_a, in.comm.size()), self_join);
     out.repetitions = std::move(run.repetitions);
     return out;
   }

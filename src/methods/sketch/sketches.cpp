@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "hipi/error.hpp"
 #include "core/random.hpp"
+#include "hipi/error.hpp"
 
 namespace hipi {
 
@@ -105,8 +105,9 @@ namespace {
 constexpr std::int64_t kBatch = 16;
 
 template <class T, class AddRow>
-void build_batched(const Grouping& grouping, const LocalGroups& groups, std::int64_t d, T* out,
-                   std::int64_t group_stride, std::int64_t coord_stride, AddRow&& add_row) {
+void build_batched(const Grouping& grouping, const LocalGroups& groups, std::int64_t d, T* out, SketchStrides strides,
+                   AddRow&& add_row) {
+  const std::int64_t group_stride = strides.group, coord_stride = strides.coord;
   std::vector<T> buffer(static_cast<std::size_t>(kBatch * d));
   for (std::int64_t k0 = 0; k0 < groups.size(); k0 += kBatch) {
     const std::int64_t batch = std::min(kBatch, groups.size() - k0);
@@ -145,12 +146,13 @@ void add_features(const V* x, std::int64_t d, T sign, const FeatureMap& map, T* 
 }  // namespace
 
 template <class T>
-void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
-                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map) {
+void build_sketches(RowsAt<BitMatrix> at, const Grouping& grouping, const LocalGroups& groups, T* out,
+                    SketchStrides strides, FeatureMap map) {
+  const BitMatrix& rows = at.rows;
   const std::int64_t d = rows.cols();
   std::vector<T> x(map.degree == 1 ? 0 : d);
-  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride, [&](std::int64_t row, T sign, T* acc) {
-    const std::uint64_t* bits = rows.row(row - first_row);
+  build_batched(grouping, groups, map.dim(d), out, strides, [&](std::int64_t row, T sign, T* acc) {
+    const std::uint64_t* bits = rows.row(row - at.first);
     if (map.degree == 1) {  // one word of bits at a time: the hot path of degree 1
       for (std::int64_t w = 0; w * 64 < d; ++w) {
         const std::uint64_t word = bits[w];
@@ -166,11 +168,12 @@ void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Groupin
 }
 
 template <class T>
-void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
-                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map) {
-  const std::int64_t d = rows.cols();
-  build_batched(grouping, groups, map.dim(d), out, group_stride, coord_stride,
-                [&](std::int64_t row, T sign, T* acc) { add_features(rows.row(row - first_row), d, sign, map, acc); });
+void build_sketches(RowsAt<RealMatrix> at, const Grouping& grouping, const LocalGroups& groups, T* out,
+                    SketchStrides strides, FeatureMap map) {
+  const std::int64_t d = at.rows.cols();
+  build_batched(grouping, groups, map.dim(d), out, strides, [&](std::int64_t row, T sign, T* acc) {
+    add_features(at.rows.row(row - at.first), d, sign, map, acc);
+  });
 }
 
 std::vector<double> group_self_terms(const BitMatrix& rows, std::int64_t, const LocalGroups& groups, int degree) {
@@ -193,13 +196,13 @@ std::vector<double> group_self_terms(const RealMatrix& rows, std::int64_t first_
   return terms;
 }
 
-template void build_sketches<float>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
-                                    std::int64_t, std::int64_t, FeatureMap);
-template void build_sketches<double>(const BitMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
-                                     std::int64_t, std::int64_t, FeatureMap);
-template void build_sketches<float>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, float*,
-                                    std::int64_t, std::int64_t, FeatureMap);
-template void build_sketches<double>(const RealMatrix&, std::int64_t, const Grouping&, const LocalGroups&, double*,
-                                     std::int64_t, std::int64_t, FeatureMap);
+template void build_sketches<float>(RowsAt<BitMatrix>, const Grouping&, const LocalGroups&, float*, SketchStrides,
+                                    FeatureMap);
+template void build_sketches<double>(RowsAt<BitMatrix>, const Grouping&, const LocalGroups&, double*, SketchStrides,
+                                     FeatureMap);
+template void build_sketches<float>(RowsAt<RealMatrix>, const Grouping&, const LocalGroups&, float*, SketchStrides,
+                                    FeatureMap);
+template void build_sketches<double>(RowsAt<RealMatrix>, const Grouping&, const LocalGroups&, double*, SketchStrides,
+                                     FeatureMap);
 
 }  // namespace hipi

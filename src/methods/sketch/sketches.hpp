@@ -101,16 +101,21 @@ struct FeatureMap {
   std::int64_t dim(std::int64_t d) const { return degree == 1 ? d : d * (d + 1) / 2; }
 };
 
-/// Writes the sketches sum s_i * phi(x_i) of `groups` into `out`: group k, feature c goes
-/// to out[k * group_stride + c * coord_stride] (choose strides for the layout wanted).
-/// `rows` holds global rows [first_row, first_row + rows.rows()). Features are computed
+/// Where sketch values go: group k, feature c at out[k * group + c * coord] (choose strides
+/// for the layout wanted).
+struct SketchStrides {
+  std::int64_t group = 1, coord = 1;
+};
+
+/// Writes the sketches sum s_i * phi(x_i) of `groups` into `out` with `strides`. `rows`
+/// holds global rows [rows.first, rows.first + rows.rows.rows()). Features are computed
 /// row by row: the n x D feature matrix is never formed.
 template <class T>
-void build_sketches(const BitMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
-                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map = {});
+void build_sketches(RowsAt<BitMatrix> rows, const Grouping& grouping, const LocalGroups& groups, T* out,
+                    SketchStrides strides, FeatureMap map = {});
 template <class T>
-void build_sketches(const RealMatrix& rows, std::int64_t first_row, const Grouping& grouping, const LocalGroups& groups,
-                    T* out, std::int64_t group_stride, std::int64_t coord_stride, FeatureMap map = {});
+void build_sketches(RowsAt<RealMatrix> rows, const Grouping& grouping, const LocalGroups& groups, T* out,
+                    SketchStrides strides, FeatureMap map = {});
 
 /// Sum over rows i in each group of <x_i, x_i>^degree: the self terms on the diagonal of a
 /// self-join.

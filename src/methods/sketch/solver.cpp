@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "parallel/blacs_grid.hpp"
-#include "methods/sketch/sketches.hpp"
 #include "methods/sketch/products.hpp"
+#include "methods/sketch/sketches.hpp"
+#include "parallel/blacs_grid.hpp"
 
 namespace hipi {
 
@@ -43,8 +43,9 @@ SketchRun sketch_solve(const SketchContext<Matrix>& ctx) {
   // float64 sums. float32 GEMM runs twice as fast (real, d = 1024: 97 GFLOP/s per rank in
   // float64).
   const std::int64_t g_b = ctx.group_b();
-  const bool float32 = std::is_same_v<Matrix, RealMatrix> ||
-                       double(o.group_a) * double(g_b) * std::pow(double(ctx.a.rows.cols()), o.degree) < double(1 << 24);
+  const bool float32 =
+      std::is_same_v<Matrix, RealMatrix> ||
+      double(o.group_a) * double(g_b) * std::pow(double(ctx.a.rows.cols()), o.degree) < double(1 << 24);
   return float32 ? solve_linear<Matrix, float>(ctx) : solve_linear<Matrix, double>(ctx);
 }
 

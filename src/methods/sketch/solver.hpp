@@ -1,13 +1,19 @@
+// Folder methods/sketch/: the group-sketch solver: sketches, the product and detection, routing and
+// verification, its cost model; recall/ holds the repetitions around them.
+//
 // The group-sketch solver (DESIGN.md section 2): per repetition, sketch each rank's row
 // groups, find candidate group pairs with a product of the sketches, route each candidate
 // to the rank owning group G of A together with the rows of group H of B (one batched
 // exchange per panel), and verify every pair of the two groups exactly with the kernels
-// of verify.hpp; repeat while recall control says pairs may be missing. Its parts, in
+// of kernels/exact.hpp; repeat while recall control says pairs may be missing. Its parts, in
 // pipeline order:
-//   sketch_products.hpp   linear (ScaLAPACK GEMM panels) and sign (XOR+popcount ring) products
-//   sketch_detect.hpp     candidates from a panel of C
-//   sketch_repetition.hpp the context the parts share, routing and verification
-//   sketch_recall.hpp     T_det, repetitions, union, completion and the miss estimate
+//   sketches.hpp, sign.hpp  tiles, groups, linear and sign sketches
+//   grid.hpp                sketches into the product's 2D block-cyclic layout
+//   products.hpp            linear (ScaLAPACK GEMM panels) and sign (XOR+popcount ring) products
+//   detect.hpp              candidates from a panel of C
+//   repetition.hpp          the context the parts share, routing and verification (route.cpp)
+//   recall/repetitions.hpp  T_det, repetitions, union, completion and the miss estimate
+//   sketch_cost.hpp         the cost model; sketch_method.cpp the method auto prices and runs
 #pragma once
 
 #include <algorithm>
@@ -18,13 +24,13 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
-#include "hipi/method.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
-#include "runtime/stage_times.hpp"
-#include "methods/sketch/sketches.hpp"
+#include "hipi/method.hpp"
 #include "methods/sketch/recall/background.hpp"
+#include "methods/sketch/sketches.hpp"
+#include "parallel/mpi.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/stage_times.hpp"
 
 namespace hipi {
 
@@ -38,12 +44,12 @@ struct SketchOptions {
   int max_reps = 0;                          // > reps: recall control may add repetitions up to this
   std::optional<std::int64_t> expect_k;      // stop as soon as this many distinct heavy pairs are verified
   bool plan_meets_delta = false;             // auto: `reps` meet --delta under the plan's model (see check())
-  std::optional<double> model_miss_per_rep;  // the plan's miss probability per repetition (recall.hpp)
+  std::optional<double> model_miss_per_rep;  // the plan's miss probability per repetition (miss_estimate.hpp)
   bool complete = true;                      // neighbourhood completion after each repetition (completion.hpp)
   double z = 4.0;                            // T_det = signal - z * noise sd (linear: theta and sqrt(g_A g_B m2))
   int degree = 1;                            // 2: amplify with <a,b>^2 (T_det = theta^2 - z sqrt(gA gB m4))
   std::optional<double> detect_threshold;    // absolute T_det instead of z
-  std::string grid;                          // "PxQ"; empty: product_grid (sketch_layout.hpp)
+  std::string grid;                          // "PxQ"; empty: product_grid (grid.hpp)
   std::int64_t block_size = 256;             // ScaLAPACK block size of the 2D layout (rows and columns of C)
   std::int64_t k_block = 16384;              // block size along the inner dimension d (capped at d): see below
   // Memory for one panel of C per rank. Its pages are faulted in once per repetition: on a
@@ -52,7 +58,7 @@ struct SketchOptions {
   double panel_mib = 64;
   std::int64_t sample_rows = 256;  // rows of A and of B sampled to estimate m2
   // Rows per tile (at least g; a tile's last group is short when g does not divide it).
-  // 0: balanced_tile (sketch.hpp), 1024 rows unless fewer keep the ranks' rows balanced.
+  // 0: balanced_tile (sketches.hpp), 1024 rows unless fewer keep the ranks' rows balanced.
   std::int64_t tile_rows = 0;
 
   /// The tile of groups of `group` rows out of `n` on `parts` ranks.
@@ -62,7 +68,7 @@ struct SketchOptions {
   /// Throws InputError for impossible values (including a grid that does not match `ranks`).
   /// Recall control: after each repetition, every row of a found pair is completed, and
   /// the heavy pairs still missing are estimated from the lone pairs' catches and the
-  /// plan's model (recall.hpp); repetitions continue past `reps` while that estimate is at
+  /// plan's model (miss_estimate.hpp); repetitions continue past `reps` while that estimate is at
   /// least one half or unbounded, up to `max_reps`. The model alone (one repetition) ends
   /// them only with `plan_meets_delta`.
   void check(int ranks) const;
@@ -83,7 +89,7 @@ struct SketchRun {
   int reps_run = 0;
   std::string stopped;                   // why the repetitions stopped
   double missing_estimate = 0;           // heavy pairs estimated still missing (infinite: unbounded)
-  bool miss_bounded = false;             // whether anything bounds the misses (recall.hpp)
+  bool miss_bounded = false;             // whether anything bounds the misses (miss_estimate.hpp)
   std::string missing_basis;             // what the estimate rests on
   std::int64_t found_by_completion = 0;  // pairs no repetition detected, found by completion
   nlohmann::ordered_json repetitions = nlohmann::ordered_json::array();

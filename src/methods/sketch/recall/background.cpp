@@ -5,8 +5,8 @@
 #include <limits>
 
 #include "core/random.hpp"
-#include "methods/sketch/sign.hpp"
 #include "kernels/exact.hpp"
+#include "methods/sketch/sign.hpp"
 
 namespace hipi {
 
@@ -14,11 +14,19 @@ namespace {
 
 enum Stream : std::uint64_t { kSample = 21 };
 
-// The sampled rows of one side, gathered on every rank in sample order.
+// Which rows a sample takes: `count` of the side's `n`, drawn from stream `side` of `seed`.
+struct SampleDraw {
+  std::int64_t n = 0, count = 0;
+  std::uint64_t seed = 1;
+  int side = 0;
+};
+
+// The sampled rows of one side, gathered on every rank in sample order, their ids in `ids`.
 template <class Matrix>
-Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, std::int64_t n, std::int64_t count,
-                     std::uint64_t seed, int side, std::vector<std::int64_t>& ids) {
-  RandomStream rng(seed, {kSample, static_cast<std::uint64_t>(side)});
+Matrix gather_sample(const Comm& comm, const LocalRows<Matrix>& local, const SampleDraw& draw,
+                     std::vector<std::int64_t>& ids) {
+  const std::int64_t n = draw.n, count = draw.count;
+  RandomStream rng(draw.seed, {kSample, static_cast<std::uint64_t>(draw.side)});
   ids.resize(count);
   for (auto& id : ids) id = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
   using V = typename Matrix::value_type;
@@ -49,15 +57,17 @@ double BackgroundSample::sign_m2(std::int64_t group_a, std::int64_t group_b) con
 }
 
 template <class Matrix>
-BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed,
+BackgroundSample estimate_background(const SampleSource<Matrix>& source, std::int64_t sample_rows,
                                      const std::vector<std::int64_t>& sign_groups) {
+  const bool self_join = source.self_join;
+  const Threshold& threshold = source.threshold;
+  const std::uint64_t seed = source.seed;
+  const std::int64_t n_a = source.n_a, n_b = source.n_b;
   std::vector<std::int64_t> ids_a, ids_b;
-  const Matrix sa = gather_sample(comm, a, n_a, std::min(sample_rows, n_a), seed, 0, ids_a);
-  const Matrix sb = gather_sample(comm, b, n_b, std::min(sample_rows, n_b), seed, 1, ids_b);
+  const Matrix sa = gather_sample(source.comm, source.a, {n_a, std::min(sample_rows, n_a), seed, 0}, ids_a);
+  const Matrix sb = gather_sample(source.comm, source.b, {n_b, std::min(sample_rows, n_b), seed, 1}, ids_b);
   std::vector<Pair> all;
-  heavy_pairs(sa, 0, sb, 0, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
+  heavy_pairs({sa, 0}, {sb, 0}, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
   BackgroundSample out;
   double sum2 = 0, sum4 = 0;
   for (const Pair& p : all) {
@@ -104,16 +114,20 @@ std::int64_t probe_rows(std::int64_t n) {
 
 namespace {
 
-// Rows `count` seeded rows of `from` (stream `side`) checked against this rank's rows of
-// `against`; adds to (partnered, partners) summed over ranks.
+// probe_rows seeded rows of one side (B when `from_b`; streams 2 and 3, other rows than the
+// background sample's) checked against this rank's rows of the other; adds to (partnered,
+// partners) summed over ranks.
 template <class Matrix>
-void probe_side(const Comm& comm, const LocalRows<Matrix>& from, std::int64_t n_from, const LocalRows<Matrix>& against,
-                bool self_join, const Threshold& threshold, std::uint64_t seed, int side, std::int64_t& partnered,
-                std::int64_t& partners) {
+void probe_side(const SampleSource<Matrix>& source, bool from_b, std::int64_t& partnered, std::int64_t& partners) {
+  const Comm& comm = source.comm;
+  const LocalRows<Matrix>& from = from_b ? source.b : source.a;
+  const LocalRows<Matrix>& against = from_b ? source.a : source.b;
+  const std::int64_t n_from = from_b ? source.n_b : source.n_a;
+  const bool self_join = source.self_join;
   std::vector<std::int64_t> ids;
-  const Matrix probe = gather_sample(comm, from, n_from, probe_rows(n_from), seed, side, ids);
+  const Matrix probe = gather_sample(comm, from, {n_from, probe_rows(n_from), source.seed, from_b ? 3 : 2}, ids);
   std::vector<Pair> hits;
-  heavy_pairs(probe, 0, against.rows, against.range.begin, threshold, PairFilter::All, hits);
+  heavy_pairs({probe, 0}, {against.rows, against.range.begin}, source.threshold, PairFilter::All, hits);
   std::vector<std::int64_t> count(ids.size(), 0);
   for (const Pair& p : hits)
     if (!(self_join && ids[p.i] == p.j)) ++count[p.i];
@@ -127,32 +141,22 @@ void probe_side(const Comm& comm, const LocalRows<Matrix>& from, std::int64_t n_
 }  // namespace
 
 template <class Matrix>
-NeighbourhoodProbe probe_neighbourhoods(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                        const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                        const Threshold& threshold, std::uint64_t seed) {
+NeighbourhoodProbe probe_neighbourhoods(const SampleSource<Matrix>& source) {
   NeighbourhoodProbe out;
-  // Streams 2 and 3: other rows than the background sample's.
-  out.probed_a = probe_rows(n_a);
-  probe_side(comm, a, n_a, self_join ? a : b, self_join, threshold, seed, 2, out.partnered_a, out.partners_a);
-  if (!self_join) {
-    out.probed_b = probe_rows(n_b);
-    probe_side(comm, b, n_b, a, false, threshold, seed, 3, out.partnered_b, out.partners_b);
+  out.probed_a = probe_rows(source.n_a);
+  probe_side(source, false, out.partnered_a, out.partners_a);
+  if (!source.self_join) {
+    out.probed_b = probe_rows(source.n_b);
+    probe_side(source, true, out.partnered_b, out.partners_b);
   }
   return out;
 }
 
-template NeighbourhoodProbe probe_neighbourhoods(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
-                                                 const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
-                                                 std::uint64_t);
-template NeighbourhoodProbe probe_neighbourhoods(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
-                                                 const LocalRows<RealMatrix>&, std::int64_t, bool, const Threshold&,
-                                                 std::uint64_t);
-
-template BackgroundSample estimate_background(const Comm&, const LocalRows<BitMatrix>&, std::int64_t,
-                                              const LocalRows<BitMatrix>&, std::int64_t, bool, const Threshold&,
-                                              std::int64_t, std::uint64_t, const std::vector<std::int64_t>&);
-template BackgroundSample estimate_background(const Comm&, const LocalRows<RealMatrix>&, std::int64_t,
-                                              const LocalRows<RealMatrix>&, std::int64_t, bool, const Threshold&,
-                                              std::int64_t, std::uint64_t, const std::vector<std::int64_t>&);
+template NeighbourhoodProbe probe_neighbourhoods(const SampleSource<BitMatrix>&);
+template NeighbourhoodProbe probe_neighbourhoods(const SampleSource<RealMatrix>&);
+template BackgroundSample estimate_background(const SampleSource<BitMatrix>&, std::int64_t,
+                                              const std::vector<std::int64_t>&);
+template BackgroundSample estimate_background(const SampleSource<RealMatrix>&, std::int64_t,
+                                              const std::vector<std::int64_t>&);
 
 }  // namespace hipi

@@ -6,11 +6,25 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
 #include "methods/sketch/sign.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
+
+/// What samples are drawn from: this rank's rows of A and B (any contiguous split of the
+/// n_a and n_b rows; `b` is `a` in a self-join), the threshold and the seed.
+template <class Matrix>
+struct SampleSource {
+  const Comm& comm;
+  const LocalRows<Matrix>& a;
+  std::int64_t n_a = 0;
+  const LocalRows<Matrix>& b;
+  std::int64_t n_b = 0;
+  bool self_join = false;
+  const Threshold& threshold;
+  std::uint64_t seed = 1;
+};
 
 /// Background second moment m2 = mean <a,b>^2 over sampled non-heavy pairs.
 struct BackgroundSample {
@@ -25,14 +39,12 @@ struct BackgroundSample {
 };
 
 /// Collective. Samples `sample_rows` rows of A and of B (seeded; each rank contributes the
-/// rows it holds in `a` and `b`, any contiguous split) and returns m2 over their pairs,
-/// leaving out heavy pairs and, in a self-join, a row paired with itself. For binary data
-/// it also measures the sign-sketch noise (sign_sketch.hpp) for every pair of group sizes
-/// in `sign_groups` (only equal pairs in a self-join).
+/// rows it holds) and returns m2 over their pairs, leaving out heavy pairs and, in a
+/// self-join, a row paired with itself. For binary data it also measures the sign-sketch
+/// noise (sign.hpp) for every pair of group sizes in `sign_groups` (only equal pairs in a
+/// self-join).
 template <class Matrix>
-BackgroundSample estimate_background(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                     const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                     const Threshold& threshold, std::int64_t sample_rows, std::uint64_t seed,
+BackgroundSample estimate_background(const SampleSource<Matrix>& source, std::int64_t sample_rows,
                                      const std::vector<std::int64_t>& sign_groups = {});
 
 /// How many rows have heavy partners: sampled rows of each side checked exactly against
@@ -55,11 +67,8 @@ struct NeighbourhoodProbe {
 std::int64_t probe_rows(std::int64_t n);
 
 /// Collective. Probes probe_rows(n_a) seeded rows of A against all of B (and, unless a
-/// self-join, probe_rows(n_b) rows of B against all of A); `a` and `b` as for
-/// estimate_background.
+/// self-join, probe_rows(n_b) rows of B against all of A).
 template <class Matrix>
-NeighbourhoodProbe probe_neighbourhoods(const Comm& comm, const LocalRows<Matrix>& a, std::int64_t n_a,
-                                        const LocalRows<Matrix>& b, std::int64_t n_b, bool self_join,
-                                        const Threshold& threshold, std::uint64_t seed);
+NeighbourhoodProbe probe_neighbourhoods(const SampleSource<Matrix>& source);
 
 }  // namespace hipi

@@ -60,7 +60,7 @@ void check_frontier(const CompletionContext<Matrix>& ctx, int side, const std::v
     work.pair_checks += static_cast<std::int64_t>(ids.size()) * other.range.size();
     hits.clear();
     if (side == 0) {
-      heavy_pairs(rows, 0, other.rows, other.range.begin, ctx.threshold, PairFilter::All, hits);
+      heavy_pairs({rows, 0}, {other.rows, other.range.begin}, ctx.threshold, PairFilter::All, hits);
       for (Pair p : hits) {
         p.i = ids[p.i];
         if (ctx.self_join) {
@@ -70,7 +70,7 @@ void check_frontier(const CompletionContext<Matrix>& ctx, int side, const std::v
         found.push_back(p);
       }
     } else {
-      heavy_pairs(other.rows, other.range.begin, rows, 0, ctx.threshold, PairFilter::All, hits);
+      heavy_pairs({other.rows, other.range.begin}, {rows, 0}, ctx.threshold, PairFilter::All, hits);
       for (Pair p : hits) {
         p.j = ids[p.j];
         found.push_back(p);

@@ -9,7 +9,7 @@
 // the pairs it finds, and repeats for the rows those pairs bring until no new row
 // appears. Afterwards every heavy pair with a row in a found pair is known, and what can
 // still be missing is only whole connected groups of heavy pairs that no repetition
-// touched (recall.hpp estimates those).
+// touched (miss_estimate.hpp estimates those).
 //
 // Cost: (rows completed) x (rows of the other side) exact checks, spread evenly: the
 // rows to complete are shared with every rank in batches and each rank checks them
@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
-#include "parallel/mpi.hpp"
 #include "core/problem.hpp"
 #include "methods/sketch/sketches.hpp"
+#include "parallel/mpi.hpp"
 
 namespace hipi {
 

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <limits>
 
+#include "methods/sketch/recall/background.hpp"
 #include "methods/sketch/recall/completion.hpp"
-#include "parallel/log.hpp"
 #include "methods/sketch/recall/miss_estimate.hpp"
 #include "methods/sketch/sign.hpp"
-#include "methods/sketch/recall/background.hpp"
+#include "parallel/log.hpp"
 
 namespace hipi {
 
@@ -208,24 +208,23 @@ class RepetitionLoop {
   void record(int rep, const RepetitionOutcome& r) {
     const Comm& comm = ctx_.comm;
     const RepetitionWork& work = r.work;
-    nlohmann::ordered_json stats = {
-        {"repetition", rep},
-        {"groups", {r.groups_a, r.groups_b}},
-        {"panels", work.panels},
-        {"candidates", sum_over(comm, work.candidates)},
-        {"false_candidates", sum_over(comm, work.empty)},
-        {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run_.pairs.size()))},
-        {"new_pairs", r.detected},
-        {"completion",
-         {{"rows", r.completed.rows},
-          {"rounds", r.completed.rounds},
-          {"pair_checks", r.completed.pair_checks},
-          {"new_pairs", r.completed.new_pairs}}},
-        {"distinct_pairs", r.distinct},
-        {"lone_pairs", r.seen.lone_pairs},
-        {"missing_estimate",
-         r.estimate.bounded ? nlohmann::ordered_json(r.estimate.missing) : nlohmann::ordered_json()},
-        {"times", gather_stage_times(comm, r.times)}};
+    nlohmann::ordered_json stats = {{"repetition", rep},
+                                    {"groups", {r.groups_a, r.groups_b}},
+                                    {"panels", work.panels},
+                                    {"candidates", sum_over(comm, work.candidates)},
+                                    {"false_candidates", sum_over(comm, work.empty)},
+                                    {"pairs_verified", sum_over(comm, static_cast<std::int64_t>(run_.pairs.size()))},
+                                    {"new_pairs", r.detected},
+                                    {"completion",
+                                     {{"rows", r.completed.rows},
+                                      {"rounds", r.completed.rounds},
+                                      {"pair_checks", r.completed.pair_checks},
+                                      {"new_pairs", r.completed.new_pairs}}},
+                                    {"distinct_pairs", r.distinct},
+                                    {"lone_pairs", r.seen.lone_pairs},
+                                    {"missing_estimate", r.estimate.bounded ? nlohmann::ordered_json(r.estimate.missing)
+                                                                            : nlohmann::ordered_json()},
+                                    {"times", gather_stage_times(comm, r.times)}};
     const double product_seconds =
         stats["times"].contains(work.product_stage) ? stats["times"][work.product_stage]["max"].get<double>() : 0.0;
     const double rate = product_seconds > 0 ? work.work / product_seconds : 0.0;
@@ -276,8 +275,8 @@ class RepetitionLoop {
     const std::int64_t distinct_total = sum_over(comm, static_cast<std::int64_t>(union_pairs_.size()));
     const bool capped = run_.stopped.empty();
     if (capped)
-      run_.stopped = o_.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs",
-                                               cap_, distinct_total, *o_.expect_k)
+      run_.stopped = o_.expect_k ? fmt::format("repetition cap {} reached with {} of the {} expected heavy pairs", cap_,
+                                               distinct_total, *o_.expect_k)
                                  : fmt::format("repetition cap {} reached", cap_);
     if (comm.rank() == 0) log_outcome(capped);
     run_.pairs = std::move(union_pairs_);
@@ -317,7 +316,7 @@ void run_repetitions(const SketchContext<Matrix>& ctx, SketchProduct<Matrix>& pr
 }
 
 // T_det: --detect-threshold as given, or the signal less z noise standard deviations, the
-// noise measured on a sample of the data (DESIGN.md section 3; sign_sketch.hpp).
+// noise measured on a sample of the data (DESIGN.md section 3; sign.hpp).
 template <class Matrix>
 void set_detect_threshold(const SketchContext<Matrix>& ctx, SketchRun& run) {
   const Comm& comm = ctx.comm;
@@ -331,8 +330,8 @@ void set_detect_threshold(const SketchContext<Matrix>& ctx, SketchRun& run) {
     std::vector<std::int64_t> sign_groups;
     if (sign) sign_groups = g_a == g_b ? std::vector<std::int64_t>{g_a} : std::vector<std::int64_t>{g_a, g_b};
     run.background = ctx.times.time("sample", [&] {
-      return estimate_background(comm, ctx.a, ctx.n_a, ctx.b, ctx.n_b, ctx.self_join, threshold, o.sample_rows,
-                                 ctx.seed, sign_groups);
+      return estimate_background<Matrix>({comm, ctx.a, ctx.n_a, ctx.b, ctx.n_b, ctx.self_join, threshold, ctx.seed},
+                                         o.sample_rows, sign_groups);
     });
     double signal = 0, sd = 0;
     if (sign) {

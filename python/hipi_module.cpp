@@ -117,9 +117,10 @@ hipi::Method method_of(const std::string& name) {
 }
 
 py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optional<double> rho,
-                            std::optional<double> tau, bool abs, const std::string& method, std::uint64_t seed,
-                            double delta, std::optional<std::int64_t> bits, std::int64_t memory_mib,
-                            const std::string& delivery, const py::object& comm, bool info, int verbosity) {
+                            std::optional<double> tau, bool abs, bool cosine, bool skip_zero_rows,
+                            const std::string& method, std::uint64_t seed, double delta,
+                            std::optional<std::int64_t> bits, std::int64_t memory_mib, const std::string& delivery,
+                            const py::object& comm, bool info, int verbosity) {
   const MPI_Comm c = comm_of(comm);
   hipi::FindOptions o;
   Block ba;
@@ -132,6 +133,8 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
     o.kind = rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
     o.value = rho ? *rho : *tau;
     o.abs = abs;
+    o.cosine = cosine;
+    o.skip_zero_rows = skip_zero_rows;
     o.method = method_of(method);
     o.seed = seed;
     o.delta = delta;
@@ -193,11 +196,15 @@ PYBIND11_MODULE(_hipi, m) {
   });
 
   m.def("find_heavy_pairs", &find_heavy_pairs, py::arg("A"), py::arg("B") = py::none(), py::kw_only(),
-        py::arg("rho") = py::none(), py::arg("tau") = py::none(), py::arg("abs") = false, py::arg("method") = "auto",
-        py::arg("seed") = 1, py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
-        py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
-        py::arg("verbosity") = 0,
+        py::arg("rho") = py::none(), py::arg("tau") = py::none(), py::arg("abs") = false, py::arg("cosine") = false,
+        py::arg("skip_zero_rows") = false, py::arg("method") = "auto", py::arg("seed") = 1, py::arg("delta") = 1e-3,
+        py::arg("bits") = py::none(), py::arg("memory_mib") = 0, py::arg("delivery") = "every_rank",
+        py::arg("comm") = py::none(), py::arg("info") = false, py::arg("verbosity") = 0,
         R"(Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
+
+cosine=True (with tau): the pair passes when <A[i], B[j]> / (||A[i]|| ||B[j]||) >= tau, norms
+and the decision in float64 on the stored values, and inner_products hold the cosines; a
+row of zeros is a ValueError unless skip_zero_rows=True (it then pairs with nothing).
 
 A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with tau),
 uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a multiple of 8),

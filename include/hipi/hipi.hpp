@@ -54,7 +54,9 @@ enum class Delivery { EveryRank, Distributed };
 struct FindOptions {
   ThresholdKind kind = ThresholdKind::Tau;
   double value = 0;
-  bool abs = false;  // |<a, b>| >= threshold
+  bool abs = false;             // |<a, b>| >= threshold
+  bool cosine = false;          // tau on <a, b> / (||a|| ||b||); inner_products then hold cosines
+  bool skip_zero_rows = false;  // cosine: rows of zeros pair with nothing instead of an InputError
   Method method = Method::Auto;
   std::uint64_t seed = 1;
   double delta = 1e-3;          // auto: allowed miss probability per heavy pair

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
+#include <cmath>
 #include <limits>
 #include <memory>
 
@@ -69,8 +70,14 @@ class ExpandedRows {
   static std::span<const std::int64_t> members(const Duplicates& d, const std::int64_t& rep) {
     return d.has_copies(rep) ? d.members(rep) : std::span<const std::int64_t>(&rep, 1);
   }
-  // Two copies of one row make a pair (self-join) when the row's product with itself passes.
-  bool copies_pair(std::int64_t rep) const { return self_join_ && threshold_.passes(a_.self_product(rep)); }
+  // A row's value with a copy of itself: its inner product with itself, or with a cosine
+  // that over its norm squared, the norm as the kernels take it (the root of that product).
+  double self_value(std::int64_t rep) const {
+    const double ip = a_.self_product(rep);
+    return threshold_.value(ip, std::sqrt(ip), std::sqrt(ip));
+  }
+  // Two copies of one row make a pair (self-join) when the row's value with itself passes.
+  bool copies_pair(std::int64_t rep) const { return self_join_ && threshold_.passes(self_value(rep)); }
   // In a self-join only j > i.
   std::span<const std::int64_t> after(std::span<const std::int64_t> js, std::int64_t i) const {
     if (!self_join_) return js;
@@ -82,7 +89,7 @@ class ExpandedRows {
     const std::int64_t rep = a_.rep_of(i);
     const auto first = std::partition_point(links_.begin(), links_.end(), [&](const Link& l) { return l.from < rep; });
     for (auto l = first; l != links_.end() && l->from == rep; ++l) f(members(b_, l->to), l->ip);
-    if (a_.has_copies(rep) && copies_pair(rep)) f(a_.members(rep), a_.self_product(rep));
+    if (a_.has_copies(rep) && copies_pair(rep)) f(a_.members(rep), self_value(rep));
   }
 };
 

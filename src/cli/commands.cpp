@@ -98,6 +98,11 @@ void add_problem_options(CLI::App* cmd, SolveArgs& s, bool plan) {
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
       ->capture_default_str();
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
+  cmd->add_flag("--cosine", o.problem.cosine,
+                "Real mode: heavy when <a,b> / (||a|| ||b||) >= tau (norms and the decision in float64 on the stored "
+                "values); /inner_products then hold cosines");
+  cmd->add_flag("--skip-zero-rows", o.problem.skip_zero_rows,
+                "With --cosine: rows of zeros pair with nothing (counted in the log) instead of an input error");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
 }
 

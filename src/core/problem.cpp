@@ -21,8 +21,8 @@ DatasetRef DatasetRef::parse(const std::string& spec, const std::string& default
 }
 
 Threshold Problem::threshold(std::int64_t d) const {
-  if (mode == Mode::Real) return {value, abs};
-  return {std::ceil(value * static_cast<double>(d) - 1e-9), abs};
+  if (mode == Mode::Real) return {value, abs, cosine};
+  return {std::ceil(value * static_cast<double>(d) - 1e-9), abs, false};
 }
 
 void Problem::check_threshold() const {
@@ -33,6 +33,13 @@ void Problem::check_threshold() const {
     why << "--tau must be a finite number, got " << value;
   else if (mode == Mode::Real && abs && !(value > 0))
     why << "--tau must be > 0 with --abs (every pair would pass), got " << value;
+  else if (cosine && mode != Mode::Real)
+    why << "--cosine is for real data (--tau): the cosine of two +-1 vectors is <a,b> / d, which --rho already "
+           "thresholds";
+  else if (cosine && !(value >= -1 && value <= 1))
+    why << "--tau must be in [-1, 1] with --cosine (a cosine), got " << value;
+  else if (skip_zero_rows && !cosine)
+    why << "--skip-zero-rows goes with --cosine (only a cosine is undefined for a zero row)";
   if (!why.str().empty()) throw InputError(why.str());
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,11 +32,20 @@ struct DatasetRef {
 /// products of +-1 vectors are integers, and rounding rho*d up once (tolerating 1e-9 of
 /// floating-point error in the product) keeps "ip >= rho*d" exact.
 struct Threshold {
-  double theta = 0;  // inner-product threshold: ceil(rho*d) or tau
-  bool abs = false;  // heavy when |ip| >= theta
+  double theta = 0;     // inner-product threshold: ceil(rho*d) or tau
+  bool abs = false;     // heavy when |ip| >= theta
+  bool cosine = false;  // real data: judged by <a,b> / (||a|| ||b||) instead of <a,b>
   // std::fabs, not a comparison with 0: background inner products are positive or
   // negative at random, and a branch on their sign costs kernels 3x (measured).
-  bool passes(double ip) const { return (abs ? std::fabs(ip) : ip) >= theta; }
+  bool passes(double value) const { return (abs ? std::fabs(value) : value) >= theta; }
+  /// What a pair is judged by and reported with: its inner product, or with `cosine`
+  /// ip / (norm_a norm_b), the norms the float64 reference kernel's (kernels/exact.hpp);
+  /// NaN, which never passes, when a norm is 0 (a zero row has no cosine).
+  double value(double ip, double norm_a, double norm_b) const {
+    if (!cosine) return ip;
+    const double norms = norm_a * norm_b;
+    return norms > 0 ? ip / norms : std::numeric_limits<double>::quiet_NaN();
+  }
 };
 
 /// What the user asked for. `value` is rho (binary) or tau (real).
@@ -45,6 +55,8 @@ struct Problem {
   Mode mode = Mode::Binary;
   double value = 0;
   bool abs = false;
+  bool cosine = false;          // real mode: threshold on <a,b> / (||a|| ||b||) (--cosine)
+  bool skip_zero_rows = false;  // --cosine: rows of zeros pair with nothing, not an input error
   bool self_join() const { return !b.has_value(); }
   /// The threshold for vectors of dimension d.
   Threshold threshold(std::int64_t d) const;

@@ -78,8 +78,8 @@ void write_stream_at(const Comm& comm, h5::File& file, PairStream& pairs, std::i
 
 // Attributes are written collectively: every rank writes rank 0's values.
 void write_attributes(const Comm& comm, h5::File& file, const OutputAttributes& attrs) {
-  std::vector<std::string> text = {attrs.method,     attrs.requested_method, attrs.grid,
-                                   attrs.parameters, attrs.inputs,           attrs.timings};
+  std::vector<std::string> text = {attrs.method, attrs.requested_method, attrs.grid,   attrs.parameters,
+                                   attrs.inputs, attrs.timings,          attrs.measure};
   double threshold = attrs.threshold;
   boost::mpi::broadcast(comm, text.data(), static_cast<int>(text.size()), 0);
   boost::mpi::broadcast(comm, threshold, 0);
@@ -93,6 +93,7 @@ void write_attributes(const Comm& comm, h5::File& file, const OutputAttributes& 
   file.set_attribute("parameters", text[3]);
   file.set_attribute("inputs", text[4]);
   file.set_attribute("timings", text[5]);
+  file.set_attribute("measure", text[6]);
 }
 
 }  // namespace

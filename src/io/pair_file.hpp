@@ -45,10 +45,11 @@ struct OutputAttributes {
   std::string requested_method;  // what the user asked for (auto, brute, ...)
   double threshold = 0;          // the inner-product threshold applied
   std::uint64_t seed = 0;
-  std::string grid;        // process layout, e.g. "ring of 4"
-  std::string parameters;  // JSON object
-  std::string inputs;      // "a.h5:/A b.h5:/B"
-  std::string timings;     // JSON object, seconds per stage
+  std::string grid;                       // process layout, e.g. "ring of 4"
+  std::string parameters;                 // JSON object
+  std::string inputs;                     // "a.h5:/A b.h5:/B"
+  std::string timings;                    // JSON object, seconds per stage
+  std::string measure = "inner_product";  // what /inner_products hold: "inner_product" or "cosine"
 };
 
 /// Collective: every rank writes its slice into /pairs int64 [m,2] and /inner_products

@@ -88,6 +88,45 @@ void sgemm_rows(const RealMatrix& a, RowRange a_rows, const RealMatrix& b, RowRa
   sgemm_("T", "N", &im, &in, &ik, &one, a.row(a0), &ld, b.row(b0), &ld, &zero, c, &im);
 }
 
+namespace {
+
+// What <a,b> must reach for a pair to pass: tau, or with a cosine tau ||a|| ||b|| with the
+// reference kernel's norms, less 2^-40 of itself: far more than the rounding of the
+// product and division that decide (a few units of 2^-53).
+class Needed {
+ public:
+  Needed(const RealMatrix& a, const RealMatrix& b, RowRange b_rows, const Threshold& t)
+      : tau_(t.theta), cosine_(t.cosine) {
+    if (!cosine_) return;
+    norm_a_ = row_norms(a, {0, a.rows()});
+    norm_b_ = row_norms(b, b_rows);
+    b_first_ = b_rows.begin;
+  }
+  double at(std::int64_t r, std::int64_t s) const {
+    return cosine_ ? with_margin(tau_ * norm_a_[r] * norm_b_[s - b_first_]) : tau_;
+  }
+  // At most at(r, s) for every r in [r0, r0 + m).
+  double lowest(std::int64_t r0, std::int64_t m, std::int64_t s) const {
+    if (!cosine_) return tau_;
+    const auto [lo, hi] = std::minmax_element(norm_a_.begin() + r0, norm_a_.begin() + r0 + m);
+    return with_margin(tau_ * (tau_ >= 0 ? *lo : *hi) * norm_b_[s - b_first_]);
+  }
+  // A zero row has no cosine: it passes nothing.
+  bool zero_a(std::int64_t r) const { return cosine_ && norm_a_[r] == 0; }
+  bool zero_b(std::int64_t s) const { return cosine_ && norm_b_[s - b_first_] == 0; }
+  const std::vector<double>& norm_a() const { return norm_a_; }
+  double norm_b(std::int64_t s) const { return cosine_ ? norm_b_[s - b_first_] : 0.0; }
+
+ private:
+  static double with_margin(double t) { return t - std::fabs(t) * 0x1p-40; }
+  double tau_;
+  bool cosine_;
+  std::vector<double> norm_a_, norm_b_;
+  std::int64_t b_first_ = 0;
+};
+
+}  // namespace
+
 bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
                        std::vector<Pair>& out, RowRange b_rows) {
   const RealMatrix &a = at_a.rows, &b = at_b.rows;
@@ -100,7 +139,7 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
   if (!safe_b) return false;
   const std::vector<double>&norm_a = *safe_a, &norm_b = *safe_b;
   const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
-  const double tau = threshold.theta;
+  const Needed needed(a, b, b_rows, threshold);
   // No larger than the blocks: completion and the probe call this with a few dozen rows.
   std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
   for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
@@ -115,15 +154,20 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
         const std::int64_t s = s0 + q, j = b_first + s;
         const double nb = norm_b[s - b_rows.begin];
         const float* column = c.data() + q * m;
+        if (needed.zero_b(s)) continue;
         // A cheap vectorised test with the tile's largest bound first; the exact test per entry.
-        if (!any_passes(column, m, scan_floor(tau - (rel * max_a * nb + absolute)), threshold.abs)) continue;
+        const float floor = scan_floor(needed.lowest(r0, m, s) - (rel * max_a * nb + absolute));
+        if (!any_passes(column, m, floor, threshold.abs)) continue;
         for (std::int64_t p = 0; p < m; ++p) {
           const std::int64_t r = r0 + p, i = a_first + r;
-          if (filter == PairFilter::Upper && i >= j) continue;
+          if ((filter == PairFilter::Upper && i >= j) || needed.zero_a(r)) continue;
           const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
-          if (v < tau - (rel * norm_a[r] * nb + absolute)) continue;
-          const double ip = inner_product(a, r, b, s);  // the reference decides
-          if (threshold.passes(ip)) out.push_back({i, j, ip});
+          if (v < needed.at(r, s) - (rel * norm_a[r] * nb + absolute)) continue;
+          // The reference decides.
+          const double value = threshold.cosine
+                                   ? threshold.value(inner_product(a, r, b, s), needed.norm_a()[r], needed.norm_b(s))
+                                   : inner_product(a, r, b, s);
+          if (threshold.passes(value)) out.push_back({i, j, value});
         }
       }
     }

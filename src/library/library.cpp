@@ -105,6 +105,8 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   o.problem.mode = fo.kind == ThresholdKind::Rho ? Mode::Binary : Mode::Real;
   o.problem.value = fo.value;
   o.problem.abs = fo.abs;
+  o.problem.cosine = fo.cosine;
+  o.problem.skip_zero_rows = fo.skip_zero_rows;
   o.method = fo.method;
   o.seed = fo.seed;
   o.delta = fo.delta;

@@ -82,6 +82,9 @@ class SolveMethod {
   virtual std::string summary() const = 0;
   /// Whether the method can solve problems of this mode (auto prices only those that can).
   virtual bool serves(Mode) const { return true; }
+  /// Why the method cannot take this problem's options (--cosine), or nothing when it can:
+  /// asked for by name it is refused with this text; auto leaves it out.
+  virtual std::string refuses(const Problem&) const { return {}; }
   /// Whether runs of this method save checkpoints and resume from them (ResumeState).
   virtual bool checkpoints() const { return false; }
   /// Throws InputError when the method cannot take these options (auto checks every

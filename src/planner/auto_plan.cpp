@@ -61,6 +61,7 @@ ProblemShape shape_of(const MethodInput<Matrix>& in, std::int64_t d, const DataS
   shape.self_join = in.self_join();
   shape.mode = in.options.problem.mode;
   shape.theta = in.threshold.theta;
+  shape.cosine = in.threshold.cosine;
   shape.ranks = in.comm.size();
   shape.m2 = std::max(s.background.m2, 1e-300);
   shape.m4 = s.background.m4;
@@ -139,7 +140,8 @@ AutoPlan plan_auto(const MethodInput<Matrix>& in, std::int64_t d) {
   ProblemShape shape = shape_of(in, d, sample);
   // Methods that price themselves by timing a sample of their own work.
   for (const SolveMethod* method : solve_methods())
-    if (method->serves(in.options.problem.mode)) method->measure(in, shape);
+    if (method->serves(in.options.problem.mode) && method->refuses(in.options.problem).empty())
+      method->measure(in, shape);
   const PlanChoice choice = in.times.time("plan", [&] { return choose_plan(shape, machine); });
   std::erase_if(in.scratch.kept, [&](const auto& kept) { return kept.first != choice.best.method; });  // held memory
   spdlog::info("auto: {} chosen, predicted {:.3f} s: {}", method_name(choice.best.method), choice.best.seconds,

@@ -3,6 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <boost/mpi/collectives.hpp>
+#include <limits>
+#include <type_traits>
+
 #include "methods/layout.hpp"
 #include "methods/solve_method.hpp"
 
@@ -12,6 +17,35 @@ RowRange rows_for(const SolveOptions& options, std::int64_t n, bool side_b, cons
   if (options.method != Method::Auto) return solve_method(options.method).rows(n, side_b, options, comm);
   return auto_rows(n, comm.size(), comm.rank());
 }
+
+namespace {
+
+// A cosine has no value for a row of zeros: an agreed input error naming the first one,
+// unless the user asked to skip them (they then pair with nothing; the log counts them).
+void check_zero_rows(const Comm& comm, const InputMatrix& input, const LocalRows<RealMatrix>& rows, bool skip) {
+  std::int64_t first = -1, count = 0;
+  for (std::int64_t r = 0; r < rows.range.size(); ++r) {
+    const float* x = rows.rows.row(r);
+    if (std::any_of(x, x + rows.rows.cols(), [](float v) { return v != 0; })) continue;
+    if (first < 0) first = rows.range.begin + r;
+    ++count;
+  }
+  const std::int64_t none = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t lowest =
+      boost::mpi::all_reduce(comm, first < 0 ? none : first, boost::mpi::minimum<std::int64_t>());
+  if (lowest == none) return;
+  const std::int64_t total = boost::mpi::all_reduce(comm, count, std::plus<std::int64_t>());
+  if (!skip)
+    throw InputError(fmt::format("{}: row {} is all zeros ({} such rows): a zero vector has no cosine; remove them, "
+                                 "or pass --skip-zero-rows to leave them without pairs",
+                                 input.ref.str(), lowest, total),
+                     /*collective=*/true);
+  if (comm.rank() == 0)
+    spdlog::info("cosine: {} rows of {} are all zeros and pair with nothing (--skip-zero-rows)", total,
+                 input.ref.str());
+}
+
+}  // namespace
 
 template <class Matrix>
 LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool side_b,
@@ -25,6 +59,8 @@ LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool
                         row_bytes * static_cast<double>(range.size()));
   });
   LocalRows<Matrix> rows = times.time("read", [&] { return reader.read(comm, input, range); });
+  if constexpr (std::is_same_v<Matrix, RealMatrix>)
+    if (options.problem.cosine) check_zero_rows(comm, input, rows, options.problem.skip_zero_rows);
   copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });
   if (copies.none()) return rows;
   if (comm.rank() == 0)

@@ -67,6 +67,7 @@ nlohmann::ordered_json answer_parameters(const Problem& problem, const Outcome& 
                                        {problem.mode == Mode::Binary ? "rho" : "tau", problem.value},
                                        {"abs", problem.abs},
                                        {"self_join", problem.self_join()}};
+  if (problem.cosine) parameters["cosine"] = true;
   parameters.update(outcome.result.parameters);
   if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
   // Rows that are copies of another were solved once: the output has all their pairs.
@@ -115,6 +116,10 @@ void check_solve_options(const SolveOptions& options, int ranks) {
       throw InputError("--method " + method->name() + " cannot solve " + mode_name(problem.mode) + " data (" +
                        (problem.mode == Mode::Real ? "--tau" : "--rho") + "): " + method->summary());
     }
+    if (const std::string why = method->refuses(problem); !why.empty()) {
+      if (options.method == Method::Auto) continue;
+      throw InputError("--method " + method->name() + " " + why);
+    }
     method->check(options, ranks);
   }
   if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
@@ -132,7 +137,8 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
   solved.threshold = threshold;
   spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,
                b ? "" : " (self-join)", a.cols, mode_name(problem.mode),
-               problem.abs ? "|ip| >= " : "ip >= ", threshold.theta, method_name(options.method), comm.size());
+               problem.cosine ? (problem.abs ? "|cos| >= " : "cos >= ") : (problem.abs ? "|ip| >= " : "ip >= "),
+               threshold.theta, method_name(options.method), comm.size());
   // An answer bound for a file may pass the budget: its pairs are spilled beside the file.
   if (!options.out.empty() && !options.plan_only) {
     const std::filesystem::path dir = std::filesystem::path(options.out).parent_path();

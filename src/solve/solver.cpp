@@ -107,7 +107,8 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                outcome.result.grid,
                                solved.parameters.dump(),
                                inputs,
-                               timings_before_write.dump()};
+                               timings_before_write.dump(),
+                               problem.cosine ? "cosine" : "inner_product"};
   const std::int64_t found = write_answer(comm, solved, problem.self_join(), out_file->temp(), attrs);
   const SolveSummary summary{outcome.method, found, gather_stage_times(comm, solved.times), outcome.plan};
 

@@ -185,3 +185,42 @@ def test_the_gil_is_released_while_it_computes():
     # once per millisecond of the call (a quarter of that is the bound checked).
     assert seconds > 0.05
     assert ticks > 0.25 * seconds * 1000, (ticks, seconds)
+
+
+def test_cosine_on_scaled_rows_equals_numpy_and_the_cli(hipi_bin, tmp_path):
+    """cosine=True: rows scaled by factors in [1e-3, 1e3] give numpy's float64 cosines
+    (outside a band of 1e-9 around tau, where the two summation orders may disagree), with
+    the cosines as values, and the CLI's --cosine file the same pairs and values."""
+    rng = np.random.default_rng(21)
+    centres = rng.standard_normal((30, 40))
+    a = centres[rng.integers(0, 30, 500)] + 0.4 * rng.standard_normal((500, 40))
+    a = (a * 10 ** rng.uniform(-3, 3, (500, 1))).astype(np.float32)
+    pairs, cos = hipi.find_heavy_pairs(a, tau=0.85, cosine=True, method="brute")
+    x = a.astype(np.float64)
+    n = np.linalg.norm(x, axis=1)
+    c = (x @ x.T) / np.outer(n, n)
+    i, j = np.triu_indices(len(a), 1)
+    sure = {(p, q) for p, q in zip(i, j) if c[p, q] >= 0.85 + 1e-9}
+    got = {tuple(p) for p in pairs}
+    assert sure <= got and len(sure) > 100
+    assert all(c[p, q] >= 0.85 - 1e-9 for p, q in got)
+    assert np.allclose(cos, c[pairs[:, 0], pairs[:, 1]], rtol=0, atol=1e-12)
+    f = tmp_path / "in.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+    out = tmp_path / "out.h5"
+    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", "0.85", "--cosine", "--method", "brute", "--out", str(out))
+    assert status == 0, err
+    with h5py.File(out, "r") as h:
+        assert np.array_equal(h["pairs"][...], pairs) and np.array_equal(h["inner_products"][...], cos)
+        assert h.attrs["measure"] == "cosine"
+
+
+def test_cosine_refuses_zero_rows_unless_skipped():
+    rng = np.random.default_rng(22)
+    a = rng.standard_normal((100, 16)).astype(np.float32)
+    a[7] = 0
+    with pytest.raises(ValueError, match="row 7 is all zeros"):
+        hipi.find_heavy_pairs(a, tau=0.5, cosine=True, method="brute")
+    pairs, _ = hipi.find_heavy_pairs(a, tau=0.5, cosine=True, skip_zero_rows=True, method="brute")
+    assert len(pairs) > 0 and not np.any(pairs == 7)

@@ -135,12 +135,20 @@ class SketchMethod : public SolveMethodOf<SketchMethod> {
 
   void check(const SolveOptions& options, int ranks) const override { options.sketch.check(ranks); }
 
+  std::string refuses(const Problem& problem) const override {
+    if (problem.cosine)
+      return "does not take --cosine: its sketches add the rows as they are, and a cosine needs them normalised (use "
+             "--method brute, or auto)";
+    return {};
+  }
+
   RowRange rows(std::int64_t n, bool side_b, const SolveOptions& options, const Comm& comm) const override {
     const SketchOptions& o = options.sketch;
     return sketch_rows(n, side_b ? o.group_b : o.group_a, o, comm.size(), comm.rank());
   }
 
   Pricing price(const ProblemShape& shape, const MachineProfile& machine, double ceiling) const override {
+    if (shape.cosine) return {{}, "does not take --cosine"};
     Pricing pricing{search_sketch_plans(shape, machine, ceiling), {}};
     if (pricing.plans.empty()) {
       std::ostringstream why;

@@ -21,6 +21,7 @@ packages=(
   pybind11-dev python3-dev           # the Python module
   python3-numpy python3-mpi4py       # its arrays and communicators
   python3-pytest python3-h5py        # its tests (h5py writes the CLI's inputs)
+  python3-scipy                      # --components checked against scipy's connected_components
   python3-torch                      # the training example and its test (examples/relu_training)
 )
 if [ "${1:-}" = "--bench" ]; then

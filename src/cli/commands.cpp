@@ -104,6 +104,10 @@ void add_problem_options(CLI::App* cmd, SolveArgs& s, bool plan) {
   cmd->add_flag("--skip-zero-rows", o.problem.skip_zero_rows,
                 "With --cosine: rows of zeros pair with nothing (counted in the log) instead of an input error");
   cmd->add_option("--report", o.report, "Write a JSON report of per-stage timings");
+  if (!plan)
+    cmd->add_flag("--components", o.components,
+                  "Self-join: add /components int64 [n] to the output, each row's smallest row index in its "
+                  "connected component of the heavy-pair graph (what a dedup keeps: one row per component)");
 }
 
 // How the run goes: auto's target and profile, memory, checkpoints, the watchdog.

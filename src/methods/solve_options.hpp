@@ -26,6 +26,7 @@ struct SolveOptions {
   std::optional<std::int64_t> expect_k;  // the caller knows how many heavy pairs there are
   double checkpoint_interval = 300;      // brute force: seconds between checkpoints; 0 none (checkpoint.hpp)
   std::int64_t memory_mib = 0;           // budget per rank in MiB; 0: the default (memory.hpp)
+  bool components = false;               // self-join: /components, each row's smallest row in its component
 };
 
 }  // namespace hipi

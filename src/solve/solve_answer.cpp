@@ -124,6 +124,8 @@ void check_solve_options(const SolveOptions& options, int ranks) {
   }
   if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
   if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
+  if (options.components && !problem.self_join())
+    throw InputError("--components is for a self-join (no --b): components of the graph of pairs within A");
   if (options.expect_k && *options.expect_k < 1)
     throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
 }
@@ -133,6 +135,7 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
   const Problem& problem = options.problem;
   Solved solved;
   solved.budget = MemoryBudget::of(comm, options.memory_mib);
+  solved.self_join = b == nullptr;
   const Threshold threshold = problem.threshold(a.cols);
   solved.threshold = threshold;
   spdlog::info("solve: {} x {}{}, d = {}, {} mode, threshold {}{}, method {} on {} ranks", a.rows, b ? b->rows : a.rows,

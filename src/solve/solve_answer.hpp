@@ -39,6 +39,7 @@ struct Outcome {
 struct Solved {
   StageTimes times;
   MemoryBudget budget;
+  bool self_join = false;
   Threshold threshold;
   Outcome outcome;
   nlohmann::ordered_json parameters;  // recorded with the answer (the output's attribute)

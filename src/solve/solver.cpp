@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "answer/components.hpp"
 #include "answer/pair_spill.hpp"
 #include "io/atomic_file.hpp"
 #include "io/input.hpp"
@@ -39,16 +40,19 @@ void check_paths(const Comm& comm, const SolveOptions& options) {
 }
 
 // Collective: writes the answer into `temp` ("sort" and "write" timed); returns its pairs.
-std::int64_t write_answer(const Comm& comm, Solved& solved, bool self_join, const std::string& temp,
-                          const OutputAttributes& attrs) {
+// `components`, if given, sees every pair written.
+std::int64_t write_answer(const Comm& comm, Solved& solved, const std::string& temp, const OutputAttributes& attrs,
+                          ComponentBuilder* components) {
   StageTimes& times = solved.times;
+  const auto watched = [&](PairStream s) { return components ? observed(std::move(s), *components) : s; };
   if (!solved.spill) {
-    times.time("write", [&] { write_pairs_temp(comm, temp, solved.answer, attrs); });
-    return solved.answer.total;
+    PairStream answer = watched(std::move(solved.answer));
+    times.time("write", [&] { write_pairs_temp(comm, temp, answer, attrs); });
+    return answer.total;
   }
   // Window by window: each sorted across ranks ("sort") and written ("write").
   const Outcome& outcome = solved.outcome;
-  SpilledAnswer windows(comm, *solved.spill, outcome.copies_a, self_join ? nullptr : &outcome.copies_b,
+  SpilledAnswer windows(comm, *solved.spill, outcome.copies_a, solved.self_join ? nullptr : &outcome.copies_b,
                         solved.threshold, solved.window_pairs);
   double sorting = 0;
   const double start = MPI_Wtime();
@@ -58,6 +62,7 @@ std::int64_t write_answer(const Comm& comm, Solved& solved, bool self_join, cons
         const double t = MPI_Wtime();
         std::optional<PairStream> part = windows.next();
         sorting += MPI_Wtime() - t;
+        if (part) part = watched(std::move(*part));
         return part;
       },
       attrs);
@@ -65,6 +70,17 @@ std::int64_t write_answer(const Comm& comm, Solved& solved, bool self_join, cons
   times.add("write", MPI_Wtime() - start - sorting);
   if (comm.rank() == 0) spdlog::info("solve: the answer was sorted and written in {} windows", windows.windows());
   return found;
+}
+
+// Collective: the components of the pairs written, added to the file at `temp`, logged.
+void add_components(const Comm& comm, ComponentBuilder& builder, Solved& solved, const std::string& temp) {
+  const ComponentLabels labels = solved.times.time("components", [&] { return builder.finish(comm, solved.budget); });
+  solved.times.time("write", [&] { write_components(comm, temp, labels); });
+  if (comm.rank() == 0)
+    spdlog::info(
+        "components: {} components of two or more rows; keeping the smallest row of each drops {} rows "
+        "(/components)",
+        labels.groups, labels.rows_dropped);
 }
 
 }  // namespace
@@ -109,7 +125,10 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                inputs,
                                timings_before_write.dump(),
                                problem.cosine ? "cosine" : "inner_product"};
-  const std::int64_t found = write_answer(comm, solved, problem.self_join(), out_file->temp(), attrs);
+  std::optional<ComponentBuilder> components;
+  if (options.components) components.emplace(a.rows);
+  const std::int64_t found = write_answer(comm, solved, out_file->temp(), attrs, components ? &*components : nullptr);
+  if (components) add_components(comm, *components, solved, out_file->temp());
   const SolveSummary summary{outcome.method, found, gather_stage_times(comm, solved.times), outcome.plan};
 
   if (options.expect_k && found != *options.expect_k && comm.rank() == 0)

@@ -224,3 +224,33 @@ def test_cosine_refuses_zero_rows_unless_skipped():
         hipi.find_heavy_pairs(a, tau=0.5, cosine=True, method="brute")
     pairs, _ = hipi.find_heavy_pairs(a, tau=0.5, cosine=True, skip_zero_rows=True, method="brute")
     assert len(pairs) > 0 and not np.any(pairs == 7)
+
+
+def test_components_equal_scipys_connected_components(hipi_bin, tmp_path):
+    """--components: /components holds each row's smallest row index in its connected
+    component of the pairs written, as scipy's connected_components finds them."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(23)
+    centres = rng.standard_normal((40, 32))
+    a = (centres[rng.integers(0, 40, 800)] + 0.5 * rng.standard_normal((800, 32))).astype(np.float32)
+    a[700:720] = a[3]  # exact copies of one row
+    f = tmp_path / "in.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+    out = tmp_path / "out.h5"
+    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", "0.9", "--cosine", "--components", "--method", "brute",
+                          "--out", str(out))
+    assert status == 0, err
+    with h5py.File(out, "r") as h:
+        pairs, labels = h["pairs"][...], h["components"][...]
+        groups = h["components"].attrs["groups"]
+    n = len(a)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    count, component = connected_components(graph, directed=False)
+    smallest = np.full(count, n)
+    np.minimum.at(smallest, component, np.arange(n))
+    assert np.array_equal(labels, smallest[component])
+    assert groups == np.sum(np.bincount(component) > 1) and groups > 10
+    assert np.all(labels[700:720] == labels[3])

@@ -117,7 +117,7 @@ hipi::Method method_of(const std::string& name) {
 }
 
 py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optional<double> rho,
-                            std::optional<double> tau, bool abs, bool cosine, bool skip_zero_rows,
+                            std::optional<double> tau, bool abs, bool cosine, bool skip_zero_rows, bool components,
                             const std::string& method, std::uint64_t seed, double delta,
                             std::optional<std::int64_t> bits, std::int64_t memory_mib, const std::string& delivery,
                             const py::object& comm, bool info, int verbosity) {
@@ -135,6 +135,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
     o.abs = abs;
     o.cosine = cosine;
     o.skip_zero_rows = skip_zero_rows;
+    o.components = components;
     o.method = method_of(method);
     o.seed = seed;
     o.delta = delta;
@@ -167,7 +168,15 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
     p(k, 1) = found.j[k];
     v(k) = found.inner_products[k];
   }
-  if (!info) return py::make_tuple(pairs, ips);
+  py::list result;
+  result.append(pairs);
+  result.append(ips);
+  if (components) {
+    py::array_t<std::int64_t> labels(static_cast<py::ssize_t>(found.components.size()));
+    std::copy(found.components.begin(), found.components.end(), labels.mutable_data());
+    result.append(labels);
+  }
+  if (!info) return py::tuple(result);
   const py::module_ json = py::module_::import("json");
   py::dict details;
   details["method"] = hipi::method_name(found.method);
@@ -175,7 +184,9 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
   details["timings"] = json.attr("loads")(found.timings_json);
   details["total"] = found.total;
   details["offset"] = found.offset;
-  return py::make_tuple(pairs, ips, details);
+  if (components) details["components_first"] = found.components_first;
+  result.append(details);
+  return py::tuple(result);
 }
 
 }  // namespace
@@ -197,14 +208,18 @@ PYBIND11_MODULE(_hipi, m) {
 
   m.def("find_heavy_pairs", &find_heavy_pairs, py::arg("A"), py::arg("B") = py::none(), py::kw_only(),
         py::arg("rho") = py::none(), py::arg("tau") = py::none(), py::arg("abs") = false, py::arg("cosine") = false,
-        py::arg("skip_zero_rows") = false, py::arg("method") = "auto", py::arg("seed") = 1, py::arg("delta") = 1e-3,
-        py::arg("bits") = py::none(), py::arg("memory_mib") = 0, py::arg("delivery") = "every_rank",
-        py::arg("comm") = py::none(), py::arg("info") = false, py::arg("verbosity") = 0,
+        py::arg("skip_zero_rows") = false, py::arg("components") = false, py::arg("method") = "auto",
+        py::arg("seed") = 1, py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
+        py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
+        py::arg("verbosity") = 0,
         R"(Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
 
 cosine=True (with tau): the pair passes when <A[i], B[j]> / (||A[i]|| ||B[j]||) >= tau, norms
 and the decision in float64 on the stored values, and inner_products hold the cosines; a
 row of zeros is a ValueError unless skip_zero_rows=True (it then pairs with nothing).
+components=True (self-join): also returns labels, int64 [n], each row's smallest row index
+in its connected component of the pairs (keep rows i with labels[i] == i to dedup); with
+delivery='distributed', this rank's block of rows from info['components_first'].
 
 A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with tau),
 uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a multiple of 8),
@@ -213,7 +228,8 @@ self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B are th
 blocks of rows, in rank order.
 
 Returns (pairs, inner_products): int64 [m, 2] sorted by (i, j) and float64 [m], as the CLI's
-output file; with info=True also a dict (method, parameters, timings, total, offset).
+output file; then labels with components=True; with info=True last a dict (method,
+parameters, timings, total, offset).
 delivery='distributed' leaves each rank its slice. Raises ValueError for bad input, with the
 CLI's messages.)");
 }

@@ -57,6 +57,7 @@ struct FindOptions {
   bool abs = false;             // |<a, b>| >= threshold
   bool cosine = false;          // tau on <a, b> / (||a|| ||b||); inner_products then hold cosines
   bool skip_zero_rows = false;  // cosine: rows of zeros pair with nothing instead of an InputError
+  bool components = false;      // self-join: HeavyPairs::components, each row's smallest row in its component
   Method method = Method::Auto;
   std::uint64_t seed = 1;
   double delta = 1e-3;          // auto: allowed miss probability per heavy pair
@@ -76,6 +77,11 @@ struct HeavyPairs {
   Method method = Method::Auto;  // the method that ran
   std::string parameters_json;   // what the output file's 'parameters' attribute would hold
   std::string timings_json;      // seconds per stage: {"stage": {"max": .., "mean": ..}}
+  // With FindOptions::components: for rows components_first, components_first + 1, ... (all
+  // n_a rows with Delivery::EveryRank, this rank's block with Distributed), the smallest
+  // row index in the row's connected component of the heavy-pair graph.
+  std::vector<std::int64_t> components;
+  std::int64_t components_first = 0;
 };
 
 /// Collective over `comm`, which is duplicated inside (never used as is). `b` null: the

@@ -8,6 +8,7 @@
 #include <boost/mpi/collectives.hpp>
 #include <iostream>
 
+#include "answer/components.hpp"
 #include "hipi/hipi.hpp"
 #include "io/input.hpp"
 #include "parallel/log.hpp"
@@ -112,6 +113,7 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   o.delta = fo.delta;
   o.memory_mib = fo.memory_mib;
   o.profile = fo.profile;
+  o.components = fo.components;
   o.checkpoint_interval = 0;  // no file to checkpoint beside
   agree(comm, [&] { check_solve_options(o, comm.size()); });
   const InputMatrix ia = agree_matrix(comm, a, "A");
@@ -134,6 +136,14 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   HeavyPairs out;
   out.total = solved.answer.total;
   out.offset = solved.answer.offset;
+  if (fo.components) {
+    ComponentBuilder builder(ia.rows);
+    builder.add(pairs.data(), pairs.size());
+    const ComponentLabels labels = builder.finish(comm, solved.budget);
+    const bool every = fo.delivery == Delivery::EveryRank;
+    out.components = every ? all_gather_vector(comm, labels.labels) : labels.labels;  // blocks in rank order
+    out.components_first = every ? 0 : labels.rows.begin;
+  }
   if (fo.delivery == Delivery::EveryRank) {
     pairs = all_gather_vector(comm, pairs);  // slices in rank order: the sorted answer
     out.offset = 0;

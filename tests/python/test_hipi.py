@@ -254,3 +254,40 @@ def test_components_equal_scipys_connected_components(hipi_bin, tmp_path):
     assert np.array_equal(labels, smallest[component])
     assert groups == np.sum(np.bincount(component) > 1) and groups > 10
     assert np.all(labels[700:720] == labels[3])
+
+
+def test_components_from_python_equal_the_clis(hipi_bin, tmp_path):
+    rng = np.random.default_rng(24)
+    centres = rng.standard_normal((25, 24))
+    a = (centres[rng.integers(0, 25, 400)] + 0.5 * rng.standard_normal((400, 24))).astype(np.float32)
+    pairs, cos, labels = hipi.find_heavy_pairs(a, tau=0.9, cosine=True, components=True, method="brute")
+    f = tmp_path / "in.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+    out = tmp_path / "out.h5"
+    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", "0.9", "--cosine", "--components", "--method", "brute",
+                          "--out", str(out))
+    assert status == 0, err
+    with h5py.File(out, "r") as h:
+        assert np.array_equal(h["pairs"][...], pairs) and np.array_equal(h["components"][...], labels)
+    assert labels.shape == (400,) and np.sum(labels != np.arange(400)) > 50
+    with pytest.raises(ValueError, match="self-join"):
+        hipi.find_heavy_pairs(a, a, tau=0.9, components=True)
+
+
+def test_the_dedup_example_keeps_one_row_per_component(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(25)
+    centres = rng.standard_normal((30, 20))
+    a = (centres[rng.integers(0, 30, 300)] + 0.3 * rng.standard_normal((300, 20))) * 7
+    np.save(tmp_path / "e.npy", a)
+    example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "dedup_embeddings.py")
+    done = subprocess.run([sys.executable, example, str(tmp_path / "e.npy"), "--tau", "0.9", "--keep",
+                           str(tmp_path / "keep.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    _, _, labels = hipi.find_heavy_pairs(a, tau=0.9, cosine=True, components=True, method="brute")
+    keep = np.load(tmp_path / "keep.npy")
+    assert np.array_equal(keep, np.flatnonzero(labels == np.arange(300))) and 30 <= len(keep) < 200

@@ -67,3 +67,18 @@ def test_an_array_one_rank_alone_refuses_is_refused_on_every_rank():
     with pytest.raises(ValueError, match="must be 2-D"):
         hipi.find_heavy_pairs(mine, rho=0.5, comm=comm)
     comm.Barrier()
+
+
+@pytest.mark.parametrize("delivery", ["every_rank", "distributed"])
+def test_components_over_ranks_equal_the_one_rank_labels(delivery):
+    rng = np.random.default_rng(13)
+    centres = rng.standard_normal((20, 16))
+    a = (centres[rng.integers(0, 20, 600)] + 0.4 * rng.standard_normal((600, 16))).astype(np.float32)
+    whole = hipi.find_heavy_pairs(a, tau=0.9, cosine=True, components=True, method="brute", comm=MPI.COMM_SELF)
+    lo, hi = blocks(len(a), comm.size)[comm.rank]
+    _, _, labels, info = hipi.find_heavy_pairs(a[lo:hi], tau=0.9, cosine=True, components=True, method="brute",
+                                               comm=comm, delivery=delivery, info=True)
+    first = info["components_first"]
+    assert np.sum(whole[2] != np.arange(len(a))) > 50
+    np.testing.assert_array_equal(labels, whole[2][first:first + len(labels)])
+    assert comm.allreduce(len(labels)) == (len(a) if delivery == "distributed" else comm.size * len(a))

@@ -110,9 +110,11 @@ hipi::Method method_of(const std::string& name) {
   static const std::map<std::string, hipi::Method> methods{{"auto", hipi::Method::Auto},
                                                            {"brute", hipi::Method::Brute},
                                                            {"sketch", hipi::Method::Sketch},
-                                                           {"hash", hipi::Method::Hash}};
+                                                           {"hash", hipi::Method::Hash},
+                                                           {"prefix", hipi::Method::Prefix}};
   const auto it = methods.find(name);
-  if (it == methods.end()) throw py::value_error("method must be one of auto, brute, sketch, hash; got '" + name + "'");
+  if (it == methods.end())
+    throw py::value_error("method must be one of auto, brute, sketch, hash, prefix; got '" + name + "'");
   return it->second;
 }
 

@@ -1,6 +1,6 @@
-// The solve methods by name. Each method lives in one file under src/methods/ behind the
+// The solve methods by name. Each method lives in one folder under src/methods/ behind the
 // SolveMethod interface (solve_method.hpp); this enum names them for options, plans and
-// outputs. Adding a method: an enumerator here, its file, and one line in
+// outputs. Adding a method: an enumerator here, its folder, and one line in
 // src/methods/registry.cpp.
 #pragma once
 
@@ -11,9 +11,10 @@ namespace hipi {
 
 enum class Method {
   Auto,    // the planner prices every registered method and runs the fastest
-  Brute,   // exact distributed brute force (methods/brute.cpp)
-  Sketch,  // group sketches, a product, exact verification (methods/sketch.cpp)
-  Hash,    // exact multi-index hashing, binary data (methods/hash.cpp)
+  Brute,   // exact distributed brute force (methods/brute/)
+  Sketch,  // group sketches, a product, exact verification (methods/sketch/)
+  Hash,    // exact multi-index hashing, binary data (methods/hash/)
+  Prefix,  // exact prefix bound after a rotation to principal axes, real data (methods/prefix/)
 };
 
 /// Linear: S[G] = sum s_i phi(x_i) in float, multiplied by ScaLAPACK GEMM. Sign (binary

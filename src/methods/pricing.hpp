@@ -56,6 +56,7 @@ struct ProblemShape {
   // (SolveMethod::measure; multi-index hashing): absent when not measured, infinite where
   // the method cannot beat brute force.
   std::map<Method, double> measured_seconds;
+  std::map<Method, std::string> measured_detail;  // what the measurement found, for hipi plan
   // Methods that found, before measuring, that they cannot run here (their buffers past the
   // memory budget, a size past a 32-bit limit), and why: not priced.
   std::map<Method, std::string> cannot_run;

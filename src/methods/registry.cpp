@@ -12,11 +12,13 @@ namespace hipi {
 const SolveMethod& brute_method();
 const SolveMethod& hash_method();
 const SolveMethod& sketch_method();
+const SolveMethod& prefix_method();
 
 const std::vector<const SolveMethod*>& solve_methods() {
   static const std::vector<const SolveMethod*> methods{
       &brute_method(),
       &hash_method(),
+      &prefix_method(),
       &sketch_method(),
   };
   return methods;

@@ -139,9 +139,11 @@ AutoPlan plan_auto(const MethodInput<Matrix>& in, std::int64_t d) {
   const MachineProfile machine = machine_rates(in.comm, in.options, d, in.times);
   ProblemShape shape = shape_of(in, d, sample);
   // Methods that price themselves by timing a sample of their own work.
-  for (const SolveMethod* method : solve_methods())
-    if (method->serves(in.options.problem.mode) && method->refuses(in.options.problem).empty())
-      method->measure(in, shape);
+  in.times.time("measure", [&] {
+    for (const SolveMethod* method : solve_methods())
+      if (method->serves(in.options.problem.mode) && method->refuses(in.options.problem).empty())
+        method->measure(in, shape);
+  });
   const PlanChoice choice = in.times.time("plan", [&] { return choose_plan(shape, machine); });
   std::erase_if(in.scratch.kept, [&](const auto& kept) { return kept.first != choice.best.method; });  // held memory
   spdlog::info("auto: {} chosen, predicted {:.3f} s: {}", method_name(choice.best.method), choice.best.seconds,

@@ -75,9 +75,10 @@ SolveOptions options_for(const GenerateOptions& g, const std::string& out, const
 TEST(Auto, ChoosesTheSketchWhereItPaysAndFindsEveryPair) {
   Comm world;
   SharedTempDir dir(world);
-  // Background sd 16: tau = 220 is 13.8 sd.
+  // Background sd 64: tau = 883 is 13.8 sd, and 0.22 of ||a|| ||b||: too little for the
+  // prefix filter's tails to rule pairs out (at d 256 it would win here).
   const GenerateOptions g = generated(
-      world, {.out = dir.path("real.h5"), .n = 600, .n_b = 500, .d = 256, .k = 6, .mode = Mode::Real, .value = 220});
+      world, {.out = dir.path("real.h5"), .n = 600, .n_b = 500, .d = 4096, .k = 6, .mode = Mode::Real, .value = 883});
   SolveOptions o = options_for(g, dir.path("auto.h5"), "auto");
   o.profile = write_profile(world, dir, gemm_friendly());
   const Result got = solve(world, o);

@@ -69,6 +69,19 @@ class Units {
   std::int64_t chunks_ = 1, total_ = 1;
 };
 
+// The check of one block pair: heavy_pairs, or the schedule's check of real blocks.
+template <class Matrix>
+struct BlockCheck {
+  const Threshold& threshold;
+  const RealBlockCheck* real = nullptr;
+  void operator()(RowsAt<Matrix> a, RowsAt<Matrix> b, PairFilter filter, std::vector<Pair>& out,
+                  RowRange b_rows) const {
+    if constexpr (std::is_same_v<Matrix, RealMatrix>)
+      if (real) return real->pairs(a, b, threshold, filter, out, b_rows);
+    heavy_pairs(a, b, threshold, filter, out, b_rows);
+  }
+};
+
 }  // namespace
 
 std::int64_t brute_chunks_per_step(std::int64_t a_rows, std::int64_t b_rows, std::int64_t d, bool binary,
@@ -85,10 +98,11 @@ template <class Matrix>
 std::vector<Pair> brute_force(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b,
                               const Threshold& threshold, BruteSchedule schedule) {
   std::vector<Pair> found = std::move(schedule.resumed_pairs);
+  const BlockCheck<Matrix> check_pairs{threshold, schedule.real_check};
   Units units(comm, a, b.range.size(), comm.size(), schedule);
   ring_pass(comm, b, comm.size(), [&](const Matrix& block, RowRange range, int s) {
     units.run_step(s, RowRange{0, range.size()}, found, [&](RowRange chunk) {
-      heavy_pairs({a.rows, a.range.begin}, {block, range.begin}, threshold, PairFilter::All, found, chunk);
+      check_pairs({a.rows, a.range.begin}, {block, range.begin}, PairFilter::All, found, chunk);
     });
   });
   return found;
@@ -104,13 +118,14 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
   const int P = comm.size(), rank = comm.rank();
   const int steps = P / 2 + 1;
   std::vector<Pair> found = std::move(schedule.resumed_pairs);
+  const BlockCheck<Matrix> check_pairs{threshold, schedule.real_check};
   Units units(comm, a, a.range.size(), steps, schedule);
   ring_pass(comm, a, steps, [&](const Matrix& block, RowRange range, int s) {
     if (units.step_done(s)) return;
     const RowRange all{0, range.size()};
     if (s == 0) {
       units.run_step(s, all, found, [&](RowRange chunk) {
-        heavy_pairs({a.rows, a.range.begin}, {block, range.begin}, threshold, PairFilter::Upper, found, chunk);
+        check_pairs({a.rows, a.range.begin}, {block, range.begin}, PairFilter::Upper, found, chunk);
       });
       return;
     }
@@ -118,7 +133,7 @@ std::vector<Pair> brute_force_self(const Comm& comm, const LocalRows<Matrix>& a,
     const auto check = [&](const Matrix& rows, std::int64_t first) {
       return [&, first](RowRange chunk) {
         const std::size_t first_new = found.size();
-        heavy_pairs({rows, first}, {block, range.begin}, threshold, PairFilter::All, found, chunk);
+        check_pairs({rows, first}, {block, range.begin}, PairFilter::All, found, chunk);
         for (std::size_t k = first_new; k < found.size(); ++k)
           if (found[k].i > found[k].j) std::swap(found[k].i, found[k].j);
       };

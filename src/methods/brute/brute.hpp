@@ -14,9 +14,20 @@
 #include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
 #include "core/problem.hpp"
+#include "kernels/exact.hpp"
 #include "parallel/mpi.hpp"
 
 namespace hipi {
+
+/// Another exact check of real blocks than heavy_pairs (kernels/exact.hpp): the same pairs
+/// with the same values, decided by the reference kernel, found with less work on some data
+/// (the prefix filter, methods/prefix/). Called on one thread.
+class RealBlockCheck {
+ public:
+  virtual ~RealBlockCheck() = default;
+  virtual void pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+                     std::vector<Pair>& out, RowRange b_rows) const = 0;
+};
 
 /// Brute force runs in units of work, the same number on every rank: ring step s, chunk c of
 /// the block of B visited then (a chunk is sized to take about a second). A run resumed
@@ -32,7 +43,8 @@ struct BruteSchedule {
   // piece finds at most about `holder.every`, 256 rows at least), so that pairs past the
   // memory budget can be spilled as they are found, not once per unit.
   PairHolder holder;
-  double unit_products = 0;  // coordinate products per unit; 0: about half a second's worth
+  double unit_products = 0;                    // coordinate products per unit; 0: about half a second's worth
+  const RealBlockCheck* real_check = nullptr;  // real blocks: this check instead of heavy_pairs
 };
 
 /// Collective. Heavy pairs between this rank's A rows and all of B; `b` is this rank's

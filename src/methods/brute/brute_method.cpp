@@ -8,6 +8,7 @@
 #include "core/fault.hpp"
 #include "methods/brute/brute.hpp"
 #include "methods/brute/brute_cost.hpp"
+#include "methods/brute/brute_run.hpp"
 #include "methods/solve_method.hpp"
 #include "runtime/progress.hpp"
 
@@ -29,51 +30,61 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
 
   template <class Matrix>
   MethodResult run_rows(const MethodInput<Matrix>& in, const Plan*, ResumeState& resume) const {
-    MethodResult out;
-    out.grid = "ring of " + std::to_string(in.comm.size());
-    // The ring receives the next block of B while it checks the current one: up to two
-    // buffers the size of the largest block (one at 2 ranks, none at 1).
-    const LocalRows<Matrix>& b = in.b_or_a();
-    const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
-    const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
-    agree(in.comm, [&] {
-      const int buffers = std::min(2, in.comm.size() - 1);
-      in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", buffers, largest),
-                      buffers * row_bytes * static_cast<double>(largest));
-    });
-    resume.checkpointer.set_state({{"method", name()}, {"plan", resume.plan}});
-    BruteSchedule schedule;
-    Progress progress("brute", in.comm.rank());
-    if (resume.resumed) {
-      schedule.skip_units = resume.resumed->units_done;
-      schedule.resumed_pairs = std::move(resume.resumed->pairs);
-      progress.resumed_at(resume.resumed->units_done);
-    }
-    schedule.at_boundary = [&](std::int64_t done, std::int64_t total, std::vector<Pair>& found) {
-      fault_point("unit");
-      std::int64_t spilled = 0;
-      if (in.spill) {
-        // Past this rank's share the pairs went to disk (hold); checkpoints cannot follow them there.
-        spilled = in.spill->pairs();
-        if (boost::mpi::all_reduce(in.comm, in.spill->spilled(), std::logical_or<bool>()))
-          resume.checkpointer.stop_saving("the pairs found passed the memory budget and are spilled to disk");
-      } else {
-        check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
-      }
-      progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
-    };
-    if (in.spill) schedule.holder = in.spill->holder();
-    // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
-    const DeferredStops deferred(resume.checkpointer.enabled());
-    out.local = in.times.time("compute", [&] {
-      return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
-                  : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));
-    });
-    return out;
+    return run_ring(in, resume, name());
   }
 };
 
 }  // namespace
+
+template <class Matrix>
+MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const std::string& method,
+                      const RealBlockCheck* check) {
+  MethodResult out;
+  out.grid = "ring of " + std::to_string(in.comm.size());
+  // The ring receives the next block of B while it checks the current one: up to two
+  // buffers the size of the largest block (one at 2 ranks, none at 1).
+  const LocalRows<Matrix>& b = in.b_or_a();
+  const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
+  const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
+  agree(in.comm, [&] {
+    const int buffers = std::min(2, in.comm.size() - 1);
+    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", buffers, largest),
+                    buffers * row_bytes * static_cast<double>(largest));
+  });
+  resume.checkpointer.set_state({{"method", method}, {"plan", resume.plan}});
+  BruteSchedule schedule;
+  Progress progress("brute", in.comm.rank());
+  if (resume.resumed) {
+    schedule.skip_units = resume.resumed->units_done;
+    schedule.resumed_pairs = std::move(resume.resumed->pairs);
+    progress.resumed_at(resume.resumed->units_done);
+  }
+  schedule.at_boundary = [&](std::int64_t done, std::int64_t total, std::vector<Pair>& found) {
+    fault_point("unit");
+    std::int64_t spilled = 0;
+    if (in.spill) {
+      // Past this rank's share the pairs went to disk (hold); checkpoints cannot follow them there.
+      spilled = in.spill->pairs();
+      if (boost::mpi::all_reduce(in.comm, in.spill->spilled(), std::logical_or<bool>()))
+        resume.checkpointer.stop_saving("the pairs found passed the memory budget and are spilled to disk");
+    } else {
+      check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
+    }
+    progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
+  };
+  if (in.spill) schedule.holder = in.spill->holder();
+  schedule.real_check = check;
+  // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
+  const DeferredStops deferred(resume.checkpointer.enabled());
+  out.local = in.times.time("compute", [&] {
+    return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
+                : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));
+  });
+  return out;
+}
+
+template MethodResult run_ring(const MethodInput<BitMatrix>&, ResumeState&, const std::string&, const RealBlockCheck*);
+template MethodResult run_ring(const MethodInput<RealMatrix>&, ResumeState&, const std::string&, const RealBlockCheck*);
 
 const SolveMethod& brute_method() {
   static const BruteMethod method;

@@ -45,14 +45,6 @@ std::optional<std::vector<double>> safe_row_norms(const RealMatrix& m, std::int6
   return norms;
 }
 
-// The largest float no greater than t: x >= t (in double) implies x >= scan_floor(t).
-float scan_floor(double t) {
-  if (t <= -double(std::numeric_limits<float>::max())) return -std::numeric_limits<float>::infinity();
-  float s = static_cast<float>(t);
-  while (static_cast<double>(s) > t) s = std::nextafter(s, -std::numeric_limits<float>::infinity());
-  return s;
-}
-
 // Whether any of x[0, n) passes `t` (|x| >= t with abs): a branch-free count the compiler
 // vectorises.
 bool any_passes(const float* x, std::int64_t n, float t, bool abs) {
@@ -65,6 +57,20 @@ bool any_passes(const float* x, std::int64_t n, float t, bool abs) {
 }
 
 }  // namespace
+
+float float_at_most(double t) {
+  if (t <= -double(std::numeric_limits<float>::max())) return -std::numeric_limits<float>::infinity();
+  float s = static_cast<float>(t);
+  while (static_cast<double>(s) > t) s = std::nextafter(s, -std::numeric_limits<float>::infinity());
+  return s;
+}
+
+float float_at_least(double t) {
+  if (t >= double(std::numeric_limits<float>::max())) return std::numeric_limits<float>::infinity();
+  float s = static_cast<float>(t);
+  while (static_cast<double>(s) < t) s = std::nextafter(s, std::numeric_limits<float>::infinity());
+  return s;
+}
 
 double gemm_filter_relative_bound(std::int64_t d) {
   return (gamma(d, 0x1p-24) + gamma(d, 0x1p-53)) * (1 + 0x1p-20);
@@ -156,7 +162,7 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
         const float* column = c.data() + q * m;
         if (needed.zero_b(s)) continue;
         // A cheap vectorised test with the tile's largest bound first; the exact test per entry.
-        const float floor = scan_floor(needed.lowest(r0, m, s) - (rel * max_a * nb + absolute));
+        const float floor = float_at_most(needed.lowest(r0, m, s) - (rel * max_a * nb + absolute));
         if (!any_passes(column, m, floor, threshold.abs)) continue;
         for (std::int64_t p = 0; p < m; ++p) {
           const std::int64_t r = r0 + p, i = a_first + r;

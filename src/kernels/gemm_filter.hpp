@@ -38,6 +38,11 @@ double gemm_filter_relative_bound(std::int64_t d);
 /// The absolute part of E: d 2^-125.
 double gemm_filter_absolute_bound(std::int64_t d);
 
+/// The largest float no greater than t (x >= t in double implies x >= it), and the smallest
+/// no less than t: what a float32 test may compare with to stay on the safe side.
+float float_at_most(double t);
+float float_at_least(double t);
+
 /// Whether every row of `m` in `rows` is safe for the filter (see above).
 bool gemm_filter_safe(const RealMatrix& m, RowRange rows);
 

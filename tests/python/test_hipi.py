@@ -226,6 +226,18 @@ def test_cosine_refuses_zero_rows_unless_skipped():
     assert len(pairs) > 0 and not np.any(pairs == 7)
 
 
+def cli_components(hipi_bin, tmp_path, a, tau):
+    """`hipi solve --cosine --components` (brute force) on the rows of a; the output's path."""
+    f = tmp_path / "in.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = a
+    out = tmp_path / "out.h5"
+    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", str(tau), "--cosine", "--components", "--method", "brute",
+                          "--out", str(out))
+    assert status == 0, err
+    return out
+
+
 def test_components_equal_scipys_connected_components(hipi_bin, tmp_path):
     """--components: /components holds each row's smallest row index in its connected
     component of the pairs written, as scipy's connected_components finds them."""
@@ -236,13 +248,7 @@ def test_components_equal_scipys_connected_components(hipi_bin, tmp_path):
     centres = rng.standard_normal((40, 32))
     a = (centres[rng.integers(0, 40, 800)] + 0.5 * rng.standard_normal((800, 32))).astype(np.float32)
     a[700:720] = a[3]  # exact copies of one row
-    f = tmp_path / "in.h5"
-    with h5py.File(f, "w") as h:
-        h["A"] = a
-    out = tmp_path / "out.h5"
-    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", "0.9", "--cosine", "--components", "--method", "brute",
-                          "--out", str(out))
-    assert status == 0, err
+    out = cli_components(hipi_bin, tmp_path, a, 0.9)
     with h5py.File(out, "r") as h:
         pairs, labels = h["pairs"][...], h["components"][...]
         groups = h["components"].attrs["groups"]
@@ -261,14 +267,7 @@ def test_components_from_python_equal_the_clis(hipi_bin, tmp_path):
     centres = rng.standard_normal((25, 24))
     a = (centres[rng.integers(0, 25, 400)] + 0.5 * rng.standard_normal((400, 24))).astype(np.float32)
     pairs, cos, labels = hipi.find_heavy_pairs(a, tau=0.9, cosine=True, components=True, method="brute")
-    f = tmp_path / "in.h5"
-    with h5py.File(f, "w") as h:
-        h["A"] = a
-    out = tmp_path / "out.h5"
-    status, err = run_cli(hipi_bin, "--a", str(f), "--tau", "0.9", "--cosine", "--components", "--method", "brute",
-                          "--out", str(out))
-    assert status == 0, err
-    with h5py.File(out, "r") as h:
+    with h5py.File(cli_components(hipi_bin, tmp_path, a, 0.9), "r") as h:
         assert np.array_equal(h["pairs"][...], pairs) and np.array_equal(h["components"][...], labels)
     assert labels.shape == (400,) and np.sum(labels != np.arange(400)) > 50
     with pytest.raises(ValueError, match="self-join"):

@@ -19,19 +19,6 @@ double gamma(double n, double u) {
   return n * u / (1 - n * u);
 }
 
-float up(double x) {
-  float f = static_cast<float>(x);
-  while (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
-  return f;
-}
-
-float down(double x) {
-  if (x <= -double(std::numeric_limits<float>::max())) return -std::numeric_limits<float>::infinity();
-  float f = static_cast<float>(x);
-  while (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
-
 }  // namespace
 
 RotatedRows rotate_rows(const RealMatrix& rows, RowRange range, const Rotation& rotation, std::int64_t k, bool unit) {
@@ -90,8 +77,8 @@ void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const 
       threshold.theta - std::fabs(threshold.theta) * kMargin - (unit_ ? kMargin : 0.0) - double(k_) * 0x1p-100;
   std::vector<float> tail_a(a.rows()), size_a(a.rows());
   for (std::int64_t r = 0; r < a.rows(); ++r) {
-    tail_a[r] = up(ra.tail[r]);
-    size_a[r] = up(relative_ * ra.size[r]);
+    tail_a[r] = float_at_least(ra.tail[r]);
+    size_a[r] = float_at_least(relative_ * ra.size[r]);
   }
   std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
   for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
@@ -104,9 +91,9 @@ void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const 
       for (std::int64_t q = 0; q < n; ++q) {
         const std::int64_t s = b_rows.begin + s0 + q, j = at_b.first + s;
         const float* column = c.data() + q * m;
-        const float tb = up(rb.tail[s0 + q]), nb = up(rb.size[s0 + q]);
+        const float tb = float_at_least(rb.tail[s0 + q]), nb = float_at_least(rb.size[s0 + q]);
         // The float32 sum's own rounding: at most 9 2^-24 of the largest terms.
-        const float floor = down(need - 9 * 0x1p-24 * largest_a * rb.size[s0 + q]);
+        const float floor = float_at_most(need - 9 * 0x1p-24 * largest_a * rb.size[s0 + q]);
         std::int64_t hits = 0;
         for (std::int64_t p = 0; p < m; ++p) {
           const float v = threshold.abs ? std::fabs(column[p]) : column[p];

@@ -57,6 +57,14 @@ struct ProblemShape {
   // the method cannot beat brute force.
   std::map<Method, double> measured_seconds;
   std::map<Method, std::string> measured_detail;  // what the measurement found, for hipi plan
+  // Methods timed against brute force's kernel on the same sample, under the same load
+  // (the prefix filter): their compute over brute force's, and what they add whatever the
+  // pairs, in seconds.
+  struct AgainstBrute {
+    double ratio = 1;
+    double fixed_seconds = 0;
+  };
+  std::map<Method, AgainstBrute> against_brute;
   // Methods that found, before measuring, that they cannot run here (their buffers past the
   // memory budget, a size past a 32-bit limit), and why: not priced.
   std::map<Method, std::string> cannot_run;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <limits>
 
+#include "methods/brute/brute_cost.hpp"
 #include "methods/brute/brute_run.hpp"
 #include "methods/prefix/prefix_filter.hpp"
 #include "methods/solve_method.hpp"
@@ -68,6 +69,7 @@ struct Timing {
   double seconds_per_pair = 0;  // GEMM of the prefixes, the bound, the survivors' checks
   double seconds_per_row = 0;   // rotating a row
   double survivors = 0;         // fraction of the timed pairs the bound kept at k
+  double brute_per_pair = 0;    // brute force's kernel on the same pairs (the GEMM filter)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -88,6 +90,15 @@ Timing time_filter(const MethodInput<RealMatrix>& in, const std::shared_ptr<cons
   auto start = std::chrono::steady_clock::now();
   rotate_rows(b.rows, timed_b, *rotation, d / 4, in.threshold.cosine);
   best.seconds_per_row = slowest(seconds_since(start) / std::max<double>(1, double(timed_b.size())));
+  {
+    std::vector<Pair> found;
+    const RowsAt<RealMatrix> a_rows{timed_a, in.a.range.begin}, b_rows{b.rows, b.range.begin};
+    heavy_pairs(a_rows, b_rows, in.threshold, PairFilter::All, found,
+                RowRange{0, std::min<std::int64_t>(64, timed_b.size())});
+    start = std::chrono::steady_clock::now();
+    heavy_pairs(a_rows, b_rows, in.threshold, PairFilter::All, found, timed_b);
+    best.brute_per_pair = slowest(seconds_since(start) / timed_pairs);
+  }
   double fastest = std::numeric_limits<double>::infinity();
   for (std::int64_t k : prefix_sizes(d)) {
     const PrefixCheck check(rotation, k, in.threshold.cosine);
@@ -136,6 +147,8 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
     // Every rank rotates its rows of A once and every row of B as it passes.
     const double rotated_rows = double(in.n_a) / in.comm.size() + double(in.self_join() ? in.n_a : in.n_b);
     shape.measured_seconds[id()] = pairs / in.comm.size() * t.seconds_per_pair + rotated_rows * t.seconds_per_row;
+    if (t.brute_per_pair > 0)
+      shape.against_brute[id()] = {t.seconds_per_pair / t.brute_per_pair, rotated_rows * t.seconds_per_row};
     const std::int64_t best_k = t.k;
     const double best_survivors = t.survivors;
     in.scratch.kept[id()] = std::make_shared<const PrefixPlan>(PrefixPlan{rotation, best_k});
@@ -143,7 +156,9 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
                                               best_k, d, 100 * best_survivors);
   }
 
-  Pricing price(const ProblemShape& shape, const MachineProfile&, double) const override {
+  // Priced against brute force's plan, scaled by the two kernels' times on one sample under
+  // one load (the machine profile may have been measured on a quieter machine).
+  Pricing price(const ProblemShape& shape, const MachineProfile& machine, double) const override {
     if (shape.mode != Mode::Real) return {{}, "binary data"};
     const auto why = shape.cannot_run.find(id());
     if (why != shape.cannot_run.end()) return {{}, "not priced: " + why->second};
@@ -151,8 +166,10 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
     if (measured == shape.measured_seconds.end()) return {{}, "not measured"};
     Plan p;
     p.method = id();
-    p.stages = {{"compute", measured->second}};
     p.seconds = measured->second;
+    if (const auto a = shape.against_brute.find(id()); a != shape.against_brute.end())
+      p.seconds = plan_brute(shape, machine).seconds * a->second.ratio + a->second.fixed_seconds;
+    p.stages = {{"compute", p.seconds}};
     if (const auto d = shape.measured_detail.find(id()); d != shape.measured_detail.end()) p.detail = d->second;
     return {{p}, {}};
   }

@@ -57,11 +57,12 @@ PrefixCheck::PrefixCheck(std::shared_ptr<const Rotation> rotation, std::int64_t 
               gamma(d, 0x1p-53) + kMargin;
 }
 
-const RotatedRows& PrefixCheck::rotated_a(const RealMatrix& a) const {
-  if (cached_for_ != a.data() || cached_rows_ != a.rows()) {
-    cached_ = rotate_rows(a, {0, a.rows()}, *rotation_, k_, unit_);
-    cached_for_ = a.data();
-    cached_rows_ = a.rows();
+const RotatedRows& PrefixCheck::rotated_a(RowsAt<RealMatrix> a) const {
+  const RowRange rows{a.first, a.first + a.rows.rows()};
+  if (cached_for_ != a.rows.data() || cached_rows_ != rows) {
+    cached_ = rotate_rows(a.rows, {0, a.rows.rows()}, *rotation_, k_, unit_);
+    cached_for_ = a.rows.data();
+    cached_rows_ = rows;
   }
   return cached_;
 }
@@ -69,7 +70,7 @@ const RotatedRows& PrefixCheck::rotated_a(const RealMatrix& a) const {
 void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
                         std::vector<Pair>& out, RowRange b_rows) const {
   const RealMatrix &a = at_a.rows, &b = at_b.rows;
-  const RotatedRows& ra = rotated_a(a);
+  const RotatedRows& ra = rotated_a(at_a);
   const RotatedRows rb = rotate_rows(b, b_rows, *rotation_, k_, unit_);
   if (!ra.safe || !rb.safe) return heavy_pairs(at_a, at_b, threshold, filter, out, b_rows);
   // What the bound must reach: tau, less the decision's rounding.

@@ -50,13 +50,15 @@ class PrefixCheck : public RealBlockCheck {
   std::int64_t survivors() const { return survivors_; }
 
  private:
-  const RotatedRows& rotated_a(const RealMatrix& a) const;
+  const RotatedRows& rotated_a(RowsAt<RealMatrix> a) const;
   std::shared_ptr<const Rotation> rotation_;
   std::int64_t k_;
   bool unit_;
-  double relative_;                            // R above
-  mutable const float* cached_for_ = nullptr;  // the block of A whose rotation is cached
-  mutable std::int64_t cached_rows_ = -1;
+  double relative_;  // R above
+  // The block of A whose rotation is cached: its storage and its global rows (a freed block's
+  // storage may come back for another, so the rows are part of the key).
+  mutable const float* cached_for_ = nullptr;
+  mutable RowRange cached_rows_{-1, -1};
   mutable RotatedRows cached_;
   mutable std::int64_t survivors_ = 0;
 };

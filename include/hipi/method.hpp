@@ -15,6 +15,7 @@ enum class Method {
   Sketch,  // group sketches, a product, exact verification (methods/sketch/)
   Hash,    // exact multi-index hashing, binary data (methods/hash/)
   Prefix,  // exact prefix bound after a rotation to principal axes, real data (methods/prefix/)
+  Sparse,  // inverted index with prefix and norm filters, sparse real data (methods/sparse/)
 };
 
 /// Linear: S[G] = sum s_i phi(x_i) in float, multiplied by ScaLAPACK GEMM. Sign (binary

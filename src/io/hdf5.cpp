@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <cstring>
 #include <type_traits>
 
 namespace hipi::h5 {
@@ -155,9 +156,10 @@ File File::create(const std::string& path, const Comm* comm) {
   return File(path, std::move(file), comm != nullptr);
 }
 
-bool File::has_dataset(const std::string& name) const {
+File::Object File::object_type(const std::string& name) const {
   // Walk the path one link at a time: H5Lexists fails on a missing intermediate group.
-  if (name.empty() || name[0] != '/') return false;
+  if (name.empty() || name[0] != '/') return Object::None;
+  if (name == "/") return Object::Group;
   std::string prefix;
   std::size_t pos = 1;
   while (pos <= name.size()) {
@@ -165,16 +167,16 @@ bool File::has_dataset(const std::string& name) const {
     prefix = name.substr(0, next);
     const htri_t exists = H5Lexists(file_.id(), prefix.c_str(), H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);
-    if (exists <= 0) return false;
+    if (exists <= 0) return Object::None;
     if (next == std::string::npos) break;
     pos = next + 1;
   }
   H5O_info_t oinfo;
   if (H5Oget_info_by_name2(file_.id(), name.c_str(), &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
     H5Eclear2(H5E_DEFAULT);
-    return false;
+    return Object::None;
   }
-  return oinfo.type == H5O_TYPE_DATASET;
+  return oinfo.type == H5O_TYPE_DATASET ? Object::Dataset : oinfo.type == H5O_TYPE_GROUP ? Object::Group : Object::Other;
 }
 
 DatasetInfo File::info(const std::string& name) const {
@@ -412,5 +414,56 @@ HIPI_H5_INSTANTIATE(std::int64_t)
 HIPI_H5_INSTANTIATE(float)
 HIPI_H5_INSTANTIATE(double)
 #undef HIPI_H5_INSTANTIATE
+
+namespace {
+
+// The attribute `name` of the object `object`, open, or an invalid handle when it is absent.
+Handle object_attribute(hid_t file, const std::string& object, const std::string& name, const std::string& path) {
+  const htri_t exists = H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT);
+  H5Eclear2(H5E_DEFAULT);
+  if (exists <= 0) return {};
+  return {check(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                "cannot open attribute " + name + " of " + path + ":" + object),
+          H5Aclose};
+}
+
+}  // namespace
+
+std::optional<std::vector<std::int64_t>> File::int_array_attribute(const std::string& object,
+                                                                   const std::string& name) const {
+  Handle attr = object_attribute(file_.id(), object, name, path_);
+  if (!attr.valid()) return std::nullopt;
+  Handle type(check(H5Aget_type(attr.id()), "H5Aget_type " + name), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_INTEGER) return std::nullopt;
+  Handle space(check(H5Aget_space(attr.id()), "H5Aget_space " + name), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.id());
+  if (count < 0 || H5Sget_simple_extent_ndims(space.id()) > 1) return std::nullopt;
+  std::vector<std::int64_t> values(static_cast<std::size_t>(count));
+  if (count > 0) check(H5Aread(attr.id(), H5T_NATIVE_INT64, values.data()), "H5Aread", name);
+  return values;
+}
+
+std::optional<std::string> File::text_attribute(const std::string& object, const std::string& name) const {
+  Handle attr = object_attribute(file_.id(), object, name, path_);
+  if (!attr.valid()) return std::nullopt;
+  Handle type(check(H5Aget_type(attr.id()), "H5Aget_type " + name), H5Tclose);
+  if (H5Tget_class(type.id()) != H5T_STRING) return std::nullopt;
+  Handle space(check(H5Aget_space(attr.id()), "H5Aget_space " + name), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.id()) != 1) return std::nullopt;
+  if (H5Tis_variable_str(type.id()) > 0) {
+    Handle memtype(check(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+    check(H5Tset_size(memtype.id(), H5T_VARIABLE), "H5Tset_size", name);
+    check(H5Tset_cset(memtype.id(), H5Tget_cset(type.id())), "H5Tset_cset", name);
+    char* text = nullptr;
+    check(H5Aread(attr.id(), memtype.id(), &text), "H5Aread", name);
+    std::string out = text ? text : "";
+    H5free_memory(text);
+    return out;
+  }
+  std::string out(H5Tget_size(type.id()), '\0');
+  check(H5Aread(attr.id(), type.id(), out.data()), "H5Aread", name);
+  out.resize(std::strlen(out.c_str()));  // fixed-length text is padded with NULs
+  return out;
+}
 
 }  // namespace hipi::h5

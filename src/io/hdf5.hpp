@@ -64,8 +64,10 @@ class File {
   static File create(const std::string& path, const Comm* comm);
 
   const std::string& path() const { return path_; }
-  /// True when `name` ("/A", "/group/data") names a dataset in this file.
-  bool has_dataset(const std::string& name) const;
+  /// What `name` ("/A", "/group/data") names in this file: nothing, a dataset, a group.
+  enum class Object { None, Dataset, Group, Other };
+  Object object_type(const std::string& name) const;
+  bool has_dataset(const std::string& name) const { return object_type(name) == Object::Dataset; }
   DatasetInfo info(const std::string& name) const;
 
   /// Creates a 2-D or 1-D dataset of T with the given dims (collective when parallel).
@@ -102,6 +104,12 @@ class File {
   /// (as an integer: a text or float attribute of that name reads as absent).
   void set_dataset_attribute(const std::string& dataset, const std::string& name, std::int64_t value);
   std::optional<std::int64_t> dataset_int_attribute(const std::string& dataset, const std::string& name) const;
+
+  /// An attribute of the group or dataset `object`, read as integers (a scalar or a 1-D
+  /// array) or as text (fixed or variable length); nothing when absent or of another class.
+  std::optional<std::vector<std::int64_t>> int_array_attribute(const std::string& object,
+                                                               const std::string& name) const;
+  std::optional<std::string> text_attribute(const std::string& object, const std::string& name) const;
 
   /// Closes now (collective when parallel), reporting failure.
   void close() { file_.close(); }

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "core/fault.hpp"
+#include "io/sparse_input.hpp"
 #include "runtime/progress.hpp"
 
 namespace hipi {
@@ -65,6 +66,7 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
     }
   });
   agree(comm, [&] {
+    if (file->object_type(ref.dataset) == h5::File::Object::Group) return inspect_sparse_group(*file, out);
     if (!file->has_dataset(ref.dataset))
       throw InputError(ref.str() + ": no dataset " + ref.dataset + " in " + ref.file);
     const h5::DatasetInfo info = file->info(ref.dataset);
@@ -99,10 +101,14 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
 
 void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode) {
   // Pure function of already agreed metadata: every rank reaches the same verdict.
-  for (const InputMatrix* in : {&a, b})
+  for (const InputMatrix* in : {&a, b}) {
+    if (in && in->sparse && mode == Mode::Binary)
+      throw InputError(where(*in) + ": a sparse matrix holds real data; use --tau (real mode), not --rho",
+                       /*collective=*/true);
     if (in && in->dtype == h5::DType::UInt8 && mode == Mode::Real)
       throw InputError(where(*in) + ": packed bits hold +-1 data; use --rho (binary mode), not --tau",
                        /*collective=*/true);
+  }
   if (b && a.cols != b->cols)
     throw InputError(where(a) + " has " + std::to_string(a.cols) + " columns but " + where(*b) + " has " +
                          std::to_string(b->cols) + ": vectors of A and B must have the same dimension d",
@@ -299,6 +305,15 @@ LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, R
 
 LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   LocalRows<RealMatrix> out = allocate_rows<RealMatrix>(comm, in, rows, (in.cols + 15) / 16 * 64.0);
+  if (in.sparse) {  // densified: each entry into its place in the zeroed rows
+    const LocalRows<SparseMatrix> sparse = read_sparse_rows(comm, in, rows);
+    for (std::int64_t r = 0; r < rows.size(); ++r) {
+      const auto index = sparse.rows.indices(r);
+      const auto value = sparse.rows.values(r);
+      for (std::size_t k = 0; k < index.size(); ++k) out.rows.row(r)[index[k]] = value[k];
+    }
+    return out;
+  }
   h5::File file = h5::File::open_read(in.ref.file, &comm);
   std::optional<Failure> bad;
   // float32 is read straight into the rows and checked there; float64 is read as float64

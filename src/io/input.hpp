@@ -18,20 +18,25 @@
 
 namespace hipi {
 
-/// A checked input dataset: shape and element type.
+/// A checked input: shape and element type; for a sparse input (an HDF5 group in CSR form,
+/// io/sparse_input.hpp) its stored entries and the type of its column indices too.
 struct InputMatrix {
   DatasetRef ref;
   std::int64_t rows = 0;
   std::int64_t cols = 0;
-  h5::DType dtype = h5::DType::Other;
+  h5::DType dtype = h5::DType::Other;  // of the values
+  bool sparse = false;
+  std::int64_t nnz = 0;
+  h5::DType index_dtype = h5::DType::Other;  // sparse: of indices and indptr
 };
 
 /// Collective. Opens `ref` and checks that it exists and is a non-empty 2-D dataset of
-/// int8, float32 or float64. Throws a collective InputError otherwise.
+/// int8, float32 or float64, or a group holding a sparse matrix in CSR form
+/// (sparse_input.hpp). Throws a collective InputError otherwise.
 InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
 
 /// Collective. Checks that A and B (if any) fit together and with the mode (packed bits
-/// are +-1 data: binary mode only).
+/// are +-1 data: binary mode only; sparse inputs are real data).
 void check_inputs_match(const InputMatrix& a, const InputMatrix* b, Mode mode);
 
 /// Rows of an input's values as they sit in memory: rows `rows` of the input (its element
@@ -60,6 +65,7 @@ void convert_real_rows(const InputMatrix& in, const ValueRows<void>& from, RowsI
 /// Collective. Reads `rows` of `input` (every rank its own range), checks every value
 /// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
+/// Real rows of a sparse input are densified (each rank its rows, checked as sparse_input.hpp).
 LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& input, RowRange rows);
 
 }  // namespace hipi

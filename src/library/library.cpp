@@ -127,6 +127,10 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
                         },
                         [&](const Comm& c, const InputMatrix& in, RowRange range) {
                           return rows_from<RealMatrix>(c, block_of(in), in, range);
+                        },
+                        [&](const Comm& c, const InputMatrix& in, RowRange range) {
+                          const LocalRows<RealMatrix> dense = rows_from<RealMatrix>(c, block_of(in), in, range);
+                          return LocalRows<SparseMatrix>{dense.range, SparseMatrix::from_dense(dense.rows)};
                         }};
   Solved solved = solve_answer(comm, ia, ib ? &*ib : nullptr, o, read);
 

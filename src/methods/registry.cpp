@@ -13,12 +13,14 @@ const SolveMethod& brute_method();
 const SolveMethod& hash_method();
 const SolveMethod& sketch_method();
 const SolveMethod& prefix_method();
+const SolveMethod& sparse_method();
 
 const std::vector<const SolveMethod*>& solve_methods() {
   static const std::vector<const SolveMethod*> methods{
       &brute_method(),
       &hash_method(),
       &prefix_method(),
+      &sparse_method(),
       &sketch_method(),
   };
   return methods;
@@ -62,5 +64,9 @@ RowRange SolveMethod::rows(std::int64_t n, bool, const SolveOptions&, const Comm
 }
 void SolveMethod::measure(const MethodInput<BitMatrix>&, ProblemShape&) const {}
 void SolveMethod::measure(const MethodInput<RealMatrix>&, ProblemShape&) const {}
+void SolveMethod::measure(const MethodInput<SparseMatrix>&, ProblemShape&) const {}
+MethodResult SolveMethod::run(const MethodInput<SparseMatrix>&, const Plan*, ResumeState&) const {
+  throw InternalError("--method " + name() + " got sparse rows");
+}
 
 }  // namespace hipi

@@ -18,6 +18,7 @@
 #include "answer/checkpoint.hpp"
 #include "core/bit_matrix.hpp"
 #include "core/matrix_blocks.hpp"
+#include "core/sparse_matrix.hpp"
 #include "hipi/method.hpp"
 #include "methods/pricing.hpp"
 #include "methods/solve_options.hpp"
@@ -87,6 +88,9 @@ class SolveMethod {
   virtual std::string refuses(const Problem&) const { return {}; }
   /// Whether runs of this method save checkpoints and resume from them (ResumeState).
   virtual bool checkpoints() const { return false; }
+  /// Whether the method runs on sparse rows (run with MethodInput<SparseMatrix>): a sparse
+  /// input it solves is read as it is; every other method sees it densified.
+  virtual bool sparse_rows() const { return false; }
   /// Throws InputError when the method cannot take these options (auto checks every
   /// method that serves the problem's mode; a method asked for by name that does not
   /// serve it is refused before this).
@@ -97,6 +101,7 @@ class SolveMethod {
   /// shared sample, into shape.measured_seconds. Default: nothing.
   virtual void measure(const MethodInput<BitMatrix>& in, ProblemShape& shape) const;
   virtual void measure(const MethodInput<RealMatrix>& in, ProblemShape& shape) const;
+  virtual void measure(const MethodInput<SparseMatrix>& in, ProblemShape& shape) const;
   /// Pure: the method's plans for this shape and machine, fastest first. `ceiling`: the
   /// fastest plan of another method so far (work that cannot beat it may be skipped).
   virtual Pricing price(const ProblemShape& shape, const MachineProfile& machine, double ceiling) const = 0;
@@ -104,12 +109,15 @@ class SolveMethod {
   /// null when the method was asked for by name (its options then come from `in.options`).
   virtual MethodResult run(const MethodInput<BitMatrix>& in, const Plan* plan, ResumeState& resume) const = 0;
   virtual MethodResult run(const MethodInput<RealMatrix>& in, const Plan* plan, ResumeState& resume) const = 0;
+  /// Sparse rows, for the methods with sparse_rows() (default: InternalError).
+  virtual MethodResult run(const MethodInput<SparseMatrix>& in, const Plan* plan, ResumeState& resume) const;
 };
 
 /// Forwards both row types to the method's `run_rows<Matrix>` template.
 template <class Derived>
 class SolveMethodOf : public SolveMethod {
  public:
+  using SolveMethod::run;
   MethodResult run(const MethodInput<BitMatrix>& in, const Plan* plan, ResumeState& resume) const override {
     return static_cast<const Derived&>(*this).run_rows(in, plan, resume);
   }

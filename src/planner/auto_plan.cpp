@@ -37,7 +37,8 @@ DataSample sample_data(const MethodInput<Matrix>& in) {
   return s;
 }
 
-// The profile the user named, else the cached one, else one measured now (timed).
+}  // namespace
+
 MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std::int64_t d, StageTimes& times) {
   MachineProfile machine;
   agree(comm, [&] {
@@ -51,6 +52,8 @@ MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std:
   }
   return machine;
 }
+
+namespace {
 
 template <class Matrix>
 ProblemShape shape_of(const MethodInput<Matrix>& in, std::int64_t d, const DataSample& s) {
@@ -90,6 +93,8 @@ nlohmann::ordered_json record_of(const PlanChoice& choice, const DataSample& s) 
             {"partners_b", probe.partners_b}}}};
 }
 
+}  // namespace
+
 std::string describe(const Plan& p) {
   std::string s = fmt::format("{} predicted {:.3f} s", method_name(p.method), p.seconds);
   if (!p.detail.empty()) s += " (" + p.detail + ")";
@@ -105,6 +110,8 @@ std::string describe(const Plan& p) {
   if (!stages.empty()) stages.pop_back();
   return s + "\n      stages:" + stages;
 }
+
+namespace {
 
 // `hipi plan`: what the planner saw and what each method would cost.
 void print_plan(const PlanChoice& c, const ProblemShape& shape, const DataSample& s, const MachineProfile& m) {

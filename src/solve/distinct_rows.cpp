@@ -18,23 +18,12 @@ RowRange rows_for(const SolveOptions& options, std::int64_t n, bool side_b, cons
   return auto_rows(n, comm.size(), comm.rank());
 }
 
-namespace {
-
-// A cosine has no value for a row of zeros: an agreed input error naming the first one,
-// unless the user asked to skip them (they then pair with nothing; the log counts them).
-void check_zero_rows(const Comm& comm, const InputMatrix& input, const LocalRows<RealMatrix>& rows, bool skip) {
-  std::int64_t first = -1, count = 0;
-  for (std::int64_t r = 0; r < rows.range.size(); ++r) {
-    const float* x = rows.rows.row(r);
-    if (std::any_of(x, x + rows.rows.cols(), [](float v) { return v != 0; })) continue;
-    if (first < 0) first = rows.range.begin + r;
-    ++count;
-  }
+void refuse_zero_rows(const Comm& comm, const InputMatrix& input, ZeroRows mine, bool skip) {
   const std::int64_t none = std::numeric_limits<std::int64_t>::max();
   const std::int64_t lowest =
-      boost::mpi::all_reduce(comm, first < 0 ? none : first, boost::mpi::minimum<std::int64_t>());
+      boost::mpi::all_reduce(comm, mine.first < 0 ? none : mine.first, boost::mpi::minimum<std::int64_t>());
   if (lowest == none) return;
-  const std::int64_t total = boost::mpi::all_reduce(comm, count, std::plus<std::int64_t>());
+  const std::int64_t total = boost::mpi::all_reduce(comm, mine.count, std::plus<std::int64_t>());
   if (!skip)
     throw InputError(fmt::format("{}: row {} is all zeros ({} such rows): a zero vector has no cosine; remove them, "
                                  "or pass --skip-zero-rows to leave them without pairs",
@@ -43,6 +32,20 @@ void check_zero_rows(const Comm& comm, const InputMatrix& input, const LocalRows
   if (comm.rank() == 0)
     spdlog::info("cosine: {} rows of {} are all zeros and pair with nothing (--skip-zero-rows)", total,
                  input.ref.str());
+}
+
+namespace {
+
+// Dense rows of zeros (refuse_zero_rows).
+void check_zero_rows(const Comm& comm, const InputMatrix& input, const LocalRows<RealMatrix>& rows, bool skip) {
+  std::int64_t first = -1, count = 0;
+  for (std::int64_t r = 0; r < rows.range.size(); ++r) {
+    const float* x = rows.rows.row(r);
+    if (std::any_of(x, x + rows.rows.cols(), [](float v) { return v != 0; })) continue;
+    if (first < 0) first = rows.range.begin + r;
+    ++count;
+  }
+  refuse_zero_rows(comm, input, {first, count}, skip);
 }
 
 }  // namespace

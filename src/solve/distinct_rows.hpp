@@ -21,6 +21,16 @@ using ReadRows = std::function<LocalRows<Matrix>(const Comm&, const InputMatrix&
 /// split (methods/layout.hpp).
 RowRange rows_for(const SolveOptions& options, std::int64_t n, bool side_b, const Comm& comm);
 
+/// This rank's rows of zeros: the first (global index; -1 for none) and how many.
+struct ZeroRows {
+  std::int64_t first = -1;
+  std::int64_t count = 0;
+};
+/// Collective: a cosine has no value for a row of zeros. Any on any rank is an agreed input
+/// error naming the first, unless `skip` (--skip-zero-rows): they then pair with nothing
+/// (the log counts them).
+void refuse_zero_rows(const Comm& comm, const InputMatrix& input, ZeroRows mine, bool skip);
+
 /// What reading one side needs besides the communicator.
 template <class Matrix>
 struct SideReader {

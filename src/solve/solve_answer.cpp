@@ -10,18 +10,11 @@
 #include "answer/sample_sort.hpp"
 #include "planner/auto_plan.hpp"
 #include "solve/resume.hpp"
+#include "solve/solve_sparse.hpp"
 
 namespace hipi {
 
 namespace {
-
-// What every stage of one solve shares.
-struct SolveContext {
-  const SolveOptions& options;
-  const MemoryBudget& budget;
-  StageTimes& times;
-  PairSpill* spill;  // null when the answer has nowhere to go but memory
-};
 
 // Collective: reads the distinct rows, resumes a checkpoint or (auto) plans, and runs the
 // method on this rank's rows.
@@ -150,8 +143,15 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
   const SolveContext ctx{options, solved.budget, solved.times, solved.spill.get()};
   const SolveInputs inputs{a, b};
   Outcome& outcome = solved.outcome;
-  outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, inputs, threshold, ctx, read.binary)
-                                         : solve_rows<RealMatrix>(comm, inputs, threshold, ctx, read.real);
+  nlohmann::ordered_json densified;  // auto on a sparse input: its choice, when it densified
+  std::optional<Outcome> sparse;
+  if (reads_sparse(options, a, b)) sparse = solve_sparse(comm, inputs, threshold, ctx, read.sparse, densified);
+  if (sparse)
+    outcome = std::move(*sparse);
+  else
+    outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, inputs, threshold, ctx, read.binary)
+                                           : solve_rows<RealMatrix>(comm, inputs, threshold, ctx, read.real);
+  if (!densified.is_null()) outcome.plan["sparse_or_dense"] = densified;
   if (options.plan_only) return solved;
   solved.parameters = answer_parameters(problem, outcome);
   if (solved.spill) {

@@ -22,10 +22,20 @@ namespace hipi {
 /// Throws InputError for options no method can take (not collective: call inside agree()).
 void check_solve_options(const SolveOptions& options, int ranks);
 
-/// How this rank gets its block `range` of an input's rows (collective), by mode.
+/// How this rank gets its block `range` of an input's rows (collective), by mode; sparse
+/// rows for the methods that run on them (a sparse input is densified for the others).
 struct RowReaders {
   ReadRows<BitMatrix> binary;
   ReadRows<RealMatrix> real;
+  ReadRows<SparseMatrix> sparse;
+};
+
+/// What every stage of one solve shares.
+struct SolveContext {
+  const SolveOptions& options;
+  const MemoryBudget& budget;
+  StageTimes& times;
+  PairSpill* spill;  // null when the answer has nowhere to go but memory
 };
 
 /// What the method found, before the answer is sorted.

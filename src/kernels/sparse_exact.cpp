@@ -1,0 +1,32 @@
+#include "kernels/sparse_exact.hpp"
+
+#include <cmath>
+
+namespace hipi {
+
+double sparse_dot(std::span<const std::int64_t> a_index, std::span<const float> a_value,
+                  std::span<const std::int64_t> b_index, std::span<const float> b_value) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t p = 0, q = 0;
+  while (p < a_index.size() && q < b_index.size()) {
+    const std::int64_t x = a_index[p], y = b_index[q];
+    if (x == y) {
+      lane[x & 7] += static_cast<double>(a_value[p]) * static_cast<double>(b_value[q]);
+      ++p;
+      ++q;
+    } else if (x < y) {
+      ++p;
+    } else {
+      ++q;
+    }
+  }
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+std::vector<double> row_norms(const SparseMatrix& m, RowRange rows) {
+  std::vector<double> norms(static_cast<std::size_t>(rows.size()));
+  for (std::int64_t r = rows.begin; r < rows.end; ++r) norms[r - rows.begin] = std::sqrt(sparse_dot(m, r, m, r));
+  return norms;
+}
+
+}  // namespace hipi

@@ -1,0 +1,31 @@
+// The float64 reference kernel on sparse rows (core/sparse_matrix.hpp).
+//
+// The same arithmetic as the dense reference (exact.hpp): float32 products, exact in
+// float64, summed in 8 lanes (lane l takes the columns k = l mod 8 in increasing k) and the
+// lanes combined in the same fixed order. A column one row lacks adds +0 to its lane, which
+// changes nothing, so a pair's inner product and cosine are the same bits whether its rows
+// are sparse or densified: auto may solve either way and the answer is one.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/matrix_blocks.hpp"
+#include "core/sparse_matrix.hpp"
+
+namespace hipi {
+
+/// Exact inner product of two sparse rows (indices increasing).
+double sparse_dot(std::span<const std::int64_t> a_index, std::span<const float> a_value,
+                  std::span<const std::int64_t> b_index, std::span<const float> b_value);
+
+/// Row r of `a` with row s of `b`.
+inline double sparse_dot(const SparseMatrix& a, std::int64_t r, const SparseMatrix& b, std::int64_t s) {
+  return sparse_dot(a.indices(r), a.values(r), b.indices(s), b.values(s));
+}
+
+/// The norms a cosine is judged with: sqrt of each row's product with itself, for `rows`.
+std::vector<double> row_norms(const SparseMatrix& m, RowRange rows);
+
+}  // namespace hipi

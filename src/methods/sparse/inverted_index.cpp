@@ -1,0 +1,100 @@
+#include "methods/sparse/inverted_index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "hipi/error.hpp"
+
+namespace hipi {
+
+namespace {
+
+// Margins far above float64 rounding of sums of at most ~1e9 terms: a cut or a bound that
+// is this close to the threshold is treated as reaching it.
+constexpr double kMargin = 1e-9;
+
+// How many of `rows`' rows hold each of their features: (feature, count), by feature.
+std::vector<std::pair<std::int64_t, std::int64_t>> feature_counts(const SparseMatrix& rows) {
+  std::vector<std::int64_t> all(rows.indices());
+  std::sort(all.begin(), all.end());
+  std::vector<std::pair<std::int64_t, std::int64_t>> counts;
+  for (const std::int64_t f : all) {
+    if (counts.empty() || counts.back().first != f) counts.emplace_back(f, 0);
+    ++counts.back().second;
+  }
+  return counts;
+}
+
+}  // namespace
+
+InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>& norms, const IndexCut& cut) {
+  if (rows.rows() > std::numeric_limits<std::int32_t>::max())
+    throw InternalError("the sparse index holds at most 2^31 - 1 rows on a rank");
+  const Threshold& t = cut.threshold;
+  const auto counts = feature_counts(rows);
+  const auto count_of = [&](std::int64_t f) {
+    return std::lower_bound(counts.begin(), counts.end(), std::make_pair(f, std::int64_t{0}))->second;
+  };
+  rest_norm_.assign(static_cast<std::size_t>(rows.rows()), 0.0);
+  // Each row's entries, most frequent features first; the cut keeps the longest such
+  // prefix whose norm cannot reach the threshold with any probing row.
+  std::vector<std::pair<std::int64_t, std::int64_t>> by_count;  // (count, entry)
+  std::vector<std::pair<std::int64_t, std::int64_t>> kept;      // (feature, entry) indexed
+  kept.reserve(static_cast<std::size_t>(rows.nnz()));
+  for (std::int64_t r = 0; r < rows.rows(); ++r) {
+    const auto index = rows.indices(r);
+    const std::int64_t first = rows.indptr()[r];
+    by_count.clear();
+    for (std::size_t k = 0; k < index.size(); ++k) by_count.emplace_back(count_of(index[k]), first + std::int64_t(k));
+    std::sort(by_count.begin(), by_count.end(), std::greater<>());
+    // The prefix may take norm up to `room`: theta / max||x||, or theta ||y|| with --cosine.
+    const double room =
+        (t.cosine ? t.theta * norms[r] : (cut.probe_norm_max > 0 ? t.theta / cut.probe_norm_max : INFINITY)) *
+        (1 - kMargin);
+    double mass = 0;
+    std::size_t cut_at = 0;
+    for (; cut_at < by_count.size(); ++cut_at) {
+      const double v = rows.values()[by_count[cut_at].second];
+      const double next = mass + v * v;
+      if (!(std::sqrt(next) * (1 + kMargin) < room)) break;
+      mass = next;
+    }
+    rest_norm_[r] = std::sqrt(mass) * (1 + kMargin);
+    for (std::size_t k = cut_at; k < by_count.size(); ++k)
+      kept.emplace_back(rows.indices()[by_count[k].second], by_count[k].second);
+  }
+  // Postings by feature, rows in increasing order within each (a stable sort of entries
+  // that were appended row by row).
+  std::stable_sort(kept.begin(), kept.end(), [](auto& x, auto& y) { return x.first < y.first; });
+  posting_row_.resize(kept.size());
+  posting_value_.resize(kept.size());
+  std::vector<std::int64_t> entry_row(static_cast<std::size_t>(rows.nnz()));
+  for (std::int64_t r = 0; r < rows.rows(); ++r)
+    std::fill(entry_row.begin() + rows.indptr()[r], entry_row.begin() + rows.indptr()[r + 1], r);
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    if (features_.empty() || features_.back() != kept[k].first) {
+      features_.push_back(kept[k].first);
+      begin_.push_back(static_cast<std::int64_t>(k));
+    }
+    posting_row_[k] = static_cast<std::int32_t>(entry_row[kept[k].second]);
+    posting_value_[k] = rows.values()[kept[k].second];
+  }
+  begin_.push_back(static_cast<std::int64_t>(kept.size()));
+  score_.assign(static_cast<std::size_t>(rows.rows()), 0.0);
+  seen_.assign(static_cast<std::size_t>(rows.rows()), 0);
+}
+
+double InvertedIndex::bytes() const {
+  return 16.0 * static_cast<double>(features_.size()) + 8.0 * static_cast<double>(posting_row_.size()) +
+         21.0 * static_cast<double>(rest_norm_.size());
+}
+
+double InvertedIndex::bytes_for(std::int64_t rows, std::int64_t entries) {
+  // Postings (8 bytes) and at most one feature (16) per entry, 21 bytes per row; building
+  // holds 16 bytes per entry (feature, entry) and 8 (the entries' rows) besides.
+  return 48.0 * static_cast<double>(entries) + 21.0 * static_cast<double>(rows);
+}
+
+}  // namespace hipi

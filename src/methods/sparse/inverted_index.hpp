@@ -1,0 +1,99 @@
+// Folder methods/sparse/: exact similarity joins of sparse rows (TF-IDF, bag of words): an
+// inverted index with prefix and norm filters (this file), the join around the ring
+// (sparse_join.hpp), the method (sparse_method.cpp).
+//
+// The inverted index of one rank's rows, after All-Pairs (Bayardo, Ma, Srikant 2007) and
+// L2AP (Anastasiu, Karypis 2014). Each indexed row y is cut into a prefix P, left out of the
+// index, and the rest S, indexed by feature. P takes y's most frequent features (those
+// with the longest lists) while ||y_P|| * (the largest norm of a probing row) stays below
+// the threshold: then |<x, y_P>| <= ||x|| ||y_P|| cannot reach it alone, so every heavy pair
+// shares a feature of S and is found by probing x's features. Cauchy-Schwarz holds for
+// any values, so the cut stays exact with negative values and with --abs.
+//
+// A probe accumulates <x, y_S> for every y sharing an indexed feature, then keeps y only
+// when |<x, y_S>| + ||x|| ||y_P|| can reach the threshold (with --cosine, the threshold
+// times ||x|| ||y||). Survivors are decided by the exact sparse kernel; the bound only ever
+// discards pairs it proves light, with a margin far above float64 rounding.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/matrix_blocks.hpp"
+#include "core/problem.hpp"
+#include "core/sparse_matrix.hpp"
+
+namespace hipi {
+
+/// What cutting the rows needs: the threshold, and the largest norm of a probing row
+/// (unused with --cosine, whose bound scales with each pair's norms).
+struct IndexCut {
+  const Threshold& threshold;
+  double probe_norm_max = 0;
+};
+
+class InvertedIndex {
+ public:
+  /// Indexes `rows` (their norms by the reference kernel in `norms`).
+  InvertedIndex(const SparseMatrix& rows, const std::vector<double>& norms, const IndexCut& cut);
+
+  /// Entries in the index, and of the rows (what the cut saved: 1 - indexed / entries).
+  std::int64_t indexed() const { return static_cast<std::int64_t>(posting_row_.size()); }
+  /// Bytes held.
+  double bytes() const;
+  /// The bytes an index of `rows` rows and `entries` entries holds at most.
+  static double bytes_for(std::int64_t rows, std::int64_t entries);
+
+  /// Calls found(s, partial) for every indexed row s in `window` sharing an indexed feature
+  /// with the row (index, value): partial = <x, y_S>, summed in float64. Postings are in
+  /// row order, so the window's end stops each list early (a self-join's own block).
+  template <class Found>
+  void probe(std::span<const std::int64_t> index, std::span<const float> value, RowRange window,
+             Found&& found) const;
+
+  /// ||y_P|| of row s (rounded up).
+  double rest_norm(std::int64_t s) const { return rest_norm_[s]; }
+
+ private:
+  std::vector<std::int64_t> features_;  // the indexed features, increasing
+  std::vector<std::int64_t> begin_;     // postings of features_[k]: [begin_[k], begin_[k + 1])
+  std::vector<std::int32_t> posting_row_;
+  std::vector<float> posting_value_;
+  std::vector<double> rest_norm_;
+  mutable std::vector<double> score_;  // per row: the partial products of one probe
+  mutable std::vector<char> seen_;
+  mutable std::vector<std::int32_t> touched_;
+};
+
+template <class Found>
+void InvertedIndex::probe(std::span<const std::int64_t> index, std::span<const float> value, RowRange window,
+                          Found&& found) const {
+  auto cursor = features_.begin();
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    cursor = std::lower_bound(cursor, features_.end(), index[k]);
+    if (cursor == features_.end()) break;
+    if (*cursor != index[k]) continue;
+    const std::size_t f = static_cast<std::size_t>(cursor - features_.begin());
+    const double x = value[k];
+    for (std::int64_t p = begin_[f]; p < begin_[f + 1]; ++p) {
+      const std::int32_t s = posting_row_[p];
+      if (s >= window.end) break;
+      if (s < window.begin) continue;
+      if (!seen_[s]) {
+        seen_[s] = 1;
+        touched_.push_back(s);
+      }
+      score_[s] += x * static_cast<double>(posting_value_[p]);
+    }
+  }
+  for (const std::int32_t s : touched_) {
+    found(static_cast<std::int64_t>(s), score_[s]);
+    score_[s] = 0;
+    seen_[s] = 0;
+  }
+  touched_.clear();
+}
+
+}  // namespace hipi

@@ -1,0 +1,108 @@
+// The sparse join as a method (sparse_join.hpp): real data read as sparse rows. Priced by
+// building this rank's index and timing a sample of its rows of A probing it; auto weighs
+// it against densifying the input (planner/sparse_or_dense.hpp).
+#include <fmt/format.h>
+
+#include <boost/mpi/collectives.hpp>
+#include <cmath>
+
+#include "answer/pair_spill.hpp"
+#include "methods/solve_method.hpp"
+#include "methods/sparse/inverted_index.hpp"
+#include "methods/sparse/sparse_join.hpp"
+
+namespace hipi {
+
+namespace {
+
+// Bytes this rank holds beyond its rows: the index and two passing blocks of A.
+double footprint(const Comm& comm, const MethodInput<SparseMatrix>& in) {
+  const SparseMatrix& y = in.b_or_a().rows;
+  const double largest_a = boost::mpi::all_reduce(
+      comm, SparseMatrix::bytes_for(in.a.rows.rows(), in.a.rows.nnz()), boost::mpi::maximum<double>());
+  return InvertedIndex::bytes_for(y.rows(), y.nnz()) + std::min(2, comm.size() - 1) * largest_a;
+}
+
+class SparseMethod : public SolveMethod {
+ public:
+  Method id() const override { return Method::Sparse; }
+  std::string name() const override { return "sparse"; }
+  std::string summary() const override {
+    return "exact inverted index with prefix and norm filters (sparse real data: TF-IDF, bag of words)";
+  }
+  bool serves(Mode mode) const override { return mode == Mode::Real; }
+  bool sparse_rows() const override { return true; }
+
+  void check(const SolveOptions& options, int) const override {
+    // Pairs that share no feature have inner product 0: at a threshold of 0 or below every
+    // such pair would be heavy, and no index finds what it does not hold.
+    if (!(options.problem.value > 0))
+      throw InputError(fmt::format(
+          "--method sparse needs --tau > 0 (pairs of rows without a common feature have inner product 0, and "
+          "would all pass tau = {}); use --method brute",
+          options.problem.value));
+  }
+
+  void measure(const MethodInput<SparseMatrix>& in, ProblemShape& shape) const override {
+    const bool fits = boost::mpi::all_reduce(in.comm, in.budget.fits(footprint(in.comm, in)), std::logical_and<bool>());
+    if (!fits) {
+      shape.cannot_run[id()] = fmt::format("its index and ring buffers ({:.1f} MiB on this rank) would pass the "
+                                           "memory budget ({})",
+                                           footprint(in.comm, in) / 1048576.0, in.budget.describe());
+      return;
+    }
+    const SparseEstimate e =
+        in.times.time("sample", [&] { return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a); });
+    shape.measured_seconds[id()] = e.seconds;
+    shape.measured_detail[id()] =
+        fmt::format("index built and probed by sampled rows: {:.3g} exact checks per row", e.verified_per_probe);
+  }
+
+  Pricing price(const ProblemShape& shape, const MachineProfile&, double) const override {
+    if (const auto why = shape.cannot_run.find(id()); why != shape.cannot_run.end())
+      return {{}, "not priced: " + why->second};
+    const auto measured = shape.measured_seconds.find(id());
+    if (measured == shape.measured_seconds.end()) return {{}, "not measured (dense input)"};
+    Plan p;
+    p.method = id();
+    p.seconds = measured->second;
+    p.stages = {{"compute", p.seconds}};
+    if (const auto d = shape.measured_detail.find(id()); d != shape.measured_detail.end()) p.detail = d->second;
+    return {{p}, {}};
+  }
+
+  MethodResult run(const MethodInput<SparseMatrix>& in, const Plan*, ResumeState&) const override {
+    agree(in.comm, [&] {
+      in.budget.check(fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)",
+                                  footprint(in.comm, in) / 1048576.0),
+                      footprint(in.comm, in));
+    });
+    const SparseJoinRun run = in.times.time("compute", [&] {
+      return sparse_join(in.comm, {in.a, in.b}, in.threshold, in.spill ? in.spill->holder() : PairHolder{});
+    });
+    MethodResult out;
+    out.grid = "ring of " + std::to_string(in.comm.size());
+    out.local = run.pairs;
+    const auto total = [&](std::int64_t v) { return boost::mpi::all_reduce(in.comm, v, std::plus<std::int64_t>()); };
+    out.parameters["entries"] = total(in.b_or_a().rows.nnz());
+    out.parameters["indexed_entries"] = total(run.indexed);
+    out.parameters["candidates"] = total(run.candidates);
+    out.parameters["verified"] = total(run.verified);
+    return out;
+  }
+  MethodResult run(const MethodInput<BitMatrix>&, const Plan*, ResumeState&) const override {
+    throw InternalError("the sparse method got binary rows");
+  }
+  MethodResult run(const MethodInput<RealMatrix>&, const Plan*, ResumeState&) const override {
+    throw InternalError("the sparse method got dense rows (they are read as sparse rows for it)");
+  }
+};
+
+}  // namespace
+
+const SolveMethod& sparse_method() {
+  static const SparseMethod method;
+  return method;
+}
+
+}  // namespace hipi

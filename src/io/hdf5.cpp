@@ -345,6 +345,30 @@ void File::set_attribute(const std::string& name, const std::string& value) {
   check(H5Awrite(attr.id(), type.id(), &text), "H5Awrite", name);
 }
 
+namespace {
+Handle open_object(hid_t file, const std::string& object, const std::string& path) {
+  return {check(H5Oopen(file, object.c_str(), H5P_DEFAULT), "cannot open " + object + " in " + path), H5Oclose};
+}
+}  // namespace
+
+void File::set_object_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  Handle target = open_object(file_.id(), object, path_);
+  Handle space = scalar_space(name);
+  Handle type = utf8_string_type(name);
+  Handle attr = new_attribute(target.id(), name, type.id(), space.id());
+  const char* text = value.c_str();
+  check(H5Awrite(attr.id(), type.id(), &text), "H5Awrite", name);
+}
+
+void File::set_object_attribute(const std::string& object, const std::string& name,
+                                const std::vector<std::int64_t>& values) {
+  Handle target = open_object(file_.id(), object, path_);
+  const hsize_t dims[1] = {values.size()};
+  Handle space(check(H5Screate_simple(1, dims, nullptr), "H5Screate_simple " + name), H5Sclose);
+  Handle attr = new_attribute(target.id(), name, H5T_NATIVE_INT64, space.id());
+  check(H5Awrite(attr.id(), H5T_NATIVE_INT64, values.data()), "H5Awrite", name);
+}
+
 void File::set_attribute(const std::string& name, double value) {
   Handle space = scalar_space(name);
   Handle attr = new_attribute(file_.id(), name, H5T_NATIVE_DOUBLE, space.id());

@@ -105,6 +105,10 @@ class File {
   void set_dataset_attribute(const std::string& dataset, const std::string& name, std::int64_t value);
   std::optional<std::int64_t> dataset_int_attribute(const std::string& dataset, const std::string& name) const;
 
+  /// Sets an attribute of the group or dataset `object`: text, or integers (a 1-D array).
+  void set_object_attribute(const std::string& object, const std::string& name, const std::string& value);
+  void set_object_attribute(const std::string& object, const std::string& name,
+                            const std::vector<std::int64_t>& values);
   /// An attribute of the group or dataset `object`, read as integers (a scalar or a 1-D
   /// array) or as text (fixed or variable length); nothing when absent or of another class.
   std::optional<std::vector<std::int64_t>> int_array_attribute(const std::string& object,

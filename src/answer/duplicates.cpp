@@ -1,6 +1,7 @@
 #include "answer/duplicates.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <boost/mpi/collectives.hpp>
 #include <cstring>
 #include <limits>
@@ -8,6 +9,7 @@
 #include <numeric>
 
 #include "kernels/exact.hpp"
+#include "kernels/sparse_exact.hpp"
 #include "parallel/row_exchange.hpp"
 
 namespace hipi {
@@ -72,7 +74,15 @@ namespace {
 template <class Matrix>
 using Element = typename Matrix::value_type;
 
-// A 64-bit hash of a row's storage (padding is zero): splitmix64's finalizer over its words.
+// splitmix64's finalizer over the hash so far plus one word.
+std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
+  h += w;
+  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+// A 64-bit hash of a row's storage (padding is zero): mix over its words.
 template <class Matrix>
 std::uint64_t row_hash(const Matrix& m, std::int64_t r) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(m.row(r));
@@ -81,10 +91,7 @@ std::uint64_t row_hash(const Matrix& m, std::int64_t r) {
   for (std::size_t k = 0; k + 8 <= length; k += 8) {
     std::uint64_t w;
     std::memcpy(&w, bytes + k, 8);
-    h += w;
-    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-    h ^= h >> 31;
+    h = mix(h, w);
   }
   return h;
 }
@@ -92,6 +99,21 @@ std::uint64_t row_hash(const Matrix& m, std::int64_t r) {
 template <class Matrix>
 bool same_row(const Matrix& x, std::int64_t r, const Matrix& y, std::int64_t s) {
   return std::memcmp(x.row(r), y.row(s), static_cast<std::size_t>(x.stride()) * sizeof(Element<Matrix>)) == 0;
+}
+
+// Sparse rows: the same hash over the row's indices and then its values (a row is its
+// entries: indices increase and no value is zero, so equal rows have equal entries).
+std::uint64_t row_hash(const SparseMatrix& m, std::int64_t r) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ m.indices(r).size();
+  for (const std::int64_t k : m.indices(r)) h = mix(h, static_cast<std::uint64_t>(k));
+  for (const float v : m.values(r)) h = mix(h, std::bit_cast<std::uint32_t>(v));
+  return h;
+}
+bool same_row(const SparseMatrix& x, std::int64_t r, const SparseMatrix& y, std::int64_t s) {
+  return std::ranges::equal(x.indices(r), y.indices(s)) &&
+         std::ranges::equal(x.values(r), y.values(s), [](float a, float b) {
+           return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+         });
 }
 
 }  // namespace
@@ -174,5 +196,8 @@ template Duplicates find_duplicates(const Comm&, const LocalRows<BitMatrix>&, st
 template Duplicates find_duplicates(const Comm&, const LocalRows<RealMatrix>&, std::int64_t);
 template LocalRows<BitMatrix> collapse_rows(const Comm&, const LocalRows<BitMatrix>&, const Duplicates&, RowRange);
 template LocalRows<RealMatrix> collapse_rows(const Comm&, const LocalRows<RealMatrix>&, const Duplicates&, RowRange);
+template Duplicates find_duplicates(const Comm&, const LocalRows<SparseMatrix>&, std::int64_t);
+template LocalRows<SparseMatrix> collapse_rows(const Comm&, const LocalRows<SparseMatrix>&, const Duplicates&,
+                                               RowRange);
 
 }  // namespace hipi

@@ -23,6 +23,15 @@ double sparse_dot(std::span<const std::int64_t> a_index, std::span<const float> 
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+double sparse_dot(const ScatteredRow& a, std::span<const std::int64_t> b_index, std::span<const float> b_value) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::size_t q = 0; q < b_index.size(); ++q) {
+    const std::int64_t k = b_index[q];
+    if (a.holds(k)) lane[k & 7] += static_cast<double>(a.value[k]) * static_cast<double>(b_value[q]);
+  }
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 std::vector<double> row_norms(const SparseMatrix& m, RowRange rows) {
   std::vector<double> norms(static_cast<std::size_t>(rows.size()));
   for (std::int64_t r = rows.begin; r < rows.end; ++r) norms[r - rows.begin] = std::sqrt(sparse_dot(m, r, m, r));

@@ -44,6 +44,38 @@ Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwne
   return out;
 }
 
+SparseMatrix fetch_rows(const Comm& comm, const LocalRows<SparseMatrix>& have, const RowOwners& owners,
+                        const std::vector<std::int64_t>& wanted) {
+  const auto P = static_cast<std::size_t>(comm.size());
+  std::vector<std::vector<std::int64_t>> requests(P);
+  for (std::int64_t row : wanted) requests[static_cast<std::size_t>(owners.owner(row))].push_back(row);
+  const std::vector<std::vector<std::int64_t>> asked = alltoallv(comm, requests);
+  std::vector<std::vector<std::int64_t>> lengths(P), indices(P);
+  std::vector<std::vector<float>> values(P);
+  for (std::size_t r = 0; r < P; ++r)
+    for (std::int64_t row : asked[r]) {
+      const auto index = have.rows.indices(row - have.range.begin);
+      const auto value = have.rows.values(row - have.range.begin);
+      lengths[r].push_back(static_cast<std::int64_t>(index.size()));
+      indices[r].insert(indices[r].end(), index.begin(), index.end());
+      values[r].insert(values[r].end(), value.begin(), value.end());
+    }
+  const auto got_lengths = alltoallv(comm, lengths);
+  const auto got_indices = alltoallv(comm, indices);
+  const auto got_values = alltoallv(comm, values);
+  SparseMatrix out;
+  out.clear(have.rows.cols());
+  std::vector<std::size_t> next_row(P, 0), next_entry(P, 0);
+  for (const std::int64_t row : wanted) {
+    const auto o = static_cast<std::size_t>(owners.owner(row));
+    const auto length = static_cast<std::size_t>(got_lengths[o][next_row[o]++]);
+    for (std::size_t k = 0; k < length; ++k, ++next_entry[o])
+      out.append(got_indices[o][next_entry[o]], got_values[o][next_entry[o]]);
+    out.end_row();
+  }
+  return out;
+}
+
 template <class Matrix>
 std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
   const bool same = boost::mpi::all_reduce(comm, rows.range == range, std::logical_and<bool>());

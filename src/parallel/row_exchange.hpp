@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
+#include "core/sparse_matrix.hpp"
 #include "parallel/mpi.hpp"
 
 namespace hipi {
@@ -27,6 +28,10 @@ class RowOwners {
 template <class Matrix>
 Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwners& owners,
                   const std::vector<std::int64_t>& wanted);
+
+/// The same for sparse rows (each row's entries travel with its length).
+SparseMatrix fetch_rows(const Comm& comm, const LocalRows<SparseMatrix>& have, const RowOwners& owners,
+                        const std::vector<std::int64_t>& wanted);
 
 /// Collective: this rank's block `range` of the same rows, fetched from the ranks holding
 /// them in `rows` (another split of the rows over ranks); nothing (and no copy) when every

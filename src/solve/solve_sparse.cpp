@@ -10,10 +10,13 @@ namespace hipi {
 
 namespace {
 
-// Collective: this rank's block of an input's rows, sparse, checked against the budget
-// first; with --cosine rows without entries are refused or skipped (refuse_zero_rows).
+// Collective: this rank's block of an input's distinct rows, sparse, checked against the
+// budget first; with --cosine rows without entries are refused or skipped
+// (refuse_zero_rows). Copies are collapsed as for dense rows (solve/distinct_rows.hpp): text
+// repeats whole paragraphs (licences, boilerplate), and a group of k copies would cost k^2/2
+// exact checks, and k checks against each of its neighbours.
 LocalRows<SparseMatrix> read_side(const Comm& comm, const InputMatrix& input, const SolveContext& ctx,
-                                  const ReadRows<SparseMatrix>& read) {
+                                  const ReadRows<SparseMatrix>& read, Duplicates& copies) {
   const RowRange range = row_block(input.rows, comm.size(), comm.rank());
   agree(comm, [&] {
     // Sparse: about this rank's share of the entries; densified (a dense side): its rows.
@@ -32,7 +35,15 @@ LocalRows<SparseMatrix> read_side(const Comm& comm, const InputMatrix& input, co
     }
     refuse_zero_rows(comm, input, zero, problem.skip_zero_rows);
   }
-  return rows;
+  copies = ctx.times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });
+  if (copies.none()) return rows;
+  if (comm.rank() == 0)
+    spdlog::info(
+        "duplicates: {} of the {} rows of {} are exact copies of {} rows; the methods solve the {} distinct rows",
+        copies.copies(), input.rows, input.ref.str(), copies.reps().size(), copies.distinct());
+  return ctx.times.time("duplicates", [&] {
+    return collapse_rows(comm, rows, copies, row_block(copies.distinct(), comm.size(), comm.rank()));
+  });
 }
 
 }  // namespace
@@ -49,14 +60,12 @@ std::optional<Outcome> solve_sparse(const Comm& comm, const SolveInputs& inputs,
   const SolveOptions& options = ctx.options;
   Outcome out;
   out.method = options.method;
-  const LocalRows<SparseMatrix> a_rows = read_side(comm, inputs.a, ctx, read);
+  const LocalRows<SparseMatrix> a_rows = read_side(comm, inputs.a, ctx, read, out.copies_a);
   std::optional<LocalRows<SparseMatrix>> b_rows;
-  if (inputs.b) b_rows = read_side(comm, *inputs.b, ctx, read);
+  if (inputs.b) b_rows = read_side(comm, *inputs.b, ctx, read, out.copies_b);
   const LocalRows<SparseMatrix>* b = b_rows ? &*b_rows : nullptr;
-  // Sparse rows are solved as they are: no copies collapsed, no checkpoints.
-  out.copies_a = Duplicates(inputs.a.rows);
-  out.copies_b = Duplicates(inputs.b ? inputs.b->rows : 0);
-  const std::int64_t n_a = inputs.a.rows, n_b = b ? inputs.b->rows : n_a;
+  // From here on, rows are the distinct rows. The sparse join saves no checkpoints.
+  const std::int64_t n_a = out.copies_a.distinct(), n_b = b ? out.copies_b.distinct() : n_a;
   MethodScratch scratch;
   const MethodInput<SparseMatrix> in{comm,    a_rows,    b,       n_a,        n_b,      threshold,
                                      options, ctx.times, scratch, ctx.budget, ctx.spill};

@@ -28,8 +28,9 @@ struct Csr {
 };
 
 // Rows of about 12 signed entries over `d` features, frequent features more likely (as words
-// are): every 37th row empty, every 41st a single entry, feature 0 in every other row, and
-// rows 60-99 near-copies of rows 0-39 (heavy pairs to find).
+// are): every 37th row empty, every 41st a single entry, feature 0 in every other row,
+// rows 60-99 near-copies of rows 0-39 (heavy pairs to find) and rows 150-159 exact copies of
+// rows 0-9 (collapsed before the join, expanded in the answer).
 Csr random_csr(std::int64_t n, std::int64_t d, std::uint64_t seed) {
   RandomStream rng(seed, {});
   Csr m;
@@ -41,6 +42,10 @@ Csr random_csr(std::int64_t n, std::int64_t d, std::uint64_t seed) {
     if (r % 37 == 36) continue;
     if (r % 41 == 40) {
       row.emplace_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(d))), 1.5f);
+      continue;
+    }
+    if (r >= 150 && r < 160 && r < n) {
+      row = rows[r - 150];
       continue;
     }
     if (r >= 60 && r < 100 && !rows[r - 60].empty()) {
@@ -179,6 +184,9 @@ TEST_P(SparseJoin, EqualsTheNaiveProductAndBruteForceOnTheDenseRows) {
   EXPECT_TRUE(same_pairs(sparse.pairs, brute.pairs, 0.0));
   EXPECT_GT(sparse.parameters["candidates"].get<std::int64_t>(), sparse.parameters["verified"].get<std::int64_t>())
       << "the bound discards some candidates";
+  // Copies collapse as dense rows do: the 10 planted, and the empty rows but one.
+  EXPECT_EQ(sparse.parameters["duplicate_rows"], brute.parameters["duplicate_rows"]);
+  EXPECT_GE(sparse.parameters["duplicate_rows"]["a"].get<std::int64_t>(), 10) << sparse.parameters.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, SparseJoin,
@@ -299,4 +307,20 @@ TEST(SparseInput, AutoSolvesSparseWhereDensifyingCannotAndEqualsBruteForce) {
     EXPECT_NE(choice["why"].get<std::string>().find("past"), std::string::npos) << choice.dump();
     expect_naive_answer(got.pairs, naive_values(wide, nullptr, true), Threshold{0.5, false, true}, "auto");
   }
+}
+
+TEST(SparseInput, RowsPastTheDenseTablesUseSortedTablesAndTheMergeKernel) {
+  Comm world;
+  SharedTempDir dir(world);
+  // The same rows spread over d = 2e7 columns (past kDenseFeatures): binary searches and a
+  // merge replace the dense tables and the scattered row.
+  Csr wide = random_csr(300, 200, 28);
+  for (auto& f : wide.indices) f = f * 100001;
+  wide.d = 200 * 100001;
+  const std::string file = dir.path("in.h5");
+  write_csr(world, file, "/A", wide, true);
+  const JoinCase c{"wide", 0.6, false, true, false};
+  const test::Solved got = solve_and_read(world, options_for(file, c, Method::Sparse, dir.path("wide.h5")));
+  if (world.rank() == 0)
+    expect_naive_answer(got.pairs, naive_values(wide, nullptr, true), Threshold{0.6, false, true}, "wide");
 }

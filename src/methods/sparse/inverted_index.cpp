@@ -34,7 +34,13 @@ InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>
     throw InternalError("the sparse index holds at most 2^31 - 1 rows on a rank");
   const Threshold& t = cut.threshold;
   const auto counts = feature_counts(rows);
-  const auto count_of = [&](std::int64_t f) {
+  std::vector<std::int32_t> dense_counts;  // d <= kDenseFeatures: by feature
+  if (rows.cols() <= kDenseFeatures) {
+    dense_counts.assign(static_cast<std::size_t>(rows.cols()), 0);
+    for (const auto& [f, c] : counts) dense_counts[f] = static_cast<std::int32_t>(std::min<std::int64_t>(c, INT32_MAX));
+  }
+  const auto count_of = [&](std::int64_t f) -> std::int64_t {
+    if (!dense_counts.empty()) return dense_counts[f];
     return std::lower_bound(counts.begin(), counts.end(), std::make_pair(f, std::int64_t{0}))->second;
   };
   rest_norm_.assign(static_cast<std::size_t>(rows.rows()), 0.0);
@@ -82,19 +88,24 @@ InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>
     posting_value_[k] = rows.values()[kept[k].second];
   }
   begin_.push_back(static_cast<std::int64_t>(kept.size()));
+  if (rows.cols() <= kDenseFeatures) {
+    slot_.assign(static_cast<std::size_t>(rows.cols()), -1);
+    for (std::size_t k = 0; k < features_.size(); ++k) slot_[features_[k]] = static_cast<std::int32_t>(k);
+  }
   score_.assign(static_cast<std::size_t>(rows.rows()), 0.0);
   seen_.assign(static_cast<std::size_t>(rows.rows()), 0);
 }
 
 double InvertedIndex::bytes() const {
   return 16.0 * static_cast<double>(features_.size()) + 8.0 * static_cast<double>(posting_row_.size()) +
-         21.0 * static_cast<double>(rest_norm_.size());
+         21.0 * static_cast<double>(rest_norm_.size()) + 4.0 * static_cast<double>(slot_.size());
 }
 
-double InvertedIndex::bytes_for(std::int64_t rows, std::int64_t entries) {
-  // Postings (8 bytes) and at most one feature (16) per entry, 21 bytes per row; building
-  // holds 16 bytes per entry (feature, entry) and 8 (the entries' rows) besides.
-  return 48.0 * static_cast<double>(entries) + 21.0 * static_cast<double>(rows);
+double InvertedIndex::bytes_for(std::int64_t rows, std::int64_t entries, std::int64_t d) {
+  // Postings (8 bytes) and at most one feature (16) per entry, 21 bytes per row, the dense
+  // tables; building holds 16 bytes per entry (feature, entry) and 8 (the entries' rows).
+  const double tables = d <= kDenseFeatures ? 8.0 * static_cast<double>(d) : 0.0;
+  return 48.0 * static_cast<double>(entries) + 21.0 * static_cast<double>(rows) + tables;
 }
 
 }  // namespace hipi

@@ -29,6 +29,10 @@ namespace hipi {
 
 /// What cutting the rows needs: the threshold, and the largest norm of a probing row
 /// (unused with --cosine, whose bound scales with each pair's norms).
+/// Up to this many features (d), per-feature tables are dense arrays (4 bytes a feature):
+/// a lookup is one load. Past it they are sorted arrays and binary searches.
+constexpr std::int64_t kDenseFeatures = std::int64_t{1} << 24;
+
 struct IndexCut {
   const Threshold& threshold;
   double probe_norm_max = 0;
@@ -43,8 +47,9 @@ class InvertedIndex {
   std::int64_t indexed() const { return static_cast<std::int64_t>(posting_row_.size()); }
   /// Bytes held.
   double bytes() const;
-  /// The bytes an index of `rows` rows and `entries` entries holds at most.
-  static double bytes_for(std::int64_t rows, std::int64_t entries);
+  /// The bytes an index of `rows` rows and `entries` entries of dimension d holds at most,
+  /// with the prober's dense row (sparse_join.cpp).
+  static double bytes_for(std::int64_t rows, std::int64_t entries, std::int64_t d);
 
   /// Calls found(s, partial) for every indexed row s in `window` sharing an indexed feature
   /// with the row (index, value): partial = <x, y_S>, summed in float64. Postings are in
@@ -57,7 +62,15 @@ class InvertedIndex {
   double rest_norm(std::int64_t s) const { return rest_norm_[s]; }
 
  private:
+  /// The position of feature f in features_, or -1 when it is not indexed.
+  std::int64_t slot_of(std::int64_t f, std::vector<std::int64_t>::const_iterator& cursor) const {
+    if (!slot_.empty()) return slot_[f];
+    cursor = std::lower_bound(cursor, features_.end(), f);
+    return cursor != features_.end() && *cursor == f ? cursor - features_.begin() : -1;
+  }
+
   std::vector<std::int64_t> features_;  // the indexed features, increasing
+  std::vector<std::int32_t> slot_;      // d <= kDenseFeatures: slot_[f], as slot_of
   std::vector<std::int64_t> begin_;     // postings of features_[k]: [begin_[k], begin_[k + 1])
   std::vector<std::int32_t> posting_row_;
   std::vector<float> posting_value_;
@@ -70,12 +83,11 @@ class InvertedIndex {
 template <class Found>
 void InvertedIndex::probe(std::span<const std::int64_t> index, std::span<const float> value, RowRange window,
                           Found&& found) const {
-  auto cursor = features_.begin();
+  auto cursor = features_.cbegin();
   for (std::size_t k = 0; k < index.size(); ++k) {
-    cursor = std::lower_bound(cursor, features_.end(), index[k]);
-    if (cursor == features_.end()) break;
-    if (*cursor != index[k]) continue;
-    const std::size_t f = static_cast<std::size_t>(cursor - features_.begin());
+    const std::int64_t slot = slot_of(index[k], cursor);
+    if (slot < 0) continue;
+    const auto f = static_cast<std::size_t>(slot);
     const double x = value[k];
     for (std::int64_t p = begin_[f]; p < begin_[f + 1]; ++p) {
       const std::int32_t s = posting_row_[p];

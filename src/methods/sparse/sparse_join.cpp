@@ -4,52 +4,15 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/sparse_exact.hpp"
-#include "methods/sparse/inverted_index.hpp"
+#include "methods/sparse/prober.hpp"
 #include "parallel/sparse_ring.hpp"
 
 namespace hipi {
 
 namespace {
 
-// A bound this close below the threshold (relative to ||x|| ||y||) still sends the pair to
-// the exact kernel: far above the rounding of the partial sums.
-constexpr double kBoundMargin = 1e-9;
 // Rows of A timed probing the index when auto prices the method (per rank).
 constexpr std::int64_t kSampleProbes = 512;
-
-// One probing row against the index: the bound, then the exact kernel.
-class Prober {
- public:
-  Prober(const LocalRows<SparseMatrix>& indexed, const Threshold& threshold, double probe_norm_max)
-      : y_(indexed), t_(threshold), y_norm_(row_norms(indexed.rows, {0, indexed.rows.rows()})),
-        index_(indexed.rows, y_norm_, {threshold, probe_norm_max}) {}
-
-  const InvertedIndex& index() const { return index_; }
-
-  /// Row r of `x` (its norm `x_norm`) against the indexed rows in `window`; found(s, value)
-  /// for each heavy pair.
-  template <class Found>
-  void run(const SparseMatrix& x, std::int64_t r, double x_norm, RowRange window, SparseJoinRun& counts,
-           Found&& found) const {
-    index_.probe(x.indices(r), x.values(r), window, [&](std::int64_t s, double partial) {
-      ++counts.candidates;
-      const double scale = x_norm * y_norm_[s];
-      const double need = t_.cosine ? t_.theta * scale : t_.theta;
-      const double bound = (t_.abs ? std::fabs(partial) : partial) + x_norm * index_.rest_norm(s);
-      if (bound < need - kBoundMargin * scale) return;
-      ++counts.verified;
-      const double value = t_.value(sparse_dot(x, r, y_.rows, s), x_norm, y_norm_[s]);
-      if (t_.passes(value)) found(s, value);
-    });
-  }
-
- private:
-  const LocalRows<SparseMatrix>& y_;
-  const Threshold& t_;
-  std::vector<double> y_norm_;
-  InvertedIndex index_;
-};
 
 double probe_norm_max(const Comm& comm, const SparseSides& sides, const Threshold& t) {
   return t.cosine ? 0.0 : largest_norm(comm, sides.a.rows);
@@ -64,10 +27,12 @@ double largest_norm(const Comm& comm, const SparseMatrix& rows) {
 }
 
 SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
-                          const PairHolder& holder) {
+                          const PairHolder& holder, std::shared_ptr<const SparseProber> built) {
   const LocalRows<SparseMatrix>& y = sides.indexed();
-  const Prober prober(y, threshold, probe_norm_max(comm, sides, threshold));
+  if (!built) built = std::make_shared<const SparseProber>(y, threshold, probe_norm_max(comm, sides, threshold));
+  const SparseProber& prober = *built;
   SparseJoinRun run;
+  ProbeCounts counts;
   run.indexed = prober.index().indexed();
   const int P = comm.size(), rank = comm.rank();
   const bool self = sides.b == nullptr;
@@ -87,7 +52,7 @@ SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Thre
     const std::vector<double> x_norm = row_norms(block, {0, block.rows()});
     for (std::int64_t r = probing.begin; r < probing.end; ++r) {
       if (self && step == 0) window.end = r;  // own block: each row against the rows before it
-      prober.run(block, r, x_norm[r], window, run, [&](std::int64_t s, double value) {
+      prober.run(block, r, x_norm[r], window, counts, [&](std::int64_t s, double value) {
         std::int64_t i = range.begin + r, j = y.range.begin + s;
         if (self && i > j) std::swap(i, j);
         run.pairs.push_back({i, j, value});
@@ -98,29 +63,31 @@ SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Thre
       });
     }
   });
+  run.candidates = counts.candidates;
+  run.verified = counts.verified;
   return run;
 }
 
 SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
                                     std::int64_t n_a) {
   const LocalRows<SparseMatrix>& y = sides.indexed();
-  const double start = MPI_Wtime();
-  const Prober prober(y, threshold, probe_norm_max(comm, sides, threshold));
-  const double built = MPI_Wtime();
+  SparseEstimate e;
+  e.built = std::make_shared<const SparseProber>(y, threshold, probe_norm_max(comm, sides, threshold));
+  const SparseProber& prober = *e.built;
+  const double built = MPI_Wtime();  // timed from here: the run keeps the index
   const SparseMatrix& x = sides.a.rows;
   const std::int64_t probes = std::min(kSampleProbes, x.rows());
   const std::int64_t stride = probes ? x.rows() / probes : 1;
-  SparseJoinRun counts;
+  ProbeCounts counts;
   std::int64_t heavy = 0;
   const std::vector<double> x_norm = row_norms(x, {0, x.rows()});
   for (std::int64_t k = 0; k < probes; ++k)
     prober.run(x, k * stride, x_norm[k * stride], {0, y.rows.rows()}, counts, [&](std::int64_t, double) { ++heavy; });
   const double per_probe = probes ? (MPI_Wtime() - built) / static_cast<double>(probes) : 0.0;
-  // Every row of A probes every rank's index once; a self-join visits each pair once.
+  // Every row of A probes every rank's index once; a self-join visits each pair once. The
+  // index is built already (the run keeps it).
   const double probing_rows = sides.b ? static_cast<double>(n_a) : static_cast<double>(n_a) / 2;
-  SparseEstimate e;
-  e.seconds = boost::mpi::all_reduce(comm, (built - start) + per_probe * probing_rows, boost::mpi::maximum<double>());
-  e.index_bytes = prober.index().bytes();
+  e.seconds = boost::mpi::all_reduce(comm, per_probe * probing_rows, boost::mpi::maximum<double>());
   e.verified_per_probe = boost::mpi::all_reduce(comm, static_cast<double>(counts.verified), std::plus<double>()) /
                          std::max(1.0, boost::mpi::all_reduce(comm, static_cast<double>(probes), std::plus<double>()));
   return e;

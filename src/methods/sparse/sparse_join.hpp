@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/matrix_blocks.hpp"
@@ -20,11 +21,13 @@
 
 namespace hipi {
 
+class SparseProber;  // prober.hpp
+
 struct SparseJoinRun {
-  std::vector<Pair> pairs;       // this rank's, unsorted (i < j in a self-join)
-  std::int64_t candidates = 0;   // pairs that shared an indexed feature
-  std::int64_t verified = 0;     // of those, pairs the bound kept: checked exactly
-  std::int64_t indexed = 0;      // entries in this rank's index
+  std::vector<Pair> pairs;      // this rank's, unsorted (i < j in a self-join)
+  std::int64_t candidates = 0;  // pairs that shared an indexed feature
+  std::int64_t verified = 0;    // of those, pairs the bound kept: checked exactly
+  std::int64_t indexed = 0;     // entries in this rank's index
 };
 
 /// What a join reads: this rank's rows of A and of B (null in a self-join).
@@ -34,16 +37,17 @@ struct SparseSides {
   const LocalRows<SparseMatrix>& indexed() const { return b ? *b : a; }
 };
 
-/// Collective: this rank's heavy pairs. `holder`, if set, takes pairs as they grow.
+/// Collective: this rank's heavy pairs. `holder`, if set, takes pairs as they grow; `built`,
+/// if set, is this rank's index built for the same sides (estimate_sparse_join).
 SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
-                          const PairHolder& holder);
+                          const PairHolder& holder, std::shared_ptr<const SparseProber> built = nullptr);
 
 /// Collective: the join's compute time predicted from this rank's index and a sample of its
 /// rows of A probing it (the slowest rank's), and the index's bytes on this rank.
 struct SparseEstimate {
   double seconds = 0;
-  double index_bytes = 0;
   double verified_per_probe = 0;  // exact checks per probing row, sampled
+  std::shared_ptr<const SparseProber> built;  // what the run may keep
 };
 SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
                                     std::int64_t n_a);

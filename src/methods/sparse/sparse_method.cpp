@@ -9,6 +9,7 @@
 #include "answer/pair_spill.hpp"
 #include "methods/solve_method.hpp"
 #include "methods/sparse/inverted_index.hpp"
+#include "methods/sparse/prober.hpp"
 #include "methods/sparse/sparse_join.hpp"
 
 namespace hipi {
@@ -20,7 +21,7 @@ double footprint(const Comm& comm, const MethodInput<SparseMatrix>& in) {
   const SparseMatrix& y = in.b_or_a().rows;
   const double largest_a = boost::mpi::all_reduce(
       comm, SparseMatrix::bytes_for(in.a.rows.rows(), in.a.rows.nnz()), boost::mpi::maximum<double>());
-  return InvertedIndex::bytes_for(y.rows(), y.nnz()) + std::min(2, comm.size() - 1) * largest_a;
+  return InvertedIndex::bytes_for(y.rows(), y.nnz(), y.cols()) + std::min(2, comm.size() - 1) * largest_a;
 }
 
 class SparseMethod : public SolveMethod {
@@ -54,6 +55,7 @@ class SparseMethod : public SolveMethod {
     const SparseEstimate e =
         in.times.time("sample", [&] { return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a); });
     shape.measured_seconds[id()] = e.seconds;
+    in.scratch.kept[id()] = e.built;  // the run probes the same index
     shape.measured_detail[id()] =
         fmt::format("index built and probed by sampled rows: {:.3g} exact checks per row", e.verified_per_probe);
   }
@@ -77,8 +79,13 @@ class SparseMethod : public SolveMethod {
                                   footprint(in.comm, in) / 1048576.0),
                       footprint(in.comm, in));
     });
+    std::shared_ptr<const SparseProber> built;
+    if (const auto kept = in.scratch.kept.find(id()); kept != in.scratch.kept.end())
+      built = std::static_pointer_cast<const SparseProber>(kept->second);
+    in.scratch.kept.clear();  // the run holds what it needs
     const SparseJoinRun run = in.times.time("compute", [&] {
-      return sparse_join(in.comm, {in.a, in.b}, in.threshold, in.spill ? in.spill->holder() : PairHolder{});
+      return sparse_join(in.comm, {in.a, in.b}, in.threshold, in.spill ? in.spill->holder() : PairHolder{},
+                         std::move(built));
     });
     MethodResult out;
     out.grid = "ring of " + std::to_string(in.comm.size());

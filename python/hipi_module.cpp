@@ -19,10 +19,12 @@ namespace py = pybind11;
 
 namespace {
 
-// A 2-D numpy array as a RowBlock, and the contiguous array that holds its memory.
+// A 2-D numpy array (or a scipy.sparse matrix) as a RowBlock, and the arrays that hold its
+// memory.
 struct Block {
   py::array array;
   hipi::RowBlock rows;
+  py::array indptr, indices;  // sparse rows
 };
 
 template <class T>
@@ -37,8 +39,33 @@ Block block_of(const py::array& in, hipi::ElementType type, std::int64_t cols) {
   return b;
 }
 
-// int8 (+-1 or small integers), uint8 (numpy.packbits of +-1 rows, `bits` = d), float32, float64.
+// A scipy.sparse matrix or array (CSR, CSC, COO, ...) as CSR rows: int64 offsets and
+// columns, float32 values (float64 and integers as float64).
+Block sparse_block(const py::handle& object) {
+  const py::object csr = object.attr("tocsr")();
+  using Index = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+  Block b;
+  b.indptr = Index::ensure(csr.attr("indptr"));
+  b.indices = Index::ensure(csr.attr("indices"));
+  const py::array data = py::array::ensure(csr.attr("data"));
+  const bool single = data && data.dtype().is(py::dtype::of<float>());
+  b.array = single ? py::array(py::array_t<float, py::array::c_style>::ensure(data))
+                   : py::array(py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(data));
+  if (!b.indptr || !b.indices || !b.array) throw py::value_error("could not read the sparse matrix's arrays");
+  const auto shape = csr.attr("shape").cast<std::pair<std::int64_t, std::int64_t>>();
+  b.rows.data = b.array.data();
+  b.rows.type = single ? hipi::ElementType::Float32 : hipi::ElementType::Float64;
+  b.rows.rows = shape.first;
+  b.rows.cols = shape.second;
+  b.rows.indptr = static_cast<const std::int64_t*>(b.indptr.data());
+  b.rows.indices = static_cast<const std::int64_t*>(b.indices.data());
+  return b;
+}
+
+// int8 (+-1 or small integers), uint8 (numpy.packbits of +-1 rows, `bits` = d), float32, float64;
+// scipy.sparse matrices and arrays (real data).
 Block to_block(const py::handle& object, const char* name, std::optional<std::int64_t> bits) {
+  if (py::hasattr(object, "tocsr") && py::hasattr(object, "nnz")) return sparse_block(object);
   const py::array in = py::array::ensure(object);
   if (!in) throw py::value_error(std::string(name) + " must be a numpy array");
   if (in.ndim() != 2)
@@ -111,10 +138,11 @@ hipi::Method method_of(const std::string& name) {
                                                            {"brute", hipi::Method::Brute},
                                                            {"sketch", hipi::Method::Sketch},
                                                            {"hash", hipi::Method::Hash},
-                                                           {"prefix", hipi::Method::Prefix}};
+                                                           {"prefix", hipi::Method::Prefix},
+                                                           {"sparse", hipi::Method::Sparse}};
   const auto it = methods.find(name);
   if (it == methods.end())
-    throw py::value_error("method must be one of auto, brute, sketch, hash, prefix; got '" + name + "'");
+    throw py::value_error("method must be one of auto, brute, sketch, hash, prefix, sparse; got '" + name + "'");
   return it->second;
 }
 
@@ -225,7 +253,9 @@ delivery='distributed', this rank's block of rows from info['components_first'].
 
 A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with tau),
 uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a multiple of 8),
-float32 or float64 (rounded to float32; inner products summed in float64). B=None: the
+float32 or float64 (rounded to float32; inner products summed in float64); or scipy.sparse
+matrices or arrays of real values (any format; solved sparse by method='sparse', or by auto
+when that is faster than densifying: TF-IDF, bag of words). B=None: the
 self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B are this rank's
 blocks of rows, in rank order.
 

@@ -43,6 +43,11 @@ struct RowBlock {
   std::int64_t cols = 0;  // the dimension d (packed bits: d, not the bytes)
   std::int64_t first_row = 0;
   std::int64_t row_stride = 0;  // elements (bytes for packed bits) from one row to the next; 0: dense
+  // Sparse rows (CSR) when `indptr` is set: rows + 1 offsets, row r's entries at positions
+  // [indptr[r] - indptr[0], indptr[r + 1] - indptr[0]) of `indices` (their columns) and of
+  // `data` (their values, Float32 or Float64). Each column at most once in a row; any order.
+  const std::int64_t* indptr = nullptr;
+  const std::int64_t* indices = nullptr;
 };
 
 /// The threshold: rho for +-1 data (<a, b> >= rho d), tau for real data (<a, b> >= tau).

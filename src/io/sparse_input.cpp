@@ -155,6 +155,30 @@ void for_each_entry_slab(const Comm& comm, const h5::File& file, const InputMatr
 
 }  // namespace
 
+template <class V>
+void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr,
+                         const std::int64_t* indices, const V* values, SparseMatrix& out,
+                         std::optional<Failure>& bad) {
+  EntryCheck check{in, std::nullopt};
+  std::vector<std::pair<std::int64_t, double>> entries;
+  for (std::int64_t r = 0; r < rows.size(); ++r) {
+    if (indptr[r + 1] < indptr[r]) {
+      check.fail(fmt::format("indptr decreases at row {} ({} then {})", rows.begin + r, indptr[r], indptr[r + 1]));
+      break;
+    }
+    entries.clear();
+    for (std::int64_t k = indptr[r] - indptr[0]; k < indptr[r + 1] - indptr[0]; ++k)
+      entries.emplace_back(indices[k], static_cast<double>(values[k]));
+    add_row(entries, rows.begin + r, check, out);
+  }
+  if (check.bad && !bad) bad = check.bad;
+}
+
+template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*,
+                                  const float*, SparseMatrix&, std::optional<Failure>&);
+template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*,
+                                  const double*, SparseMatrix&, std::optional<Failure>&);
+
 LocalRows<SparseMatrix> read_sparse_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   if (!in.sparse)  // a dense side: its rows without their zeros
     return {rows, SparseMatrix::from_dense(read_real_rows(comm, in, rows).rows)};

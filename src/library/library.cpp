@@ -11,6 +11,7 @@
 #include "answer/components.hpp"
 #include "hipi/hipi.hpp"
 #include "io/input.hpp"
+#include "io/sparse_input.hpp"
 #include "parallel/log.hpp"
 #include "parallel/row_exchange.hpp"
 #include "solve/solve_answer.hpp"
@@ -47,7 +48,9 @@ struct BlockShape {
 // Collective: the matrix the ranks' blocks make together, checked (agreed) as inspect_input
 // checks a dataset. `name` is "A" or "B".
 InputMatrix agree_matrix(const Comm& comm, const RowBlock& block, const std::string& name) {
-  const BlockShape mine{block.first_row, block.rows, block.cols, static_cast<int>(block.type)};
+  // Sparse blocks count as their own element types: every rank's block must be sparse alike.
+  const int type = static_cast<int>(block.type) + (block.indptr ? 16 : 0);
+  const BlockShape mine{block.first_row, block.rows, block.cols, type};
   const std::vector<BlockShape> all = all_gather_vector(comm, std::vector<BlockShape>{mine});
   InputMatrix in{{"(array)", name}, 0, block.cols, dtype_of(block.type)};
   agree(comm, [&] {
@@ -55,6 +58,10 @@ InputMatrix agree_matrix(const Comm& comm, const RowBlock& block, const std::str
       throw InputError(fmt::format("{}: {} rows of {} columns", name, block.rows, block.cols));
     if (block.rows > 0 && block.data == nullptr)
       throw InputError(name + ": no data for " + std::to_string(block.rows) + " rows");
+    if (block.indptr && (block.type == ElementType::Int8 || block.type == ElementType::PackedBits))
+      throw InputError(name + ": sparse rows hold float32 or float64 values");
+    if (block.indptr && block.rows > 0 && block.indices == nullptr)
+      throw InputError(name + ": sparse rows without indices");
     if (block.row_stride != 0 && block.row_stride < row_elements(block))
       throw InputError(fmt::format("{}: row_stride {} is shorter than a row ({} elements)", name, block.row_stride,
                                    row_elements(block)));
@@ -76,13 +83,32 @@ InputMatrix agree_matrix(const Comm& comm, const RowBlock& block, const std::str
   }
   if (next == 0) throw InputError(name + ": no rows on any rank", true);
   in.rows = next;
+  in.sparse = block.indptr != nullptr;
+  if (in.sparse)
+    in.nnz = boost::mpi::all_reduce(comm, block.rows > 0 ? block.indptr[block.rows] - block.indptr[0] : 0,
+                                    std::plus<std::int64_t>());
   return in;
 }
+
+// This rank's block `range` of the caller's sparse rows (or dense rows without their zeros),
+// checked as a file's are, then moved to `range` when that differs.
+LocalRows<SparseMatrix> sparse_rows_from(const Comm& comm, const RowBlock& block, const InputMatrix& in,
+                                         RowRange range);
 
 // This rank's block `range` of the caller's matrix: its own block converted (with the
 // checks reading a file makes), then moved to `range` when that differs.
 template <class Matrix>
 LocalRows<Matrix> rows_from(const Comm& comm, const RowBlock& block, const InputMatrix& in, RowRange range) {
+  if constexpr (std::is_same_v<Matrix, RealMatrix>) {
+    if (block.indptr) {  // densified
+      const LocalRows<SparseMatrix> sparse = sparse_rows_from(comm, block, in, range);
+      LocalRows<RealMatrix> out{range, RealMatrix(range.size(), in.cols)};
+      for (std::int64_t r = 0; r < range.size(); ++r)
+        for (std::size_t k = 0; k < sparse.rows.indices(r).size(); ++k)
+          out.rows.row(r)[sparse.rows.indices(r)[k]] = sparse.rows.values(r)[k];
+      return out;
+    }
+  }
   const RowRange own{block.first_row, block.first_row + block.rows};
   LocalRows<Matrix> mine{own, Matrix(own.size(), in.cols)};
   std::optional<Failure> bad;
@@ -95,6 +121,26 @@ LocalRows<Matrix> rows_from(const Comm& comm, const RowBlock& block, const Input
   }
   agree_on(comm, bad);
   std::optional<LocalRows<Matrix>> moved = relayout_rows(comm, mine, range);
+  if (moved) return std::move(*moved);
+  return mine;
+}
+
+LocalRows<SparseMatrix> sparse_rows_from(const Comm& comm, const RowBlock& block, const InputMatrix& in,
+                                         RowRange range) {
+  if (!block.indptr) {
+    const LocalRows<RealMatrix> dense = rows_from<RealMatrix>(comm, block, in, range);
+    return {dense.range, SparseMatrix::from_dense(dense.rows)};
+  }
+  const RowRange own{block.first_row, block.first_row + block.rows};
+  LocalRows<SparseMatrix> mine{own, {}};
+  mine.rows.clear(in.cols);
+  std::optional<Failure> bad;
+  if (block.type == ElementType::Float64)
+    convert_sparse_rows(in, own, block.indptr, block.indices, static_cast<const double*>(block.data), mine.rows, bad);
+  else
+    convert_sparse_rows(in, own, block.indptr, block.indices, static_cast<const float*>(block.data), mine.rows, bad);
+  agree_on(comm, bad);
+  std::optional<LocalRows<SparseMatrix>> moved = relayout_rows(comm, mine, range);
   if (moved) return std::move(*moved);
   return mine;
 }
@@ -129,8 +175,7 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
                           return rows_from<RealMatrix>(c, block_of(in), in, range);
                         },
                         [&](const Comm& c, const InputMatrix& in, RowRange range) {
-                          const LocalRows<RealMatrix> dense = rows_from<RealMatrix>(c, block_of(in), in, range);
-                          return LocalRows<SparseMatrix>{dense.range, SparseMatrix::from_dense(dense.rows)};
+                          return sparse_rows_from(c, block_of(in), in, range);
                         }};
   Solved solved = solve_answer(comm, ia, ib ? &*ib : nullptr, o, read);
 

@@ -91,5 +91,6 @@ template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const 
                                const std::vector<std::int64_t>&);
 template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
 template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
+template std::optional<LocalRows<SparseMatrix>> relayout_rows(const Comm&, const LocalRows<SparseMatrix>&, RowRange);
 
 }  // namespace hipi

@@ -290,3 +290,81 @@ def test_the_dedup_example_keeps_one_row_per_component(tmp_path):
     _, _, labels = hipi.find_heavy_pairs(a, tau=0.9, cosine=True, components=True, method="brute")
     keep = np.load(tmp_path / "keep.npy")
     assert np.array_equal(keep, np.flatnonzero(labels == np.arange(300))) and 30 <= len(keep) < 200
+
+
+def sparse_rows(seed, n, d):
+    """Sparse real rows as text makes them: about 10 entries a row over d columns, frequent
+    columns more likely, near-copies of the first 40 rows at 100-139, exact copies of rows
+    0-4 at 200-204, and every 50th row empty."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    rows, cols, vals = [], [], []
+    for r in range(n):
+        if r % 50 == 49:
+            continue
+        base = r - 100 if 100 <= r < 140 else r - 200 if 200 <= r < 205 else r
+        picked = np.unique((rng.random(12) ** 3 * d).astype(np.int64)) if base == r else None
+        if base != r:
+            m = sp.csr_matrix((np.array(vals, dtype=np.float32)[np.array(rows) == base],
+                               (np.zeros(np.sum(np.array(rows) == base), dtype=np.int64),
+                                np.array(cols)[np.array(rows) == base])), shape=(1, d))
+            picked, v = m.indices.astype(np.int64), m.data.copy()
+            if base != r - 200:
+                v = (v * (1 + 0.05 * rng.random(len(v)))).astype(np.float32)
+        else:
+            v = rng.standard_normal(len(picked)).astype(np.float32)
+        rows += [r] * len(picked)
+        cols += list(picked)
+        vals += list(v)
+    return sp.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(n, d))
+
+
+def write_csr(path, name, x):
+    with h5py.File(path, "a") as f:
+        g = f.create_group(name)
+        g.attrs["encoding-type"] = "csr_matrix"
+        g.attrs["shape"] = np.array(x.shape, dtype=np.int64)
+        g["data"], g["indices"], g["indptr"] = x.data, x.indices, x.indptr
+
+
+@pytest.mark.parametrize("cosine", [False, True])
+def test_scipy_sparse_input_gives_the_clis_answer(hipi_bin, tmp_path, cosine):
+    """A scipy.sparse matrix (CSR, CSC, COO; matrix or array) gives the pairs and values of
+    `hipi solve` on the same rows stored as a CSR group, and of the dense rows."""
+    import scipy.sparse as sp
+
+    x = sparse_rows(31, 400, 5000)
+    tau = 0.6 if cosine else 1.0
+    kw = dict(tau=tau, cosine=cosine, skip_zero_rows=cosine)
+    pairs, values, info = hipi.find_heavy_pairs(x, info=True, **kw)
+    assert info["method"] == "sparse" and len(pairs) > 40
+    for other in (x.tocsc(), x.tocoo(), sp.csr_array(x)):
+        p, v = hipi.find_heavy_pairs(other, method="sparse", **kw)
+        assert np.array_equal(p, pairs) and np.array_equal(v, values)
+    p, v = hipi.find_heavy_pairs(x.toarray(), method="brute", **kw)
+    assert np.array_equal(p, pairs) and np.array_equal(v, values)
+    f = tmp_path / "in.h5"
+    write_csr(f, "X", x)
+    out = tmp_path / "out.h5"
+    flags = ["--cosine", "--skip-zero-rows"] if cosine else []
+    status, err = run_cli(hipi_bin, "--a", f"{f}:/X", "--tau", str(tau), *flags, "--out", str(out))
+    assert status == 0, err
+    with h5py.File(out, "r") as h:
+        assert np.array_equal(h["pairs"][...], pairs) and np.array_equal(h["inner_products"][...], values)
+        assert h.attrs["method"] == "sparse"
+
+
+def test_sparse_a_against_dense_b_and_bad_sparse_input():
+    x = sparse_rows(32, 300, 800)
+    a, b = x[:200], x[200:].toarray()
+    pairs, values = hipi.find_heavy_pairs(a, b, tau=1.0, method="sparse")
+    want = a.toarray().astype(np.float64) @ b.T.astype(np.float64)
+    i, j = np.nonzero(want >= 1.0 + 1e-9)
+    assert {tuple(p) for p in pairs} >= set(zip(i, j)) and len(i) > 0
+    bad = x.copy()
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        hipi.find_heavy_pairs(bad, tau=1.0, method="sparse")
+    with pytest.raises(ValueError, match="use --tau|real"):
+        hipi.find_heavy_pairs(x, rho=0.5)

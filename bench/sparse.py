@@ -3,7 +3,7 @@
 sparse product, in one run, each checked against a float64 truth.
 
     source scripts/env.sh
-    bench/sparse.py --dir sparse-data [--rows 95000] [--tau 0.5 0.7 0.8 0.9]
+    bench/sparse.py --dir sparse-data [--rows 95000] [--tau 0.5 0.7 0.8 0.9] [--max-features N]
 
 The vectors are TF-IDF of real text made on this machine: the paragraphs bench/embeddings.py
 reads (the text Debian ships), word unigrams and bigrams
@@ -15,8 +15,10 @@ from the block on, thresholded (one process; scipy's sparse product is single-th
 It is run once in float64 with the lowest tau: its time is what each tau costs that way,
 and its float64 values are the truth every tau is scored against (hipi's values are
 float32 products summed in float64: equal to the truth's to about 1e-15). hipi runs as a
-user would: mpirun -np RANKS hipi solve --cosine (auto, then --method sparse). Densifying
-is reported but not run where the dense rows would not fit this machine.
+user would: mpirun -np RANKS hipi solve --cosine (auto, then --method sparse). With
+--max-features N (the N most frequent words and bigrams, as TfidfVectorizer's option) d is
+small enough to densify, and hipi's brute force on the densified rows runs too (what auto
+weighs the sparse join against).
 """
 import argparse
 import json
@@ -43,13 +45,13 @@ def write_csr(path, name, x):
         g["data"], g["indices"], g["indptr"] = x.data, x.indices, x.indptr
 
 
-def make(path, n):
+def make(path, n, max_features):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = paragraphs()
     order = np.random.default_rng(7).permutation(len(texts))[:n]
     t = time.time()
-    x = TfidfVectorizer(ngram_range=(1, 2), dtype=np.float32).fit_transform([texts[k] for k in order])
+    x = TfidfVectorizer(ngram_range=(1, 2), max_features=max_features, dtype=np.float32).fit_transform([texts[k] for k in order])
     x = sp.csr_matrix(x[np.diff(x.indptr) > 0])  # rows without a kept word have no cosine
     x.sort_indices()
     write_csr(path, "X", x)
@@ -94,7 +96,7 @@ def run_hipi(args, data, tau, method):
         rep = json.load(f)
     os.remove(report)
     stages = {k: round(v["max"], 2) for k, v in rep["timings"].items()}
-    return wall, p, rep["method"], stages, rep.get("peak_memory_mib"), params
+    return wall, p, rep["method"], stages, round(rep["peak_rss_mib"]["max"]), params
 
 
 def main():
@@ -103,16 +105,19 @@ def main():
     ap.add_argument("--rows", type=int, default=95000)
     ap.add_argument("--tau", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9])
     ap.add_argument("--ranks", type=int, default=2)
+    ap.add_argument("--max-features", type=int, default=None)
     ap.add_argument("--hipi", default=os.path.join(HERE, "..", "build", "hipi"))
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    data = os.path.join(args.dir, f"tfidf-{args.rows}.h5")
+    suffix = f"-{args.max_features}" if args.max_features else ""
+    data = os.path.join(args.dir, f"tfidf-{args.rows}{suffix}.h5")
     if not os.path.exists(data):
-        make(data, args.rows)
+        make(data, args.rows, args.max_features)
     x = read_csr(data)
     n, d = x.shape
+    dense = 4.0 * n * d <= 4 * 2**30
     print(f"{n} x {d} TF-IDF rows, {x.nnz} entries ({x.nnz / n:.0f} per row); densified: "
-          f"{4.0 * n * d / 2**30:.0f} GiB (not run on this machine)")
+          f"{4.0 * n * d / 2**30:.1f} GiB" + ("" if dense else " (not run on this machine)"))
     t = time.time()
     truth_keys, truth_vals = scipy_pairs(x.astype(np.float64), min(args.tau))
     scipy_wall = time.time() - t
@@ -121,16 +126,18 @@ def main():
     for tau in args.tau:
         want = truth_keys[truth_vals >= tau]
         print(f"{tau:>5} {'scipy-csr':<14} {scipy_wall:>8.2f} {len(want):>9} {0:>6} {0:>7} {1:>8.2f}")
-        for method in ["auto", "sparse"]:
+        for method in ["auto", "sparse"] + (["brute"] if dense else []):
             wall, p, ran, stages, peak, params = run_hipi(args, data, tau, method)
+            if method == "sparse":
+                join = params
             found = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1])
             extra = len(np.setdiff1d(found, want, assume_unique=True))
             missing = len(np.setdiff1d(want, found, assume_unique=True))
             name = f"hipi-{method}" + (f"({ran})" if method == "auto" else "")
             print(f"{tau:>5} {name:<14} {wall:>8.2f} {len(found):>9} {extra:>6} {missing:>7} "
                   f"{scipy_wall / wall:>8.2f}  {stages}")
-        print(f"      sparse join: {params.get('indexed_entries')} of {params.get('entries')} entries indexed, "
-              f"{params.get('candidates')} candidates, {params.get('verified')} checked exactly")
+        print(f"      sparse join: {join.get('indexed_entries')} of {join.get('entries')} entries indexed, "
+              f"{join.get('candidates')} candidates, {join.get('verified')} checked exactly; peak {peak} MiB a rank")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,30 @@ namespace hipi {
 
 constexpr int kRingTag = 17;
 
-/// Collective. Passes the row blocks of a matrix (block q held first by rank q) around the ring
-/// for `steps` steps: at step s this rank visits, with visit(block, global rows, s), the block
-/// of rank (rank - s) mod P. An agreed error (every rank throws it) ends the pass cleanly.
-template <class Matrix, class Visit>
-void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&& visit) {
+// How a block travels the ring (the Transfer of ring_pass_with): receive(comm, from, source,
+// rows, cols, into, requests) posts the receives of rank `source`'s block (its global rows
+// `rows`) into `into`, from neighbour `from`; send(comm, to, block, requests) the sends.
+
+/// Dense rows travel as their storage.
+template <class Matrix>
+struct DenseRingTransfer {
+  void receive(const Comm& comm, int from, int /*source*/, RowRange rows, std::int64_t cols, Matrix& into,
+               std::vector<boost::mpi::request>& requests) const {
+    into = Matrix(rows.size(), cols);
+    irecv_pieces(comm, from, kRingTag, into.data(), static_cast<std::int64_t>(into.storage_size()), requests);
+  }
+  void send(const Comm& comm, int to, const Matrix& block, std::vector<boost::mpi::request>& requests) const {
+    isend_pieces(comm, to, kRingTag, block.data(), static_cast<std::int64_t>(block.storage_size()), requests);
+  }
+};
+
+/// Collective. Passes row blocks (block q held first by rank q) around the ring for `steps`
+/// steps, each through `transfer`: at step s this rank visits, with visit(block, global
+/// rows, s), the block of rank (rank - s) mod P. An agreed error (every rank throws it)
+/// ends the pass cleanly.
+template <class Matrix, class Transfer, class Visit>
+void ring_pass_with(const Comm& comm, const LocalRows<Matrix>& own, int steps, const Transfer& transfer,
+                    Visit&& visit) {
   const int P = comm.size(), rank = comm.rank();
   // Any contiguous split works (brute force reads row_block, auto reads whole tiles): each
   // rank learns every block's rows once.
@@ -36,10 +55,8 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&
     if (s + 1 < steps) {
       const int source = ((rank - s - 1) % P + P) % P;
       incoming_range = blocks[source];
-      Matrix& incoming = buffers[(s + 1) % 2];
-      incoming = Matrix(incoming_range.size(), own.rows.cols());
-      irecv_pieces(comm, prev, kRingTag, incoming.data(), static_cast<std::int64_t>(incoming.storage_size()), requests);
-      isend_pieces(comm, next, kRingTag, current->data(), static_cast<std::int64_t>(current->storage_size()), requests);
+      transfer.receive(comm, prev, source, incoming_range, own.rows.cols(), buffers[(s + 1) % 2], requests);
+      transfer.send(comm, next, *current, requests);
     }
     try {
       visit(*current, current_range, s);
@@ -56,6 +73,12 @@ void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&
       current_range = incoming_range;
     }
   }
+}
+
+/// ring_pass_with for dense rows (BitMatrix, RealMatrix).
+template <class Matrix, class Visit>
+void ring_pass(const Comm& comm, const LocalRows<Matrix>& own, int steps, Visit&& visit) {
+  ring_pass_with(comm, own, steps, DenseRingTransfer<Matrix>{}, std::forward<Visit>(visit));
 }
 
 }  // namespace hipi

@@ -129,7 +129,7 @@ def main():
         for method in ["auto", "sparse"] + (["brute"] if dense else []):
             wall, p, ran, stages, peak, params = run_hipi(args, data, tau, method)
             if method == "sparse":
-                join = params
+                join, join_peak = params, peak
             found = np.unique(p[:, 0].astype(np.int64) * n + p[:, 1])
             extra = len(np.setdiff1d(found, want, assume_unique=True))
             missing = len(np.setdiff1d(want, found, assume_unique=True))
@@ -137,7 +137,7 @@ def main():
             print(f"{tau:>5} {name:<14} {wall:>8.2f} {len(found):>9} {extra:>6} {missing:>7} "
                   f"{scipy_wall / wall:>8.2f}  {stages}")
         print(f"      sparse join: {join.get('indexed_entries')} of {join.get('entries')} entries indexed, "
-              f"{join.get('candidates')} candidates, {join.get('verified')} checked exactly; peak {peak} MiB a rank")
+              f"{join.get('candidates')} candidates, {join.get('verified')} checked exactly; peak {join_peak} MiB a rank")
 
 
 if __name__ == "__main__":

@@ -324,3 +324,21 @@ TEST(SparseInput, RowsPastTheDenseTablesUseSortedTablesAndTheMergeKernel) {
   if (world.rank() == 0)
     expect_naive_answer(got.pairs, naive_values(wide, nullptr, true), Threshold{0.6, false, true}, "wide");
 }
+
+TEST(SparseInput, AnAnswerPastTheBudgetIsSpilledAsItGrows) {
+  Comm world;
+  SharedTempDir dir(world);
+  const Csr a = random_csr(300, 40, 29);  // 40 columns: thousands of pairs pass a low tau
+  const std::string file = dir.path("in.h5");
+  write_csr(world, file, "/A", a, true);
+  const JoinCase c{"spill", 0.3, false, false, false};
+  const test::Solved want = solve_and_read(world, options_for(file, c, Method::Brute, dir.path("brute.h5")));
+  const ScopedEnv lowered("HIPI_TEST_SPILL_PAIRS", "300");
+  const test::Solved got = solve_and_read(world, options_for(file, c, Method::Sparse, dir.path("sparse.h5")));
+  if (world.rank() != 0) return;
+  EXPECT_GT(want.pairs.size(), 3000u);
+  EXPECT_TRUE(same_pairs(got.pairs, want.pairs, 0.0));
+  ASSERT_TRUE(got.parameters.contains("spilled"));
+  // The join hands its pairs to the spill as they grow: no rank held much past the limit.
+  EXPECT_LE(got.parameters["spilled"]["largest_run"].get<std::int64_t>(), 450) << got.parameters.dump();
+}

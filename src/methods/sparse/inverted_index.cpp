@@ -33,43 +33,46 @@ InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>
   if (rows.rows() > std::numeric_limits<std::int32_t>::max())
     throw InternalError("the sparse index holds at most 2^31 - 1 rows on a rank");
   const Threshold& t = cut.threshold;
-  const auto counts = feature_counts(rows);
-  std::vector<std::int32_t> dense_counts;  // d <= kDenseFeatures: by feature
+  // One order of the features for every row: most frequent first (ties by feature).
+  auto counts = feature_counts(rows);
+  std::sort(counts.begin(), counts.end(),
+            [](auto& x, auto& y) { return x.second != y.second ? x.second > y.second : x.first < y.first; });
   if (rows.cols() <= kDenseFeatures) {
-    dense_counts.assign(static_cast<std::size_t>(rows.cols()), 0);
-    for (const auto& [f, c] : counts) dense_counts[f] = static_cast<std::int32_t>(std::min<std::int64_t>(c, INT32_MAX));
+    rank_.assign(static_cast<std::size_t>(rows.cols()), kUnranked);
+    for (std::size_t k = 0; k < counts.size(); ++k) rank_[counts[k].first] = static_cast<std::int32_t>(k);
+  } else {
+    for (std::size_t k = 0; k < counts.size(); ++k) ranked_.emplace_back(counts[k].first, static_cast<std::int32_t>(k));
+    std::sort(ranked_.begin(), ranked_.end());
   }
-  const auto count_of = [&](std::int64_t f) -> std::int64_t {
-    if (!dense_counts.empty()) return dense_counts[f];
-    return std::lower_bound(counts.begin(), counts.end(), std::make_pair(f, std::int64_t{0}))->second;
-  };
   rest_norm_.assign(static_cast<std::size_t>(rows.rows()), 0.0);
-  // Each row's entries, most frequent features first; the cut keeps the longest such
-  // prefix whose norm cannot reach the threshold with any probing row.
-  std::vector<std::pair<std::int64_t, std::int64_t>> by_count;  // (count, entry)
-  std::vector<std::pair<std::int64_t, std::int64_t>> kept;      // (feature, entry) indexed
+  cut_rank_.assign(static_cast<std::size_t>(rows.rows()), kUnranked);
+  // Each row's entries in that order; the cut keeps the longest prefix whose norm cannot
+  // reach the threshold with any probing row.
+  std::vector<std::pair<std::int32_t, std::int64_t>> by_rank;  // (rank, entry)
+  std::vector<std::pair<std::int64_t, std::int64_t>> kept;     // (feature, entry) indexed
   kept.reserve(static_cast<std::size_t>(rows.nnz()));
   for (std::int64_t r = 0; r < rows.rows(); ++r) {
     const auto index = rows.indices(r);
     const std::int64_t first = rows.indptr()[r];
-    by_count.clear();
-    for (std::size_t k = 0; k < index.size(); ++k) by_count.emplace_back(count_of(index[k]), first + std::int64_t(k));
-    std::sort(by_count.begin(), by_count.end(), std::greater<>());
+    by_rank.clear();
+    for (std::size_t k = 0; k < index.size(); ++k) by_rank.emplace_back(rank_of(index[k]), first + std::int64_t(k));
+    std::sort(by_rank.begin(), by_rank.end());
     // The prefix may take norm up to `room`: theta / max||x||, or theta ||y|| with --cosine.
     const double room =
         (t.cosine ? t.theta * norms[r] : (cut.probe_norm_max > 0 ? t.theta / cut.probe_norm_max : INFINITY)) *
         (1 - kMargin);
     double mass = 0;
     std::size_t cut_at = 0;
-    for (; cut_at < by_count.size(); ++cut_at) {
-      const double v = rows.values()[by_count[cut_at].second];
+    for (; cut_at < by_rank.size(); ++cut_at) {
+      const double v = rows.values()[by_rank[cut_at].second];
       const double next = mass + v * v;
       if (!(std::sqrt(next) * (1 + kMargin) < room)) break;
       mass = next;
     }
+    if (cut_at < by_rank.size()) cut_rank_[r] = by_rank[cut_at].first;
     rest_norm_[r] = std::sqrt(mass) * (1 + kMargin);
-    for (std::size_t k = cut_at; k < by_count.size(); ++k)
-      kept.emplace_back(rows.indices()[by_count[k].second], by_count[k].second);
+    for (std::size_t k = cut_at; k < by_rank.size(); ++k)
+      kept.emplace_back(rows.indices()[by_rank[k].second], by_rank[k].second);
   }
   // Postings by feature, rows in increasing order within each (a stable sort of entries
   // that were appended row by row).
@@ -98,14 +101,22 @@ InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>
 
 double InvertedIndex::bytes() const {
   return 16.0 * static_cast<double>(features_.size()) + 8.0 * static_cast<double>(posting_row_.size()) +
-         21.0 * static_cast<double>(rest_norm_.size()) + 4.0 * static_cast<double>(slot_.size());
+         25.0 * static_cast<double>(rest_norm_.size()) + 4.0 * static_cast<double>(slot_.size() + rank_.size()) +
+         16.0 * static_cast<double>(ranked_.size());
+}
+
+std::int32_t InvertedIndex::rank_of(std::int64_t f) const {
+  if (!rank_.empty()) return rank_[f];
+  const auto at = std::lower_bound(ranked_.begin(), ranked_.end(), std::make_pair(f, std::int32_t{0}));
+  return at != ranked_.end() && at->first == f ? at->second : kUnranked;
 }
 
 double InvertedIndex::bytes_for(std::int64_t rows, std::int64_t entries, std::int64_t d) {
-  // Postings (8 bytes) and at most one feature (16) per entry, 21 bytes per row, the dense
-  // tables; building holds 16 bytes per entry (feature, entry) and 8 (the entries' rows).
-  const double tables = d <= kDenseFeatures ? 8.0 * static_cast<double>(d) : 0.0;
-  return 48.0 * static_cast<double>(entries) + 21.0 * static_cast<double>(rows) + tables;
+  // Postings (8 bytes) and at most one feature (16) and its rank (16) per entry, 25 bytes
+  // per row, the dense tables; building holds 16 bytes per entry (feature, entry) and 8
+  // (the entries' rows).
+  const double tables = d <= kDenseFeatures ? 12.0 * static_cast<double>(d) : 0.0;
+  return 64.0 * static_cast<double>(entries) + 25.0 * static_cast<double>(rows) + tables;
 }
 
 }  // namespace hipi

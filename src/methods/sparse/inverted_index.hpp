@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -60,6 +61,13 @@ class InvertedIndex {
 
   /// ||y_P|| of row s (rounded up).
   double rest_norm(std::int64_t s) const { return rest_norm_[s]; }
+  /// The features of y_P are those of row s ranked below cut_rank(s) in rank_of's order
+  /// (most frequent first): <x, y_P> <= ||x restricted to those ranks|| ||y_P||, a bound
+  /// far below ||x|| ||y_P|| when x's weight sits in rare features, as TF-IDF's does.
+  std::int32_t cut_rank(std::int64_t s) const { return cut_rank_[s]; }
+  /// Feature f's place in the order (kUnranked for a feature these rows do not hold).
+  std::int32_t rank_of(std::int64_t f) const;
+  static constexpr std::int32_t kUnranked = std::numeric_limits<std::int32_t>::max();
 
  private:
   /// The position of feature f in features_, or -1 when it is not indexed.
@@ -75,6 +83,9 @@ class InvertedIndex {
   std::vector<std::int32_t> posting_row_;
   std::vector<float> posting_value_;
   std::vector<double> rest_norm_;
+  std::vector<std::int32_t> cut_rank_;
+  std::vector<std::int32_t> rank_;                            // d <= kDenseFeatures: by feature
+  std::vector<std::pair<std::int64_t, std::int32_t>> ranked_;  // else: (feature, rank), by feature
   mutable std::vector<double> score_;  // per row: the partial products of one probe
   mutable std::vector<char> seen_;
   mutable std::vector<std::int32_t> touched_;

@@ -3,6 +3,7 @@
 // the run keeps it).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -55,11 +56,12 @@ class SparseProber {
         x_dense_[f] = x.values(r)[k];
         x_present_[f >> 6] |= std::uint64_t{1} << (f & 63);
       }
+    rank_norms(x, r);
     index_.probe(x.indices(r), x.values(r), window, [&](std::int64_t s, double partial) {
       ++counts.candidates;
       const double scale = x_norm * y_norm_[s];
       const double need = t_.cosine ? t_.theta * scale : t_.theta;
-      const double bound = (t_.abs ? std::fabs(partial) : partial) + x_norm * index_.rest_norm(s);
+      const double bound = (t_.abs ? std::fabs(partial) : partial) + head_norm(index_.cut_rank(s)) * index_.rest_norm(s);
       if (bound < need - kBoundMargin * scale) return;
       ++counts.verified;
       const double ip = dense ? sparse_dot(ScatteredRow{x_dense_.data(), x_present_.data()}, y_.rows.indices(s),
@@ -76,12 +78,31 @@ class SparseProber {
   }
 
  private:
+  // x's entries by rank in the index's order, and the running sums of their squares.
+  void rank_norms(const SparseMatrix& x, std::int64_t r) const {
+    by_rank_.clear();
+    for (std::size_t k = 0; k < x.indices(r).size(); ++k) {
+      const double v = x.values(r)[k];
+      by_rank_.emplace_back(index_.rank_of(x.indices(r)[k]), v * v);
+    }
+    std::sort(by_rank_.begin(), by_rank_.end());
+    head_.assign(1, 0.0);
+    for (const auto& e : by_rank_) head_.push_back(head_.back() + e.second);
+  }
+  // The norm of x's entries ranked below `cut`, rounded up.
+  double head_norm(std::int32_t cut) const {
+    const auto k = std::lower_bound(by_rank_.begin(), by_rank_.end(), std::make_pair(cut, -1.0)) - by_rank_.begin();
+    return std::sqrt(head_[static_cast<std::size_t>(k)]) * (1 + kBoundMargin);
+  }
+
   const LocalRows<SparseMatrix>& y_;
   const Threshold& t_;
   std::vector<double> y_norm_;
   InvertedIndex index_;
   mutable std::vector<float> x_dense_;  // d <= kDenseFeatures: the probing row, else empty
   mutable std::vector<std::uint64_t> x_present_;  // its columns, a bit each
+  mutable std::vector<std::pair<std::int32_t, double>> by_rank_;  // the probing row's (rank, square)
+  mutable std::vector<double> head_;  // head_[k]: the sum of the first k squares
 };
 
 }  // namespace hipi

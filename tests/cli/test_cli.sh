@@ -190,6 +190,32 @@ run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
 expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve --a real.h5 --tau 1 --out out.h5 --method sketch --sketch sign
 
+# --- sparse input: a CSR group; a malformed one is one message and exit status 2 at any rank
+/usr/bin/python3 - <<'PY' || fail "writing CSR groups"
+import h5py, numpy as np
+rng = np.random.default_rng(5)
+n, d = 300, 5000
+indptr = np.arange(0, 12 * n + 1, 12, dtype=np.int64)
+indices = np.concatenate([np.sort(rng.choice(d, 12, replace=False)) for _ in range(n)]).astype(np.int32)
+data = rng.random(12 * n).astype(np.float32)
+def group(f, name, indices=indices, data=data, indptr=indptr):
+    g = f.create_group(name)
+    g.attrs["encoding-type"] = "csr_matrix"
+    g.attrs["shape"] = np.array([n, d], dtype=np.int64)
+    g["data"], g["indices"], g["indptr"] = data, indices, indptr
+with h5py.File("sparse.h5", "w") as f:
+    group(f, "X")
+    bad = indices.copy(); bad[12 * 250 + 3] = d + 7
+    group(f, "OutOfRange", indices=bad)
+    bad = data.copy(); bad[12 * 200] = np.nan
+    group(f, "NaN", data=bad)
+PY
+run 3 solve --a sparse.h5:/X --tau 0.5 --cosine --out sparse-out.h5
+if [ "$status" -eq 0 ] && grep -q "auto: sparse" <<<"$out"; then pass "sparse input: auto solves it sparse"; else fail "sparse input: $out"; fi
+expect_error "sparse: column out of range" 2 "sparse.h5:/OutOfRange: row 250 has column index 5007, outside \[0, 5000\)" 3 solve --a sparse.h5:/OutOfRange --tau 0.5 --cosine --out out.h5
+expect_error "sparse: NaN" 2 "sparse.h5:/NaN: row 200, column [0-9]+ holds nan" 2 solve --a sparse.h5:/NaN --tau 0.5 --out out.h5 --method sparse
+expect_error "sparse: binary mode" 2 "a sparse matrix holds real data; use --tau" 2 solve --a sparse.h5:/X --rho 0.5 --out out.h5
+
 expect_error "--grid past int" 2 "--grid '4294967298x1'" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 4294967298x1
 expect_error "--expect-k 0" 2 "--expect-k must be at least 1, got 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --expect-k 0
 expect_error "--max-reps -1" 2 "--max-reps must be >= 0" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --max-reps -1

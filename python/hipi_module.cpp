@@ -134,12 +134,9 @@ void agree_on_refusal(MPI_Comm comm, const std::function<void()>& check) {
 }
 
 hipi::Method method_of(const std::string& name) {
-  static const std::map<std::string, hipi::Method> methods{{"auto", hipi::Method::Auto},
-                                                           {"brute", hipi::Method::Brute},
-                                                           {"sketch", hipi::Method::Sketch},
-                                                           {"hash", hipi::Method::Hash},
-                                                           {"prefix", hipi::Method::Prefix},
-                                                           {"sparse", hipi::Method::Sparse}};
+  static const std::map<std::string, hipi::Method> methods{
+      {"auto", hipi::Method::Auto}, {"brute", hipi::Method::Brute},   {"sketch", hipi::Method::Sketch},
+      {"hash", hipi::Method::Hash}, {"prefix", hipi::Method::Prefix}, {"sparse", hipi::Method::Sparse}};
   const auto it = methods.find(name);
   if (it == methods.end())
     throw py::value_error("method must be one of auto, brute, sketch, hash, prefix, sparse; got '" + name + "'");

@@ -176,7 +176,9 @@ File::Object File::object_type(const std::string& name) const {
     H5Eclear2(H5E_DEFAULT);
     return Object::None;
   }
-  return oinfo.type == H5O_TYPE_DATASET ? Object::Dataset : oinfo.type == H5O_TYPE_GROUP ? Object::Group : Object::Other;
+  return oinfo.type == H5O_TYPE_DATASET ? Object::Dataset
+         : oinfo.type == H5O_TYPE_GROUP ? Object::Group
+                                        : Object::Other;
 }
 
 DatasetInfo File::info(const std::string& name) const {

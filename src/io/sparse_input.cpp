@@ -31,8 +31,8 @@ h5::DType one_d(const h5::File& file, const InputMatrix& in, const char* name, s
   const std::string path = member(in, name);
   const std::string where = in.ref.file + ":" + path;
   if (!file.has_dataset(path))
-    throw InputError(fmt::format("{}: a sparse matrix (encoding-type csr_matrix) needs a dataset {}, missing",
-                                 in.ref.str(), name));
+    throw InputError(
+        fmt::format("{}: a sparse matrix (encoding-type csr_matrix) needs a dataset {}, missing", in.ref.str(), name));
   const h5::DatasetInfo info = file.info(path);
   if (info.dims.size() != 1)
     throw InputError(fmt::format("{}: {} has {} dimensions, a CSR array has 1", where, name, info.dims.size()));
@@ -70,7 +70,8 @@ void inspect_sparse_group(const h5::File& file, InputMatrix& in) {
   in.nnz = data.dims[0];
   in.dtype = data.dtype;
   if (in.dtype != h5::DType::Float32 && in.dtype != h5::DType::Float64)
-    throw InputError(in.ref.str() + ": data is " + data.dtype_name + "; a sparse matrix's values are float32 or float64");
+    throw InputError(in.ref.str() + ": data is " + data.dtype_name +
+                     "; a sparse matrix's values are float32 or float64");
   in.index_dtype = one_d(file, in, "indices", in.nnz);
   const h5::DType indptr = one_d(file, in, "indptr", in.rows + 1);
   if (!is_index_type(in.index_dtype) || !is_index_type(indptr))
@@ -90,8 +91,7 @@ struct EntryCheck {
 };
 
 // This rank's offsets [rows.begin, rows.end], checked: from 0, never decreasing, to nnz.
-std::vector<std::int64_t> read_offsets(const h5::File& file, const InputMatrix& in, RowRange rows,
-                                       EntryCheck& check) {
+std::vector<std::int64_t> read_offsets(const h5::File& file, const InputMatrix& in, RowRange rows, EntryCheck& check) {
   std::vector<std::int64_t> offsets(static_cast<std::size_t>(rows.size() + 1));
   file.read_rows<std::int64_t>(member(in, "indptr"), {rows.begin, rows.end + 1}, 1, offsets.data(), 1);
   if (rows.begin == 0 && offsets[0] != 0) check.fail(fmt::format("indptr[0] is {}, not 0", offsets[0]));
@@ -118,14 +118,15 @@ void add_row(std::vector<std::pair<std::int64_t, double>>& entries, std::int64_t
     if (index < 0 || index >= check.in.cols)
       check.fail(fmt::format("row {} has column index {}, outside [0, {})", row, index, check.in.cols));
     else if (k > 0 && entries[k - 1].first == index)
-      check.fail(fmt::format("row {} has column {} twice (a CSR row holds each column once: X.sum_duplicates())",
-                             row, index));
+      check.fail(
+          fmt::format("row {} has column {} twice (a CSR row holds each column once: X.sum_duplicates())", row, index));
     else if (!std::isfinite(value))
       check.fail(fmt::format("row {}, column {} holds {}; real mode (--tau) needs finite values", row, index, value));
     else if (!std::isfinite(narrow))
-      check.fail(fmt::format("row {}, column {} holds {}, beyond float32's range (hipi computes in float32, up to "
-                             "3.4e38); scale the data",
-                             row, index, value));
+      check.fail(
+          fmt::format("row {}, column {} holds {}, beyond float32's range (hipi computes in float32, up to "
+                      "3.4e38); scale the data",
+                      row, index, value));
     else if (narrow != 0)
       out.append(index, narrow);
   }
@@ -156,9 +157,8 @@ void for_each_entry_slab(const Comm& comm, const h5::File& file, const InputMatr
 }  // namespace
 
 template <class V>
-void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr,
-                         const std::int64_t* indices, const V* values, SparseMatrix& out,
-                         std::optional<Failure>& bad) {
+void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr, const std::int64_t* indices,
+                         const V* values, SparseMatrix& out, std::optional<Failure>& bad) {
   EntryCheck check{in, std::nullopt};
   std::vector<std::pair<std::int64_t, double>> entries;
   for (std::int64_t r = 0; r < rows.size(); ++r) {
@@ -174,10 +174,10 @@ void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_
   if (check.bad && !bad) bad = check.bad;
 }
 
-template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*,
-                                  const float*, SparseMatrix&, std::optional<Failure>&);
-template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*,
-                                  const double*, SparseMatrix&, std::optional<Failure>&);
+template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*, const float*,
+                                  SparseMatrix&, std::optional<Failure>&);
+template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*, const double*,
+                                  SparseMatrix&, std::optional<Failure>&);
 
 LocalRows<SparseMatrix> read_sparse_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   if (!in.sparse)  // a dense side: its rows without their zeros
@@ -199,19 +199,19 @@ LocalRows<SparseMatrix> read_sparse_rows(const Comm& comm, const InputMatrix& in
   });
   std::vector<std::pair<std::int64_t, double>> row_entries;
   std::int64_t r = 0;  // the row being gathered
-  for_each_entry_slab(comm, file, in, offsets.front(), offsets.back(),
-                      [&](std::int64_t begin, const std::vector<std::int64_t>& indices,
-                          const std::vector<double>& values) {
-                        for (std::size_t k = 0; k < indices.size(); ++k) {
-                          const std::int64_t entry = begin + static_cast<std::int64_t>(k);
-                          while (entry >= offsets[r + 1]) {  // rows that end before this entry
-                            add_row(row_entries, rows.begin + r, check, out.rows);
-                            row_entries.clear();
-                            ++r;
-                          }
-                          row_entries.emplace_back(indices[k], values[k]);
-                        }
-                      });
+  for_each_entry_slab(
+      comm, file, in, offsets.front(), offsets.back(),
+      [&](std::int64_t begin, const std::vector<std::int64_t>& indices, const std::vector<double>& values) {
+        for (std::size_t k = 0; k < indices.size(); ++k) {
+          const std::int64_t entry = begin + static_cast<std::int64_t>(k);
+          while (entry >= offsets[r + 1]) {  // rows that end before this entry
+            add_row(row_entries, rows.begin + r, check, out.rows);
+            row_entries.clear();
+            ++r;
+          }
+          row_entries.emplace_back(indices[k], values[k]);
+        }
+      });
   for (; r < rows.size(); ++r) {  // the last rows with entries, and empty rows after them
     add_row(row_entries, rows.begin + r, check, out.rows);
     row_entries.clear();

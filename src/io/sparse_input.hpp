@@ -27,9 +27,8 @@ void inspect_sparse_group(const h5::File& file, InputMatrix& in);
 /// offsets into `indices` and `values` (from indptr[0]). Checked as a file's rows are, sorted
 /// by column, zeros dropped, appended to `out`; the first failure goes to `bad`.
 template <class V>
-void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr,
-                         const std::int64_t* indices, const V* values, SparseMatrix& out,
-                         std::optional<Failure>& bad);
+void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr, const std::int64_t* indices,
+                         const V* values, SparseMatrix& out, std::optional<Failure>& bad);
 
 /// Collective. Reads this rank's `rows` of a sparse input, checking every entry; indices
 /// are sorted within each row and explicit zeros dropped. A dense input is read and its

@@ -87,10 +87,11 @@ SparseOrDense plan_sparse_or_dense(const MethodInput<SparseMatrix>& in, std::int
   else
     why = fmt::format("{}: predicted {:.3f} s sparse against {:.3f} s densified", out.densify ? "densified" : "sparse",
                       sparse.plans.front().seconds, dense->seconds);
-  out.record = {{"chosen", out.densify ? "densify" : method_name(sparse.plans.front().method)},
-                {"sparse", sparse.plans.empty() ? nlohmann::ordered_json(sparse.why_none) : sparse.plans.front().to_json()},
-                {"densify", dense ? dense->to_json() : nlohmann::ordered_json(refused)},
-                {"why", why}};
+  out.record = {
+      {"chosen", out.densify ? "densify" : method_name(sparse.plans.front().method)},
+      {"sparse", sparse.plans.empty() ? nlohmann::ordered_json(sparse.why_none) : sparse.plans.front().to_json()},
+      {"densify", dense ? dense->to_json() : nlohmann::ordered_json(refused)},
+      {"why", why}};
   if (!out.densify) out.chosen = sparse.plans.front();
   spdlog::info("auto: {}", why);
   if (in.options.plan_only) print_choice(in, shape, sparse, dense, refused, why);

@@ -8,8 +8,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "mpi/fixtures.hpp"
 #include "io/sparse_input.hpp"
+#include "mpi/fixtures.hpp"
 #include "runtime/memory.hpp"
 #include "solve/solve_answer.hpp"
 #include "solve/solver.hpp"
@@ -89,7 +89,8 @@ TEST(MemoryBudget, AnAnswerPastTheBudgetIsSpilledOrRefusedBeforeTheSort) {
   SolveOptions o = self_join_options(file, Mode::Binary, 0.5, Method::Brute, "");
   o.memory_mib = budget_mib;
   try {
-    solve_answer(world, inspect_input(world, o.problem.a), nullptr, o, {read_binary_rows, read_real_rows, read_sparse_rows});
+    solve_answer(world, inspect_input(world, o.problem.a), nullptr, o,
+                 {read_binary_rows, read_real_rows, read_sparse_rows});
     ADD_FAILURE() << "an answer of 8.4 million pairs fit in " << budget_mib << " MiB per rank";
   } catch (const InputError& e) {
     EXPECT_TRUE(e.collective());

@@ -130,8 +130,9 @@ std::map<std::pair<std::int64_t, std::int64_t>, double> naive_values(const Csr& 
 
 // `got` against the naive values: every pair clear of a band around tau the same, each value
 // within the band of the naive one.
-void expect_naive_answer(const std::vector<Pair>& got, const std::map<std::pair<std::int64_t, std::int64_t>, double>& naive,
-                         const Threshold& t, const std::string& what) {
+void expect_naive_answer(const std::vector<Pair>& got,
+                         const std::map<std::pair<std::int64_t, std::int64_t>, double>& naive, const Threshold& t,
+                         const std::string& what) {
   const double band = 1e-9;
   const auto magnitude = [&](double v) { return t.abs ? std::fabs(v) : v; };
   std::int64_t expected = 0, sure = 0;
@@ -202,14 +203,19 @@ namespace {
 
 struct Malformed {
   std::string name;
-  std::function<void(Csr&)> change;       // the arrays written
-  std::function<void(h5::File&)> spoil;   // the file after writing
+  std::function<void(Csr&)> change;      // the arrays written
+  std::function<void(h5::File&)> spoil;  // the file after writing
   std::vector<std::string> message_parts;
 };
 
 std::vector<Malformed> malformed_cases() {
   return {
-      {"indptr_not_from_zero", [](Csr& m) { for (auto& p : m.indptr) ++p; }, {}, {"/A", "indptr[0] is 1"}},
+      {"indptr_not_from_zero",
+       [](Csr& m) {
+         for (auto& p : m.indptr) ++p;
+       },
+       {},
+       {"/A", "indptr[0] is 1"}},
       {"indptr_decreasing", [](Csr& m) { std::swap(m.indptr[10], m.indptr[11]); }, {}, {"/A", "indptr decreases"}},
       {"indptr_not_ending_at_nnz", [](Csr& m) { m.indptr.back() -= 1; }, {}, {"/A", "not nnz"}},
       {"index_out_of_range", [](Csr& m) { m.indices[5] = 200; }, {}, {"/A", "column index 200", "outside [0, 200)"}},
@@ -218,7 +224,11 @@ std::vector<Malformed> malformed_cases() {
       {"nan", [](Csr& m) { m.data[3] = std::numeric_limits<float>::quiet_NaN(); }, {}, {"/A", "nan", "finite"}},
       {"inf", [](Csr& m) { m.data[4] = std::numeric_limits<float>::infinity(); }, {}, {"/A", "inf", "finite"}},
       {"shape_missing", {}, [](h5::File& f) { f.set_object_attribute("/A", "shape", "300 x 200"); }, {"/A", "shape"}},
-      {"shape_rows_wrong", {}, [](h5::File& f) { f.set_object_attribute("/A", "shape", std::vector<std::int64_t>{299, 200}); },
+      {"shape_rows_wrong",
+       {},
+       [](h5::File& f) {
+         f.set_object_attribute("/A", "shape", std::vector<std::int64_t>{299, 200});
+       },
        {"/A", "indptr has 301 elements, 300 expected"}},
       {"csc", {}, [](h5::File& f) { f.set_object_attribute("/A", "encoding-type", "csc_matrix"); }, {"/A", "CSC"}},
       {"no_encoding", {}, [](h5::File& f) { f.set_object_attribute("/A", "encoding-type", "dense"); }, {"/A", "dense"}},

@@ -56,8 +56,7 @@ class InvertedIndex {
   /// with the row (index, value): partial = <x, y_S>, summed in float64. Postings are in
   /// row order, so the window's end stops each list early (a self-join's own block).
   template <class Found>
-  void probe(std::span<const std::int64_t> index, std::span<const float> value, RowRange window,
-             Found&& found) const;
+  void probe(std::span<const std::int64_t> index, std::span<const float> value, RowRange window, Found&& found) const;
 
   /// ||y_P|| of row s (rounded up).
   double rest_norm(std::int64_t s) const { return rest_norm_[s]; }
@@ -84,9 +83,9 @@ class InvertedIndex {
   std::vector<float> posting_value_;
   std::vector<double> rest_norm_;
   std::vector<std::int32_t> cut_rank_;
-  std::vector<std::int32_t> rank_;                            // d <= kDenseFeatures: by feature
+  std::vector<std::int32_t> rank_;                             // d <= kDenseFeatures: by feature
   std::vector<std::pair<std::int64_t, std::int32_t>> ranked_;  // else: (feature, rank), by feature
-  mutable std::vector<double> score_;  // per row: the partial products of one probe
+  mutable std::vector<double> score_;                          // per row: the partial products of one probe
   mutable std::vector<char> seen_;
   mutable std::vector<std::int32_t> touched_;
 };

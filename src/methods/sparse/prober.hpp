@@ -32,7 +32,9 @@ constexpr double kBoundMargin = 1e-9;
 class SparseProber {
  public:
   SparseProber(const LocalRows<SparseMatrix>& indexed, const Threshold& threshold, double probe_norm_max)
-      : y_(indexed), t_(threshold), y_norm_(row_norms(indexed.rows, {0, indexed.rows.rows()})),
+      : y_(indexed),
+        t_(threshold),
+        y_norm_(row_norms(indexed.rows, {0, indexed.rows.rows()})),
         index_(indexed.rows, y_norm_, {threshold, probe_norm_max}) {
     if (indexed.rows.cols() <= kDenseFeatures) {
       x_dense_.assign(static_cast<std::size_t>(indexed.rows.cols()), 0.0f);
@@ -61,12 +63,13 @@ class SparseProber {
       ++counts.candidates;
       const double scale = x_norm * y_norm_[s];
       const double need = t_.cosine ? t_.theta * scale : t_.theta;
-      const double bound = (t_.abs ? std::fabs(partial) : partial) + head_norm(index_.cut_rank(s)) * index_.rest_norm(s);
+      const double bound =
+          (t_.abs ? std::fabs(partial) : partial) + head_norm(index_.cut_rank(s)) * index_.rest_norm(s);
       if (bound < need - kBoundMargin * scale) return;
       ++counts.verified;
-      const double ip = dense ? sparse_dot(ScatteredRow{x_dense_.data(), x_present_.data()}, y_.rows.indices(s),
-                                           y_.rows.values(s))
-                              : sparse_dot(x, r, y_.rows, s);
+      const double ip =
+          dense ? sparse_dot(ScatteredRow{x_dense_.data(), x_present_.data()}, y_.rows.indices(s), y_.rows.values(s))
+                : sparse_dot(x, r, y_.rows, s);
       const double value = t_.value(ip, x_norm, y_norm_[s]);
       if (t_.passes(value)) found(s, value);
     });
@@ -99,10 +102,10 @@ class SparseProber {
   const Threshold& t_;
   std::vector<double> y_norm_;
   InvertedIndex index_;
-  mutable std::vector<float> x_dense_;  // d <= kDenseFeatures: the probing row, else empty
-  mutable std::vector<std::uint64_t> x_present_;  // its columns, a bit each
+  mutable std::vector<float> x_dense_;                            // d <= kDenseFeatures: the probing row, else empty
+  mutable std::vector<std::uint64_t> x_present_;                  // its columns, a bit each
   mutable std::vector<std::pair<std::int32_t, double>> by_rank_;  // the probing row's (rank, square)
-  mutable std::vector<double> head_;  // head_[k]: the sum of the first k squares
+  mutable std::vector<double> head_;                              // head_[k]: the sum of the first k squares
 };
 
 }  // namespace hipi

@@ -46,7 +46,7 @@ SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Thre
 /// rows of A probing it (the slowest rank's), and the index's bytes on this rank.
 struct SparseEstimate {
   double seconds = 0;
-  double verified_per_probe = 0;  // exact checks per probing row, sampled
+  double verified_per_probe = 0;              // exact checks per probing row, sampled
   std::shared_ptr<const SparseProber> built;  // what the run may keep
 };
 SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,

@@ -19,8 +19,8 @@ namespace {
 // Bytes this rank holds beyond its rows: the index and two passing blocks of A.
 double footprint(const Comm& comm, const MethodInput<SparseMatrix>& in) {
   const SparseMatrix& y = in.b_or_a().rows;
-  const double largest_a = boost::mpi::all_reduce(
-      comm, SparseMatrix::bytes_for(in.a.rows.rows(), in.a.rows.nnz()), boost::mpi::maximum<double>());
+  const double largest_a = boost::mpi::all_reduce(comm, SparseMatrix::bytes_for(in.a.rows.rows(), in.a.rows.nnz()),
+                                                  boost::mpi::maximum<double>());
   return InvertedIndex::bytes_for(y.rows(), y.nnz(), y.cols()) + std::min(2, comm.size() - 1) * largest_a;
 }
 
@@ -47,13 +47,15 @@ class SparseMethod : public SolveMethod {
   void measure(const MethodInput<SparseMatrix>& in, ProblemShape& shape) const override {
     const bool fits = boost::mpi::all_reduce(in.comm, in.budget.fits(footprint(in.comm, in)), std::logical_and<bool>());
     if (!fits) {
-      shape.cannot_run[id()] = fmt::format("its index and ring buffers ({:.1f} MiB on this rank) would pass the "
-                                           "memory budget ({})",
-                                           footprint(in.comm, in) / 1048576.0, in.budget.describe());
+      shape.cannot_run[id()] = fmt::format(
+          "its index and ring buffers ({:.1f} MiB on this rank) would pass the "
+          "memory budget ({})",
+          footprint(in.comm, in) / 1048576.0, in.budget.describe());
       return;
     }
-    const SparseEstimate e =
-        in.times.time("sample", [&] { return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a); });
+    const SparseEstimate e = in.times.time("sample", [&] {
+      return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a);
+    });
     shape.measured_seconds[id()] = e.seconds;
     in.scratch.kept[id()] = e.built;  // the run probes the same index
     shape.measured_detail[id()] =
@@ -75,9 +77,9 @@ class SparseMethod : public SolveMethod {
 
   MethodResult run(const MethodInput<SparseMatrix>& in, const Plan*, ResumeState&) const override {
     agree(in.comm, [&] {
-      in.budget.check(fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)",
-                                  footprint(in.comm, in) / 1048576.0),
-                      footprint(in.comm, in));
+      in.budget.check(
+          fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)", footprint(in.comm, in) / 1048576.0),
+          footprint(in.comm, in));
     });
     std::shared_ptr<const SparseProber> built;
     if (const auto kept = in.scratch.kept.find(id()); kept != in.scratch.kept.end())

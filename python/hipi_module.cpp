@@ -31,7 +31,7 @@ template <class T>
 Block block_of(const py::array& in, hipi::ElementType type, std::int64_t cols) {
   auto a = py::array_t<T, py::array::c_style>::ensure(in);  // a copy only when not C-contiguous
   if (!a) throw py::value_error("could not read the array as C-contiguous");
-  Block b{a, {}};
+  Block b{a, {}, {}, {}};
   b.rows.data = a.data();
   b.rows.type = type;
   b.rows.rows = a.shape(0);

@@ -157,8 +157,9 @@ void for_each_entry_slab(const Comm& comm, const h5::File& file, const InputMatr
 }  // namespace
 
 template <class V>
-void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr, const std::int64_t* indices,
-                         const V* values, SparseMatrix& out, std::optional<Failure>& bad) {
+void convert_sparse_rows(const InputMatrix& in, RowRange rows, const CsrArrays<V>& from, SparseMatrix& out,
+                         std::optional<Failure>& bad) {
+  const auto [indptr, indices, values] = from;
   EntryCheck check{in, std::nullopt};
   std::vector<std::pair<std::int64_t, double>> entries;
   for (std::int64_t r = 0; r < rows.size(); ++r) {
@@ -174,10 +175,10 @@ void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_
   if (check.bad && !bad) bad = check.bad;
 }
 
-template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*, const float*,
-                                  SparseMatrix&, std::optional<Failure>&);
-template void convert_sparse_rows(const InputMatrix&, RowRange, const std::int64_t*, const std::int64_t*, const double*,
-                                  SparseMatrix&, std::optional<Failure>&);
+template void convert_sparse_rows(const InputMatrix&, RowRange, const CsrArrays<float>&, SparseMatrix&,
+                                  std::optional<Failure>&);
+template void convert_sparse_rows(const InputMatrix&, RowRange, const CsrArrays<double>&, SparseMatrix&,
+                                  std::optional<Failure>&);
 
 LocalRows<SparseMatrix> read_sparse_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   if (!in.sparse)  // a dense side: its rows without their zeros

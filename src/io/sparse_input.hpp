@@ -23,12 +23,20 @@ namespace hipi {
 /// `file` and fills `in` (shape, nnz, types). Throws InputError naming what is wrong.
 void inspect_sparse_group(const h5::File& file, InputMatrix& in);
 
-/// Rows given as CSR arrays in memory (a library caller's): `indptr` has rows.size() + 1
-/// offsets into `indices` and `values` (from indptr[0]). Checked as a file's rows are, sorted
-/// by column, zeros dropped, appended to `out`; the first failure goes to `bad`.
+/// Rows held as CSR arrays in memory (a library caller's): `indptr` has one offset more than
+/// there are rows, into `indices` and `values` (from indptr[0]).
 template <class V>
-void convert_sparse_rows(const InputMatrix& in, RowRange rows, const std::int64_t* indptr, const std::int64_t* indices,
-                         const V* values, SparseMatrix& out, std::optional<Failure>& bad);
+struct CsrArrays {
+  const std::int64_t* indptr;
+  const std::int64_t* indices;
+  const V* values;
+};
+
+/// Rows `rows` of CSR arrays, checked as a file's rows are, sorted by column, zeros dropped,
+/// appended to `out`; the first failure goes to `bad`.
+template <class V>
+void convert_sparse_rows(const InputMatrix& in, RowRange rows, const CsrArrays<V>& from, SparseMatrix& out,
+                         std::optional<Failure>& bad);
 
 /// Collective. Reads this rank's `rows` of a sparse input, checking every entry; indices
 /// are sorted within each row and explicit zeros dropped. A dense input is read and its

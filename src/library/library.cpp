@@ -136,9 +136,11 @@ LocalRows<SparseMatrix> sparse_rows_from(const Comm& comm, const RowBlock& block
   mine.rows.clear(in.cols);
   std::optional<Failure> bad;
   if (block.type == ElementType::Float64)
-    convert_sparse_rows(in, own, block.indptr, block.indices, static_cast<const double*>(block.data), mine.rows, bad);
+    convert_sparse_rows(in, own, CsrArrays<double>{block.indptr, block.indices, static_cast<const double*>(block.data)},
+                        mine.rows, bad);
   else
-    convert_sparse_rows(in, own, block.indptr, block.indices, static_cast<const float*>(block.data), mine.rows, bad);
+    convert_sparse_rows(in, own, CsrArrays<float>{block.indptr, block.indices, static_cast<const float*>(block.data)},
+                        mine.rows, bad);
   agree_on(comm, bad);
   std::optional<LocalRows<SparseMatrix>> moved = relayout_rows(comm, mine, range);
   if (moved) return std::move(*moved);

@@ -16,17 +16,26 @@ namespace hipi {
 
 constexpr int kRingTag = 17;
 
-// How a block travels the ring (the Transfer of ring_pass_with): receive(comm, from, source,
-// rows, cols, into, requests) posts the receives of rank `source`'s block (its global rows
-// `rows`) into `into`, from neighbour `from`; send(comm, to, block, requests) the sends.
+/// The block a rank receives at one step of the ring: rank `source`'s (global rows `rows`,
+/// `cols` columns), from the neighbour `from`.
+struct RingIncoming {
+  int from = 0;
+  int source = 0;
+  RowRange rows;
+  std::int64_t cols = 0;
+};
+
+// How a block travels the ring (the Transfer of ring_pass_with): receive(comm, incoming,
+// into, requests) posts the receives of a block into `into`; send(comm, to, block,
+// requests) the sends of this rank's current block to neighbour `to`.
 
 /// Dense rows travel as their storage.
 template <class Matrix>
 struct DenseRingTransfer {
-  void receive(const Comm& comm, int from, int /*source*/, RowRange rows, std::int64_t cols, Matrix& into,
+  void receive(const Comm& comm, const RingIncoming& in, Matrix& into,
                std::vector<boost::mpi::request>& requests) const {
-    into = Matrix(rows.size(), cols);
-    irecv_pieces(comm, from, kRingTag, into.data(), static_cast<std::int64_t>(into.storage_size()), requests);
+    into = Matrix(in.rows.size(), in.cols);
+    irecv_pieces(comm, in.from, kRingTag, into.data(), static_cast<std::int64_t>(into.storage_size()), requests);
   }
   void send(const Comm& comm, int to, const Matrix& block, std::vector<boost::mpi::request>& requests) const {
     isend_pieces(comm, to, kRingTag, block.data(), static_cast<std::int64_t>(block.storage_size()), requests);
@@ -55,7 +64,8 @@ void ring_pass_with(const Comm& comm, const LocalRows<Matrix>& own, int steps, c
     if (s + 1 < steps) {
       const int source = ((rank - s - 1) % P + P) % P;
       incoming_range = blocks[source];
-      transfer.receive(comm, prev, source, incoming_range, own.rows.cols(), buffers[(s + 1) % 2], requests);
+      transfer.receive(comm, RingIncoming{prev, source, incoming_range, own.rows.cols()}, buffers[(s + 1) % 2],
+                       requests);
       transfer.send(comm, next, *current, requests);
     }
     try {

@@ -16,16 +16,16 @@ class SparseRingTransfer {
   /// Collective: learns every rank's entries.
   SparseRingTransfer(const Comm& comm, const SparseMatrix& own) { boost::mpi::all_gather(comm, own.nnz(), entries_); }
 
-  void receive(const Comm& comm, int from, int source, RowRange rows, std::int64_t cols, SparseMatrix& into,
+  void receive(const Comm& comm, const RingIncoming& in, SparseMatrix& into,
                std::vector<boost::mpi::request>& requests) const {
-    const std::int64_t entries = entries_[static_cast<std::size_t>(source)];
-    into.clear(cols);
-    into.indptr().resize(static_cast<std::size_t>(rows.size() + 1));
+    const std::int64_t entries = entries_[static_cast<std::size_t>(in.source)];
+    into.clear(in.cols);
+    into.indptr().resize(static_cast<std::size_t>(in.rows.size() + 1));
     into.indices().resize(static_cast<std::size_t>(entries));
     into.values().resize(static_cast<std::size_t>(entries));
-    irecv_pieces(comm, from, kRingTag, into.indptr().data(), rows.size() + 1, requests);
-    irecv_pieces(comm, from, kRingTag + 1, into.indices().data(), entries, requests);
-    irecv_pieces(comm, from, kRingTag + 2, into.values().data(), entries, requests);
+    irecv_pieces(comm, in.from, kRingTag, into.indptr().data(), in.rows.size() + 1, requests);
+    irecv_pieces(comm, in.from, kRingTag + 1, into.indices().data(), entries, requests);
+    irecv_pieces(comm, in.from, kRingTag + 2, into.values().data(), entries, requests);
   }
   void send(const Comm& comm, int to, const SparseMatrix& block, std::vector<boost::mpi::request>& requests) const {
     isend_pieces(comm, to, kRingTag, block.indptr().data(), block.rows() + 1, requests);

@@ -40,7 +40,11 @@ std::string densify_refused(const MethodInput<SparseMatrix>& in, std::int64_t d)
 Pricing price_sparse(const MethodInput<SparseMatrix>& in, ProblemShape& shape) {
   Pricing best;
   for (const SolveMethod* m : solve_methods()) {
-    if (!m->sparse_rows() || !m->serves(Mode::Real) || !m->refuses(in.options.problem).empty()) continue;
+    if (!m->sparse_rows() || !m->serves(Mode::Real)) continue;
+    if (const std::string why = m->refuses(in.options.problem); !why.empty()) {
+      best.why_none += (best.why_none.empty() ? "" : "; ") + m->name() + " " + why;
+      continue;
+    }
     m->measure(in, shape);
     Pricing p = m->price(shape, MachineProfile{}, std::numeric_limits<double>::infinity());
     if (p.plans.empty()) {

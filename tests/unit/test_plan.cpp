@@ -310,9 +310,9 @@ TEST(Methods, EveryMethodIsRegisteredOnceUnderItsName) {
   EXPECT_THROW(solve_method(Method::Auto), InternalError);
 }
 
-TEST(Methods, HashingServesOnlyBinaryDataAndThePrefixFilterOnlyReal) {
+TEST(Methods, HashingServesOnlyBinaryDataAndThePrefixFilterAndTheSparseJoinOnlyReal) {
   for (const SolveMethod* m : solve_methods()) {
-    EXPECT_EQ(m->serves(Mode::Binary), m->id() != Method::Prefix) << m->name();
+    EXPECT_EQ(m->serves(Mode::Binary), m->id() != Method::Prefix && m->id() != Method::Sparse) << m->name();
     EXPECT_EQ(m->serves(Mode::Real), m->id() != Method::Hash) << m->name();
   }
 }

@@ -34,14 +34,14 @@ class SparseMethod : public SolveMethod {
   bool serves(Mode mode) const override { return mode == Mode::Real; }
   bool sparse_rows() const override { return true; }
 
-  void check(const SolveOptions& options, int) const override {
-    // Pairs that share no feature have inner product 0: at a threshold of 0 or below every
-    // such pair would be heavy, and no index finds what it does not hold.
-    if (!(options.problem.value > 0))
-      throw InputError(fmt::format(
-          "--method sparse needs --tau > 0 (pairs of rows without a common feature have inner product 0, and "
-          "would all pass tau = {}); use --method brute",
-          options.problem.value));
+  // Pairs that share no feature have inner product 0: at a threshold of 0 or below every
+  // such pair would be heavy, and no index finds what it does not hold.
+  std::string refuses(const Problem& problem) const override {
+    if (problem.value > 0) return {};
+    return fmt::format(
+        "needs --tau > 0 (pairs of rows without a common feature have inner product 0, and would all pass tau = "
+        "{}); use --method brute",
+        problem.value);
   }
 
   void measure(const MethodInput<SparseMatrix>& in, ProblemShape& shape) const override {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <numeric>
 
+#include "core/random.hpp"
 #include "kernels/exact.hpp"
 #include "kernels/sparse_exact.hpp"
 #include "parallel/row_exchange.hpp"
@@ -74,12 +75,9 @@ namespace {
 template <class Matrix>
 using Element = typename Matrix::value_type;
 
-// splitmix64's finalizer over the hash so far plus one word.
+// splitmix64 of the hash so far plus one word.
 std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
-  h += w;
-  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-  return h ^ (h >> 31);
+  return splitmix64(h + w);
 }
 
 // A 64-bit hash of a row's storage (padding is zero): mix over its words.

@@ -8,6 +8,7 @@
 
 #include "core/matrix_blocks.hpp"
 #include "methods/hash/hash_solver.hpp"
+#include "methods/solve_method.hpp"
 #include "mpi/fixtures.hpp"
 #include "solve/solver.hpp"
 
@@ -93,4 +94,67 @@ TEST(HashMethod, PairsFoundOnManySubstringsComeOnce) {
         const std::vector<Pair> want = naive_pairs(values, self ? nullptr : &values, d, threshold);
         EXPECT_EQ(total, static_cast<std::int64_t>(want.size())) << what;
       }
+}
+
+// Under auto the measure step builds this rank's whole index to time sample queries; the
+// run must use that index, not build another, and only when it indexes the same rows
+// (checked by their contents): an index kept from other rows of the same shape is rebuilt.
+TEST(HashMethod, TheMeasuredIndexIsBuiltOnceAndOnlyReusedForTheSameRows) {
+  Comm world;
+  const std::int64_t n = 3000, d = 64;
+  // Random rows, and every 10th row's successor a copy with two coordinates flipped
+  // (<a, b> = 56 >= 0.75 d): pairs to find.
+  const auto values_of = [&](std::uint64_t seed) {
+    std::vector<std::int8_t> values = random_signs(n, d, seed);
+    for (std::int64_t r = 0; r + 1 < n; r += 10)
+      for (std::int64_t k = 0; k < d; ++k)
+        values[(r + 1) * d + k] =
+            static_cast<std::int8_t>(values[r * d + k] * (k == r % d || k == (r + 7) % d ? -1 : 1));
+    return values;
+  };
+  const auto rows_of = [&](std::uint64_t seed) {
+    const std::vector<std::int8_t> values = values_of(seed);
+    const BitMatrix all = BitMatrix::pack(values, n, d);
+    const RowRange mine = row_block(n, world.size(), world.rank());
+    LocalRows<BitMatrix> rows{mine, BitMatrix(mine.size(), d)};
+    for (std::int64_t r = mine.begin; r < mine.end; ++r)
+      std::copy(all.row(r), all.row(r) + all.stride(), rows.rows.row(r - mine.begin));
+    return rows;
+  };
+  const LocalRows<BitMatrix> first = rows_of(91), other = rows_of(92);
+  SolveOptions options;
+  options.problem.mode = Mode::Binary;
+  options.problem.value = 0.75;
+  const Threshold t = options.problem.threshold(d);
+  StageTimes times;
+  MethodScratch scratch;
+  const MemoryBudget budget = MemoryBudget::of(world, 0);
+  Checkpointer no_checkpoints(world, CheckpointConfig{});
+  std::optional<Resumed> none;
+  const nlohmann::ordered_json plan;
+  ResumeState resume{no_checkpoints, none, plan};
+  const SolveMethod& hash = solve_method(Method::Hash);
+  const auto run_on = [&](const LocalRows<BitMatrix>& rows) {
+    const MethodInput<BitMatrix> in{world, rows, nullptr, n, n, t, options, times, scratch, budget, nullptr};
+    return gather_answer(world, hash.run(in, nullptr, resume).local);
+  };
+  const std::int64_t before = MultiIndex::built_count();
+  ProblemShape shape;
+  hash.measure(MethodInput<BitMatrix>{world, first, nullptr, n, n, t, options, times, scratch, budget, nullptr}, shape);
+  ASSERT_TRUE(shape.measured_seconds.count(Method::Hash));
+  EXPECT_EQ(MultiIndex::built_count() - before, 1);
+  const std::vector<Pair> got = run_on(first);
+  EXPECT_EQ(MultiIndex::built_count() - before, 1) << "the run built the measured index again";
+  // Measured on `first`, run on `other`: the kept index is not these rows'.
+  hash.measure(MethodInput<BitMatrix>{world, first, nullptr, n, n, t, options, times, scratch, budget, nullptr}, shape);
+  const std::vector<Pair> got_other = run_on(other);
+  EXPECT_EQ(MultiIndex::built_count() - before, 3);
+  if (world.rank() == 0) {
+    const auto want = [&](std::uint64_t seed) {
+      return naive_pairs(values_of(seed), static_cast<const std::vector<std::int8_t>*>(nullptr), d, t);
+    };
+    EXPECT_EQ(got, want(91));
+    EXPECT_EQ(got_other, want(92));
+    EXPECT_GE(got.size(), 300u);
+  }
 }

@@ -38,8 +38,12 @@ class HashMethod : public SolveMethodOf<HashMethod> {
                           static_cast<double>(f.index_bytes + f.ring_bytes) / 1048576.0, in.budget.describe());
       return;
     }
-    shape.measured_seconds[id()] =
-        in.times.time("sample", [&] { return predict_hash_seconds(in.comm, in.a, in.n_a, in.b_or_a(), in.threshold); });
+    // The sample builds this rank's whole index: kept for the run (which checks that it
+    // indexes the same rows), so auto does not build it twice.
+    std::shared_ptr<const MultiIndex> built;
+    shape.measured_seconds[id()] = in.times.time(
+        "sample", [&] { return predict_hash_seconds(in.comm, in.a, in.n_a, in.b_or_a(), in.threshold, &built); });
+    if (built) in.scratch.kept[id()] = std::move(built);
   }
 
   Pricing price(const ProblemShape& shape, const MachineProfile&, double) const override {

@@ -1,9 +1,11 @@
 #include "methods/hash/multi_index.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
+#include "core/random.hpp"
 #include "hipi/error.hpp"
 
 namespace hipi {
@@ -116,8 +118,26 @@ std::int64_t MultiIndex::bytes() const {
   return bytes;
 }
 
-MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout) : layout_(layout), tables_(layout.m) {
+namespace {
+std::atomic<std::int64_t> indexes_built{0};
+}  // namespace
+
+std::int64_t MultiIndex::built_count() {
+  return indexes_built.load();
+}
+
+std::uint64_t MultiIndex::fingerprint(const BitMatrix& rows) {
+  // splitmix64 over the running hash plus each word (padding words are zero).
+  std::uint64_t h = splitmix64(static_cast<std::uint64_t>(rows.rows()));
+  const std::uint64_t* w = rows.data();
+  for (std::size_t k = 0; k < rows.storage_size(); ++k) h = splitmix64(h + w[k]);
+  return h;
+}
+
+MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout)
+    : layout_(layout), tables_(layout.m), fingerprint_(fingerprint(rows)) {
   HIPI_ASSERT(rows.rows() <= kMaxRows);
+  ++indexes_built;
   const auto n = static_cast<std::int32_t>(rows.rows());
   std::vector<std::uint32_t> keys(n);
   const std::vector<TableShape> shapes = table_shapes(n, layout_);

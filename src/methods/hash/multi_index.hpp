@@ -89,6 +89,13 @@ class MultiIndex {
     });
   }
   const SubstringLayout& layout() const { return layout_; }
+  /// What it indexed: fingerprint(rows) of the rows it was built from.
+  std::uint64_t rows_fingerprint() const { return fingerprint_; }
+  /// A 64-bit hash of rows' contents (every word, in order): whether an index built earlier
+  /// indexed these rows, checked by content and not by their shape alone.
+  static std::uint64_t fingerprint(const BitMatrix& rows);
+  /// Indexes this process has built (tests count them: auto builds one, not two).
+  static std::int64_t built_count();
 
  private:
   // Short substrings are looked up directly (offsets per key, as CSR) while the offsets
@@ -105,6 +112,7 @@ class MultiIndex {
   };
   SubstringLayout layout_;
   std::vector<Table> tables_;
+  std::uint64_t fingerprint_ = 0;
 };
 
 }  // namespace hipi

@@ -2,7 +2,7 @@
 # Installs every Debian package that hipi's build, tests, demo and benchmarks need.
 # Idempotent: packages already installed are skipped, and apt-get update runs at most once.
 # Usage (as root on Debian 12): scripts/install-deps.sh [--bench]
-#   --bench also installs what bench/compare.py needs: FAISS, h5py, numpy, matplotlib.
+#   --bench also installs what the benchmarks need: FAISS, h5py, numpy, matplotlib, scikit-learn.
 set -euo pipefail
 
 packages=(
@@ -25,7 +25,8 @@ packages=(
   python3-torch                      # the training example and its test (examples/relu_training)
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib python3-threadpoolctl)  # baselines, plots
+  packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib python3-threadpoolctl  # baselines, plots
+             python3-sklearn)  # TF-IDF for bench/sparse.py
 fi
 
 missing=()

@@ -19,7 +19,7 @@
 namespace hipi {
 
 /// A checked input: shape and element type; for a sparse input (an HDF5 group in CSR form,
-/// io/sparse_input.hpp) its stored entries and the type of its column indices too.
+/// io/sparse_input.hpp) its stored entries too.
 struct InputMatrix {
   DatasetRef ref;
   std::int64_t rows = 0;
@@ -27,7 +27,6 @@ struct InputMatrix {
   h5::DType dtype = h5::DType::Other;  // of the values
   bool sparse = false;
   std::int64_t nnz = 0;
-  h5::DType index_dtype = h5::DType::Other;  // sparse: of indices and indptr
 };
 
 /// Collective. Opens `ref` and checks that it exists and is a non-empty 2-D dataset of

@@ -72,9 +72,9 @@ void inspect_sparse_group(const h5::File& file, InputMatrix& in) {
   if (in.dtype != h5::DType::Float32 && in.dtype != h5::DType::Float64)
     throw InputError(in.ref.str() + ": data is " + data.dtype_name +
                      "; a sparse matrix's values are float32 or float64");
-  in.index_dtype = one_d(file, in, "indices", in.nnz);
+  const h5::DType indices = one_d(file, in, "indices", in.nnz);
   const h5::DType indptr = one_d(file, in, "indptr", in.rows + 1);
-  if (!is_index_type(in.index_dtype) || !is_index_type(indptr))
+  if (!is_index_type(indices) || !is_index_type(indptr))
     throw InputError(in.ref.str() + ": indices and indptr must be int32 or int64");
   in.sparse = true;
 }

@@ -362,6 +362,8 @@ def test_sparse_a_against_dense_b_and_bad_sparse_input():
     want = a.toarray().astype(np.float64) @ b.T.astype(np.float64)
     i, j = np.nonzero(want >= 1.0 + 1e-9)
     assert {tuple(p) for p in pairs} >= set(zip(i, j)) and len(i) > 0
+    assert np.all(want[pairs[:, 0], pairs[:, 1]] >= 1.0 - 1e-9)  # no pair below tau
+    assert np.allclose(values, want[pairs[:, 0], pairs[:, 1]], rtol=0, atol=1e-9)
     bad = x.copy()
     bad.data[3] = np.nan
     with pytest.raises(ValueError, match="finite"):

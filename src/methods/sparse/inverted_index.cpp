@@ -99,12 +99,6 @@ InvertedIndex::InvertedIndex(const SparseMatrix& rows, const std::vector<double>
   seen_.assign(static_cast<std::size_t>(rows.rows()), 0);
 }
 
-double InvertedIndex::bytes() const {
-  return 16.0 * static_cast<double>(features_.size()) + 8.0 * static_cast<double>(posting_row_.size()) +
-         25.0 * static_cast<double>(rest_norm_.size()) + 4.0 * static_cast<double>(slot_.size() + rank_.size()) +
-         16.0 * static_cast<double>(ranked_.size());
-}
-
 std::int32_t InvertedIndex::rank_of(std::int64_t f) const {
   if (!rank_.empty()) return rank_[f];
   const auto at = std::lower_bound(ranked_.begin(), ranked_.end(), std::make_pair(f, std::int32_t{0}));

@@ -44,10 +44,8 @@ class InvertedIndex {
   /// Indexes `rows` (their norms by the reference kernel in `norms`).
   InvertedIndex(const SparseMatrix& rows, const std::vector<double>& norms, const IndexCut& cut);
 
-  /// Entries in the index, and of the rows (what the cut saved: 1 - indexed / entries).
+  /// Entries in the index (of the rows' entries, those the cut left out are not).
   std::int64_t indexed() const { return static_cast<std::int64_t>(posting_row_.size()); }
-  /// Bytes held.
-  double bytes() const;
   /// The bytes an index of `rows` rows and `entries` entries of dimension d holds at most,
   /// with the prober's dense row (sparse_join.cpp).
   static double bytes_for(std::int64_t rows, std::int64_t entries, std::int64_t d);

@@ -16,7 +16,7 @@ namespace hipi {
 
 namespace {
 
-// Bytes this rank holds beyond its rows: the index and two passing blocks of A.
+// Collective: bytes this rank holds beyond its rows: the index and two passing blocks of A.
 double footprint(const Comm& comm, const MethodInput<SparseMatrix>& in) {
   const SparseMatrix& y = in.b_or_a().rows;
   const double largest_a = boost::mpi::all_reduce(comm, SparseMatrix::bytes_for(in.a.rows.rows(), in.a.rows.nnz()),
@@ -45,12 +45,11 @@ class SparseMethod : public SolveMethod {
   }
 
   void measure(const MethodInput<SparseMatrix>& in, ProblemShape& shape) const override {
-    const bool fits = boost::mpi::all_reduce(in.comm, in.budget.fits(footprint(in.comm, in)), std::logical_and<bool>());
-    if (!fits) {
-      shape.cannot_run[id()] = fmt::format(
-          "its index and ring buffers ({:.1f} MiB on this rank) would pass the "
-          "memory budget ({})",
-          footprint(in.comm, in) / 1048576.0, in.budget.describe());
+    const double bytes = footprint(in.comm, in);
+    if (!boost::mpi::all_reduce(in.comm, in.budget.fits(bytes), std::logical_and<bool>())) {
+      shape.cannot_run[id()] =
+          fmt::format("its index and ring buffers ({:.1f} MiB on this rank) would pass the memory budget ({})",
+                      bytes / 1048576.0, in.budget.describe());
       return;
     }
     const SparseEstimate e = in.times.time("sample", [&] {
@@ -76,10 +75,9 @@ class SparseMethod : public SolveMethod {
   }
 
   MethodResult run(const MethodInput<SparseMatrix>& in, const Plan*, ResumeState&) const override {
+    const double bytes = footprint(in.comm, in);  // collective: outside the agreed check
     agree(in.comm, [&] {
-      in.budget.check(
-          fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)", footprint(in.comm, in) / 1048576.0),
-          footprint(in.comm, in));
+      in.budget.check(fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)", bytes / 1048576.0), bytes);
     });
     std::shared_ptr<const SparseProber> built;
     if (const auto kept = in.scratch.kept.find(id()); kept != in.scratch.kept.end())

@@ -72,6 +72,9 @@ class HashMethod : public SolveMethodOf<HashMethod> {
       std::shared_ptr<const MultiIndex> built;
       if (kept != in.scratch.kept.end()) built = std::static_pointer_cast<const MultiIndex>(kept->second);
       in.scratch.kept.clear();  // the run holds what it needs
+      // Only an index of these very rows is used (checked by content); another is dropped
+      // now, so the budget below counts the index the run will build.
+      if (built && built->rows_fingerprint() != MultiIndex::fingerprint(in.b_or_a().rows)) built.reset();
       // Refused before anything is built: the index (unless the sample built it: then it is
       // already held) and the ring's buffers past the budget, or rows past the tables' 32 bits.
       const HashFootprint f = hash_footprint(in.comm, in.a, in.b_or_a(), in.threshold);

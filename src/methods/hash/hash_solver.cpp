@@ -96,8 +96,7 @@ HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalR
   run.layout = agreed_layout(comm, indexed, radius).layout;
   if (radius < 0) return run;  // theta > d: no pair can pass
   const bool reuse = built && built->layout().m == run.layout.m && built->layout().radius == run.layout.radius &&
-                     built->layout().d == run.layout.d &&
-                     built->rows_fingerprint() == MultiIndex::fingerprint(indexed.rows);
+                     built->layout().d == run.layout.d;
   if (!reuse) built = std::make_shared<const MultiIndex>(indexed.rows, run.layout);
   const MultiIndex& index = *built;
   BatchProber prober(index, indexed.rows, threshold.abs);

@@ -30,7 +30,8 @@ struct HashRun {
 
 /// Collective. Heavy pairs between A and B (`b` null: the self-join of A, pairs i < j).
 /// `threshold.abs` also probes the complement of each query (|<a,b>| >= theta). `built`:
-/// this rank's index of these rows from predict_hash_seconds, if kept (else built here).
+/// this rank's index of these very rows from predict_hash_seconds, if kept (the caller
+/// checks the rows' fingerprint; a different layout is rebuilt here).
 /// `holder`, if set, is handed the run's pairs as they grow (then `pairs` holds the rest).
 HashRun hash_solve(const Comm& comm, const LocalRows<BitMatrix>& a, const LocalRows<BitMatrix>* b,
                    const Threshold& threshold, std::shared_ptr<const MultiIndex> built = nullptr,

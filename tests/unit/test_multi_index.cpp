@@ -83,6 +83,20 @@ TEST(MultiIndex, LayoutIsTheCheapestCutWithSubstringsOfAtMost32Bits) {
   EXPECT_EQ(choose_layout(256, 0, 65536).m, 8);
 }
 
+// query_cost prices the m tables by their two lengths at once: it must equal the sum of
+// each table priced alone (a one-table layout of that length and the same per-table radius;
+// no indexed rows, so that only the probed keys count, not d's verification cost).
+TEST(MultiIndex, QueryCostIsTheSumOverEveryTable) {
+  for (auto [d, radius, m] :
+       {std::tuple<std::int64_t, std::int64_t, int>{256, 25, 11}, {4096, 1024, 200}, {1000, 31, 32}, {64, 3, 4}}) {
+    const SubstringLayout l = layout_with(d, radius, m);
+    const std::int64_t rows = 0;
+    double each = 0;
+    for (int j = 0; j < m; ++j) each += query_cost(layout_with(l.length(j), l.radius, 1), rows);
+    EXPECT_NEAR(query_cost(l, rows), each, 1e-9 * each) << "d " << d << " m " << m;
+  }
+}
+
 // The budget prices the index before it is built: bytes_for must be what the tables then
 // hold (plus the build's keys), for dense tables (short substrings), sorted ones (long),
 // and a mix of both (substrings of 20 and 21 bits over 50000 rows: 2^21 offsets pass the

@@ -41,12 +41,16 @@ SubstringLayout layout_with(std::int64_t d, std::int64_t hamming_radius, int m) 
 
 double query_cost(const SubstringLayout& l, std::int64_t rows) {
   const double verify = 1.0 + static_cast<double>(l.d) / 256.0;
-  double cost = 0;
-  for (int j = 0; j < l.m; ++j) {  // lengths differ by at most one bit
-    const double occupancy = static_cast<double>(rows) / std::ldexp(1.0, l.length(j));
-    cost += ball_size(l.length(j), l.radius) * (1.0 + occupancy * verify);
-  }
-  return cost;
+  // The m substrings have floor(d / m) bits, d mod m of them one more: priced per length,
+  // so choose_layout's scan over every m stays cheap at large d.
+  const auto table_cost = [&](int length) {
+    const double occupancy = static_cast<double>(rows) / std::ldexp(1.0, length);
+    return ball_size(length, l.radius) * (1.0 + occupancy * verify);
+  };
+  const std::int64_t longer = l.d % l.m, shorter = l.m - longer;
+  const int length = static_cast<int>(l.d / l.m);
+  return static_cast<double>(shorter) * table_cost(length) +
+         (longer > 0 ? static_cast<double>(longer) * table_cost(length + 1) : 0.0);
 }
 
 SubstringLayout choose_layout(std::int64_t d, std::int64_t hamming_radius, std::int64_t rows) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -34,6 +35,54 @@ struct MachineProfile {
   double redistribute_bytes = 0;  // sketches into the 2D layout (scatter_to_grid), bytes/s per rank
   std::int64_t calibrated_d = 0;  // the d the kernel rates were measured at
 };
+
+/// The rates of a MachineProfile, each measured on its own (calibrate.hpp): a first run
+/// measures only those its plans need.
+enum class Rate : unsigned {
+  GemmF32,
+  GemmF64,
+  BinaryPairs,
+  RealPairs,
+  RealBulkPairs,
+  SketchCoords,
+  Exchange,
+  Redistribute,
+};
+inline constexpr int kRateCount = 8;
+
+/// A set of rates.
+class RateSet {
+ public:
+  constexpr RateSet() = default;
+  constexpr RateSet(std::initializer_list<Rate> rates) {
+    for (const Rate r : rates) bits_ |= bit(r);
+  }
+  static constexpr RateSet all() { return RateSet((1u << kRateCount) - 1); }
+  constexpr bool has(Rate r) const { return (bits_ & bit(r)) != 0; }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr RateSet without(RateSet other) const { return RateSet(bits_ & ~other.bits_); }
+  constexpr RateSet with(RateSet other) const { return RateSet(bits_ | other.bits_); }
+
+ private:
+  constexpr explicit RateSet(unsigned bits) : bits_(bits) {}
+  static constexpr unsigned bit(Rate r) { return 1u << static_cast<unsigned>(r); }
+  unsigned bits_ = 0;
+};
+
+/// The profile's field for a rate, and its key in profile files.
+double& rate_of(MachineProfile& profile, Rate rate);
+double rate_of(const MachineProfile& profile, Rate rate);
+const char* rate_key(Rate rate);
+/// The rates a profile holds (those measured: positive).
+RateSet rates_in(const MachineProfile& profile);
+
+/// The rates the cost models read in this mode: brute force's kernel, and the sketch's
+/// GEMM (float64 only for binary sketches past float32's exact integers), sketch build,
+/// redistribution and routing. Hashing, the prefix filter and the sparse join time
+/// themselves on the data instead.
+RateSet rates_priced(Mode mode);
+/// What pricing brute force alone reads (sparse rows against their densified brute force).
+RateSet rates_for_brute(Mode mode);
 
 /// The problem's size and what the data look like.
 struct ProblemShape {

@@ -39,7 +39,8 @@ DataSample sample_data(const MethodInput<Matrix>& in) {
 
 }  // namespace
 
-MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std::int64_t d, StageTimes& times) {
+MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std::int64_t d, RateSet rates,
+                             StageTimes& times) {
   MachineProfile machine;
   agree(comm, [&] {
     if (!options.profile.empty()) machine = scaled_to(load_profile(options.profile), d);
@@ -47,7 +48,7 @@ MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std:
   if (options.profile.empty()) {
     bool calibrated = false;
     const double start = MPI_Wtime();
-    machine = machine_profile(comm, d, squarest_grid(comm.size()), options.profile_cache, calibrated);
+    machine = machine_profile(comm, {d, squarest_grid(comm.size()), rates, options.profile_cache}, calibrated);
     if (calibrated) times.add("calibrate", MPI_Wtime() - start);  // a cached profile costs nothing to report
   }
   return machine;
@@ -143,7 +144,7 @@ void print_plan(const PlanChoice& c, const ProblemShape& shape, const DataSample
 template <class Matrix>
 AutoPlan plan_auto(const MethodInput<Matrix>& in, std::int64_t d) {
   const DataSample sample = sample_data(in);
-  const MachineProfile machine = machine_rates(in.comm, in.options, d, in.times);
+  const MachineProfile machine = machine_rates(in.comm, in.options, d, rates_priced(in.options.problem.mode), in.times);
   ProblemShape shape = shape_of(in, d, sample);
   // Methods that price themselves by timing a sample of their own work.
   in.times.time("measure", [&] {

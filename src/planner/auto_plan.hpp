@@ -23,9 +23,10 @@ struct AutoPlan {
 template <class Matrix>
 AutoPlan plan_auto(const MethodInput<Matrix>& in, std::int64_t d);
 
-/// Collective: the profile the user named, else the cached one, else one measured now at
-/// dimension `d` (timed as "calibrate").
-MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std::int64_t d, StageTimes& times);
+/// Collective: the profile the user named, else the cached one, with what it lacks of
+/// `rates` measured now at dimension `d` (timed as "calibrate").
+MachineProfile machine_rates(const Comm& comm, const SolveOptions& options, std::int64_t d, RateSet rates,
+                             StageTimes& times);
 
 /// "brute predicted 1.234 s (detail)" and the plan's stages, for hipi plan.
 std::string describe(const Plan& p);

@@ -43,99 +43,130 @@ double time_per_call(const Comm& comm, double seconds, F&& work) {
   return std::chrono::duration<double>(Clock::now() - start).count() / calls;
 }
 
+// How big and how long each measurement is. `hipi calibrate` (Full) times blocks like the
+// solver's for a tenth of a second or so; a first solve (Quick) times smaller blocks in short
+// bursts, so that it costs a fraction of a second: rates within a few percent of Full here
+// (docs/benchmarks.md, fixed costs).
+struct Bursts {
+  std::int64_t gemm_n;  // C is gemm_n x gemm_n, the inner dimension min(d, gemm_n)
+  double gemm_seconds;
+  std::int64_t binary_rows;  // binary kernel blocks
+  std::int64_t real_rows;    // the reference kernel's small blocks
+  std::int64_t bulk_rows;    // the GEMM filter's blocks
+  double pairs_seconds;
+  double sketch_seconds;       // sketch build
+  std::int64_t sketch_groups;  // groups per rank moved into the grid layout
+  double move_seconds;         // all-to-all, redistribution
+};
+constexpr Bursts kFull{2048, 0.15, 512, 128, 1024, 0.1, 0.05, 4096, 0.05};
+constexpr Bursts kQuick{1024, 0.04, 256, 64, 512, 0.015, 0.015, 512, 0.03};
+
 template <class T>
-double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
-  const std::int64_t n = 2048, k = std::min<std::int64_t>(d, 2048), nb = 256;
+double gemm_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d, const Bursts& bursts) {
+  const std::int64_t n = bursts.gemm_n, k = std::min<std::int64_t>(d, bursts.gemm_n), nb = 256;
   // The inner dimension in one block, as the solver lays it out (SketchOptions::k_block).
   const Descriptor da = describe(grid, n, k, nb, k), db = describe(grid, k, n, k, nb),
                    dc = describe(grid, n, n, nb, nb);
   std::vector<T> a(std::max<std::int64_t>(1, da.local_size()), T(1)),
       b(std::max<std::int64_t>(1, db.local_size()), T(1)), c(std::max<std::int64_t>(1, dc.local_size()));
-  const double seconds = time_per_call(comm, 0.15, [&] {
+  const double seconds = time_per_call(comm, bursts.gemm_seconds, [&] {
     gemm_nn<T>({n, n, k}, {a.data(), da}, {b.data(), db}, 0, {c.data(), dc});
   });
   return 2.0 * n * n * k / seconds / comm.size();
 }
 
 template <class Matrix>
-double pairs_rate(const Comm& comm, std::int64_t d, std::int64_t rows) {
+double pairs_rate(const Comm& comm, std::int64_t d, std::int64_t rows, double window) {
   Matrix a(rows, d), b(rows, d);
   std::vector<Pair> out;
   const Threshold never{std::numeric_limits<double>::infinity(), false};
-  const double seconds = time_per_call(comm, 0.1, [&] {
+  const double seconds = time_per_call(comm, window, [&] {
     out.clear();
     heavy_pairs({a, 0}, {b, 0}, never, PairFilter::All, out);
   });
   return double(rows) * double(rows) / seconds;
 }
 
-double sketch_rate(const Comm& comm, std::int64_t d) {
+double binary_pairs_rate(const Comm& comm, std::int64_t d, const Bursts& bursts) {
+  // The full kernel's rate (an unreachable threshold would let early abandon skip most
+  // words); the planner scales it by the words read at the problem's threshold.
+  const bool abandon = use_early_abandon(false);
+  const double rate = pairs_rate<BitMatrix>(comm, d, bursts.binary_rows, bursts.pairs_seconds);
+  use_early_abandon(abandon);
+  return rate;
+}
+
+// Candidate groups are checked by the reference kernel; whole blocks go through the GEMM
+// filter (gemm_filter.hpp). Random data: the filter's scan rejects every entry.
+double real_pairs_rate(const Comm& comm, std::int64_t d, const Bursts& bursts, bool bulk) {
+  const RealKernel kernel = real_kernel();
+  if (!bulk || kernel != RealKernel::GemmFilter) use_real_kernel(RealKernel::Reference);
+  const double rate = pairs_rate<RealMatrix>(
+      comm, d, bulk && kernel == RealKernel::GemmFilter ? bursts.bulk_rows : bursts.real_rows, bursts.pairs_seconds);
+  use_real_kernel(kernel);
+  return rate;
+}
+
+double sketch_rate(const Comm& comm, std::int64_t d, const Bursts& bursts) {
   const std::int64_t rows = 1024;
   BitMatrix m(rows, d);
   const Grouping grouping(rows, 4, 1024, 1, 0, 0);
   const LocalGroups groups(grouping, {0, rows});
   std::vector<float> out(groups.size() * d);
-  const double seconds = time_per_call(comm, 0.05, [&] {
+  const double seconds = time_per_call(comm, bursts.sketch_seconds, [&] {
     build_sketches({m, 0}, grouping, groups, out.data(), {1, groups.size()});
   });
   return double(rows) * double(d) / seconds;
 }
 
-// Moving float32 sketches of 4096 groups per rank into the grid layout (scatter_to_grid).
-double redistribute_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d) {
-  const std::int64_t per_rank = 4096, groups = per_rank * comm.size();
+// Moving float32 sketches of `sketch_groups` groups per rank into the grid layout (scatter_to_grid).
+double redistribute_rate(const Comm& comm, const BlacsGrid& grid, std::int64_t d, const Bursts& bursts) {
+  const std::int64_t per_rank = bursts.sketch_groups, groups = per_rank * comm.size();
   const Descriptor dst = describe(grid, d, groups, 256, 256);
   std::vector<float> local(per_rank * d, 1.0f), out(std::max<std::int64_t>(1, dst.local_size()));
-  const double seconds = time_per_call(comm, 0.05, [&] {
+  const double seconds = time_per_call(comm, bursts.move_seconds, [&] {
     scatter_to_grid<float>(comm, {local.data(), comm.rank() * per_rank, per_rank, d}, {dst, false, out.data()});
   });
   return double(per_rank) * double(d) * sizeof(float) / seconds;
 }
 
-double exchange_rate(const Comm& comm) {
+double exchange_rate(const Comm& comm, const Bursts& bursts) {
   const std::size_t bytes = 1 << 20;
   std::vector<std::vector<char>> send(comm.size(), std::vector<char>(bytes, 1));
   if (comm.size() > 1) send[comm.rank()].clear();  // what a rank keeps does not travel
-  const double seconds = time_per_call(comm, 0.05, [&] { exchange_bytes(comm, send); });
+  const double seconds = time_per_call(comm, bursts.move_seconds, [&] { exchange_bytes(comm, send); });
   return double(bytes) * std::max(1, comm.size() - 1) / seconds;
 }
 
-}  // namespace
-
-MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
-  MachineProfile m;
-  const BlacsGrid grid(comm, shape);
-  m.gemm_f32_flops = gemm_rate<float>(comm, grid, d);
-  m.gemm_f64_flops = gemm_rate<double>(comm, grid, d);
-  {
-    // The full kernel's rate (an unreachable threshold would let early abandon skip most
-    // words); the planner scales it by the words read at the problem's threshold.
-    const bool abandon = use_early_abandon(false);
-    m.binary_pairs = pairs_rate<BitMatrix>(comm, d, 512);
-    use_early_abandon(abandon);
+// One rate, measured (collective).
+double measure_rate(Rate rate, const Comm& comm, const BlacsGrid& grid, std::int64_t d, const Bursts& bursts) {
+  switch (rate) {
+    case Rate::GemmF32:
+      return gemm_rate<float>(comm, grid, d, bursts);
+    case Rate::GemmF64:
+      return gemm_rate<double>(comm, grid, d, bursts);
+    case Rate::BinaryPairs:
+      return binary_pairs_rate(comm, d, bursts);
+    case Rate::RealPairs:
+      return real_pairs_rate(comm, d, bursts, false);
+    case Rate::RealBulkPairs:
+      return real_pairs_rate(comm, d, bursts, true);
+    case Rate::SketchCoords:
+      return sketch_rate(comm, d, bursts);
+    case Rate::Exchange:
+      return exchange_rate(comm, bursts);
+    case Rate::Redistribute:
+      return redistribute_rate(comm, grid, d, bursts);
   }
-  {
-    // Candidate groups are checked by the reference kernel; whole blocks go through the
-    // GEMM filter (gemm_filter.hpp). Random data: the filter's scan rejects every entry.
-    const RealKernel kernel = real_kernel();
-    use_real_kernel(RealKernel::Reference);
-    m.real_pairs = pairs_rate<RealMatrix>(comm, d, 128);
-    use_real_kernel(kernel);
-    m.real_bulk_pairs = kernel == RealKernel::GemmFilter ? pairs_rate<RealMatrix>(comm, d, 1024) : m.real_pairs;
-  }
-  m.sketch_coords = sketch_rate(comm, d);
-  m.exchange_bytes = exchange_rate(comm);
-  m.redistribute_bytes = redistribute_rate(comm, grid, d);
-  m.calibrated_d = d;
-  // The slowest rank sets the pace of a collective run.
-  for (double* rate : {&m.gemm_f32_flops, &m.gemm_f64_flops, &m.binary_pairs, &m.real_pairs, &m.real_bulk_pairs,
-                       &m.sketch_coords, &m.exchange_bytes, &m.redistribute_bytes})
-    *rate = boost::mpi::all_reduce(comm, *rate, boost::mpi::minimum<double>());
+  HIPI_ASSERT(false);
+  return 0;
+}
 
+// AVX-512 SGEMM reaches about 150 GFLOP/s per core here, p?gemm about 60% of that per
+// rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
+void warn_if_slow_gemm(const Comm& comm, const MachineProfile& m) {
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f");
-  // AVX-512 SGEMM reaches about 150 GFLOP/s per core here, p?gemm about 60% of that per
-  // rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
   if (comm.rank() == 0 && avx512 && m.gemm_f32_flops < 70e9) {
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
     spdlog::warn(
@@ -144,6 +175,25 @@ MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape) {
         "OPENBLAS_CORETYPE=SkylakeX (scripts/blas-env.sh sets it)",
         m.gemm_f32_flops / 1e9, blas_kernels(), coretype ? coretype : "unset");
   }
+}
+
+}  // namespace
+
+MachineProfile calibrate(const Comm& comm, std::int64_t d, GridShape shape, RateSet rates, CalibrationDepth depth) {
+  MachineProfile m;
+  const BlacsGrid grid(comm, shape);
+  const Bursts& bursts = depth == CalibrationDepth::Full ? kFull : kQuick;
+  for (int r = 0; r < kRateCount; ++r) {
+    const Rate rate = static_cast<Rate>(r);
+    if (!rates.has(rate)) continue;
+    const double start = MPI_Wtime();
+    // The slowest rank sets the pace of a collective run.
+    rate_of(m, rate) =
+        boost::mpi::all_reduce(comm, measure_rate(rate, comm, grid, d, bursts), boost::mpi::minimum<double>());
+    spdlog::debug("calibrate: {} = {:.4g} in {:.3f} s", rate_key(rate), rate_of(m, rate), MPI_Wtime() - start);
+  }
+  m.calibrated_d = d;
+  if (rates.has(Rate::GemmF32)) warn_if_slow_gemm(comm, m);
   return m;
 }
 
@@ -161,17 +211,33 @@ MachineProfile scaled_to(const MachineProfile& p, std::int64_t d) {
 
 namespace {
 
-// A profile as TOML, with `key` (the cache key) when given.
+// A profile as TOML, with `key` (the cache key) when given: the rates it holds.
 std::string profile_text(const MachineProfile& m, const std::string& key = "") {
-  toml::table t{{"gemm_f32_flops", m.gemm_f32_flops},   {"gemm_f64_flops", m.gemm_f64_flops},
-                {"binary_pairs", m.binary_pairs},       {"real_pairs", m.real_pairs},
-                {"real_bulk_pairs", m.real_bulk_pairs}, {"sketch_coords", m.sketch_coords},
-                {"exchange_bytes", m.exchange_bytes},   {"redistribute_bytes", m.redistribute_bytes},
-                {"calibrated_d", m.calibrated_d}};
+  toml::table t;
+  for (int r = 0; r < kRateCount; ++r)
+    if (const Rate rate = static_cast<Rate>(r); rate_of(m, rate) > 0) t.insert(rate_key(rate), rate_of(m, rate));
+  t.insert("calibrated_d", m.calibrated_d);
   if (!key.empty()) t.insert("key", key);
   std::ostringstream text;
   text << "# hipi machine profile: rates per rank, measured by `hipi calibrate`\n" << t << "\n";
   return text.str();
+}
+
+// The rates of a parsed profile; InputError naming the file and key when one of `required`
+// is missing or not a positive number (a rate present must be positive in any case).
+MachineProfile profile_of(const toml::table& t, const std::string& path, RateSet required) {
+  MachineProfile m;
+  for (int r = 0; r < kRateCount; ++r) {
+    const Rate rate = static_cast<Rate>(r);
+    const auto v = t[rate_key(rate)].value<double>();
+    if ((!v && required.has(rate)) || (v && !(*v > 0)))
+      throw InputError(path + ": profile key '" + rate_key(rate) + "' is missing or not a positive number");
+    rate_of(m, rate) = v.value_or(0.0);
+  }
+  const auto d = t["calibrated_d"].value<std::int64_t>();
+  if (!d || *d <= 0) throw InputError(path + ": profile key 'calibrated_d' is missing or not a positive number");
+  m.calibrated_d = *d;
+  return m;
 }
 
 }  // namespace
@@ -187,22 +253,8 @@ MachineProfile load_profile(const std::string& path) {
   } catch (const toml::parse_error& e) {
     throw InputError(path + ": not a readable TOML profile: " + std::string(e.description()));
   }
-  auto get = [&](const char* key) {
-    const auto v = t[key].value<double>();
-    if (!v || !(*v > 0)) throw InputError(path + ": profile key '" + key + "' is missing or not a positive number");
-    return *v;
-  };
-  MachineProfile m;
-  m.gemm_f32_flops = get("gemm_f32_flops");
-  m.gemm_f64_flops = get("gemm_f64_flops");
-  m.binary_pairs = get("binary_pairs");
-  m.real_pairs = get("real_pairs");
-  m.real_bulk_pairs = t["real_bulk_pairs"].value_or(0.0);  // profiles from before the GEMM filter: none
-  m.sketch_coords = get("sketch_coords");
-  m.exchange_bytes = get("exchange_bytes");
-  m.redistribute_bytes = get("redistribute_bytes");
-  m.calibrated_d = static_cast<std::int64_t>(get("calibrated_d"));
-  return m;
+  // Profiles from before the GEMM filter have no real_bulk_pairs (priced as real_pairs).
+  return profile_of(t, path, RateSet::all().without({Rate::RealBulkPairs}));
 }
 
 namespace {
@@ -241,45 +293,49 @@ std::string cache_key(const Comm& comm, GridShape shape) {
 
 }  // namespace
 
-MachineProfile machine_profile(const Comm& comm, std::int64_t d, GridShape shape, bool use_cache, bool& calibrated) {
-  const std::string key = cache_key(comm, shape), dir = use_cache ? cache_dir() : "";
-  const std::string path =
-      dir.empty() ? "" : fmt::format("{}/profile-{:016x}.toml", dir, std::hash<std::string>{}(key));
-  // Rank 0 reads the cache and shares what it found; every rank agrees before any
-  // collective calibration starts.
-  int found = 0;
-  std::vector<double> rates(10, 0.0);
+namespace {
+
+// Rank 0's cached profile under `key` at `path`, scaled to d, shared with every rank: the
+// rates it holds, none when there is no such file or it cannot be read (a warning).
+MachineProfile cached_profile(const Comm& comm, const std::string& path, const std::string& key, std::int64_t d) {
+  MachineProfile m;
   if (comm.rank() == 0 && !path.empty() && std::filesystem::exists(path)) {
     try {
       const toml::table t = toml::parse_file(path);
-      if (t["key"].value<std::string>() == key) {
-        const MachineProfile m = load_profile(path);
-        rates = {m.gemm_f32_flops, m.gemm_f64_flops, m.binary_pairs,       m.real_pairs,           m.real_bulk_pairs,
-                 m.sketch_coords,  m.exchange_bytes, m.redistribute_bytes, double(m.calibrated_d), 0};
-        found = 1;
-      }
+      if (t["key"].value<std::string>() == key) m = scaled_to(profile_of(t, path, {}), d);
     } catch (const std::exception& e) {
       spdlog::warn("calibrate: ignoring the cached profile {}: {}", path, e.what());
     }
   }
-  boost::mpi::broadcast(comm, found, 0);
-  calibrated = !found;
-  if (found) {
-    boost::mpi::broadcast(comm, rates.data(), static_cast<int>(rates.size()), 0);
-    MachineProfile m;
-    m.gemm_f32_flops = rates[0];
-    m.gemm_f64_flops = rates[1];
-    m.binary_pairs = rates[2];
-    m.real_pairs = rates[3];
-    m.real_bulk_pairs = rates[4];
-    m.sketch_coords = rates[5];
-    m.exchange_bytes = rates[6];
-    m.redistribute_bytes = rates[7];
-    m.calibrated_d = static_cast<std::int64_t>(rates[8]);
+  std::vector<double> rates(kRateCount + 1, 0.0);
+  for (int r = 0; r < kRateCount; ++r) rates[r] = rate_of(m, static_cast<Rate>(r));
+  rates[kRateCount] = static_cast<double>(m.calibrated_d);
+  boost::mpi::broadcast(comm, rates.data(), static_cast<int>(rates.size()), 0);
+  for (int r = 0; r < kRateCount; ++r) rate_of(m, static_cast<Rate>(r)) = rates[r];
+  m.calibrated_d = static_cast<std::int64_t>(rates[kRateCount]);
+  return m;
+}
+
+}  // namespace
+
+MachineProfile machine_profile(const Comm& comm, const ProfileRequest& request, bool& calibrated) {
+  const std::string key = cache_key(comm, request.shape), dir = request.use_cache ? cache_dir() : "";
+  const std::string path =
+      dir.empty() ? "" : fmt::format("{}/profile-{:016x}.toml", dir, std::hash<std::string>{}(key));
+  // Every rank agrees on what the cache holds before any collective measurement starts.
+  MachineProfile m = cached_profile(comm, path, key, request.d);
+  const RateSet missing = request.rates.without(rates_in(m));
+  calibrated = !missing.empty();
+  if (!calibrated) {
     if (comm.rank() == 0) spdlog::info("calibrate: using the cached profile {}", path);
-    return scaled_to(m, d);
+    return m;
   }
-  const MachineProfile m = calibrate(comm, d, shape);
+  // Only the rates this run prices and the cache lacks, in short bursts; the cache keeps
+  // everything measured so far, so a later run of another kind measures only its own.
+  const MachineProfile measured = calibrate(comm, request.d, request.shape, missing, CalibrationDepth::Quick);
+  for (int r = 0; r < kRateCount; ++r)
+    if (const Rate rate = static_cast<Rate>(r); missing.has(rate)) rate_of(m, rate) = rate_of(measured, rate);
+  m.calibrated_d = request.d;
   if (comm.rank() == 0 && !path.empty()) {
     try {
       std::filesystem::create_directories(dir);

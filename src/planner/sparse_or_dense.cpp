@@ -77,7 +77,8 @@ SparseOrDense plan_sparse_or_dense(const MethodInput<SparseMatrix>& in, std::int
   const Pricing sparse = in.times.time("measure", [&] { return price_sparse(in, shape); });
   const std::string refused = densify_refused(in, d);
   std::optional<Plan> dense;
-  if (refused.empty()) dense = plan_brute(shape, machine_rates(in.comm, in.options, d, in.times));
+  if (refused.empty())
+    dense = plan_brute(shape, machine_rates(in.comm, in.options, d, rates_for_brute(Mode::Real), in.times));
   if (sparse.plans.empty() && !dense)
     throw InputError(fmt::format("no method can solve this sparse input: {}; densifying: {}", sparse.why_none, refused),
                      /*collective=*/true);

@@ -250,6 +250,20 @@ if [ "$status" -eq 0 ] && grep -q '"calibrate"' cache4.json && grep -q 'ignoring
   pass "a broken cached profile is replaced, with a warning"
 else fail "broken cached profile: $status $out"; fi
 
+# --- a first run measures only the rates its mode prices; a run of the other mode adds its
+# own to the same cached profile, and the next one measures nothing ---------------------------
+rm -rf "$WORK/cache"
+run 2 solve --a gen1.h5 --b gen1.h5 --rho 0.5 --out cache5.h5 --report cache5.json
+prof=$(ls "$WORK"/cache/hipi/profile-*.toml 2>/dev/null | head -1)
+if [ -n "$prof" ] && grep -q '^binary_pairs' "$prof" && ! grep -q '^real_pairs' "$prof"; then
+  pass "a binary run caches the binary rates only"
+else fail "binary run's cached profile: $(cat "$prof" 2>&1) $out"; fi
+run 2 solve --a real.h5 --tau 5 --out cache6.h5 --report cache6.json
+run 2 solve --a real.h5 --tau 5 --out cache7.h5 --report cache7.json
+if grep -q '"calibrate"' cache6.json && ! grep -q '"calibrate"' cache7.json && grep -q '^binary_pairs' "$prof" &&
+  grep -q '^real_bulk_pairs' "$prof"; then pass "a real run adds its rates to the cached profile, measured once"
+else fail "real run after a binary one: $(cat "$prof" 2>&1) $out"; fi
+
 # --- never destroy user data: an output path that names an input (or the other output) is
 # an input error, found before any compute; the input is left as it was ---------------------
 cp gen1.h5 victim.h5

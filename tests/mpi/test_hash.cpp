@@ -88,8 +88,9 @@ TEST(HashMethod, PairsFoundOnManySubstringsComeOnce) {
         sort_pairs(distinct);
         drop_repeated_pairs(distinct);
         EXPECT_EQ(distinct.size(), held.size()) << what << ": a pair came twice";
-        if (every > 0 && static_cast<std::int64_t>(held.size()) >= every)
+        if (every > 0 && static_cast<std::int64_t>(held.size()) >= every) {
           EXPECT_LT(run.pairs.size(), held.size()) << what << ": the holder took nothing";
+        }
         const auto total = boost::mpi::all_reduce(world, static_cast<std::int64_t>(held.size()), std::plus<>());
         const std::vector<Pair> want = naive_pairs(values, self ? nullptr : &values, d, threshold);
         EXPECT_EQ(total, static_cast<std::int64_t>(want.size())) << what;

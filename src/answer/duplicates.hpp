@@ -47,6 +47,8 @@ class Duplicates {
 
   /// The input row of collapsed row k (0 <= k < distinct()), increasing in k.
   std::int64_t original(std::int64_t k) const;
+  /// original(k) for every k of `collapsed`, in one pass.
+  std::vector<std::int64_t> originals(RowRange collapsed) const;
   /// True when input row `rep` has copies (it stands for more than itself).
   bool has_copies(std::int64_t rep) const;
   /// The representative of input row `row` (the row itself unless it is a copy).

@@ -23,14 +23,14 @@ template <class Matrix>
 Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwners& owners,
                   const std::vector<std::int64_t>& wanted) {
   using T = typename Matrix::value_type;
-  const int P = comm.size(), me = comm.rank();
+  const int P = comm.size();
   const auto stride = static_cast<std::size_t>(have.rows.stride());
   // Rows this rank holds are copied straight into place; only the others travel (a collapse
   // of copies moves few rows between ranks, and each copy of a large block through the
   // exchange's buffers cost more than the exchange: pages of 1.5 GB cleared three times).
   std::vector<std::vector<std::int64_t>> requests(static_cast<std::size_t>(P));
   for (std::int64_t row : wanted)
-    if (const int o = owners.owner(row); o != me) requests[static_cast<std::size_t>(o)].push_back(row);
+    if (!have.range.contains(row)) requests[static_cast<std::size_t>(owners.owner(row))].push_back(row);
   const std::vector<std::vector<std::int64_t>> asked = alltoallv(comm, requests);
   std::vector<std::vector<T>> replies(static_cast<std::size_t>(P));
   for (int r = 0; r < P; ++r)
@@ -41,11 +41,18 @@ Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwne
   const std::vector<std::vector<T>> got = alltoallv(comm, replies);
   Matrix out(static_cast<std::int64_t>(wanted.size()), have.rows.cols());
   std::vector<std::size_t> next(static_cast<std::size_t>(P), 0);
-  for (std::size_t k = 0; k < wanted.size(); ++k) {
-    const int o = owners.owner(wanted[k]);
-    const T* from = o == me ? have.rows.row(wanted[k] - have.range.begin)
-                            : got[static_cast<std::size_t>(o)].data() + next[static_cast<std::size_t>(o)]++ * stride;
-    std::memcpy(out.row(static_cast<std::int64_t>(k)), from, stride * sizeof(T));
+  for (std::size_t k = 0; k < wanted.size();) {
+    if (have.range.contains(wanted[k])) {  // a run of consecutive rows held here, in one copy
+      std::size_t end = k + 1;
+      while (end < wanted.size() && wanted[end] == wanted[end - 1] + 1 && have.range.contains(wanted[end])) ++end;
+      std::memcpy(out.row(static_cast<std::int64_t>(k)), have.rows.row(wanted[k] - have.range.begin),
+                  (end - k) * stride * sizeof(T));
+      k = end;
+      continue;
+    }
+    const auto o = static_cast<std::size_t>(owners.owner(wanted[k]));
+    std::memcpy(out.row(static_cast<std::int64_t>(k)), got[o].data() + next[o]++ * stride, stride * sizeof(T));
+    ++k;
   }
   return out;
 }

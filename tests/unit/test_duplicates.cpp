@@ -42,6 +42,15 @@ TEST(Duplicates, MapsCollapsedRowsToInputRows) {
   ASSERT_EQ(dups.distinct(), static_cast<std::int64_t>(kept.size()));
   EXPECT_EQ(dups.copies(), static_cast<std::int64_t>(copies.size()));
   for (std::size_t k = 0; k < kept.size(); ++k) EXPECT_EQ(dups.original(static_cast<std::int64_t>(k)), kept[k]) << k;
+  // originals: the same rows for any block of the collapsed rows, in one pass.
+  const auto distinct = static_cast<std::int64_t>(kept.size());
+  for (const RowRange block :
+       {RowRange{0, distinct}, RowRange{3, 17}, RowRange{distinct - 5, distinct}, RowRange{9, 9}}) {
+    const std::vector<std::int64_t> rows = dups.originals(block);
+    ASSERT_EQ(static_cast<std::int64_t>(rows.size()), block.size());
+    for (std::int64_t k = block.begin; k < block.end; ++k)
+      EXPECT_EQ(rows[static_cast<std::size_t>(k - block.begin)], kept[static_cast<std::size_t>(k)]) << k;
+  }
   for (std::int64_t r = 0; r < n; ++r) {
     const std::int64_t rep = first.at(value[r]);
     EXPECT_EQ(dups.rep_of(r), rep) << r;

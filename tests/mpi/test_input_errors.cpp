@@ -93,6 +93,14 @@ std::vector<ErrorCase> cases() {
          o = binary_options(d.path("a.h5"), "");
        },
        {"a.h5:/A", "row 6, column 2 holds 0", "+1 or -1"}},
+      {"binary_value_not_sign_in_a_full_word",  // int8 rows are checked 64 values at a time
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         auto v = signs(6 * 130);
+         v[4 * 130 + 100] = 3;
+         write_dataset(c, d.path("a.h5"), "/A", {6, 130}, v, true);
+         o = binary_options(d.path("a.h5"), "");
+       },
+       {"a.h5:/A", "row 4, column 100 holds 3", "+1 or -1"}},
       {"binary_float_value",
        [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
          std::vector<float> v(16, -1.0f);

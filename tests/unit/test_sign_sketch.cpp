@@ -115,6 +115,20 @@ TEST(SignSketch, HeavyPairSignalIsGainTimesInnerProduct) {
   }
 }
 
+// It reads B a few rows at a time: the mean over every pair, exactly, for sizes that are no
+// multiple of the block (binary inner products are integers: the sums agree to the bit).
+TEST(SignSketch, MeanSquareInnerProductIsOverEveryPair) {
+  const BitMatrix a = random_rows(37, 200, 3), b = random_rows(53, 200, 4);
+  double sum = 0;
+  for (std::int64_t r = 0; r < a.rows(); ++r)
+    for (std::int64_t s = 0; s < b.rows(); ++s) {
+      const auto ip = static_cast<double>(inner_product(a, r, b, s));
+      sum += ip * ip;
+    }
+  EXPECT_EQ(mean_square_inner_product(a, b), sum / (37.0 * 53.0));
+  EXPECT_EQ(mean_square_inner_product(a, BitMatrix(0, 200)), 0.0);
+}
+
 TEST(SignSketch, BackgroundOfRandomRowsIsD) {
   // Sketches of independent random rows are independent uniform bits: E[<.,.>^2] = d. With
   // about 256 x 256 sketch pairs at d = 512 the estimate is within 10% (sd about 2%).

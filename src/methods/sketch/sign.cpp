@@ -108,11 +108,23 @@ BitMatrix sample_sign_sketches(const BitMatrix& sample, std::int64_t g, std::uin
 
 double mean_square_inner_product(const BitMatrix& a, const BitMatrix& b) {
   HIPI_ASSERT(a.cols() == b.cols());
-  std::vector<Pair> all;
-  heavy_pairs({a, 0}, {b, 0}, Threshold{-std::numeric_limits<double>::infinity(), false}, PairFilter::All, all);
+  // A few rows of B at a time into one reused buffer small enough for the allocator's heap
+  // (under its 128 KiB mmap threshold): the pairs at once took a fresh mapping per call,
+  // about 270 MB of page faults over the sampled group sizes, or none, by whether the
+  // allocator's threshold happened to have grown: a sample stage of 0.06 s or 0.2 s on
+  // identical runs. The sum is exact either way (binary inner products are integers, their
+  // squares summed far below 2^53).
+  constexpr std::int64_t kBlock = 16;
+  const Threshold every{-std::numeric_limits<double>::infinity(), false};
+  std::vector<Pair> block;
   double sum = 0;
-  for (const Pair& p : all) sum += p.ip * p.ip;
-  return all.empty() ? 0.0 : sum / double(all.size());
+  for (std::int64_t s = 0; s < b.rows(); s += kBlock) {
+    block.clear();
+    heavy_pairs({a, 0}, {b, 0}, every, PairFilter::All, block, RowRange{s, std::min(b.rows(), s + kBlock)});
+    for (const Pair& p : block) sum += p.ip * p.ip;
+  }
+  const double pairs = static_cast<double>(a.rows()) * static_cast<double>(b.rows());
+  return pairs > 0 ? sum / pairs : 0.0;
 }
 
 }  // namespace hipi

@@ -2,10 +2,13 @@
 """FAISS range search on a hipi instance: the single-machine tool a user might pick instead.
 
     bench/faiss_baseline.py --data F.h5 (--rho R | --tau T) --method flat|multihash|flatip
-                            [--nhash 160 --bits 14] [--threads 2] --out pairs.npy
+                            [--nhash 160 --bits 14] [--threads 2] [--dataset /A] --out pairs.npy
 
 Binary (+-1) data are packed one bit per coordinate (bit set for -1), so that
 <a,b> = d - 2 * hamming(a, b): heavy (<a,b> >= ceil(rho*d)) means hamming <= (d - theta)/2.
+Rows stored packed already (uint8 with an attribute bits = d, as hipi reads them) are used
+as they are. --dataset names A (default /A); B is /B when the file has one, else A (a
+self-join: pairs i < j).
   flat:      IndexBinaryFlat, exact range search over all pairs.
   multihash: IndexBinaryMultiHash (bit-sampling LSH, nhash tables of `bits` bits),
              range search over the colliding candidates: fast for strong correlations,
@@ -33,14 +36,16 @@ def main():
     p.add_argument("--nhash", type=int, default=160)
     p.add_argument("--bits", type=int, default=14)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dataset", default="/A", help="the dataset of A")
     p.add_argument("--out", required=True, help="heavy pairs (i, j) as an int64 .npy file")
     a = p.parse_args()
     faiss.omp_set_num_threads(a.threads)
 
     t0 = time.perf_counter()
     with h5py.File(a.data, "r") as f:
-        A = f["/A"][...]
-        B = f["/B"][...] if "/B" in f else A
+        A = f[a.dataset][...]
+        B = f["/B"][...] if "/B" in f and a.dataset != "/B" else A
+        bits = f[a.dataset].attrs.get("bits")  # packed rows
     t_read = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -54,10 +59,11 @@ def main():
         lims, dist, ids = index.range_search(A32, float(np.nextafter(np.float32(a.tau), np.float32(-np.inf))))
         keep = dist >= a.tau
     else:
-        d = A.shape[1]
+        packed = A.dtype == np.uint8 and bits is not None
+        d = int(bits) if packed else A.shape[1]
         theta = math.ceil(a.rho * d - 1e-9)
         max_hamming = (d - theta) // 2
-        pa, pb = np.packbits(A < 0, axis=1), np.packbits(B < 0, axis=1)
+        pa, pb = (A, B) if packed else (np.packbits(A < 0, axis=1), np.packbits(B < 0, axis=1))
         if a.method == "flat":
             index = faiss.IndexBinaryFlat(d)
         else:

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <bit>
 #include <boost/mpi/collectives.hpp>
 #include <boost/serialization/string.hpp>
 #include <csignal>
@@ -12,6 +13,7 @@
 #include <filesystem>
 
 #include "answer/sample_sort.hpp"
+#include "core/random.hpp"
 #include "io/atomic_file.hpp"
 #include "io/hdf5.hpp"
 #include "io/pair_file.hpp"
@@ -123,7 +125,41 @@ std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const 
 
 namespace {
 
-constexpr const char* kFormat = "hipi checkpoint 1";
+// 2: the header holds the pairs' count and checksum.
+constexpr const char* kFormat = "hipi checkpoint 2";
+
+// The checksum saved in a checkpoint's header (collective): of the pairs held across ranks
+// (a sum of one hash per pair, so that it does not depend on how they are split or sorted),
+// their count and the units done and in all, so that neither a flipped byte in the pairs
+// nor an edited count resumes a wrong answer. Also returns the count.
+std::pair<std::string, std::int64_t> pairs_checksum(const Comm& comm, const std::vector<Pair>& pairs, std::int64_t done,
+                                                    std::int64_t total) {
+  std::uint64_t sum = 0;
+  for (const Pair& p : pairs)
+    sum += splitmix64(splitmix64(splitmix64(static_cast<std::uint64_t>(p.i)) ^ static_cast<std::uint64_t>(p.j)) ^
+                      std::bit_cast<std::uint64_t>(p.ip));
+  sum = boost::mpi::all_reduce(comm, sum, std::plus<std::uint64_t>());
+  const auto count = boost::mpi::all_reduce(comm, static_cast<std::int64_t>(pairs.size()), std::plus<std::int64_t>());
+  std::uint64_t h = sum;
+  for (const std::int64_t v : {count, done, total}) h = splitmix64(h ^ static_cast<std::uint64_t>(v));
+  return {fmt::format("{:016x}", h), count};
+}
+
+// What is wrong with a checkpoint header, or "" when every field the resume reads is there,
+// of its type and in range.
+std::string header_problem(const nlohmann::ordered_json& h) {
+  const auto integer = [&](const char* field) { return h.contains(field) && h[field].is_number_integer(); };
+  if (!integer("units_done")) return "units_done is missing or not an integer";
+  if (!integer("units_total")) return "units_total is missing or not an integer";
+  const auto done = h["units_done"].get<std::int64_t>(), total = h["units_total"].get<std::int64_t>();
+  if (done < 0 || done >= total) return fmt::format("units_done {} is outside [0, units_total {})", done, total);
+  if (!h.contains("state") || !h["state"].is_object() || !h["state"].contains("method") ||
+      !h["state"]["method"].is_string() || !h["state"].contains("plan"))
+    return "its state (method and plan) is missing";
+  if (!integer("pairs") || !h.contains("pairs_checksum") || !h["pairs_checksum"].is_string())
+    return "its pair count or checksum is missing";
+  return {};
+}
 
 // The first field of `saved` that differs from `now`, described for the user; empty if none.
 std::string first_difference(const nlohmann::ordered_json& saved, const nlohmann::ordered_json& now) {
@@ -166,8 +202,7 @@ std::optional<Resumed> Checkpointer::load() {
         throw InputError("its /pairs and /inner_products do not match");
       file.close();
     } catch (const Error& e) {
-      throw InputError(
-          fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, e.what()));
+      throw damaged(e.what(), false);
     }
   });
   boost::mpi::broadcast(comm_, header_text, 0);
@@ -181,13 +216,18 @@ std::optional<Resumed> Checkpointer::load() {
           "{} was saved by a run with other inputs or options ({}): rerun that command to resume it, or remove the "
           "checkpoint to start this one over",
           config_.path, diff));
+    if (const std::string problem = header_problem(header); !problem.empty()) throw damaged(problem, false);
   });
   // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
   // Rank 0 checked the file above; an error inside this collective read ends the job.
   out.pairs = read_pair_share(comm_, config_.path);
-  const std::int64_t pairs =
-      boost::mpi::all_reduce(comm_, static_cast<std::int64_t>(out.pairs.size()), std::plus<std::int64_t>());
+  // Every rank reduces to the same sums: the verdict is the same everywhere.
+  const auto [checksum, pairs] = pairs_checksum(comm_, out.pairs, header["units_done"].get<std::int64_t>(),
+                                                header["units_total"].get<std::int64_t>());
+  if (pairs != header["pairs"].get<std::int64_t>() || checksum != header["pairs_checksum"].get<std::string>())
+    throw damaged("its pairs or units do not match the checksum saved with them");
   out.units_done = header["units_done"].get<std::int64_t>();
+  out.units_total = header["units_total"].get<std::int64_t>();
   out.state = header["state"];
   spdlog::info("checkpoint: resuming from {}: {} of {} units done, {} pairs", config_.path, out.units_done,
                header["units_total"].get<std::int64_t>(), pairs);
@@ -230,12 +270,15 @@ void Checkpointer::stop_saving(const std::string& why) {
 void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
   const double start = MPI_Wtime();
   const PairSlice slice = sort_pairs_across(comm_, found);
+  const auto [checksum, pairs] = pairs_checksum(comm_, slice.pairs, done, total);  // what is written
   // The header is written collectively, with rank 0's clock.
   std::string header = nlohmann::ordered_json{
       {"format", kFormat},
       {"key", full_key()},
       {"units_done", done},
       {"units_total", total},
+      {"pairs", pairs},
+      {"pairs_checksum", checksum},
       {"saved_at", static_cast<std::int64_t>(std::time(nullptr))},
       {"state", state_}}.dump();
   boost::mpi::broadcast(comm_, header, 0);
@@ -255,6 +298,11 @@ void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector
   last_save_ = MPI_Wtime();
   spdlog::info("checkpoint: {} of {} units and {} pairs saved in {} ({:.2f} s)", done, total, slice.total, config_.path,
                last_save_ - start);
+}
+
+InputError Checkpointer::damaged(const std::string& what, bool collective) const {
+  return InputError(fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, what),
+                    collective);
 }
 
 void Checkpointer::remove() const {

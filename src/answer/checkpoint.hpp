@@ -68,6 +68,7 @@ struct CheckpointConfig {
 /// the run saved with it (the method and plan auto chose).
 struct Resumed {
   std::int64_t units_done = 0;
+  std::int64_t units_total = 0;  // of the run that saved it (a resuming schedule checks its own)
   std::vector<Pair> pairs;
   nlohmann::ordered_json state;
 };
@@ -76,7 +77,9 @@ class Checkpointer {
  public:
   Checkpointer(const Comm& comm, CheckpointConfig config);
   /// Collective: the checkpoint at config.path, if any; refused (an agreed InputError) when
-  /// its key or the data's checksum differs from this run's.
+  /// its key or the data's checksum differs from this run's, or when it is damaged: a header
+  /// field missing, of the wrong type or out of range, or pairs that do not match the
+  /// checksum saved with them.
   std::optional<Resumed> load();
   /// The run's state saved with every checkpoint.
   void set_state(nlohmann::ordered_json state) { state_ = std::move(state); }
@@ -93,6 +96,9 @@ class Checkpointer {
   /// Rank 0: removes the checkpoint (the output is in place).
   void remove() const;
   bool enabled() const { return config_.interval_seconds > 0; }
+  /// "PATH: not a readable checkpoint (what); remove it to start over", the one message of
+  /// a damaged checkpoint (an InputError: exit status 2; the file is left as it is).
+  InputError damaged(const std::string& what, bool collective = true) const;
 
  private:
   void save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found);

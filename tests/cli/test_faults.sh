@@ -3,7 +3,8 @@
 # and 3 ranks: the job must end within 30 s with exit status 1, one message naming the
 # rank and the point, and no output, report or temporary file left behind. Then a stopped
 # rank (the watchdog), and a stop request at a unit boundary: exit status 3, a checkpoint,
-# and a resumed run writing the uninterrupted run's output; other runs' checkpoints refused.
+# and a resumed run writing the uninterrupted run's output; other runs' checkpoints refused,
+# and damaged ones (flipped bytes, edited pairs or counts) refused with exit status 2.
 # Usage: test_faults.sh HIPI MPIEXEC
 set -u
 HIPI=$1
@@ -125,6 +126,49 @@ out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rh
 status=$?
 if [ "$status" -eq 2 ] && grep -q "(data_checksum was" <<<"$out"; then pass "a checkpoint of other data is refused"
 else fail "checkpoint of other data: exit $status"$'\n'"$out"; fi
+
+
+# --- damaged checkpoints: exit 2, "not a readable checkpoint", checkpoint kept, no output ---
+# As bit rot or a hand edit would leave them: a flipped byte inside /pairs, a pair outside
+# the problem, units_done out of range, of the wrong type or missing.
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 3
+damaged_args=(solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5)
+for damage in flip_pair far_pair done_8 done_minus done_100 done_text done_missing state_missing; do
+  rm -f out.h5 out.h5.hipi-checkpoint
+  HIPI_INJECT_FAULT="unit:1:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q "${damaged_args[@]}" 2>/dev/null
+  [ -s out.h5.hipi-checkpoint ] || { fail "damaged checkpoint $damage: no checkpoint to damage"; continue; }
+  /usr/bin/python3 - "$damage" <<'PY' || fail "damaging the checkpoint ($1)"
+import json, sys, h5py, numpy as np
+damage = sys.argv[1]
+with h5py.File("out.h5.hipi-checkpoint", "r+") as f:
+    header = json.loads(f.attrs["checkpoint"])
+    pairs = f["pairs"]
+    assert pairs.shape[0] > 0, "an empty checkpoint"
+    if damage == "flip_pair":
+        row = pairs[0]
+        row[0] ^= 0xFFFFFC00  # four bytes of rot in the first row's index
+        pairs[0] = row
+    elif damage == "far_pair":
+        pairs[0] = np.array([10**9, 5])
+    elif damage.startswith("done_"):
+        value = {"done_8": 8, "done_minus": -1, "done_100": 100, "done_text": "one"}.get(damage)
+        if damage == "done_missing":
+            del header["units_done"]
+        else:
+            header["units_done"] = value
+    elif damage == "state_missing":
+        del header["state"]
+    f.attrs["checkpoint"] = json.dumps(header)
+PY
+  before=$(md5sum out.h5.hipi-checkpoint)
+  out=$(timeout 60 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" "${damaged_args[@]}" 2>&1)
+  status=$?
+  if [ "$status" -ne 2 ]; then fail "damaged checkpoint $damage: exit $status, want 2"$'\n'"$out"
+  elif ! grep -q "out.h5.hipi-checkpoint: not a readable checkpoint (.*); remove it to start over" <<<"$out"; then
+    fail "damaged checkpoint $damage: message"$'\n'"$out"
+  elif [ -e out.h5 ] || [ "$(md5sum out.h5.hipi-checkpoint)" != "$before" ]; then fail "damaged checkpoint $damage: files changed"
+  else pass "a damaged checkpoint ($damage) is refused and kept"; fi
+done
 
 echo "test_faults: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1,5 +1,7 @@
 #include "methods/brute/brute.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/nonblocking.hpp>
@@ -42,6 +44,9 @@ class Units {
     chunks_ =
         brute_chunks_per_step(most_a, most_b, a.rows.cols(), std::is_same_v<Matrix, BitMatrix>, schedule.unit_products);
     total_ = chunks_ * steps;
+    // Every rank computes the same total: a checkpoint of another schedule is refused alike.
+    if (schedule.resumed_total > 0 && schedule.resumed_total != total_)
+      throw schedule.damaged(fmt::format("it has {} units, this run {}", schedule.resumed_total, total_));
     HIPI_ASSERT(schedule.skip_units >= 0 && schedule.skip_units <= total_);
   }
   template <class Check>

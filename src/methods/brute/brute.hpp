@@ -36,8 +36,10 @@ class RealBlockCheck {
 /// may take away: spilled to disk, pair_spill.hpp), and may run collectives (every rank
 /// makes the same calls) or throw to stop the run there.
 struct BruteSchedule {
-  std::int64_t skip_units = 0;      // units a checkpoint holds: not computed again
-  std::vector<Pair> resumed_pairs;  // this rank's pairs of those units
+  std::int64_t skip_units = 0;                       // units a checkpoint holds: not computed again
+  std::int64_t resumed_total = 0;                    // the units of the run that saved it (0: not resumed)
+  std::function<Error(const std::string&)> damaged;  // resumed: the checkpoint's error
+  std::vector<Pair> resumed_pairs;                   // this rank's pairs of those units
   std::function<void(std::int64_t done, std::int64_t total, std::vector<Pair>& found)> at_boundary;
   // Called with this rank's pairs after every piece of a unit (rows of B sized so that a
   // piece finds at most about `holder.every`, 256 rows at least), so that pairs past the

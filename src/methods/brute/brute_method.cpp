@@ -56,6 +56,8 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   Progress progress("brute", in.comm.rank());
   if (resume.resumed) {
     schedule.skip_units = resume.resumed->units_done;
+    schedule.resumed_total = resume.resumed->units_total;
+    schedule.damaged = [&](const std::string& what) -> Error { return resume.checkpointer.damaged(what); };
     schedule.resumed_pairs = std::move(resume.resumed->pairs);
     progress.resumed_at(resume.resumed->units_done);
   }

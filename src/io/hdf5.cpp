@@ -422,6 +422,9 @@ std::optional<std::int64_t> File::dataset_int_attribute(const std::string& datas
   Handle attr = open_attribute(dset.id(), name, path_ + ":" + dataset);
   Handle type(check(H5Aget_type(attr.id()), "H5Aget_type " + name), H5Tclose);
   if (H5Tget_class(type.id()) != H5T_INTEGER) return std::nullopt;
+  // One integer only: an array read into one integer's room overran it.
+  Handle space(check(H5Aget_space(attr.id()), "H5Aget_space " + name), H5Sclose);
+  if (H5Sget_simple_extent_npoints(space.id()) != 1) return std::nullopt;
   std::int64_t v = 0;
   check(H5Aread(attr.id(), H5T_NATIVE_INT64, &v), "H5Aread", name);
   return v;

@@ -91,7 +91,7 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
       if (!bits)
         throw InputError(ref.str() +
                          ": a uint8 dataset is read as packed bits and needs an integer attribute 'bits' "
-                         "(the dimension d), e.g. f['A'].attrs['bits'] = d");
+                         "(the dimension d, one integer), e.g. f['A'].attrs['bits'] = d");
       if (*bits < 1 || (*bits + 7) / 8 != out.cols)
         throw InputError(fmt::format("{}: attribute bits = {} does not fit {} bytes per row (want {} to {})", ref.str(),
                                      *bits, out.cols, 8 * out.cols - 7, 8 * out.cols));

@@ -190,6 +190,18 @@ run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 expect_error "real values in binary mode" 2 "real.h5:/B: row 0, column 0 holds .*binary mode" 2 solve --a gen1.h5 --b real.h5 --rho 0.5 --out out.h5
 expect_error "sign sketch of real data" 2 "--sketch sign is for binary" 2 solve --a real.h5 --tau 1 --out out.h5 --method sketch --sketch sign
 
+# A packed dataset whose bits attribute is an array: one message naming it, exit 2, at 1 and
+# 2 ranks (it was read into one integer's room and ended in an HDF5 close error).
+/usr/bin/python3 -c '
+import h5py, numpy as np
+with h5py.File("bits_array.h5", "w") as f:
+    f.create_dataset("A", data=np.zeros((4, 3), np.uint8)).attrs["bits"] = np.array([21, 21])
+' || fail "writing bits_array.h5"
+for np in 1 2; do
+  expect_error "packed bits attribute as an array, $np ranks" 2 "bits_array.h5:/A: a uint8 dataset is read as packed bits and needs an integer attribute 'bits'" \
+    "$np" solve --a bits_array.h5 --rho 0.5 --out out.h5
+done
+
 # --- sparse input: a CSR group; a malformed one is one message and exit status 2 at any rank
 /usr/bin/python3 - <<'PY' || fail "writing CSR groups"
 import h5py, numpy as np

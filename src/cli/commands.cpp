@@ -22,6 +22,21 @@ namespace hipi::cli {
 
 namespace {
 
+// CLI11's PositiveNumber and NonNegativeNumber print their range up to DBL_MAX (309
+// digits); these say the same in words.
+const CLI::Validator kPositive(
+    [](std::string& v) {
+      double x = 0;
+      return CLI::detail::lexical_cast(v, x) && x > 0 ? std::string() : "must be a positive number, got " + v;
+    },
+    "POSITIVE");
+const CLI::Validator kNonNegative(
+    [](std::string& v) {
+      double x = 0;
+      return CLI::detail::lexical_cast(v, x) && x >= 0 ? std::string() : "must be zero or more, got " + v;
+    },
+    "NONNEGATIVE");
+
 constexpr const char* kDescription =
     "hipi: find every pair of vectors (a_i, b_j) of two HDF5 datasets whose inner product\n"
     "passes a threshold, exactly, on one machine or many MPI ranks.\n"
@@ -52,10 +67,10 @@ void add_generate(CLI::App& app, GenerateArgs& g) {
       "same for a given seed whatever the number of ranks.");
   auto& o = g.options;
   cmd->add_option("--out", o.out, "Output HDF5 file")->required();
-  cmd->add_option("--n", o.n, "Rows of A")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--n-b", o.n_b, "Rows of B (default: --n)")->check(CLI::PositiveNumber);
-  cmd->add_option("--d", o.d, "Dimension of every vector")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--k", o.k, "Number of planted heavy pairs")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--n", o.n, "Rows of A")->required()->check(kPositive);
+  cmd->add_option("--n-b", o.n_b, "Rows of B (default: --n)")->check(kPositive);
+  cmd->add_option("--d", o.d, "Dimension of every vector")->required()->check(kPositive);
+  cmd->add_option("--k", o.k, "Number of planted heavy pairs")->capture_default_str()->check(kNonNegative);
   auto* rho = cmd->add_option("--rho", g.rho, "Binary: planted pairs have <a,b> >= rho*d (default 0.5)");
   auto* tau = cmd->add_option("--tau", g.tau, "Real: planted pairs have <a,b> >= tau (required for --type real)");
   rho->excludes(tau);
@@ -117,7 +132,7 @@ void add_run_options(CLI::App* cmd, SolveArgs& s, bool plan) {
   cmd->add_option("--memory-mib", o.memory_mib,
                   "Memory budget per rank in MiB (default: 80% of the node's memory over the ranks on the node); a "
                   "job past it is refused with the sizes")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--profile", o.profile,
                   "auto: machine profile from hipi calibrate (default: the one cached for this machine and launch "
                   "layout, with the rates it lacks measured now, ~0.3 s, and cached)");
@@ -131,12 +146,12 @@ void add_run_options(CLI::App* cmd, SolveArgs& s, bool plan) {
                     "Brute force: save progress in OUT.hipi-checkpoint at least this often (seconds; 0: never). "
                     "SIGTERM, SIGUSR1 or SIGINT then save it and stop with exit status 3; the same command resumes")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(kNonNegative);
     cmd->add_option("--stall-timeout", s.stall_timeout,
                     "End the job (exit status 1) when a rank makes no progress for this many seconds, e.g. "
                     "waiting on a stopped or hung rank (0: never)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(kNonNegative);
   }
 }
 
@@ -241,7 +256,7 @@ void add_calibrate(CLI::App& app, CalibrateArgs& c) {
   cmd->footer("Run under the same mpirun/srun layout as the solves that will use the profile (--profile).");
   cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest, rows >= columns)");
   cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
 }

@@ -184,6 +184,7 @@ expect_error "both thresholds" 2 "excludes" 2 solve --a gen1.h5 --rho 0.5 --tau 
 expect_error "rho out of range" 2 "--rho must be in" 4 solve --a gen1.h5 --rho 2 --out out.h5
 expect_error "unknown option" 2 "--bogus" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --bogus
 expect_error "unknown method" 2 "--method" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method magic
+expect_error "--memory-mib 0, said plainly" 2 "^--memory-mib: must be a positive number, got 0$" 1 solve --a gen1.h5 --rho 0.5 --out out.h5 --memory-mib 0
 expect_error "output directory missing" 2 "does not exist" 2 solve --a gen1.h5 --rho 0.5 --out nodir/out.h5
 run 1 generate --out real.h5 --n 10 --d 300 --type real --tau 5
 [ "$status" -eq 0 ] || fail "generate --type real: $out"

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace hipi {
 
@@ -25,6 +26,20 @@ std::string host_name() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
   return host;
+}
+
+// True when process `pid` of this host no longer runs: none has that id, or it is a zombie
+// (a killed rank stays one until its parent reaps it, about 2 s under mpirun, and kill(pid,
+// 0) reports zombies alive) or dead (state Z or X in /proc/PID/stat, after the name's ')').
+bool process_gone(long pid) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) return false;
+  const char state = text[close + 2];
+  return state == 'Z' || state == 'X';
 }
 
 }  // namespace
@@ -82,7 +97,7 @@ void remove_stale_temps(const std::string& final_path) {
     if (owner.rfind(host, 0) == 0) {
       char* end = nullptr;
       const long pid = std::strtol(owner.c_str() + host.size(), &end, 10);
-      gone = pid > 0 && *end == '\0' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+      gone = *end == '\0' && process_gone(pid);
     }
     if (gone && fs::remove(entry.path(), ec)) {
       spdlog::warn("removed {} ({} bytes), left by process {} which is gone", entry.path().string(), bytes, owner);

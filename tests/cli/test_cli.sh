@@ -263,6 +263,33 @@ if [ "$status" -eq 0 ] && grep -q '"calibrate"' cache4.json && grep -q 'ignoring
   pass "a broken cached profile is replaced, with a warning"
 else fail "broken cached profile: $status $out"; fi
 
+# --- stale temporary files: those of a process that is gone, or a zombie (a killed run's
+# rank is one for a moment, and kill(pid, 0) says it is alive), are removed; a live one's kept
+host=$(hostname)
+/usr/bin/python3 -c '
+import os, sys, time
+child = os.fork()
+if child == 0:
+    os._exit(0)
+print(child, flush=True)
+sys.stdout.close()
+time.sleep(60)  # never reaps: the child stays a zombie
+' >zombie.pid &
+zombie_parent=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s zombie.pid ] && break; sleep 0.2; done
+zombie=$(cat zombie.pid)
+sleep 60 &
+alive=$!
+echo stale >".stale.h5.hipi-tmp-$host-$zombie"
+echo stale >".stale.h5.hipi-tmp-$host-$alive"
+run 1 solve --a gen1.h5 --rho 0.5 --out stale.h5
+if [ "$status" -eq 0 ] && [ ! -e ".stale.h5.hipi-tmp-$host-$zombie" ] && [ -e ".stale.h5.hipi-tmp-$host-$alive" ] &&
+  grep -q "left by process $host-$zombie which is gone" <<<"$out"; then
+  pass "a zombie's temporary file is removed, a live process's kept"
+else fail "stale temporary files: $(ls -a | grep hipi-tmp) $out"; fi
+kill "$zombie_parent" "$alive" 2>/dev/null
+rm -f .stale.h5.hipi-tmp-*
+
 # --- a first run measures only the rates its mode prices; a run of the other mode adds its
 # own to the same cached profile, and the next one measures nothing ---------------------------
 rm -rf "$WORK/cache"

@@ -1,5 +1,6 @@
 #include "io/atomic_file.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +11,7 @@
 #include <boost/serialization/string.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -42,6 +44,16 @@ bool process_gone(long pid) {
   return state == 'Z' || state == 'X';
 }
 
+// fsync of a file or directory; IoError naming it when the system refuses (a full or
+// failing disk can show only here).
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(fmt::format("cannot open {} to sync it: {}", path, std::strerror(errno)));
+  const int synced = ::fsync(fd), error = errno;
+  ::close(fd);
+  if (synced != 0) throw IoError(fmt::format("cannot sync {} to disk: {}", path, std::strerror(error)));
+}
+
 }  // namespace
 
 std::string temp_suffix() {
@@ -64,10 +76,16 @@ AtomicPath::~AtomicPath() {
 }
 
 void AtomicPath::commit() {
+  // The file's data reach the disk before its name does, and the rename itself after: a
+  // node crash leaves the previous file or the whole new one under the final name, never a
+  // truncated one.
+  sync_path(temp_, false);
   std::error_code ec;
   std::filesystem::rename(temp_, final_, ec);
   if (ec) throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
   committed_ = true;
+  const std::filesystem::path dir = std::filesystem::path(final_).parent_path();
+  sync_path(dir.empty() ? "." : dir.string(), true);
 }
 
 void check_output_path(const std::string& path, const std::string& option) {

@@ -1,6 +1,7 @@
 #include "io/input.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -50,8 +51,39 @@ void for_each_slab(const Comm& comm, const InputMatrix& in, RowRange rows, std::
 
 }  // namespace
 
+namespace {
+
+std::optional<FileIdentity> identify(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileIdentity{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                      static_cast<std::int64_t>(st.st_size),
+                      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+}  // namespace
+
+void check_input_unchanged(const Comm& comm, const InputMatrix& input) {
+  agree(comm, [&] {
+    if (comm.rank() != 0 || !input.identity) return;
+    const std::optional<FileIdentity> now = identify(input.ref.file);
+    if (now && *now == *input.identity) return;
+    const std::string what = !now ? "it is gone"
+                             : now->inode != input.identity->inode || now->device != input.identity->device
+                                 ? "another file has its name"
+                             : now->size != input.identity->size
+                                 ? fmt::format("its size went from {} to {} bytes", input.identity->size, now->size)
+                                 : "it was modified";
+    throw IoError(
+        fmt::format("{}: input changed while hipi was reading it ({}); no output is written: run again "
+                    "once it stays as it is",
+                    input.ref.file, what));
+  });
+}
+
 InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
   InputMatrix out{ref};
+  if (comm.rank() == 0) out.identity = identify(ref.file);
   agree(comm, [&] {
     namespace fs = std::filesystem;
     std::error_code ec;

@@ -18,6 +18,14 @@
 
 namespace hipi {
 
+/// Which file a path named, and its state, when it was opened: a file rewritten in place
+/// while hipi reads it changes size or modification time (or is another file by then).
+struct FileIdentity {
+  std::uint64_t device = 0, inode = 0;
+  std::int64_t size = 0, modified_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+
 /// A checked input: shape and element type; for a sparse input (an HDF5 group in CSR form,
 /// io/sparse_input.hpp) its stored entries too.
 struct InputMatrix {
@@ -27,12 +35,18 @@ struct InputMatrix {
   h5::DType dtype = h5::DType::Other;  // of the values
   bool sparse = false;
   std::int64_t nnz = 0;
+  std::optional<FileIdentity> identity = std::nullopt;  // rank 0: the file when it was inspected
 };
 
 /// Collective. Opens `ref` and checks that it exists and is a non-empty 2-D dataset of
 /// int8, float32 or float64, or a group holding a sparse matrix in CSR form
 /// (sparse_input.hpp). Throws a collective InputError otherwise.
 InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref);
+
+/// Collective, after the last read of `input`: an IoError (exit status 1) on every rank
+/// when its file is no longer the one inspected or was changed since ("input changed while
+/// hipi was reading it"): rows read across a rewrite may mix the old file and the new.
+void check_input_unchanged(const Comm& comm, const InputMatrix& input);
 
 /// Collective. Checks that A and B (if any) fit together and with the mode (packed bits
 /// are +-1 data: binary mode only; sparse inputs are real data).

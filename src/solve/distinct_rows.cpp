@@ -61,7 +61,11 @@ LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool
     reader.budget.check(fmt::format("the {} rows of {} this rank reads", range.size(), input.ref.str()),
                         row_bytes * static_cast<double>(range.size()));
   });
-  LocalRows<Matrix> rows = times.time("read", [&] { return reader.read(comm, input, range); });
+  LocalRows<Matrix> rows = times.time("read", [&] {
+    LocalRows<Matrix> read = reader.read(comm, input, range);
+    check_input_unchanged(comm, input);
+    return read;
+  });
   if constexpr (std::is_same_v<Matrix, RealMatrix>)
     if (options.problem.cosine) check_zero_rows(comm, input, rows, options.problem.skip_zero_rows);
   copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });

@@ -24,7 +24,11 @@ LocalRows<SparseMatrix> read_side(const Comm& comm, const InputMatrix& input, co
                                       : static_cast<double>(range.size()) * input.cols * 16.0;
     ctx.budget.check(fmt::format("the {} rows of {} this rank reads", range.size(), input.ref.str()), bytes);
   });
-  LocalRows<SparseMatrix> rows = ctx.times.time("read", [&] { return read(comm, input, range); });
+  LocalRows<SparseMatrix> rows = ctx.times.time("read", [&] {
+    LocalRows<SparseMatrix> read_rows = read(comm, input, range);
+    check_input_unchanged(comm, input);
+    return read_rows;
+  });
   const Problem& problem = ctx.options.problem;
   if (problem.cosine) {
     ZeroRows zero;

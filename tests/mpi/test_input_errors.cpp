@@ -3,11 +3,14 @@
 // problem, and no output file left behind.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 
 #include "io/hdf5.hpp"
+#include "io/input.hpp"
 #include "mpi/fixtures.hpp"
 #include "solve/solver.hpp"
 
@@ -201,3 +204,38 @@ TEST_P(InputErrors, AreAgreedNamedAndLeaveNoOutput) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, InputErrors, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
+
+// An input rewritten between its inspection and the end of its read (here: grown by a byte,
+// and only touched): every rank ends with the same IoError, exit status 1, naming the file.
+// Unchanged, the same check passes.
+TEST(InputChanged, WhileItIsReadIsAnAgreedIoError) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::string file = dir.path("a.h5");
+  write_dataset(world, file, "/A", {6, 64}, signs(6 * 64), true);
+  for (const bool grow : {false, true}) {
+    const InputMatrix input = inspect_input(world, DatasetRef::parse(file, "/A"));
+    const LocalRows<BitMatrix> rows = read_binary_rows(world, input, row_block(6, world.size(), world.rank()));
+    EXPECT_NO_THROW(check_input_unchanged(world, input));
+    world.barrier();
+    if (world.rank() == 0) {
+      if (grow) {
+        std::ofstream(file, std::ios::app) << '\0';
+      } else {
+        namespace fs = std::filesystem;
+        fs::last_write_time(file, fs::last_write_time(file) + std::chrono::seconds(5));
+      }
+    }
+    world.barrier();
+    try {
+      check_input_unchanged(world, input);
+      ADD_FAILURE() << "a changed input passed (grow " << grow << ")";
+    } catch (const IoError& e) {
+      EXPECT_TRUE(e.collective());
+      EXPECT_EQ(exit_status(e.kind()), 1);
+      const std::string message = e.what();
+      EXPECT_NE(message.find("a.h5: input changed while hipi was reading it"), std::string::npos) << message;
+      EXPECT_NE(message.find(grow ? "its size went from" : "it was modified"), std::string::npos) << message;
+    }
+  }
+}

@@ -185,7 +185,7 @@ nlohmann::ordered_json Checkpointer::full_key() {
 }
 
 std::optional<Resumed> Checkpointer::load() {
-  if (!enabled()) return std::nullopt;
+  if (!config_.inspect) return std::nullopt;
   int exists = comm_.rank() == 0 && std::filesystem::exists(config_.path);
   boost::mpi::broadcast(comm_, exists, 0);
   if (!exists) return std::nullopt;

@@ -60,6 +60,7 @@ std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const 
 struct CheckpointConfig {
   std::string path;                         // where it is saved
   double interval_seconds = 0;              // save at least this often; 0: never (signals end the run)
+  bool inspect = true;                      // look at a checkpoint already there (not for hipi plan)
   nlohmann::ordered_json key;               // what must match to resume: inputs, options, ranks
   std::function<std::uint64_t()> checksum;  // collective: data_checksum of the rows read
 };
@@ -76,8 +77,9 @@ struct Resumed {
 class Checkpointer {
  public:
   Checkpointer(const Comm& comm, CheckpointConfig config);
-  /// Collective: the checkpoint at config.path, if any; refused (an agreed InputError) when
-  /// its key or the data's checksum differs from this run's, or when it is damaged: a header
+  /// Collective: the checkpoint at config.path, if any, whether or not this run saves
+  /// checkpoints (a run of a method that keeps none must not delete another's); refused
+  /// (an agreed InputError) when its key or the data's checksum differs from this run's, or when it is damaged: a header
   /// field missing, of the wrong type or out of range, or pairs that do not match the
   /// checksum saved with them.
   std::optional<Resumed> load();

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "planner/sparse_or_dense.hpp"
 #include "solve/distinct_rows.hpp"
 
@@ -85,6 +87,16 @@ std::optional<Outcome> solve_sparse(const Comm& comm, const SolveInputs& inputs,
     chosen = std::move(choice.chosen);
     if (options.plan_only) return out;
   }
+  // The sparse join keeps no checkpoint: one beside the output is another run's, refused
+  // here rather than deleted when this output is written.
+  agree(comm, [&] {
+    const std::string path = checkpoint_path(options.out);
+    if (comm.rank() == 0 && std::filesystem::exists(path))
+      throw InputError(
+          fmt::format("{} was saved by another run (the sparse join keeps no checkpoint): rerun that "
+                      "command to resume it, or remove the checkpoint to start this one over",
+                      path));
+  });
   Checkpointer no_checkpoints(comm, CheckpointConfig{});
   std::optional<Resumed> none;
   ResumeState resume{no_checkpoints, none, out.plan};

@@ -225,6 +225,10 @@ with h5py.File("sparse.h5", "w") as f:
 PY
 run 3 solve --a sparse.h5:/X --tau 0.5 --cosine --out sparse-out.h5
 if [ "$status" -eq 0 ] && grep -q "auto: sparse" <<<"$out"; then pass "sparse input: auto solves it sparse"; else fail "sparse input: $out"; fi
+echo "another run's" >sparse-kept.h5.hipi-checkpoint
+expect_error "sparse: a checkpoint beside the output is refused" 2 "sparse-kept.h5.hipi-checkpoint was saved by another run" \
+  2 solve --a sparse.h5:/X --tau 0.5 --cosine --method sparse --out sparse-kept.h5
+[ -s sparse-kept.h5.hipi-checkpoint ] && [ ! -e sparse-kept.h5 ] || fail "sparse: the checkpoint beside the output was not kept"
 expect_error "sparse: column out of range" 2 "sparse.h5:/OutOfRange: row 250 has column index 5007, outside \[0, 5000\)" 3 solve --a sparse.h5:/OutOfRange --tau 0.5 --cosine --out out.h5
 expect_error "sparse: NaN" 2 "sparse.h5:/NaN: row 200, column [0-9]+ holds nan" 2 solve --a sparse.h5:/NaN --tau 0.5 --out out.h5 --method sparse
 expect_error "sparse: binary mode" 2 "a sparse matrix holds real data; use --tau" 2 solve --a sparse.h5:/X --rho 0.5 --out out.h5

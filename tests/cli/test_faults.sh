@@ -121,6 +121,16 @@ status=$?
 if [ "$status" -eq 2 ] && grep -q "saved by a run with other inputs or options (threshold was" <<<"$out" &&
   [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint of other options is refused and kept"
 else fail "checkpoint of other options: exit $status"$'\n'"$out"; fi
+# A checkpoint beside a run of a method that keeps none (sketch) is refused like any other
+# run's, naming what differs, and kept: it was silently deleted when the output was written.
+rm -f out.h5 out.h5.hipi-checkpoint
+HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a in.h5 --b in.h5:/B --rho 0.6 \
+  --method brute --out out.h5 2>/dev/null
+out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method sketch --out out.h5 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -q 'saved by a run with other inputs or options (method was "brute", now "sketch")' <<<"$out" &&
+  [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint beside a sketch run is refused and kept"
+else fail "checkpoint beside a sketch run: exit $status"$'\n'"$out"; fi
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
 out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
 status=$?

@@ -72,6 +72,9 @@ Block to_block(const py::handle& object, const char* name, std::optional<std::in
     throw py::value_error(std::string(name) + " must be 2-D (rows x d), got " + std::to_string(in.ndim()) + "-D");
   const py::dtype dt = in.dtype();
   const std::int64_t cols = in.shape(1);
+  if (bits && !dt.is(py::dtype::of<std::uint8_t>()))
+    throw py::value_error("bits=" + std::to_string(*bits) + " is for uint8 packed rows; " + name + " is " +
+                          py::str(py::handle(dt)).cast<std::string>());
   if (dt.is(py::dtype::of<std::int8_t>())) return block_of<std::int8_t>(in, hipi::ElementType::Int8, cols);
   if (dt.is(py::dtype::of<float>())) return block_of<float>(in, hipi::ElementType::Float32, cols);
   if (dt.is(py::dtype::of<double>())) return block_of<double>(in, hipi::ElementType::Float64, cols);

@@ -100,6 +100,13 @@ def test_packed_bits_equal_the_int8_rows(hipi_bin, tmp_path):
     np.testing.assert_array_equal(got[1], ref[1])
 
 
+def test_bits_is_refused_for_rows_that_are_not_packed():
+    # bits= describes uint8 packed rows only: with int8 or float rows it used to be ignored.
+    a = signs(np.random.default_rng(5), 10, 70)
+    with pytest.raises(ValueError, match="bits=70 is for uint8 packed rows; A is int8"):
+        hipi.find_heavy_pairs(a, rho=0.6, bits=70)
+
+
 @pytest.mark.parametrize("method", ["brute", "sketch", "hash", "auto"])
 def test_every_method_gives_the_naive_answer(method):
     rng = np.random.default_rng(6)

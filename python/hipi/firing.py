@@ -26,35 +26,72 @@ from ._hipi import find_heavy_pairs
 _U32 = 2.0**-24
 
 
+def _one_process():
+    """MPI.COMM_SELF: under mpirun each rank keeps the firing set of its own W and X."""
+    from mpi4py import MPI
+
+    return MPI.COMM_SELF
+
+
+def _checked_rows(a, name):
+    """`a` as contiguous float32 rows, or a ValueError naming it: 2-D, finite."""
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (neurons x d), got {a.ndim}-D" if name.endswith("W")
+                         else f"{name} must be 2-D (inputs x d), got {a.ndim}-D")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or infinity")
+    return a
+
+
 class FiringSet:
     """The pairs (r, i) with <W[r], X[i]> > b, kept exact across updates of W.
 
-    W: m x d, X: n x d (float32, or converted). band: the margin kept below b (default half
-    the typical |<w, x>|, estimated from a sample). method: hipi's method for the full
-    computations ("auto": the planner's choice).
+    W: m x d, X: n x d (float32, or converted; finite). band: the margin kept below b
+    (default half the typical |<w, x>|, estimated from a sample). method: hipi's method for
+    the full computations ("auto": the planner's choice). `pairs` holds from construction.
+    Under mpirun each rank keeps the firing set of its own W and X (hipi runs on one
+    process inside).
     """
 
     def __init__(self, W, X, b, *, band=None, method="auto", seed=1):
-        self.X = np.ascontiguousarray(X, dtype=np.float32)
+        self.X = _checked_rows(X, "X")
+        W = _checked_rows(W, "W")
+        if W.shape[1] != self.X.shape[1]:
+            raise ValueError(f"W has d = {W.shape[1]} columns, X has {self.X.shape[1]}: they must match")
+        if not np.isfinite(b):
+            raise ValueError(f"b must be a finite number, got {b}")
         self.b = float(b)
         self.method = method
         self.seed = seed
+        self.shape = W.shape
         self.x_norm = np.linalg.norm(self.X.astype(np.float64), axis=1)
         self.x_max = float(self.x_norm.max()) if len(self.x_norm) else 0.0
-        W = np.ascontiguousarray(W, dtype=np.float32)
         d = W.shape[1]
-        self.gamma = d * _U32 / (1 - d * _U32)
+        # Past d u >= 1/2 the float32 bound says nothing: every product near b is computed in float64.
+        self.gamma = d * _U32 / (1 - d * _U32) if d * _U32 < 0.5 else np.inf
         if band is None:
             rng = np.random.default_rng(seed)
             sample = (W[rng.integers(0, len(W), 256)].astype(np.float64)
                       @ self.X[rng.integers(0, len(self.X), 256)].astype(np.float64).T)
             band = 0.5 * float(np.std(sample))
-        if not band > 0:
-            raise ValueError(f"band must be > 0, got {band}")
+        if not band > 0 or not np.isfinite(band):
+            raise ValueError(f"band must be a positive number, got {band}")
         self.band = float(band)
         self.stats = {"full": 0, "neurons_recomputed": 0, "snapshots": 0, "pairs_computed": 0, "pairs_kept": 0,
                       "seconds": {"drift": 0.0, "recompute": 0.0, "snapshot": 0.0, "classify": 0.0}}
         self._full(W)
+        self.w_norm = np.sqrt(np.einsum("ij,ij->i", W, W).astype(np.float64))
+        self._classify(W, np.zeros(len(W)))  # `pairs` holds from here on
+
+    def _float32_margin(self, w_norm, x_norm, d=None):
+        """How far a float32 sum <w, x> can be from the exact product: gamma_d sum_k |w_k x_k|
+        <= gamma_d ||w|| ||x||, with ||w|| from a float32 sum (low by up to a factor
+        sqrt(1 - gamma_d)), plus d times the largest product lost to underflow (2^-126 each)."""
+        gamma = self.gamma if d is None else d * _U32 / (1 - d * _U32)
+        d = self.X.shape[1] if d is None else d
+        return gamma * w_norm * x_norm / np.sqrt(1 - min(gamma, 0.5)) * (1 + 1e-12) + d * 2.0**-126
 
     # --- the kept pairs: by neuron, with their products at the neuron's snapshot ----------
     def _full(self, W):
@@ -67,7 +104,8 @@ class FiringSet:
 
     def _kept_of(self, W, rows):
         """Every pair of neurons `rows` with <w, x> >= b - band, exactly (hipi)."""
-        pairs, ips = find_heavy_pairs(W[rows], self.X, tau=self.b - self.band, method=self.method, seed=self.seed)
+        pairs, ips = find_heavy_pairs(W[rows], self.X, tau=self.b - self.band, method=self.method, seed=self.seed,
+                                      comm=_one_process())
         return rows[pairs[:, 0]], pairs[:, 1], ips
 
     def _set_kept(self, r, i, ip):
@@ -99,7 +137,7 @@ class FiringSet:
             s = slice(k, k + (1 << 13))
             w, x = W[r[s]], self.X[i[s]]
             ip[s] = np.einsum("ij,ij->i", w, x)
-            error = self.gamma * self.w_norm[r[s]] * self.x_norm[i[s]] * 1.01
+            error = self._float32_margin(self.w_norm[r[s]], self.x_norm[i[s]])
             close = np.nonzero(np.abs(ip[s] - self.b) <= error)[0]
             if len(close):
                 ip[k + close] = np.einsum("ij,ij->i", w[close].astype(np.float64), x[close].astype(np.float64))
@@ -109,7 +147,9 @@ class FiringSet:
     # --- an update ---------------------------------------------------------------------------
     def update(self, W):
         """Moves to weights W (same shape): afterwards `pairs` is exact for W."""
-        W = np.ascontiguousarray(W, dtype=np.float32)
+        W = _checked_rows(W, "update: W")
+        if W.shape != self.shape:
+            raise ValueError(f"update: W has shape {W.shape}, the firing set was built for {self.shape}")
         seconds = self.stats["seconds"]
         t = time.perf_counter()
         self.w_norm = np.sqrt(np.einsum("ij,ij->i", W, W).astype(np.float64))  # for the float32 bounds
@@ -144,8 +184,8 @@ class FiringSet:
     def _classify(self, W, drift):
         # A kept product moved by at most drift * ||x|| since w1 and was computed with an
         # error of at most gamma ||w1|| ||x|| (float32 sums; hipi's are tighter).
-        per_neuron = drift + 1.01 * self.gamma * self.snap_norm
-        slack = per_neuron[self.kept_r] * self.x_norm[self.kept_i] * (1 + 1e-6)
+        per_neuron = drift + self.gamma * self.snap_norm
+        slack = per_neuron[self.kept_r] * self.x_norm[self.kept_i] * (1 + 1e-6) + self.X.shape[1] * 2.0**-126
         sure = self.kept_ip - slack > self.b
         maybe = np.nonzero(~sure & (self.kept_ip + slack > self.b))[0]
         fires = sure

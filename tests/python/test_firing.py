@@ -60,3 +60,63 @@ def test_training_on_firing_pairs_equals_the_dense_network():
     out, fs, _ = train.run(m=768, n=384, d=64, b=3.0, steps=6, lr=0.5, check=True, log=lambda *_: None)
     assert all(s["fires"] > 0 for s in out)
     assert out[-1]["loss"] < out[0]["loss"]
+
+
+def test_pairs_are_there_after_construction():
+    rng = np.random.default_rng(22)
+    X = rng.standard_normal((300, 48)).astype(np.float32)
+    W = (rng.standard_normal((400, 48)) / np.sqrt(48)).astype(np.float32)
+    fs = hipi.FiringSet(W, X, 2.0)
+    r, i = dense_firing(W, X, 2.0)
+    assert len(r) > 10
+    np.testing.assert_array_equal(fs.pairs[0], r)
+    np.testing.assert_array_equal(fs.pairs[1], i)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("d", "W has d = 8 columns, X has 9"),
+    ("1d", "W must be 2-D (neurons x d), got 1-D"),
+    ("nan_w", "W holds NaN or infinity"),
+    ("inf_x", "X holds NaN or infinity"),
+    ("nan_b", "b must be a finite number"),
+    ("update_shape", "update: W has shape (4, 7), the firing set was built for (4, 8)"),
+    ("update_nan", "update: W holds NaN or infinity"),
+    ("update_inf", "update: W holds NaN or infinity"),
+])
+def test_input_checks_say_what_is_wrong(case, message):
+    W, X, b = np.ones((4, 8), np.float32), np.ones((5, 8), np.float32), 1.0
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        if case == "d":
+            hipi.FiringSet(W, np.ones((5, 9), np.float32), b)
+        elif case == "1d":
+            hipi.FiringSet(np.ones(8, np.float32), X, b)
+        elif case == "nan_w":
+            W[1, 2] = np.nan
+            hipi.FiringSet(W, X, b)
+        elif case == "inf_x":
+            X[0, 0] = np.inf
+            hipi.FiringSet(W, X, b)
+        elif case == "nan_b":
+            hipi.FiringSet(W, X, float("nan"))
+        else:
+            fs = hipi.FiringSet(W, X, b, band=0.5)
+            if case == "update_shape":
+                fs.update(np.ones((4, 7), np.float32))
+            else:
+                W2 = W.copy()
+                W2[3, 3] = np.nan if case == "update_nan" else np.inf
+                fs.update(W2)
+
+
+def test_closeness_margin_holds_at_large_d():
+    # At d = 2^20 float32 sums can err by about gamma_d ||w|| ||x|| (gamma_d = d u / (1 - d u));
+    # the margin must be at least that bound, computed from the float32 norm (which itself
+    # errs low by up to gamma_d): 1.01 times it was too little past d of about 3.3e5.
+    fs = hipi.FiringSet(np.ones((1, 4), np.float32), np.ones((1, 4), np.float32), 0.5, band=0.1)
+    d = 1 << 20
+    gamma = d * 2.0**-24 / (1 - d * 2.0**-24)
+    w_norm_float32 = np.sqrt(1 - gamma)  # a true norm of 1 computed as low as this
+    margin = fs._float32_margin(np.array([w_norm_float32]), np.array([1.0]), d)
+    assert margin[0] >= gamma * 1.0 * 1.0
+    # and an absolute term, for products that underflow in float32
+    assert fs._float32_margin(np.array([0.0]), np.array([0.0]), d)[0] > 0

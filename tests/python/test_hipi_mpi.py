@@ -101,3 +101,19 @@ def test_sparse_row_blocks_over_ranks_give_the_whole_answer(self_join):
     assert len(whole[0]) >= 50
     np.testing.assert_array_equal(pairs, whole[0])
     np.testing.assert_array_equal(values, whole[1])
+
+
+def test_firing_set_on_each_rank_is_that_ranks_own():
+    # Under mpirun each rank keeps the firing set of its own neurons and inputs (the hipi
+    # runs inside go over MPI.COMM_SELF): ranks hold different W and X, of different sizes.
+    rng = np.random.default_rng(30 + comm.rank)
+    m, n, d, b = 200 + 50 * comm.rank, 150 + 20 * comm.rank, 32, 1.5
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    W = (rng.standard_normal((m, d)) / np.sqrt(d)).astype(np.float32)
+    fs = hipi.FiringSet(W, X, b)
+    W = W + (rng.standard_normal((m, d)) * 1e-2).astype(np.float32)
+    fs.update(W)
+    r, i = np.nonzero(W.astype(np.float64) @ X.astype(np.float64).T > b)
+    assert len(r) > 0
+    np.testing.assert_array_equal(fs.pairs[0], r)
+    np.testing.assert_array_equal(fs.pairs[1], i)

@@ -88,11 +88,11 @@ class HashMethod : public SolveMethodOf<HashMethod> {
                                     built ? 0.0 : f.index_bytes / 1048576.0, f.ring_bytes / 1048576.0),
                         static_cast<double>(built ? 0 : f.index_bytes) + static_cast<double>(f.ring_bytes));
       });
-      const HashRun run = in.times.time("compute", [&] {
+      HashRun run = in.times.time("compute", [&] {
         return hash_solve(in.comm, in.a, in.b, in.threshold, std::move(built),
                           in.spill ? in.spill->holder() : PairHolder{});
       });
-      out.local = run.pairs;
+      out.local = std::move(run.pairs);  // not a copy: the pairs may be most of the rank's memory
       out.parameters["substrings"] = run.layout.m;
       out.parameters["substring_radius"] = run.layout.radius;
       out.parameters["hamming_radius"] = hamming_radius(in.a.rows.cols(), in.threshold.theta);

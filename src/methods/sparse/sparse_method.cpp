@@ -83,13 +83,13 @@ class SparseMethod : public SolveMethod {
     if (const auto kept = in.scratch.kept.find(id()); kept != in.scratch.kept.end())
       built = std::static_pointer_cast<const SparseProber>(kept->second);
     in.scratch.kept.clear();  // the run holds what it needs
-    const SparseJoinRun run = in.times.time("compute", [&] {
+    SparseJoinRun run = in.times.time("compute", [&] {
       return sparse_join(in.comm, {in.a, in.b}, in.threshold, in.spill ? in.spill->holder() : PairHolder{},
                          std::move(built));
     });
     MethodResult out;
     out.grid = "ring of " + std::to_string(in.comm.size());
-    out.local = run.pairs;
+    out.local = std::move(run.pairs);  // not a copy: the pairs may be most of the rank's memory
     const auto total = [&](std::int64_t v) { return boost::mpi::all_reduce(in.comm, v, std::plus<std::int64_t>()); };
     out.parameters["entries"] = total(in.b_or_a().rows.nnz());
     out.parameters["indexed_entries"] = total(run.indexed);

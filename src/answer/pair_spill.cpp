@@ -28,9 +28,9 @@ std::int64_t SpillLimits::lowered() {
   return pairs > 0 ? pairs : 0;
 }
 
-SpillLimits SpillLimits::of(const MemoryBudget& budget) {
+SpillLimits SpillLimits::of(const MemoryBudget& budget, double more_bytes) {
   if (const std::int64_t lowered_to = lowered()) return {lowered_to, lowered_to};
-  const double free = std::max(0.0, static_cast<double>(budget.bytes - resident_bytes()));
+  const double free = std::max(0.0, static_cast<double>(budget.bytes - resident_bytes()) - more_bytes);
   const double pair = sizeof(Pair);
   // Held while the method runs: the vector grows by doubling (old and new at once) and a
   // unit of work may add more before the next spill: a quarter of what is left.
@@ -61,6 +61,10 @@ void PairSpill::open() {
   if (fd_ < 0)
     throw IoError(
         fmt::format("cannot open a file in {} for the pairs past the memory budget: {}", dir_, std::strerror(errno)));
+}
+
+void PairSpill::leave_room(const MemoryBudget& budget, double more_bytes) {
+  held_limit_ = std::min(held_limit_, SpillLimits::of(budget, more_bytes).held);
 }
 
 void PairSpill::hold(std::vector<Pair>& pairs) {

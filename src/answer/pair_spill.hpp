@@ -28,7 +28,8 @@ namespace hipi {
 struct SpillLimits {
   std::int64_t held = 0;    // pairs held while the method runs
   std::int64_t window = 0;  // pairs a rank contributes to one window of the output
-  static SpillLimits of(const MemoryBudget& budget);
+  /// `more_bytes`: what the caller is about to allocate besides the pairs.
+  static SpillLimits of(const MemoryBudget& budget, double more_bytes = 0);
   /// HIPI_TEST_SPILL_PAIRS, or 0.
   static std::int64_t lowered();
 };
@@ -53,6 +54,10 @@ class PairSpill {
   /// True when `held` pairs are as many as hold() keeps in memory, or more.
   bool past_limit(std::size_t held) const { return static_cast<std::int64_t>(held) >= held_limit_; }
   std::int64_t held_limit() const { return held_limit_; }
+  /// Lowers the held limit to what the budget leaves now, after `more_bytes` more (rows
+  /// read, a method's index and ring buffers): the limit at start-up counted memory these
+  /// take later. Never raises it. Not collective.
+  void leave_room(const MemoryBudget& budget, double more_bytes);
   /// Sorts `pairs`, drops repeats, appends them as a run and empties `pairs` (its memory freed).
   void spill(std::vector<Pair>& pairs);
   /// Pairs spilled so far (repeats within a run dropped).

@@ -34,6 +34,7 @@ Outcome solve_rows(const Comm& comm, const SolveInputs& inputs, const Threshold&
   MethodScratch scratch;
   const MethodInput<Matrix> in{comm,    a_rows,    b,       n_a,        n_b,      threshold,
                                options, ctx.times, scratch, ctx.budget, ctx.spill};
+  if (ctx.spill) ctx.spill->leave_room(ctx.budget, 0);  // the rows are in memory now
 
   Checkpointer checkpointer(comm, checkpoint_config(comm, inputs, threshold, options, a_rows, b));
   std::optional<Resumed> resumed = checkpointer.load();

@@ -75,6 +75,7 @@ std::optional<Outcome> solve_sparse(const Comm& comm, const SolveInputs& inputs,
   MethodScratch scratch;
   const MethodInput<SparseMatrix> in{comm,    a_rows,    b,       n_a,        n_b,      threshold,
                                      options, ctx.times, scratch, ctx.budget, ctx.spill};
+  if (ctx.spill) ctx.spill->leave_room(ctx.budget, 0);  // the rows are in memory now
   std::optional<Plan> chosen;
   if (options.method == Method::Auto) {
     SparseOrDense choice = plan_sparse_or_dense(in, inputs.a.cols);

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include "answer/pair_spill.hpp"
 #include "mpi/fixtures.hpp"
+#include "runtime/memory.hpp"
 #include "solve/solver.hpp"
 
 using namespace hipi;
@@ -69,4 +71,28 @@ TEST(SpilledAnswer, EqualsTheNaiveAnswerWithCopiesExpanded) {
       EXPECT_EQ(others(dir.path("")), before) << what << ": a file left beside the output";
     }
   }
+}
+
+// The pairs a rank may hold before spilling follow the memory left once the rows and the
+// method's buffers take theirs: computed at start-up alone, a rank with 128 MiB of rows
+// under a 256 MiB budget could still hold the pairs of the whole 256 MiB.
+TEST(SpillLimit, LeavesRoomForWhatIsAllocatedAfterIt) {
+  Comm world;
+  const std::int64_t mib = 1 << 20;
+  MemoryBudget budget;
+  budget.bytes = resident_bytes() + 256 * mib;
+  PairSpill spill(".", SpillLimits::of(budget).held);
+  const std::int64_t at_start = spill.held_limit();
+  std::vector<char> rows(128 * mib, 1);  // touched: resident
+  spill.leave_room(budget, 0);
+  const std::int64_t after_rows = spill.held_limit();
+  const double pair_room = 4.0 * sizeof(Pair);  // SpillLimits: a quarter of what is left
+  EXPECT_LE(after_rows,
+            static_cast<std::int64_t>(static_cast<double>(budget.bytes - resident_bytes()) / pair_room) + 1);
+  EXPECT_LT(after_rows, at_start * 3 / 4) << "128 MiB of 256 taken: the limit must fall by about half";
+  spill.leave_room(budget, 64.0 * mib);  // a method's buffers, about to be allocated
+  EXPECT_LT(spill.held_limit(), after_rows);
+  spill.leave_room(budget, 0);  // it never rises again within a run
+  EXPECT_LE(spill.held_limit(), after_rows);
+  EXPECT_EQ(rows[12345], 1);
 }

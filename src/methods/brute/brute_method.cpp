@@ -46,11 +46,12 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   const LocalRows<Matrix>& b = in.b_or_a();
   const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
   const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
+  const double ring_bytes = std::min(2, in.comm.size() - 1) * row_bytes * static_cast<double>(largest);
   agree(in.comm, [&] {
-    const int buffers = std::min(2, in.comm.size() - 1);
-    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", buffers, largest),
-                    buffers * row_bytes * static_cast<double>(largest));
+    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", std::min(2, in.comm.size() - 1), largest),
+                    ring_bytes);
   });
+  if (in.spill) in.spill->leave_room(in.budget, ring_bytes);
   resume.checkpointer.set_state({{"method", method}, {"plan", resume.plan}});
   BruteSchedule schedule;
   Progress progress("brute", in.comm.rank());

@@ -88,6 +88,9 @@ class HashMethod : public SolveMethodOf<HashMethod> {
                                     built ? 0.0 : f.index_bytes / 1048576.0, f.ring_bytes / 1048576.0),
                         static_cast<double>(built ? 0 : f.index_bytes) + static_cast<double>(f.ring_bytes));
       });
+      if (in.spill)
+        in.spill->leave_room(in.budget,
+                             static_cast<double>(built ? 0 : f.index_bytes) + static_cast<double>(f.ring_bytes));
       HashRun run = in.times.time("compute", [&] {
         return hash_solve(in.comm, in.a, in.b, in.threshold, std::move(built),
                           in.spill ? in.spill->holder() : PairHolder{});

@@ -79,6 +79,7 @@ class SparseMethod : public SolveMethod {
     agree(in.comm, [&] {
       in.budget.check(fmt::format("the sparse method's index and ring buffers ({:.1f} MiB)", bytes / 1048576.0), bytes);
     });
+    if (in.spill) in.spill->leave_room(in.budget, bytes);
     std::shared_ptr<const SparseProber> built;
     if (const auto kept = in.scratch.kept.find(id()); kept != in.scratch.kept.end())
       built = std::static_pointer_cast<const SparseProber>(kept->second);

@@ -179,7 +179,8 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
                         [&](const Comm& c, const InputMatrix& in, RowRange range) {
                           return sparse_rows_from(c, block_of(in), in, range);
                         }};
-  Solved solved = solve_answer(comm, ia, ib ? &*ib : nullptr, o, read);
+  const std::unique_ptr<Solved> owned = solve_answer(comm, ia, ib ? &*ib : nullptr, o, read);
+  Solved& solved = *owned;
 
   std::vector<Pair> pairs;
   pairs.reserve(static_cast<std::size_t>(solved.answer.count));

@@ -124,10 +124,11 @@ void check_solve_options(const SolveOptions& options, int ranks) {
     throw InputError("--expect-k must be at least 1, got " + std::to_string(*options.expect_k));
 }
 
-Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const SolveOptions& options,
-                    const RowReaders& read) {
+std::unique_ptr<Solved> solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
+                                     const SolveOptions& options, const RowReaders& read) {
   const Problem& problem = options.problem;
-  Solved solved;
+  auto owned = std::make_unique<Solved>();
+  Solved& solved = *owned;
   solved.budget = MemoryBudget::of(comm, options.memory_mib);
   solved.self_join = b == nullptr;
   const Threshold threshold = problem.threshold(a.cols);
@@ -153,10 +154,10 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
     outcome = problem.mode == Mode::Binary ? solve_rows<BitMatrix>(comm, inputs, threshold, ctx, read.binary)
                                            : solve_rows<RealMatrix>(comm, inputs, threshold, ctx, read.real);
   if (!densified.is_null()) outcome.plan["sparse_or_dense"] = densified;
-  if (options.plan_only) return solved;
+  if (options.plan_only) return owned;
   solved.parameters = answer_parameters(problem, outcome);
   if (solved.spill) {
-    if (spill_answer(comm, solved)) return solved;
+    if (spill_answer(comm, solved)) return owned;
     solved.spill.reset();
   }
   std::vector<Pair>& local = outcome.result.local;
@@ -167,7 +168,7 @@ Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b
     return expand_duplicates(comm, sort_pairs_across(comm, std::move(local)), outcome.copies_a,
                              b ? &outcome.copies_b : nullptr, threshold);
   });
-  return solved;
+  return owned;
 }
 
 }  // namespace hipi

@@ -47,6 +47,11 @@ struct Outcome {
 };
 
 struct Solved {
+  // The answer's stream refers to `outcome` (its copies) and `spill`: a Solved stays where
+  // it was made (solve_answer returns it owned), never copied or moved.
+  Solved() = default;
+  Solved(const Solved&) = delete;
+  Solved& operator=(const Solved&) = delete;
   StageTimes times;
   MemoryBudget budget;
   bool self_join = false;
@@ -63,7 +68,7 @@ struct Solved {
 
 /// Collective. `a` and `b` (null in a self-join) describe the inputs (agreed metadata);
 /// options are checked. With options.plan_only it returns after planning (no answer).
-Solved solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b, const SolveOptions& options,
-                    const RowReaders& read);
+std::unique_ptr<Solved> solve_answer(const Comm& comm, const InputMatrix& a, const InputMatrix* b,
+                                     const SolveOptions& options, const RowReaders& read);
 
 }  // namespace hipi

@@ -97,8 +97,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))
     spdlog::warn("float64 input is rounded to float32; inner products are summed in float64");
 
-  Solved solved =
+  const std::unique_ptr<Solved> owned =
       solve_answer(comm, a, b ? &*b : nullptr, options, {read_binary_rows, read_real_rows, read_sparse_rows});
+  Solved& solved = *owned;
   Outcome& outcome = solved.outcome;
   if (options.plan_only) return {outcome.method, 0, gather_stage_times(comm, solved.times), outcome.plan};
 

@@ -184,7 +184,7 @@ nlohmann::ordered_json Checkpointer::full_key() {
   return key;
 }
 
-std::optional<Resumed> Checkpointer::load() {
+std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
   if (!config_.inspect) return std::nullopt;
   int exists = comm_.rank() == 0 && std::filesystem::exists(config_.path);
   boost::mpi::broadcast(comm_, exists, 0);
@@ -220,6 +220,11 @@ std::optional<Resumed> Checkpointer::load() {
   });
   // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
   // Rank 0 checked the file above; an error inside this collective read ends the job.
+  // A rank reads about pairs / P of them (indices and products, then the pairs made of them).
+  agree(comm_, [&] {
+    const double share = static_cast<double>(header["pairs"].get<std::int64_t>()) / comm_.size() + 1;
+    budget.check(fmt::format("this rank's share of the pairs saved in {}", config_.path), share * 2 * sizeof(Pair));
+  });
   out.pairs = read_pair_share(comm_, config_.path);
   // Every rank reduces to the same sums: the verdict is the same everywhere.
   const auto [checksum, pairs] = pairs_checksum(comm_, out.pairs, header["units_done"].get<std::int64_t>(),

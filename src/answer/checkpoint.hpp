@@ -20,6 +20,7 @@
 
 #include "core/problem.hpp"
 #include "parallel/mpi.hpp"
+#include "runtime/memory.hpp"
 
 namespace hipi {
 
@@ -82,7 +83,8 @@ class Checkpointer {
   /// (an agreed InputError) when its key or the data's checksum differs from this run's, or when it is damaged: a header
   /// field missing, of the wrong type or out of range, or pairs that do not match the
   /// checksum saved with them.
-  std::optional<Resumed> load();
+  /// Each rank's share of the saved pairs is checked against `budget` before it is read.
+  std::optional<Resumed> load(const MemoryBudget& budget);
   /// The run's state saved with every checkpoint.
   void set_state(nlohmann::ordered_json state) { state_ = std::move(state); }
   /// Collective, after unit `done` of `total`: saves a checkpoint when the interval has

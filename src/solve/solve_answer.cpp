@@ -37,7 +37,7 @@ Outcome solve_rows(const Comm& comm, const SolveInputs& inputs, const Threshold&
   if (ctx.spill) ctx.spill->leave_room(ctx.budget, 0);  // the rows are in memory now
 
   Checkpointer checkpointer(comm, checkpoint_config(comm, inputs, threshold, options, a_rows, b));
-  std::optional<Resumed> resumed = checkpointer.load();
+  std::optional<Resumed> resumed = checkpointer.load(ctx.budget);
   std::optional<Plan> chosen;
   if (resumed) {
     out.method = parse_method(resumed->state.at("method").get<std::string>());

@@ -180,5 +180,19 @@ PY
   else pass "a damaged checkpoint ($damage) is refused and kept"; fi
 done
 
+# A checkpoint whose pairs would not fit: refused before any rank reads its share.
+rm -f out.h5 out.h5.hipi-checkpoint
+HIPI_INJECT_FAULT="unit:1:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q "${damaged_args[@]}" 2>/dev/null
+/usr/bin/python3 -c '
+import json, h5py
+with h5py.File("out.h5.hipi-checkpoint", "r+") as f:
+    h = json.loads(f.attrs["checkpoint"]); h["pairs"] = 10**12; f.attrs["checkpoint"] = json.dumps(h)
+' || fail "editing the checkpoint's pair count"
+out=$(timeout 60 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" "${damaged_args[@]}" 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -q "this rank's share of the pairs saved in out.h5.hipi-checkpoint" <<<"$out" &&
+  [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint past the memory budget is refused before it is read"
+else fail "checkpoint past the budget: exit $status"$'\n'"$out"; fi
+
 echo "test_faults: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

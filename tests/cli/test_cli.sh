@@ -267,6 +267,28 @@ if [ "$status" -eq 0 ] && grep -q '"calibrate"' cache4.json && grep -q 'ignoring
   pass "a broken cached profile is replaced, with a warning"
 else fail "broken cached profile: $status $out"; fi
 
+# --- peak memory within --memory-mib: 11 million pairs (2,000 rows copies of 200) in a
+# budget far below them: the pairs spill, and no rank's peak RSS passes the budget ---------
+/usr/bin/python3 -c '
+import h5py, numpy as np
+rng = np.random.default_rng(3)
+A = np.where(rng.random((20000, 1024)) < 0.5, 1, -1).astype(np.int8)
+src = rng.integers(0, 20000, 200)
+for k in range(2000):
+    A[(k * 7 + 13) % 20000] = A[src[k % 200]]
+with h5py.File("mem.h5", "w") as f:
+    f["A"] = A
+' || fail "writing mem.h5"
+for budget in 120 250; do
+  run 2 solve --a mem.h5 --rho 0.05 --method brute --out mem-out.h5 --report mem.json --memory-mib "$budget"
+  peak=$(/usr/bin/python3 -c 'import json; print(json.load(open("mem.json"))["memory"]["measured_peak_mib"])' 2>/dev/null)
+  pairs=$(/usr/bin/python3 -c 'import h5py; print(len(h5py.File("mem-out.h5")["pairs"]))' 2>/dev/null)
+  if [ "$status" -eq 0 ] && [ "$pairs" = 11103738 ] && /usr/bin/python3 -c "import sys; sys.exit(not $peak <= $budget)"; then
+    pass "--memory-mib $budget: peak $peak MiB, all $pairs pairs"
+  else fail "--memory-mib $budget: status $status, peak $peak MiB, $pairs pairs"$'\n'"$out"; fi
+  rm -f mem-out.h5 mem.json
+done
+
 # --- stale temporary files: those of a process that is gone, or a zombie (a killed run's
 # rank is one for a moment, and kill(pid, 0) says it is alive), are removed; a live one's kept
 host=$(hostname)

@@ -29,6 +29,9 @@ Matrix row_slice(const Matrix& m, std::int64_t first, std::int64_t end) {
 constexpr double kUnitProducts = 3.4e10;
 constexpr double kBinaryProductsPerReal = 8;
 constexpr std::int64_t kMinChunkRows = 256;  // smaller chunks leave the kernels' tiles part-empty
+// Under a tight budget a piece may be smaller: it finds up to a_rows x its rows pairs
+// before they are handed over, and at a million rows of A 256 rows of B were 6 GB of them.
+constexpr std::int64_t kMinHeldPieceRows = 16;
 constexpr std::int64_t kMaxChunks = 1024;
 
 // Runs the units of one ring step: chunk c of `base` (rows of the visited block), skipping
@@ -57,7 +60,7 @@ class Units {
       const RowRange chunk{base.begin + base.size() * c / chunks_, base.begin + base.size() * (c + 1) / chunks_};
       // A piece of the chunk finds at most a_rows x its rows pairs: few enough to hold.
       const PairHolder& holder = schedule_.holder;
-      const std::int64_t piece = holder ? std::max(kMinChunkRows, holder.every / std::max<std::int64_t>(1, a_rows_))
+      const std::int64_t piece = holder ? std::max(kMinHeldPieceRows, holder.every / std::max<std::int64_t>(1, a_rows_))
                                         : std::max<std::int64_t>(1, chunk.size());
       for (std::int64_t first = chunk.begin; first < chunk.end; first += piece) {
         check(RowRange{first, std::min(chunk.end, first + piece)});

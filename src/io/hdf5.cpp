@@ -125,6 +125,10 @@ void Handle::close() {
   if (close_(id) < 0) fail("closing an HDF5 object failed");
 }
 
+std::int64_t open_objects() {
+  return static_cast<std::int64_t>(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+}
+
 bool is_hdf5_file(const std::string& path) {
   quiet();
   const htri_t r = H5Fis_hdf5(path.c_str());

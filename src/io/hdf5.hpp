@@ -129,4 +129,8 @@ class File {
 /// True when `path` exists and is an HDF5 file.
 bool is_hdf5_file(const std::string& path);
 
+/// HDF5 objects (files, datasets, attributes, ...) open in this process now: 0 between
+/// runs, whatever error ended the last one (tests check that no path leaks a handle).
+std::int64_t open_objects();
+
 }  // namespace hipi::h5

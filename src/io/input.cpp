@@ -81,6 +81,44 @@ void check_input_unchanged(const Comm& comm, const InputMatrix& input) {
   });
 }
 
+namespace {
+
+// Collective (agreed): the shape, element type and packed-bits attribute of `ref` in the
+// open `file`, into `out`.
+void check_dataset(const Comm& comm, const h5::File& file, const DatasetRef& ref, InputMatrix& out) {
+  agree(comm, [&] {
+    if (file.object_type(ref.dataset) == h5::File::Object::Group) return inspect_sparse_group(file, out);
+    if (!file.has_dataset(ref.dataset)) throw InputError(ref.str() + ": no dataset " + ref.dataset + " in " + ref.file);
+    const h5::DatasetInfo info = file.info(ref.dataset);
+    if (info.dims.size() != 2)
+      throw InputError(ref.str() + ": dataset has " + std::to_string(info.dims.size()) +
+                       " dimensions; hipi needs a 2-D dataset (rows = vectors)");
+    if (info.dtype != h5::DType::Int8 && info.dtype != h5::DType::UInt8 && info.dtype != h5::DType::Float32 &&
+        info.dtype != h5::DType::Float64)
+      throw InputError(ref.str() + ": element type " + info.dtype_name +
+                       " is not supported; use int8, float32, float64, or uint8 packed bits with a 'bits' attribute");
+    out.rows = info.dims[0];
+    out.cols = info.dims[1];
+    out.dtype = info.dtype;
+    if (out.rows == 0) throw InputError(ref.str() + ": dataset has zero rows");
+    if (out.dtype == h5::DType::UInt8) {
+      // Packed bits (numpy.packbits(A < 0, axis=1)): the dimension is the 'bits' attribute.
+      const auto bits = file.dataset_int_attribute(ref.dataset, "bits");
+      if (!bits)
+        throw InputError(ref.str() +
+                         ": a uint8 dataset is read as packed bits and needs an integer attribute 'bits' "
+                         "(the dimension d, one integer), e.g. f['A'].attrs['bits'] = d");
+      if (*bits < 1 || (*bits + 7) / 8 != out.cols)
+        throw InputError(fmt::format("{}: attribute bits = {} does not fit {} bytes per row (want {} to {})", ref.str(),
+                                     *bits, out.cols, 8 * out.cols - 7, 8 * out.cols));
+      out.cols = *bits;
+    }
+    if (out.cols == 0) throw InputError(ref.str() + ": dataset has zero columns");
+  });
+}
+
+}  // namespace
+
 InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
   InputMatrix out{ref};
   if (comm.rank() == 0) out.identity = identify(ref.file);
@@ -101,36 +139,14 @@ InputMatrix inspect_input(const Comm& comm, const DatasetRef& ref) {
       throw InputError(ref.file + ": cannot open: " + e.what());
     }
   });
-  agree(comm, [&] {
-    if (file->object_type(ref.dataset) == h5::File::Object::Group) return inspect_sparse_group(*file, out);
-    if (!file->has_dataset(ref.dataset))
-      throw InputError(ref.str() + ": no dataset " + ref.dataset + " in " + ref.file);
-    const h5::DatasetInfo info = file->info(ref.dataset);
-    if (info.dims.size() != 2)
-      throw InputError(ref.str() + ": dataset has " + std::to_string(info.dims.size()) +
-                       " dimensions; hipi needs a 2-D dataset (rows = vectors)");
-    if (info.dtype != h5::DType::Int8 && info.dtype != h5::DType::UInt8 && info.dtype != h5::DType::Float32 &&
-        info.dtype != h5::DType::Float64)
-      throw InputError(ref.str() + ": element type " + info.dtype_name +
-                       " is not supported; use int8, float32, float64, or uint8 packed bits with a 'bits' attribute");
-    out.rows = info.dims[0];
-    out.cols = info.dims[1];
-    out.dtype = info.dtype;
-    if (out.rows == 0) throw InputError(ref.str() + ": dataset has zero rows");
-    if (out.dtype == h5::DType::UInt8) {
-      // Packed bits (numpy.packbits(A < 0, axis=1)): the dimension is the 'bits' attribute.
-      const auto bits = file->dataset_int_attribute(ref.dataset, "bits");
-      if (!bits)
-        throw InputError(ref.str() +
-                         ": a uint8 dataset is read as packed bits and needs an integer attribute 'bits' "
-                         "(the dimension d, one integer), e.g. f['A'].attrs['bits'] = d");
-      if (*bits < 1 || (*bits + 7) / 8 != out.cols)
-        throw InputError(fmt::format("{}: attribute bits = {} does not fit {} bytes per row (want {} to {})", ref.str(),
-                                     *bits, out.cols, 8 * out.cols - 7, 8 * out.cols));
-      out.cols = *bits;
-    }
-    if (out.cols == 0) throw InputError(ref.str() + ": dataset has zero columns");
-  });
+  // The checks fail on every rank alike (agreed), so every rank closes the file, a
+  // collective call, before the error goes on: no handle is left open behind it.
+  try {
+    check_dataset(comm, *file, ref, out);
+  } catch (const Error& e) {
+    if (e.collective()) file->close();
+    throw;
+  }
   file->close();
   return out;
 }

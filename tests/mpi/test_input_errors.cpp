@@ -104,6 +104,18 @@ std::vector<ErrorCase> cases() {
          o = binary_options(d.path("a.h5"), "");
        },
        {"a.h5:/A", "row 4, column 100 holds 3", "+1 or -1"}},
+      {"packed_bits_attribute_is_an_array",  // read into one integer's room, it hid the cause
+       [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
+         agree(c, [&] {
+           if (c.rank() != 0) return;
+           h5::File f = h5::File::create(d.path("p.h5"), nullptr);
+           f.write<std::uint8_t>("/A", {4, 3}, std::vector<std::uint8_t>(12, 0));
+           f.set_object_attribute("/A", "bits", std::vector<std::int64_t>{21, 21});
+           f.close();
+         });
+         o = binary_options(d.path("p.h5"), "");
+       },
+       {"p.h5:/A", "needs an integer attribute 'bits'"}},
       {"binary_float_value",
        [](const Comm& c, const SharedTempDir& d, SolveOptions& o) {
          std::vector<float> v(16, -1.0f);
@@ -200,6 +212,8 @@ TEST_P(InputErrors, AreAgreedNamedAndLeaveNoOutput) {
   }
   world.barrier();
   EXPECT_FALSE(exists(options.out));
+  // Every HDF5 object opened on the way to the error was closed (RAII handles on every path).
+  EXPECT_EQ(h5::open_objects(), 0) << "HDF5 objects left open";
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, InputErrors, ::testing::ValuesIn(cases()),

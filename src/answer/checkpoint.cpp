@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <bit>
 #include <boost/mpi/collectives.hpp>
 #include <boost/serialization/string.hpp>
 #include <csignal>
@@ -13,7 +12,7 @@
 #include <filesystem>
 
 #include "answer/sample_sort.hpp"
-#include "core/random.hpp"
+#include "core/hash.hpp"
 #include "io/atomic_file.hpp"
 #include "io/hdf5.hpp"
 #include "io/pair_file.hpp"
@@ -94,31 +93,15 @@ int StopSignals::pending() {
 // --- checksum ----------------------------------------------------------------------------
 
 std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const void*, std::size_t>>& local) {
-  // Four independent multiply-xorshift lanes over 8-byte words: a few GB/s, so a resume
-  // checks every byte it read against what the checkpoint saw for little time.
-  std::uint64_t lanes[4] = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull};
-  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
-  std::uint64_t bytes = 0;
-  for (const auto& [data, size] : local) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    std::size_t k = 0;
-    for (; k + 32 <= size; k += 32)
-      for (int l = 0; l < 4; ++l) {
-        std::uint64_t w;
-        std::memcpy(&w, p + k + 8 * l, 8);
-        lanes[l] = (lanes[l] ^ w) * kMul;
-        lanes[l] ^= lanes[l] >> 29;
-      }
-    for (; k < size; ++k) lanes[0] = ((lanes[0] ^ p[k]) * kMul) ^ (lanes[0] >> 31);
-    bytes += size;
-  }
-  std::uint64_t mine = bytes;
-  for (std::uint64_t lane : lanes) mine = ((mine ^ lane) * kMul) ^ (mine >> 31);
+  // At memory speed (core/hash.hpp): a resume checks every byte it read against what the
+  // checkpoint saw for little time.
+  ByteHash mine;
+  for (const auto& [data, size] : local) mine.add(data, size);
   std::vector<std::uint64_t> all;
-  boost::mpi::all_gather(comm, mine, all);
-  std::uint64_t h = static_cast<std::uint64_t>(all.size());
-  for (std::uint64_t x : all) h = ((h ^ x) * kMul) ^ (h >> 31);  // order matters: rows by rank
-  return h;
+  boost::mpi::all_gather(comm, mine.value(), all);
+  ByteHash h;
+  h.add(all.data(), all.size() * sizeof(std::uint64_t));  // order matters: rows by rank
+  return h.value();
 }
 
 // --- checkpoints -------------------------------------------------------------------------
@@ -134,14 +117,13 @@ constexpr const char* kFormat = "hipi checkpoint 2";
 // nor an edited count resumes a wrong answer. Also returns the count.
 std::pair<std::string, std::int64_t> pairs_checksum(const Comm& comm, const std::vector<Pair>& pairs, std::int64_t done,
                                                     std::int64_t total) {
+  static_assert(sizeof(Pair) == 24, "a pair's bytes are its fields only");
   std::uint64_t sum = 0;
-  for (const Pair& p : pairs)
-    sum += splitmix64(splitmix64(splitmix64(static_cast<std::uint64_t>(p.i)) ^ static_cast<std::uint64_t>(p.j)) ^
-                      std::bit_cast<std::uint64_t>(p.ip));
+  for (const Pair& p : pairs) sum += hash_bytes(&p, sizeof p);
   sum = boost::mpi::all_reduce(comm, sum, std::plus<std::uint64_t>());
   const auto count = boost::mpi::all_reduce(comm, static_cast<std::int64_t>(pairs.size()), std::plus<std::int64_t>());
-  std::uint64_t h = sum;
-  for (const std::int64_t v : {count, done, total}) h = splitmix64(h ^ static_cast<std::uint64_t>(v));
+  const std::int64_t fields[3] = {count, done, total};
+  const std::uint64_t h = hash_bytes(fields, sizeof fields, sum);
   return {fmt::format("{:016x}", h), count};
 }
 

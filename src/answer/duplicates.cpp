@@ -8,7 +8,7 @@
 #include <memory>
 #include <numeric>
 
-#include "core/random.hpp"
+#include "core/hash.hpp"
 #include "kernels/exact.hpp"
 #include "kernels/sparse_exact.hpp"
 #include "parallel/row_exchange.hpp"
@@ -90,36 +90,11 @@ namespace {
 template <class Matrix>
 using Element = typename Matrix::value_type;
 
-// splitmix64 of the hash so far plus one word.
-std::uint64_t mix(std::uint64_t h, std::uint64_t w) {
-  return splitmix64(h + w);
-}
-
-std::uint64_t load_word(const unsigned char* bytes) {
-  std::uint64_t w;
-  std::memcpy(&w, bytes, 8);
-  return w;
-}
-
-// A 64-bit hash of a row's storage (padding is zero; rows are whole words). Long rows go
-// through four independent lanes of xxHash64's round (one multiply per word, no chain
-// between lanes, so the loop runs at memory speed), then splitmix64 mixes the lanes and any
-// words left. A collision costs a full comparison, never a false copy.
+// A row's storage, hashed (core/hash.hpp; padding is zero). A collision costs a full
+// comparison, never a false copy.
 template <class Matrix>
 std::uint64_t row_hash(const Matrix& m, std::int64_t r) {
-  constexpr std::uint64_t kPrime1 = 0x9E3779B185EBCA87ull, kPrime2 = 0xC2B2AE3D27D4EB4Full;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(m.row(r));
-  const std::size_t length = static_cast<std::size_t>(m.stride()) * sizeof(Element<Matrix>);
-  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ length;
-  std::size_t k = 0;
-  if (length >= 32) {
-    std::uint64_t lane[4] = {kPrime1 + kPrime2, kPrime2, 0, 0 - kPrime1};
-    for (; k + 32 <= length; k += 32)
-      for (int j = 0; j < 4; ++j) lane[j] = std::rotl(lane[j] + load_word(bytes + k + 8 * j) * kPrime2, 31) * kPrime1;
-    for (const std::uint64_t l : lane) h = mix(h, l);
-  }
-  for (; k + 8 <= length; k += 8) h = mix(h, load_word(bytes + k));
-  return h;
+  return hash_bytes(m.row(r), static_cast<std::size_t>(m.stride()) * sizeof(Element<Matrix>));
 }
 
 template <class Matrix>
@@ -127,13 +102,13 @@ bool same_row(const Matrix& x, std::int64_t r, const Matrix& y, std::int64_t s) 
   return std::memcmp(x.row(r), y.row(s), static_cast<std::size_t>(x.stride()) * sizeof(Element<Matrix>)) == 0;
 }
 
-// Sparse rows: the same hash over the row's indices and then its values (a row is its
-// entries: indices increase and no value is zero, so equal rows have equal entries).
+// Sparse rows: the hash of the row's indices and then its values (a row is its entries:
+// indices increase and no value is zero, so equal rows have equal entries).
 std::uint64_t row_hash(const SparseMatrix& m, std::int64_t r) {
-  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ m.indices(r).size();
-  for (const std::int64_t k : m.indices(r)) h = mix(h, static_cast<std::uint64_t>(k));
-  for (const float v : m.values(r)) h = mix(h, std::bit_cast<std::uint32_t>(v));
-  return h;
+  ByteHash h;
+  h.add(m.indices(r).data(), m.indices(r).size_bytes());
+  h.add(m.values(r).data(), m.values(r).size_bytes());
+  return h.value();
 }
 bool same_row(const SparseMatrix& x, std::int64_t r, const SparseMatrix& y, std::int64_t s) {
   return std::ranges::equal(x.indices(r), y.indices(s)) &&

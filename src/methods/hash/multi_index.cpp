@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/random.hpp"
+#include "core/hash.hpp"
 #include "hipi/error.hpp"
 
 namespace hipi {
@@ -131,11 +131,7 @@ std::int64_t MultiIndex::built_count() {
 }
 
 std::uint64_t MultiIndex::fingerprint(const BitMatrix& rows) {
-  // splitmix64 over the running hash plus each word (padding words are zero).
-  std::uint64_t h = splitmix64(static_cast<std::uint64_t>(rows.rows()));
-  const std::uint64_t* w = rows.data();
-  for (std::size_t k = 0; k < rows.storage_size(); ++k) h = splitmix64(h + w[k]);
-  return h;
+  return hash_bytes(rows.data(), rows.storage_size() * sizeof(std::uint64_t), static_cast<std::uint64_t>(rows.rows()));
 }
 
 MultiIndex::MultiIndex(const BitMatrix& rows, SubstringLayout layout)

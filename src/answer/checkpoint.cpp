@@ -287,6 +287,16 @@ void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector
                last_save_ - start);
 }
 
+void Checkpointer::refuse_existing(const std::string& why) const {
+  agree(comm_, [&] {
+    if (comm_.rank() == 0 && config_.inspect && std::filesystem::exists(config_.path))
+      throw InputError(
+          fmt::format("{} was saved by another run ({}): rerun that command to resume it, or remove the "
+                      "checkpoint to start this one over",
+                      config_.path, why));
+  });
+}
+
 InputError Checkpointer::damaged(const std::string& what, bool collective) const {
   return InputError(fmt::format("{}: not a readable checkpoint ({}); remove it to start over", config_.path, what),
                     collective);

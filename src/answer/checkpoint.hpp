@@ -61,7 +61,7 @@ std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const 
 struct CheckpointConfig {
   std::string path;                         // where it is saved
   double interval_seconds = 0;              // save at least this often; 0: never (signals end the run)
-  bool inspect = true;                      // look at a checkpoint already there (not for hipi plan)
+  bool inspect = false;                     // look at a checkpoint already there (runs with an output)
   nlohmann::ordered_json key;               // what must match to resume: inputs, options, ranks
   std::function<std::uint64_t()> checksum;  // collective: data_checksum of the rows read
 };
@@ -80,11 +80,14 @@ class Checkpointer {
   Checkpointer(const Comm& comm, CheckpointConfig config);
   /// Collective: the checkpoint at config.path, if any, whether or not this run saves
   /// checkpoints (a run of a method that keeps none must not delete another's); refused
-  /// (an agreed InputError) when its key or the data's checksum differs from this run's, or when it is damaged: a header
-  /// field missing, of the wrong type or out of range, or pairs that do not match the
-  /// checksum saved with them.
+  /// (an agreed InputError) when its key or the data's checksum differs from this run's, or when it is damaged: a
+  /// header field missing, of the wrong type or out of range, or pairs that do not match the checksum saved with them.
   /// Each rank's share of the saved pairs is checked against `budget` before it is read.
   std::optional<Resumed> load(const MemoryBudget& budget);
+  /// Collective: for a run that can resume none (the sparse join), an agreed InputError
+  /// when a checkpoint is at config.path: another run's, refused (`why`: why this one
+  /// cannot resume it), never deleted when this run's output is written.
+  void refuse_existing(const std::string& why) const;
   /// The run's state saved with every checkpoint.
   void set_state(nlohmann::ordered_json state) { state_ = std::move(state); }
   /// Collective, after unit `done` of `total`: saves a checkpoint when the interval has

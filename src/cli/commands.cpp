@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -24,17 +25,16 @@ namespace {
 
 // CLI11's PositiveNumber and NonNegativeNumber print their range up to DBL_MAX (309
 // digits); these say the same in words.
+bool number_at_least(const std::string& text, double low, bool strict) {
+  char* end = nullptr;
+  const double x = std::strtod(text.c_str(), &end);
+  return end != text.c_str() && *end == '\0' && (strict ? x > low : x >= low);
+}
 const CLI::Validator kPositive(
-    [](std::string& v) {
-      double x = 0;
-      return CLI::detail::lexical_cast(v, x) && x > 0 ? std::string() : "must be a positive number, got " + v;
-    },
+    [](std::string& v) { return number_at_least(v, 0, true) ? std::string() : "must be a positive number, got " + v; },
     "POSITIVE");
 const CLI::Validator kNonNegative(
-    [](std::string& v) {
-      double x = 0;
-      return CLI::detail::lexical_cast(v, x) && x >= 0 ? std::string() : "must be zero or more, got " + v;
-    },
+    [](std::string& v) { return number_at_least(v, 0, false) ? std::string() : "must be zero or more, got " + v; },
     "NONNEGATIVE");
 
 constexpr const char* kDescription =
@@ -254,9 +254,7 @@ SolveOptions to_options(SolveArgs& s) {
 void add_calibrate(CLI::App& app, CalibrateArgs& c) {
   auto* cmd = app.add_subcommand("calibrate", "Measure this machine's rates for the planner and save them");
   cmd->footer("Run under the same mpirun/srun layout as the solves that will use the profile (--profile).");
-  cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")
-      ->capture_default_str()
-      ->check(kPositive);
+  cmd->add_option("--d", c.d, "Dimension to measure the exact kernels at")->capture_default_str()->check(kPositive);
   cmd->add_option("--grid", c.grid, "BLACS grid PxQ for the GEMM (default: the squarest, rows >= columns)");
   cmd->add_option("--out", c.out, "Profile file (TOML)")->required();
 }

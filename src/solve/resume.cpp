@@ -36,8 +36,9 @@ CheckpointConfig checkpoint_config(const Comm& comm, const SolveInputs& inputs, 
                                    const LocalRows<Matrix>* b) {
   const bool may_checkpoint =
       !options.plan_only && (options.method == Method::Auto || solve_method(options.method).checkpoints());
-  return {checkpoint_path(options.out), may_checkpoint ? options.checkpoint_interval : 0, !options.plan_only,
-          checkpoint_key(inputs, threshold, options, comm.size()), [&comm, &a, b] {
+  return {checkpoint_path(options.out), may_checkpoint ? options.checkpoint_interval : 0,
+          !options.plan_only && !options.out.empty(), checkpoint_key(inputs, threshold, options, comm.size()),
+          [&comm, &a, b] {
             std::vector<std::pair<const void*, std::size_t>> rows{
                 {a.rows.data(), a.rows.storage_size() * sizeof(*a.rows.data())}};
             if (b) rows.emplace_back(b->rows.data(), b->rows.storage_size() * sizeof(*b->rows.data()));

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-
 #include "planner/sparse_or_dense.hpp"
 #include "solve/distinct_rows.hpp"
 
@@ -88,17 +86,12 @@ std::optional<Outcome> solve_sparse(const Comm& comm, const SolveInputs& inputs,
     chosen = std::move(choice.chosen);
     if (options.plan_only) return out;
   }
-  // The sparse join keeps no checkpoint: one beside the output is another run's, refused
-  // here rather than deleted when this output is written.
-  agree(comm, [&] {
-    const std::string path = checkpoint_path(options.out);
-    if (comm.rank() == 0 && std::filesystem::exists(path))
-      throw InputError(
-          fmt::format("{} was saved by another run (the sparse join keeps no checkpoint): rerun that "
-                      "command to resume it, or remove the checkpoint to start this one over",
-                      path));
-  });
-  Checkpointer no_checkpoints(comm, CheckpointConfig{});
+  // The sparse join keeps no checkpoint; one beside the output is another run's.
+  CheckpointConfig config;
+  config.path = checkpoint_path(options.out);
+  config.inspect = !options.out.empty();
+  Checkpointer no_checkpoints(comm, std::move(config));
+  no_checkpoints.refuse_existing("the sparse join keeps no checkpoint");
   std::optional<Resumed> none;
   ResumeState resume{no_checkpoints, none, out.plan};
   out.result = solve_method(out.method).run(in, chosen ? &*chosen : nullptr, resume);

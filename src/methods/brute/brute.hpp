@@ -42,7 +42,7 @@ struct BruteSchedule {
   std::vector<Pair> resumed_pairs;                   // this rank's pairs of those units
   std::function<void(std::int64_t done, std::int64_t total, std::vector<Pair>& found)> at_boundary;
   // Called with this rank's pairs after every piece of a unit (rows of B sized so that a
-  // piece finds at most about `holder.every`, 256 rows at least), so that pairs past the
+  // piece finds at most about `holder.every`, 16 rows at least), so that pairs past the
   // memory budget can be spilled as they are found, not once per unit.
   PairHolder holder;
   double unit_products = 0;                    // coordinate products per unit; 0: about half a second's worth

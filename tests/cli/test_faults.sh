@@ -112,25 +112,22 @@ for np in 2 3; do
   done
 done
 
-# A checkpoint of another run is refused, naming what differs, and kept.
-rm -f out.h5 out.h5.hipi-checkpoint
-HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a in.h5 --b in.h5:/B --rho 0.6 \
-  --method brute --out out.h5 2>/dev/null
-out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.7 --method brute --out out.h5 2>&1)
-status=$?
-if [ "$status" -eq 2 ] && grep -q "saved by a run with other inputs or options (threshold was" <<<"$out" &&
-  [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint of other options is refused and kept"
-else fail "checkpoint of other options: exit $status"$'\n'"$out"; fi
-# A checkpoint beside a run of a method that keeps none (sketch) is refused like any other
-# run's, naming what differs, and kept: it was silently deleted when the output was written.
-rm -f out.h5 out.h5.hipi-checkpoint
-HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a in.h5 --b in.h5:/B --rho 0.6 \
-  --method brute --out out.h5 2>/dev/null
-out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method sketch --out out.h5 2>&1)
-status=$?
-if [ "$status" -eq 2 ] && grep -q 'saved by a run with other inputs or options (method was "brute", now "sketch")' <<<"$out" &&
-  [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint beside a sketch run is refused and kept"
-else fail "checkpoint beside a sketch run: exit $status"$'\n'"$out"; fi
+# A checkpoint of another run is refused, naming what differs, and kept: a run of other
+# options, and a run of a method that keeps none (sketch; its output used to delete it).
+while IFS='|' read -r name options want; do
+  rm -f out.h5 out.h5.hipi-checkpoint
+  HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a in.h5 --b in.h5:/B --rho 0.6 \
+    --method brute --out out.h5 2>/dev/null </dev/null  # (mpirun would read the cases)
+  # shellcheck disable=SC2086
+  out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B $options --out out.h5 2>&1 </dev/null)
+  status=$?
+  if [ "$status" -eq 2 ] && grep -qF "saved by a run with other inputs or options ($want" <<<"$out" &&
+    [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint beside $name is refused and kept"
+  else fail "checkpoint beside $name: exit $status"$'\n'"$out"; fi
+done <<'CASES'
+a run of other options|--rho 0.7 --method brute|threshold was
+a sketch run|--rho 0.6 --method sketch|method was "brute", now "sketch")
+CASES
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
 out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
 status=$?
@@ -147,7 +144,7 @@ for damage in flip_pair far_pair done_8 done_minus done_100 done_text done_missi
   rm -f out.h5 out.h5.hipi-checkpoint
   HIPI_INJECT_FAULT="unit:1:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q "${damaged_args[@]}" 2>/dev/null
   [ -s out.h5.hipi-checkpoint ] || { fail "damaged checkpoint $damage: no checkpoint to damage"; continue; }
-  /usr/bin/python3 - "$damage" <<'PY' || fail "damaging the checkpoint ($1)"
+  /usr/bin/python3 - "$damage" <<'PY' || fail "damaging the checkpoint ($damage)"
 import json, sys, h5py, numpy as np
 damage = sys.argv[1]
 with h5py.File("out.h5.hipi-checkpoint", "r+") as f:

@@ -84,8 +84,13 @@ void AtomicPath::commit() {
   std::filesystem::rename(temp_, final_, ec);
   if (ec) throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
   committed_ = true;
+  // The file is in place and its data on disk: a directory that cannot be synced only warns.
   const std::filesystem::path dir = std::filesystem::path(final_).parent_path();
-  sync_path(dir.empty() ? "." : dir.string(), true);
+  try {
+    sync_path(dir.empty() ? "." : dir.string(), true);
+  } catch (const IoError& e) {
+    spdlog::warn("{}: the rename may not survive a crash", e.what());
+  }
 }
 
 void check_output_path(const std::string& path, const std::string& option) {

@@ -262,8 +262,9 @@ void run_generate(const Comm& comm, const GenerateOptions& o) {
     file.close();
   }
   comm.barrier();
-  if (comm.rank() == 0) out.commit();
-  comm.barrier();
+  agree(comm, [&] {  // a failed rename or sync is every rank's error, not rank 0's alone
+    if (comm.rank() == 0) out.commit();
+  });
   spdlog::info("generate: wrote {} ({} x {}{}, d = {}, {} planted pairs)", o.out, o.n, o.self_join ? o.n : o.rows_b(),
                o.self_join ? ", self-join" : "", o.d, o.k);
 }

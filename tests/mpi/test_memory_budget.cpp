@@ -18,14 +18,6 @@ using namespace hipi;
 using namespace hipi::test;
 
 namespace {
-// Under AddressSanitizer freed memory waits in a quarantine and is released later, so the
-// resident memory these budgets are set from does not track what the test holds.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kResidentTracksHeld = false;
-#else
-constexpr bool kResidentTracksHeld = true;
-#endif
-
 // Runs the solve, which must be refused on every rank alike with a message holding every
 // one of `needles`, and leave no output. `unrefused` says what should not have fit.
 void expect_refused(const Comm& world, const SolveOptions& o, std::initializer_list<const char*> needles,

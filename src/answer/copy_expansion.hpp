@@ -31,10 +31,19 @@ std::vector<Pair> rename_setting_aside_copies(std::vector<Pair>& pairs, const Du
 class ExpandedRows;
 
 /// What expanding copies needs of the whole answer: the pairs of representatives that have
-/// copies, from every rank (their number is that of the collapsed answer's, not of the
-/// expanded one). The Duplicates must outlive it and the streams it makes.
+/// copies (their number is that of the collapsed answer's, not of the expanded one), each
+/// held by the rank that owns its row of A (blocks of A's input rows) and sent to the ranks
+/// that write its expanded pairs, window by window. The Duplicates must outlive it and the
+/// streams it makes.
 class CopyExpansion {
  public:
+  /// A pair of representatives, from one side: `from` in A, `to` in B (in a self-join, each
+  /// pair both ways).
+  struct Link {
+    std::int64_t from = 0, to = 0;
+    double ip = 0;
+  };
+
   /// Collective: `with_copies` are this rank's pairs (input rows) for which involves_copies.
   CopyExpansion(const Comm& comm, const std::vector<Pair>& with_copies, const Duplicates& a, const Duplicates* b,
                 const Threshold& threshold);
@@ -47,8 +56,11 @@ class CopyExpansion {
  private:
   const Duplicates& a_;
   const Duplicates& b_;
-  std::shared_ptr<const ExpandedRows> rows_;
-  std::vector<std::int64_t> expanded_rows_;  // rows of A with expanded pairs, sorted
+  bool self_join_;
+  Threshold threshold_;
+  int ranks_;
+  std::shared_ptr<const ExpandedRows> owned_;  // the links whose `from` row this rank owns
+  int owner(std::int64_t row) const;           // the rank that owns a row of A's links
 };
 
 /// Collective: the answer of the input rows from `slice`, the sorted answer of the collapsed

@@ -7,8 +7,12 @@
 
 namespace hipi {
 
+std::int64_t offers_per_rank(const Comm& comm) {
+  return std::clamp<std::int64_t>((std::int64_t{1} << 16) / comm.size(), 1, 256);
+}
+
 std::vector<SplitterOffer> offers_of(const Comm& comm, const std::vector<Pair>& sorted) {
-  const std::int64_t per_rank = std::clamp<std::int64_t>((std::int64_t{1} << 16) / comm.size(), 1, 256);
+  const std::int64_t per_rank = offers_per_rank(comm);
   const auto m = static_cast<std::int64_t>(sorted.size());
   const std::int64_t count = std::min(m, per_rank);
   std::vector<SplitterOffer> offers;

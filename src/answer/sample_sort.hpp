@@ -24,7 +24,9 @@ struct SplitterOffer {
   Pair key;
   double weight = 0;
 };
-/// Up to clamp(2^16 / P, 1, 256) offers at even steps through this rank's sorted pairs.
+/// How many offers a rank makes: clamp(2^16 / P, 1, 256) (2^16 in all at most).
+std::int64_t offers_per_rank(const Comm& comm);
+/// Up to offers_per_rank offers at even steps through this rank's sorted pairs.
 std::vector<SplitterOffer> offers_of(const Comm& comm, const std::vector<Pair>& sorted);
 /// Collective: the P - 1 (or fewer) keys that cut the weight of every rank's `mine` offers,
 /// plus `shared` (the same offers on every rank, counted once), into P parts of about equal

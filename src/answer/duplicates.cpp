@@ -1,5 +1,7 @@
 #include "answer/duplicates.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <boost/mpi/collectives.hpp>
@@ -7,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <ranges>
 
 #include "core/hash.hpp"
 #include "kernels/exact.hpp"
@@ -21,7 +24,6 @@ Duplicates::Duplicates(std::int64_t rows, std::vector<Copy> copies, std::vector<
     HIPI_ASSERT(copies[t].rep < copies[t].row && (t == 0 || copies[t - 1].row < copies[t].row));
     removed_.push_back(copies[t].row);
     removed_rep_.push_back(copies[t].rep);
-    kept_before_.push_back(copies[t].row - static_cast<std::int64_t>(t));
   }
   std::sort(copies.begin(), copies.end(),
             [](const Copy& x, const Copy& y) { return x.rep != y.rep ? x.rep < y.rep : x.row < y.row; });
@@ -42,8 +44,12 @@ Duplicates::Duplicates(std::int64_t rows, std::vector<Copy> copies, std::vector<
 }
 
 std::int64_t Duplicates::original(std::int64_t k) const {
-  // Row original(k) has k kept rows before it and every copy t with kept_before_[t] <= k.
-  return k + (std::upper_bound(kept_before_.begin(), kept_before_.end(), k) - kept_before_.begin());
+  // Row original(k) has k kept rows before it and every copy t with removed_[t] - t <= k
+  // (the rows kept before copy t), which does not decrease in t.
+  const auto t = std::ranges::partition_point(std::views::iota(std::int64_t{0}, copies()), [&](std::int64_t t) {
+    return removed_[static_cast<std::size_t>(t)] - t <= k;
+  });
+  return k + *t;
 }
 
 std::vector<std::int64_t> Duplicates::originals(RowRange collapsed) const {
@@ -206,7 +212,8 @@ std::vector<Keyed> hashes_by_owner(const Comm& comm, const LocalRows<Matrix>& ro
 }  // namespace
 
 template <class Matrix>
-Duplicates find_duplicates(const Comm& comm, const LocalRows<Matrix>& rows, std::int64_t n) {
+Duplicates find_duplicates(const Comm& comm, const LocalRows<Matrix>& rows, std::int64_t n,
+                           const MemoryBudget& budget) {
   const int P = comm.size();
   const RowOwners owners(comm, rows.range);
   // Equal rows have equal hashes and meet on the rank their hash names.
@@ -247,6 +254,13 @@ Duplicates find_duplicates(const Comm& comm, const LocalRows<Matrix>& rows, std:
       const auto r = static_cast<std::int64_t>(k);
       self.push_back({reps[k], static_cast<double>(inner_product(rep_rows, r, rep_rows, r))});
     }
+  // Every rank is to hold every copy: refused on all ranks alike when that passes the budget.
+  const auto copies = boost::mpi::all_reduce(comm, std::ssize(confirmed), std::plus<std::int64_t>());
+  const auto rep_bound = boost::mpi::all_reduce(comm, std::ssize(self), std::plus<std::int64_t>());
+  agree(comm, [&] {
+    budget.check(fmt::format("the {} rows that are copies of others, a list every rank holds", copies),
+                 Duplicates::held_bytes(copies, rep_bound));
+  });
   std::vector<Duplicates::SelfProduct> all_self = all_gather_vector(comm, self);
   std::sort(all_self.begin(), all_self.end(),
             [](const Duplicates::SelfProduct& x, const Duplicates::SelfProduct& y) { return x.rep < y.rep; });
@@ -264,11 +278,11 @@ LocalRows<Matrix> collapse_rows(const Comm& comm, const LocalRows<Matrix>& rows,
   return {range, fetch_rows(comm, rows, RowOwners(comm, rows.range), wanted)};
 }
 
-template Duplicates find_duplicates(const Comm&, const LocalRows<BitMatrix>&, std::int64_t);
-template Duplicates find_duplicates(const Comm&, const LocalRows<RealMatrix>&, std::int64_t);
+template Duplicates find_duplicates(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, const MemoryBudget&);
+template Duplicates find_duplicates(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, const MemoryBudget&);
 template LocalRows<BitMatrix> collapse_rows(const Comm&, const LocalRows<BitMatrix>&, const Duplicates&, RowRange);
 template LocalRows<RealMatrix> collapse_rows(const Comm&, const LocalRows<RealMatrix>&, const Duplicates&, RowRange);
-template Duplicates find_duplicates(const Comm&, const LocalRows<SparseMatrix>&, std::int64_t);
+template Duplicates find_duplicates(const Comm&, const LocalRows<SparseMatrix>&, std::int64_t, const MemoryBudget&);
 template LocalRows<SparseMatrix> collapse_rows(const Comm&, const LocalRows<SparseMatrix>&, const Duplicates&,
                                                RowRange);
 

@@ -18,6 +18,7 @@
 #include "core/matrix_blocks.hpp"
 #include "core/problem.hpp"
 #include "parallel/mpi.hpp"
+#include "runtime/memory.hpp"
 
 namespace hipi {
 
@@ -60,10 +61,16 @@ class Duplicates {
   /// Representatives with copies, sorted.
   const std::vector<std::int64_t>& reps() const { return reps_; }
 
+  /// Bytes each rank holds at most while Duplicates of `copies` copies of `reps`
+  /// representatives are gathered and built (every rank holds all of them): 40 a copy
+  /// (the gathered list twice while it arrives, then the sorted tables) and 48 a representative.
+  static double held_bytes(std::int64_t copies, std::int64_t reps) {
+    return 40.0 * static_cast<double>(copies) + 48.0 * static_cast<double>(reps);
+  }
+
  private:
   std::int64_t rows_ = 0;
   std::vector<std::int64_t> removed_;       // copies, sorted
-  std::vector<std::int64_t> kept_before_;   // removed_[t] - t: rows kept before removed_[t]
   std::vector<std::int64_t> removed_rep_;   // rep of removed_[t]
   std::vector<std::int64_t> reps_;          // representatives with copies, sorted
   std::vector<std::int64_t> member_begin_;  // members of reps_[g]: members_[member_begin_[g] ...]
@@ -75,9 +82,11 @@ class Duplicates {
 /// Collective: the rows of this matrix that are bitwise copies of an earlier row. `rows` is
 /// this rank's block of the n rows (contiguous blocks in rank order). Rows are hashed and
 /// sent to the rank their hash names; rows of equal hash are compared in full before one
-/// counts as a copy, so a hash collision costs a missed collapse, never a false pair.
+/// counts as a copy, so a hash collision costs a missed collapse, never a false pair. Every
+/// rank holds the whole list: when that (held_bytes) would pass `budget` on any rank, an
+/// agreed InputError before it is gathered.
 template <class Matrix>
-Duplicates find_duplicates(const Comm& comm, const LocalRows<Matrix>& rows, std::int64_t n);
+Duplicates find_duplicates(const Comm& comm, const LocalRows<Matrix>& rows, std::int64_t n, const MemoryBudget& budget);
 
 /// Collective: this rank's block `range` of the collapsed matrix (the distinct rows in input
 /// order), fetched from the ranks holding them in `rows`.

@@ -68,7 +68,7 @@ LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool
   });
   if constexpr (std::is_same_v<Matrix, RealMatrix>)
     if (options.problem.cosine) check_zero_rows(comm, input, rows, options.problem.skip_zero_rows);
-  copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });
+  copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows, reader.budget); });
   if (copies.none()) return rows;
   if (comm.rank() == 0)
     spdlog::info(

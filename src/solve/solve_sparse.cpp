@@ -39,7 +39,7 @@ LocalRows<SparseMatrix> read_side(const Comm& comm, const InputMatrix& input, co
     }
     refuse_zero_rows(comm, input, zero, problem.skip_zero_rows);
   }
-  copies = ctx.times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows); });
+  copies = ctx.times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows, ctx.budget); });
   if (copies.none()) return rows;
   if (comm.rank() == 0)
     spdlog::info(

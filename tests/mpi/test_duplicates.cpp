@@ -16,6 +16,7 @@
 #include "methods/sketch/sketches.hpp"
 #include "mpi/fixtures.hpp"
 #include "parallel/row_exchange.hpp"
+#include "runtime/memory.hpp"
 #include "solve/solver.hpp"
 
 using namespace hipi;
@@ -126,7 +127,7 @@ TEST(Duplicates, FindsExactlyTheRowsEqualToAnEarlierRow) {
     LocalRows<BitMatrix> rows{
         mine, BitMatrix::pack(std::vector<std::int8_t>(v.begin() + mine.begin * d, v.begin() + mine.end * d),
                               mine.size(), d)};
-    const Duplicates dups = find_duplicates(world, rows, n);
+    const Duplicates dups = find_duplicates(world, rows, n, MemoryBudget::of(world, 0));
     const auto want = naive_copies(v, n, d);
     ASSERT_EQ(dups.copies(), static_cast<std::int64_t>(want.size())) << "limit " << limit;
     for (const auto& [row, rep] : want) EXPECT_EQ(dups.rep_of(row), rep) << row;
@@ -139,6 +140,29 @@ TEST(Duplicates, FindsExactlyTheRowsEqualToAnEarlierRow) {
       for (std::int64_t c = 0; c < d; ++c)
         ASSERT_EQ(distinct.rows.value(k - block.begin, c), v[dups.original(k) * d + c]) << k;
   }
+}
+
+// Every rank holds the whole list of copies (Duplicates::held_bytes: 40 B a copy, 40 MiB
+// for 2^20 rows of one value). On a budget of what each rank holds now plus 16 MiB it is
+// refused on every rank, naming the copies, before it is gathered; with 256 MiB it is found.
+TEST(Duplicates, AListPastTheBudgetIsRefusedBeforeItIsGathered) {
+  Comm world;
+  if (!kResidentTracksHeld) GTEST_SKIP() << "resident memory does not track allocations under ASan";
+  const std::int64_t n = std::int64_t{1} << 20, d = 64, mib = 1 << 20;
+  const RowRange mine = row_block(n, world.size(), world.rank());
+  const LocalRows<BitMatrix> rows{
+      mine, BitMatrix::pack(std::vector<std::int8_t>(static_cast<std::size_t>(mine.size() * d), 1), mine.size(), d)};
+  MemoryBudget budget;
+  budget.bytes = resident_bytes() + 16 * mib;
+  try {
+    find_duplicates(world, rows, n, budget);
+    ADD_FAILURE() << "2^20 copies gathered within 16 MiB";
+  } catch (const InputError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("1048575 rows that are copies of others"), std::string::npos) << e.what();
+  }
+  budget.bytes = resident_bytes() + 256 * mib;
+  EXPECT_EQ(find_duplicates(world, rows, n, budget).copies(), n - 1);
 }
 
 // Rows read as an even split move to the sketch's balanced tiles (auto at n < 1344 ranks):

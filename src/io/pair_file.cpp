@@ -94,6 +94,8 @@ void write_attributes(const Comm& comm, h5::File& file, const OutputAttributes& 
   file.set_attribute("inputs", text[4]);
   file.set_attribute("timings", text[5]);
   file.set_attribute("measure", text[6]);
+  file.set_attribute("rows_a", attrs.rows_a);
+  file.set_attribute("rows_b", attrs.rows_b);
 }
 
 }  // namespace

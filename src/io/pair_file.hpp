@@ -50,6 +50,7 @@ struct OutputAttributes {
   std::string inputs;                     // "a.h5:/A b.h5:/B"
   std::string timings;                    // JSON object, seconds per stage
   std::string measure = "inner_product";  // what /inner_products hold: "inner_product" or "cosine"
+  std::int64_t rows_a = 0, rows_b = 0;    // the answer's shape: rows of A and of B (A again in a self-join)
 };
 
 /// Collective: every rank writes its slice into /pairs int64 [m,2] and /inner_products

@@ -127,7 +127,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                solved.parameters.dump(),
                                inputs,
                                timings_before_write.dump(),
-                               problem.cosine ? "cosine" : "inner_product"};
+                               problem.cosine ? "cosine" : "inner_product",
+                               a.rows,
+                               b ? b->rows : a.rows};
   std::optional<ComponentBuilder> components;
   if (options.components) components.emplace(a.rows);
   const std::int64_t found = write_answer(comm, solved, out_file->temp(), attrs, components ? &*components : nullptr);

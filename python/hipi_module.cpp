@@ -223,6 +223,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
 
 PYBIND11_MODULE(_hipi, m) {
   m.doc() = "Exact heavy inner products: every pair of rows of A and B whose inner product passes a threshold";
+  m.attr("__version__") = HIPI_VERSION;
   py::module_::import("mpi4py.MPI");  // initialises MPI (and finalises it at exit)
   if (import_mpi4py() < 0) throw py::error_already_set();
 
@@ -242,26 +243,6 @@ PYBIND11_MODULE(_hipi, m) {
         py::arg("seed") = 1, py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
         py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
         py::arg("verbosity") = 0,
-        R"(Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
+        "The solve behind hipi.find_heavy_pairs (hipi/pairs.py): returns (pairs, inner_products, ...).");
 
-cosine=True (with tau): the pair passes when <A[i], B[j]> / (||A[i]|| ||B[j]||) >= tau, norms
-and the decision in float64 on the stored values, and inner_products hold the cosines; a
-row of zeros is a ValueError unless skip_zero_rows=True (it then pairs with nothing).
-components=True (self-join): also returns labels, int64 [n], each row's smallest row index
-in its connected component of the pairs (keep rows i with labels[i] == i to dedup); with
-delivery='distributed', this rank's block of rows from info['components_first'].
-
-A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with tau),
-uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a multiple of 8),
-float32 or float64 (rounded to float32; inner products summed in float64); or scipy.sparse
-matrices or arrays of real values (any format; solved sparse by method='sparse', or by auto
-when that is faster than densifying: TF-IDF, bag of words). B=None: the
-self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B are this rank's
-blocks of rows, in rank order.
-
-Returns (pairs, inner_products): int64 [m, 2] sorted by (i, j) and float64 [m], as the CLI's
-output file; then labels with components=True; with info=True last a dict (method,
-parameters, timings, total, offset).
-delivery='distributed' leaves each rank its slice. Raises ValueError for bad input, with the
-CLI's messages.)");
 }

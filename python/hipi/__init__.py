@@ -1,10 +1,13 @@
 """hipi: exact heavy inner products.
 
-find_heavy_pairs(A, B=None, *, rho=None, tau=None, ...): every pair of rows whose inner
-product passes a threshold, exactly (the C++ library, hipi/hipi.hpp, over MPI).
+find_heavy_pairs(A, B=None, *, rho=None, tau=None, output="arrays", ...): every pair of rows
+whose inner product passes a threshold (>=), exactly (the C++ library, hipi/hipi.hpp, over
+MPI), as arrays, a scipy.sparse matrix or FAISS's (lims, D, I).
+read_pairs(path): an output file of `hipi solve` (pairs, inner products, components, attributes).
 FiringSet(W, X, b): the pairs (r, i) with <w_r, x_i> > b, kept exact across weight updates.
 """
-from ._hipi import find_heavy_pairs
+from ._hipi import __version__
 from .firing import FiringSet
+from .pairs import OUTPUTS, PairsFile, as_output, find_heavy_pairs, read_pairs
 
-__all__ = ["find_heavy_pairs", "FiringSet"]
+__all__ = ["find_heavy_pairs", "read_pairs", "as_output", "PairsFile", "OUTPUTS", "FiringSet", "__version__"]

@@ -117,3 +117,26 @@ def test_firing_set_on_each_rank_is_that_ranks_own():
     assert len(r) > 0
     np.testing.assert_array_equal(fs.pairs[0], r)
     np.testing.assert_array_equal(fs.pairs[1], i)
+
+
+@pytest.mark.parametrize("delivery", ["every_rank", "distributed"])
+def test_outputs_over_ranks_have_the_whole_answers_shape(delivery):
+    """With comm, the shape counts every rank's rows; a distributed slice's matrices (and
+    lims) hold this rank's pairs, which together are the whole answer."""
+    rng = np.random.default_rng(14)
+    a = rng.choice(np.array([-1, 1], dtype=np.int8), size=(700, 64))
+    b = rng.choice(np.array([-1, 1], dtype=np.int8), size=(500, 64))
+    whole, whole_ips = hipi.find_heavy_pairs(a, b, rho=0.35, method="brute", comm=MPI.COMM_SELF)
+    lo, hi = blocks(len(a), comm.size)[comm.rank]
+    blo, bhi = blocks(len(b), comm.size)[comm.rank]
+    m = hipi.find_heavy_pairs(a[lo:hi], b[blo:bhi], rho=0.35, method="brute", comm=comm, delivery=delivery,
+                              output="csr")
+    lims, D, I = hipi.find_heavy_pairs(a[lo:hi], b[blo:bhi], rho=0.35, method="brute", comm=comm,
+                                       delivery=delivery, output="lims")
+    assert m.shape == (700, 500) and lims.shape == (701,) and len(whole) > 20
+    coo = m.tocoo()
+    mine = np.stack([coo.row, coo.col], axis=1)[np.lexsort((coo.col, coo.row))]
+    assert np.array_equal(I, mine[:, 1]) and np.array_equal(np.repeat(np.arange(700), np.diff(lims)), mine[:, 0])
+    got = np.concatenate(comm.allgather(mine)) if delivery == "distributed" else mine
+    np.testing.assert_array_equal(got, whole)
+    assert np.array_equal(np.concatenate(comm.allgather(D)) if delivery == "distributed" else D, whole_ips)

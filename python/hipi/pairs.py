@@ -1,0 +1,136 @@
+"""Heavy pairs in the shapes their users compute with.
+
+find_heavy_pairs solves (the C++ library through hipi._hipi) and returns the pairs as
+arrays, as a scipy.sparse matrix (what scipy's sparse_distance_matrix and scikit-learn's
+radius_neighbors_graph give) or as FAISS's range_search result (lims, D, I). read_pairs
+reads a file that `hipi solve --out` wrote, in the same shapes.
+"""
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from . import _hipi
+
+OUTPUTS = ("arrays", "coo", "csr", "lims")
+
+
+def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, skip_zero_rows=False,
+                     components=False, method="auto", seed=1, delta=1e-3, bits=None, memory_mib=0,
+                     delivery="every_rank", comm=None, info=False, verbosity=0, output="arrays"):
+    """Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
+
+    The threshold is inclusive (>=; FAISS's range_search keeps D > radius): rho= for +-1
+    data (<a, b> >= rho * d), tau= for real data (<a, b> >= tau).
+
+    A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with
+    tau), uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a
+    multiple of 8), float32 or float64 (rounded to float32; inner products summed in
+    float64); or scipy.sparse matrices or arrays of real values (any format; solved sparse by
+    method='sparse', or by auto when that is faster than densifying: TF-IDF, bag of words).
+    B=None: the self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B
+    are this rank's blocks of rows, in rank order.
+
+    cosine=True (with tau): the pair passes when <A[i], B[j]> / (||A[i]|| ||B[j]||) >= tau,
+    norms and the decision in float64 on the stored values, and the values returned are the
+    cosines; a row of zeros is a ValueError unless skip_zero_rows=True (it then pairs with
+    nothing).
+    components=True (self-join): also returns labels, int64 [n], each row's smallest row
+    index in its connected component of the pairs (keep the rows i with labels[i] == i to
+    deduplicate); with delivery='distributed', this rank's block of rows from
+    info['components_first'].
+
+    output: what the pairs come back as.
+      'arrays' (default): pairs int64 [m, 2] sorted by (i, j), and inner_products float64 [m].
+      'coo': a scipy.sparse.coo_array of shape (rows of A, rows of B) whose entries are the
+             inner products (for a self-join the upper triangle, i < j).
+      'csr': the same as a scipy.sparse.csr_array.
+      'lims': FAISS's range_search convention: lims int64 [rows of A + 1], D float64 [m],
+              I int64 [m]: row i's partners are I[lims[i]:lims[i+1]], sorted, with their
+              inner products in D.
+    An inner product of exactly 0 that passes (tau <= 0) is an explicit zero in a sparse
+    matrix. Returns the output's items (a single matrix for 'coo' and 'csr'), then labels with
+    components=True, then with info=True a dict (method, parameters, timings, total, offset).
+    delivery='distributed' leaves each rank its slice of the pairs (whole rows of A; the
+    shape stays the whole answer's). Raises ValueError for bad input, with the CLI's messages.
+    """
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    found = _hipi.find_heavy_pairs(A, B, rho=rho, tau=tau, abs=abs, cosine=cosine, skip_zero_rows=skip_zero_rows,
+                                   components=components, method=method, seed=seed, delta=delta, bits=bits,
+                                   memory_mib=memory_mib, delivery=delivery, comm=comm, info=info,
+                                   verbosity=verbosity)
+    if output == "arrays":
+        return found
+    rows_a = _total_rows(A, comm)
+    shape = (rows_a, rows_a if B is None else _total_rows(B, comm))
+    shaped = as_output(found[0], found[1], shape, output)
+    extras = tuple(found[2:])
+    if not extras:
+        return shaped
+    return (shaped, *extras) if output in ("coo", "csr") else (*shaped, *extras)
+
+
+def as_output(pairs, values, shape, output):
+    """Sorted pairs (int64 [m, 2]) and their values (float64 [m]) as `output` (OUTPUTS) of
+    the given shape (rows of A, rows of B)."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    if output == "arrays":
+        return pairs, values
+    rows_a, rows_b = (int(n) for n in shape)
+    i, j = pairs[:, 0], pairs[:, 1]
+    lims = np.zeros(rows_a + 1, dtype=np.int64)
+    np.cumsum(np.bincount(i, minlength=rows_a), out=lims[1:])
+    if output == "lims":
+        return lims, values, np.ascontiguousarray(j)
+    import scipy.sparse  # only for the sparse outputs
+
+    if output == "coo":
+        return scipy.sparse.coo_array((values, (i, j)), shape=(rows_a, rows_b))
+    return scipy.sparse.csr_array((values, np.ascontiguousarray(j), lims), shape=(rows_a, rows_b))
+
+
+def _total_rows(X, comm):
+    """Rows of X, over every rank of comm when X is this rank's block."""
+    rows = int(X.shape[0])
+    return rows if comm is None else int(comm.allreduce(rows))
+
+
+@dataclass
+class PairsFile:
+    """An output file of `hipi solve`: its datasets and root attributes."""
+
+    pairs: np.ndarray  # int64 [m, 2], sorted by (i, j)
+    inner_products: np.ndarray  # float64 [m]; cosines when attrs['measure'] == 'cosine'
+    components: Optional[np.ndarray] = None  # int64 [n], with --components
+    attrs: dict = field(default_factory=dict)  # parameters and timings decoded from JSON
+
+    @property
+    def shape(self):
+        """(rows of A, rows of B): the answer's shape as its file records it."""
+        if "rows_a" not in self.attrs:
+            raise ValueError("this file does not record its shape (rows_a, rows_b: hipi 0.2 and later)")
+        return int(self.attrs["rows_a"]), int(self.attrs["rows_b"])
+
+    def as_output(self, output="arrays"):
+        """The pairs as find_heavy_pairs(output=...) gives them (without labels or info)."""
+        return as_output(self.pairs, self.inner_products, self.shape if output != "arrays" else None, output)
+
+
+def read_pairs(path):
+    """Reads an output file of `hipi solve --out` (needs h5py): a PairsFile with the pairs,
+    their inner products (or cosines), /components when present, and the attributes."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "pairs" not in f or "inner_products" not in f:
+            raise ValueError(f"{path}: not an output file of hipi (no /pairs and /inner_products)")
+        attrs = {}
+        for name, value in f.attrs.items():
+            value = value.decode() if isinstance(value, bytes) else value
+            attrs[name] = json.loads(value) if name in ("parameters", "timings") else value
+        pairs = f["pairs"][...].astype(np.int64, copy=False).reshape(-1, 2)
+        return PairsFile(pairs=pairs, inner_products=f["inner_products"][...].astype(np.float64, copy=False),
+                         components=f["components"][...] if "components" in f else None, attrs=attrs)

@@ -1,0 +1,120 @@
+# The shapes results come back in (hipi/pairs.py): output="coo", "csr" and "lims" hold
+# exactly the pairs and inner products of output="arrays" (binary and real, self-join and
+# A x B, an empty answer, with components and info after them), and read_pairs gives back
+# what the CLI wrote, in the same shapes.
+import h5py
+import numpy as np
+import pytest
+
+import hipi
+from conftest import run_cli
+
+
+def binary_rows(seed, n, d):
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.array([-1, 1], dtype=np.int8), size=(n, d))
+
+
+def real_rows(seed, n, d):
+    """Rows near 12 centres, the same centres for every seed (A and B share them)."""
+    centres = np.random.default_rng(0).standard_normal((12, d))
+    rng = np.random.default_rng(seed)
+    return (centres[rng.integers(0, 12, n)] + 0.4 * rng.standard_normal((n, d))).astype(np.float32)
+
+
+# (A, B or None, threshold keyword): each with pairs, and rows of A without any.
+CASES = {
+    "binary_self": lambda: (binary_rows(1, 300, 64), None, {"rho": 0.35}),
+    "binary_a_b": lambda: (binary_rows(2, 200, 64), binary_rows(3, 170, 64), {"rho": 0.35}),
+    "real_self": lambda: (real_rows(4, 250, 16), None, {"tau": 20.0}),
+    "real_a_b": lambda: (real_rows(5, 210, 16), real_rows(6, 190, 16), {"tau": 20.0}),
+}
+
+
+def expect_same(pairs, values, matrix_or_lims, shape, output):
+    """The pairs and values of one output against the arrays, entry by entry and in order."""
+    if output == "lims":
+        lims, D, I = matrix_or_lims
+        assert lims.shape == (shape[0] + 1,) and lims[0] == 0 and lims[-1] == len(pairs)
+        rows = np.repeat(np.arange(shape[0]), np.diff(lims))
+        assert np.array_equal(rows, pairs[:, 0]) and np.array_equal(I, pairs[:, 1]) and np.array_equal(D, values)
+        for i in range(shape[0]):  # each row's partners sorted by column
+            assert np.all(np.diff(I[lims[i]:lims[i + 1]]) > 0)
+        return
+    m = matrix_or_lims
+    assert m.shape == shape and m.nnz == len(pairs)
+    assert type(m).__name__ == ("coo_array" if output == "coo" else "csr_array")
+    coo = m.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    assert np.array_equal(coo.row[order], pairs[:, 0]) and np.array_equal(coo.col[order], pairs[:, 1])
+    assert np.array_equal(coo.data[order], values)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("output", ["coo", "csr", "lims"])
+def test_each_output_holds_exactly_the_arrays_pairs(case, output):
+    a, b, threshold = CASES[case]()
+    pairs, values = hipi.find_heavy_pairs(a, b, method="brute", **threshold)
+    assert 20 < len(pairs) and len(np.unique(pairs[:, 0])) < len(a)  # some pairs, and rows without
+    shape = (len(a), len(a) if b is None else len(b))
+    expect_same(pairs, values, hipi.find_heavy_pairs(a, b, method="brute", output=output, **threshold), shape, output)
+    if b is None and output != "lims":  # a self-join's matrix is its upper triangle
+        m = hipi.find_heavy_pairs(a, b, method="brute", output=output, **threshold).tocoo()
+        assert np.all(m.row < m.col)
+
+
+@pytest.mark.parametrize("output", ["coo", "csr", "lims"])
+def test_an_empty_answer_has_the_full_shape(output):
+    a, b = binary_rows(7, 40, 64), binary_rows(8, 30, 64)
+    got = hipi.find_heavy_pairs(a, b, rho=0.95, output=output)
+    expect_same(np.zeros((0, 2), np.int64), np.zeros(0), got, (40, 30), output)
+
+
+def test_components_and_info_follow_the_output():
+    a = real_rows(9, 200, 16)
+    pairs, values, labels, info = hipi.find_heavy_pairs(a, tau=0.95, cosine=True, components=True, info=True)
+    m, labels_coo, info_coo = hipi.find_heavy_pairs(a, tau=0.95, cosine=True, components=True, info=True,
+                                                    output="csr")
+    expect_same(pairs, values, m, (200, 200), "csr")
+    assert np.array_equal(labels, labels_coo) and info_coo["total"] == info["total"] == len(pairs)
+    lims, D, I, labels_lims = hipi.find_heavy_pairs(a, tau=0.95, cosine=True, components=True, output="lims")
+    expect_same(pairs, values, (lims, D, I), (200, 200), "lims")
+    assert np.array_equal(labels, labels_lims)
+
+
+def test_an_unknown_output_is_a_value_error_before_any_solve():
+    with pytest.raises(ValueError, match="output must be one of arrays, coo, csr, lims; got 'dense'"):
+        hipi.find_heavy_pairs(binary_rows(1, 10, 64), rho=0.5, output="dense")
+
+
+@pytest.mark.parametrize("self_join", [True, False])
+def test_read_pairs_gives_back_what_the_cli_wrote(hipi_bin, tmp_path, self_join):
+    a, b = real_rows(10, 300, 16), real_rows(11, 120, 16)
+    f, out = tmp_path / "in.h5", tmp_path / "out.h5"
+    with h5py.File(f, "w") as h:
+        h["A"], h["B"] = a, b
+    args = ["--a", f"{f}:/A", "--tau", "0.95", "--cosine", "--method", "brute", "--out", str(out)]
+    args += ["--components"] if self_join else ["--b", f"{f}:/B"]
+    status, err = run_cli(hipi_bin, *args)
+    assert status == 0, err
+    got = hipi.read_pairs(out)
+    pairs, values, *labels = hipi.find_heavy_pairs(a, None if self_join else b, tau=0.95, cosine=True,
+                                                   components=self_join, method="brute")
+    assert np.array_equal(got.pairs, pairs) and np.array_equal(got.inner_products, values) and len(pairs) > 20
+    assert got.shape == (300, 300 if self_join else 120)
+    assert got.attrs["measure"] == "cosine" and got.attrs["parameters"]["self_join"] == self_join
+    assert got.attrs["threshold"] == 0.95 and got.attrs["method"] == "brute"
+    if self_join:
+        assert np.array_equal(got.components, labels[0])
+    else:
+        assert got.components is None
+    for output in ("coo", "csr", "lims"):
+        expect_same(pairs, values, got.as_output(output), got.shape, output)
+
+
+def test_read_pairs_refuses_a_file_that_is_not_an_output(tmp_path):
+    f = tmp_path / "rows.h5"
+    with h5py.File(f, "w") as h:
+        h["A"] = binary_rows(1, 4, 8)
+    with pytest.raises(ValueError, match="not an output file of hipi"):
+        hipi.read_pairs(f)

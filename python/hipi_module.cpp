@@ -244,5 +244,4 @@ PYBIND11_MODULE(_hipi, m) {
         py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
         py::arg("verbosity") = 0,
         "The solve behind hipi.find_heavy_pairs (hipi/pairs.py): returns (pairs, inner_products, ...).");
-
 }

@@ -23,6 +23,7 @@ packages=(
   python3-pytest python3-h5py        # its tests (h5py writes the CLI's inputs)
   python3-scipy                      # --components checked against scipy's connected_components
   python3-torch                      # the training example and its test (examples/relu_training)
+  python3-venv python3-pip python3-setuptools python3-wheel  # pip install . (pyproject.toml) and its test
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(python3-faiss python3-h5py python3-numpy python3-matplotlib python3-threadpoolctl  # baselines, plots

@@ -4,7 +4,8 @@
 # rank and the point, and no output, report or temporary file left behind. Then a stopped
 # rank (the watchdog), and a stop request at a unit boundary: exit status 3, a checkpoint,
 # and a resumed run writing the uninterrupted run's output; other runs' checkpoints refused,
-# and damaged ones (flipped bytes, edited pairs or counts) refused with exit status 2.
+# and damaged ones (flipped bytes, edited pairs or counts) refused with exit status 2; an
+# input overwritten in place during a run never gives a mixed answer.
 # Usage: test_faults.sh HIPI MPIEXEC
 set -u
 HIPI=$1
@@ -190,6 +191,44 @@ status=$?
 if [ "$status" -eq 2 ] && grep -q "this rank's share of the pairs saved in out.h5.hipi-checkpoint" <<<"$out" &&
   [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint past the memory budget is refused before it is read"
 else fail "checkpoint past the budget: exit $status"$'\n'"$out"; fi
+
+# --- an input overwritten in place during a run: never a mixed answer --------------------
+# `cp` over the input (same inode: truncated, then rewritten) at several moments of a brute
+# run on 2 x 64 MB. Whatever the moment, the run either ends with exit 0 and exactly the old
+# or the new file's answer (its planted pairs: 8 or 16), or fails naming the file with no
+# output; never exit 0 with pairs of both.
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out old.h5 --n 16384 --d 2048 --k 8 --rho 0.5 --seed 1 &&
+  "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out new.h5 --n 16384 --d 2048 --k 16 --rho 0.5 --seed 2 ||
+  fail "generate the live-overwrite inputs"
+outcomes=""
+for delay in 0.2 0.35 0.5 0.8; do
+  cp old.h5 live.h5
+  rm -f out.h5
+  timeout 120 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a live.h5 --b live.h5:/B --rho 0.5 --method brute \
+    --out out.h5 >live.log 2>&1 </dev/null &
+  run_pid=$!
+  sleep "$delay"
+  cp new.h5 live.h5
+  wait "$run_pid"
+  status=$?
+  if [ "$status" -eq 0 ]; then
+    verdict=$(/usr/bin/python3 -c '
+import h5py, numpy as np
+got = h5py.File("out.h5", "r")["pairs"][...]
+for name in ("old", "new"):
+    if np.array_equal(got, h5py.File(name + ".h5", "r")["truth_pairs"][...]):
+        print(name); break
+else:
+    print("mixed:", len(got), "pairs")' 2>&1)
+  elif [ -e out.h5 ]; then verdict="failed (exit $status) but left out.h5"
+  elif grep -q "live.h5" live.log; then verdict="refused"
+  else verdict="failed (exit $status) without naming the file: $(tail -3 live.log)"; fi
+  case "$verdict" in
+    old | new | refused) outcomes+=" ${delay}s:$verdict" ;;
+    *) fail "input overwritten ${delay} s into the run: $verdict" ;;
+  esac
+done
+[ -n "$outcomes" ] && pass "input overwritten in place during a run: never a mixed answer ($outcomes )"
 
 echo "test_faults: $passes passed, $failures failed"
 [ "$failures" -eq 0 ]

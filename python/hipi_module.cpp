@@ -212,6 +212,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
   details["method"] = hipi::method_name(found.method);
   details["parameters"] = json.attr("loads")(found.parameters_json);
   details["timings"] = json.attr("loads")(found.timings_json);
+  details["kernels"] = json.attr("loads")(found.kernels_json);
   details["total"] = found.total;
   details["offset"] = found.offset;
   if (components) details["components_first"] = found.components_first;

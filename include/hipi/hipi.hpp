@@ -82,6 +82,7 @@ struct HeavyPairs {
   Method method = Method::Auto;  // the method that ran
   std::string parameters_json;   // what the output file's 'parameters' attribute would hold
   std::string timings_json;      // seconds per stage: {"stage": {"max": .., "mean": ..}}
+  std::string kernels_json;      // the kernels that ran, as the CLI report's: {"exact": .., "blas": ..}
   // With FindOptions::components: for rows components_first, components_first + 1, ... (all
   // n_a rows with Delivery::EveryRank, this rank's block with Distributed), the smallest
   // row index in the row's connected component of the heavy-pair graph.

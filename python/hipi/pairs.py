@@ -51,7 +51,8 @@ def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, 
               inner products in D.
     An inner product of exactly 0 that passes (tau <= 0) is an explicit zero in a sparse
     matrix. Returns the output's items (a single matrix for 'coo' and 'csr'), then labels with
-    components=True, then with info=True a dict (method, parameters, timings, total, offset).
+    components=True, then with info=True a dict (method, parameters, timings, kernels,
+    total, offset).
     delivery='distributed' leaves each rank its slice of the pairs (whole rows of A; the
     shape stays the whole answer's). Raises ValueError for bad input, with the CLI's messages.
     """

@@ -12,8 +12,10 @@
 #include "hipi/hipi.hpp"
 #include "io/input.hpp"
 #include "io/sparse_input.hpp"
+#include "kernels/exact.hpp"
 #include "parallel/log.hpp"
 #include "parallel/row_exchange.hpp"
+#include "parallel/scalapack.hpp"
 #include "solve/solve_answer.hpp"
 
 namespace hipi {
@@ -211,6 +213,7 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   out.method = solved.outcome.method;
   out.parameters_json = solved.parameters.dump();
   out.timings_json = gather_stage_times(comm, solved.times).dump();
+  out.kernels_json = nlohmann::json{{"exact", kernel_name()}, {"blas", blas_kernels()}}.dump();
   return out;
 }
 

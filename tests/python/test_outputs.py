@@ -77,6 +77,7 @@ def test_components_and_info_follow_the_output():
                                                     output="csr")
     expect_same(pairs, values, m, (200, 200), "csr")
     assert np.array_equal(labels, labels_coo) and info_coo["total"] == info["total"] == len(pairs)
+    assert set(info["kernels"]) == {"exact", "blas"} and all(info["kernels"].values())  # what ran, named
     lims, D, I, labels_lims = hipi.find_heavy_pairs(a, tau=0.95, cosine=True, components=True, output="lims")
     expect_same(pairs, values, (lims, D, I), (200, 200), "lims")
     assert np.array_equal(labels, labels_lims)

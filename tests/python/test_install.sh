@@ -17,8 +17,10 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok:   $*"; }
 
 /usr/bin/python3 -m venv --system-site-packages "$WORK/v" || { echo "FAIL: python3 -m venv"; exit 1; }
-# A copy of the source, so that the build's own files (build-python/) stay out of the tree.
-cp -r "$SOURCE/." "$WORK/src" && rm -rf "$WORK/src/.git" "$WORK/src"/build*
+# A copy of the source without build trees, data or git, so that the build's own files
+# (build-python/) stay out of the tree.
+mkdir "$WORK/src" && tar -C "$SOURCE" --exclude=./.git --exclude='./build*' --exclude=./demo-output \
+  --exclude=./bench-data --exclude='*.h5' -cf - . | tar -C "$WORK/src" -xf -
 if out=$(cd "$WORK/src" && HIPI_BUILD_DIR=$BUILD "$WORK/v/bin/pip" install --no-build-isolation --no-index . 2>&1); then
   pass "pip install --no-build-isolation ."
 else fail "pip install"$'\n'"$out"; exit 1; fi

@@ -32,8 +32,8 @@ class ExpandedRows;
 
 /// What expanding copies needs of the whole answer: the pairs of representatives that have
 /// copies (their number is that of the collapsed answer's, not of the expanded one), each
-/// held by the rank that owns its row of A (blocks of A's input rows) and sent to the ranks
-/// that write its expanded pairs, window by window. The Duplicates must outlive it and the
+/// held by the rank that owns its row of A (rows spread over the ranks by a hash) and sent
+/// to the ranks that write its expanded pairs, window by window. The Duplicates must outlive it and the
 /// streams it makes.
 class CopyExpansion {
  public:

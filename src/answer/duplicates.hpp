@@ -62,10 +62,11 @@ class Duplicates {
   const std::vector<std::int64_t>& reps() const { return reps_; }
 
   /// Bytes each rank holds at most while Duplicates of `copies` copies of `reps`
-  /// representatives are gathered and built (every rank holds all of them): 40 a copy
-  /// (the gathered list twice while it arrives, then the sorted tables) and 48 a representative.
+  /// representatives are gathered and built (every rank holds all of them): 40 a copy (the
+  /// gathered 16-byte list, then three 8-byte tables beside it) and 64 a representative
+  /// (its gathered self product twice while it arrives, then four 8-byte tables).
   static double held_bytes(std::int64_t copies, std::int64_t reps) {
-    return 40.0 * static_cast<double>(copies) + 48.0 * static_cast<double>(reps);
+    return 40.0 * static_cast<double>(copies) + 64.0 * static_cast<double>(reps);
   }
 
  private:

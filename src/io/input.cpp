@@ -379,9 +379,22 @@ void convert_real_rows(const InputMatrix& in, const ValueRows<void>& from, RowsI
   }
 }
 
+h5::File open_input_again(const Comm& comm, const InputMatrix& input) {
+  std::optional<h5::File> file;
+  agree(comm, [&] {
+    try {
+      file.emplace(h5::File::open_read(input.ref.file, &comm));
+    } catch (const Hdf5Error& e) {
+      throw IoError(fmt::format("{}: cannot open it again to read its rows ({}); was it replaced while hipi ran?",
+                                input.ref.file, e.what()));
+    }
+  });
+  return std::move(*file);
+}
+
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   LocalRows<BitMatrix> out = allocate_rows<BitMatrix>(comm, in, rows, (in.cols + 511) / 512 * 64.0);
-  h5::File file = h5::File::open_read(in.ref.file, &comm);
+  h5::File file = open_input_again(comm, in);
   std::optional<Failure> bad;
   if (in.dtype == h5::DType::UInt8)
     read_packed(comm, file, in, rows, out.rows, bad);
@@ -405,7 +418,7 @@ LocalRows<RealMatrix> read_real_rows(const Comm& comm, const InputMatrix& in, Ro
     }
     return out;
   }
-  h5::File file = h5::File::open_read(in.ref.file, &comm);
+  h5::File file = open_input_again(comm, in);
   std::optional<Failure> bad;
   // float32 is read straight into the rows and checked there; float64 is read as float64
   // and rounded while checked, so a value beyond float32's range is reported as itself.

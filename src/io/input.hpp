@@ -75,6 +75,10 @@ void convert_binary_rows(const InputMatrix& in, const ValueRows<void>& from, Row
 void convert_real_rows(const InputMatrix& in, const ValueRows<void>& from, RowsInto<RealMatrix> to,
                        std::optional<Failure>& bad);
 
+/// Collective: the input's file opened again, by every rank, to read its rows. A failure
+/// (the file replaced or truncated since inspect_input) is an agreed IoError naming it.
+h5::File open_input_again(const Comm& comm, const InputMatrix& input);
+
 /// Collective. Reads `rows` of `input` (every rank its own range), checks every value
 /// (+-1 in binary mode; finite in real mode) and packs binary rows into bits.
 LocalRows<BitMatrix> read_binary_rows(const Comm& comm, const InputMatrix& input, RowRange rows);

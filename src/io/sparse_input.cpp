@@ -183,7 +183,7 @@ template void convert_sparse_rows(const InputMatrix&, RowRange, const CsrArrays<
 LocalRows<SparseMatrix> read_sparse_rows(const Comm& comm, const InputMatrix& in, RowRange rows) {
   if (!in.sparse)  // a dense side: its rows without their zeros
     return {rows, SparseMatrix::from_dense(read_real_rows(comm, in, rows).rows)};
-  h5::File file = h5::File::open_read(in.ref.file, &comm);
+  h5::File file = open_input_again(comm, in);
   EntryCheck check{in, std::nullopt};
   const std::vector<std::int64_t> offsets = read_offsets(file, in, rows, check);
   agree_on(comm, check.bad);  // offsets are trusted from here on

@@ -253,3 +253,32 @@ TEST(InputChanged, WhileItIsReadIsAnAgreedIoError) {
     }
   }
 }
+
+// An input that stops being HDF5 between its inspection and the read of its rows (truncated
+// by a copy over it): one agreed IoError naming the file, not a raw HDF5 error on each rank,
+// for binary and real reads alike (the sparse read: test_sparse.cpp).
+TEST(InputChanged, AFileThatCannotBeOpenedAgainIsAnAgreedIoError) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::string file = dir.path("a.h5");
+  write_dataset(world, file, "/A", {6, 64}, signs(6 * 64), true);
+  const InputMatrix input = inspect_input(world, DatasetRef::parse(file, "/A"));
+  world.barrier();
+  if (world.rank() == 0) std::ofstream(file, std::ios::trunc) << "not HDF5 any more";
+  world.barrier();
+  const RowRange mine = row_block(6, world.size(), world.rank());
+  const std::vector<std::function<void()>> reads = {[&] { read_binary_rows(world, input, mine); },
+                                                    [&] { read_real_rows(world, input, mine); }};
+  for (std::size_t k = 0; k < reads.size(); ++k) {
+    try {
+      reads[k]();
+      ADD_FAILURE() << "read " << k << " of a file that is no longer HDF5 passed";
+    } catch (const IoError& e) {
+      EXPECT_TRUE(e.collective()) << k;
+      const std::string message = e.what();
+      EXPECT_NE(message.find("a.h5: cannot open it again to read its rows"), std::string::npos) << message;
+    } catch (const Error& e) {
+      ADD_FAILURE() << "read " << k << ": " << e.what() << " (not an agreed IoError)";
+    }
+  }
+}

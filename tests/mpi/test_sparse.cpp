@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 
 #include "core/random.hpp"
 #include "io/hdf5.hpp"
+#include "io/input.hpp"
+#include "io/sparse_input.hpp"
 #include "mpi/fixtures.hpp"
 #include "solve/solver.hpp"
 
@@ -351,4 +354,27 @@ TEST(SparseInput, AnAnswerPastTheBudgetIsSpilledAsItGrows) {
   ASSERT_TRUE(got.parameters.contains("spilled"));
   // The join hands its pairs to the spill as they grow: no rank held much past the limit.
   EXPECT_LE(got.parameters["spilled"]["largest_run"].get<std::int64_t>(), 450) << got.parameters.dump();
+}
+
+// A CSR group whose file stops being HDF5 between inspection and the read (a copy over it):
+// one agreed IoError naming the file, as for dense inputs (test_input_errors.cpp).
+TEST(SparseInput, AFileThatCannotBeOpenedAgainIsAnAgreedIoError) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::string file = dir.path("x.h5");
+  write_csr(world, file, "/A", random_csr(40, 30, 7), true);
+  const InputMatrix input = inspect_input(world, DatasetRef::parse(file, "/A"));
+  ASSERT_TRUE(input.sparse);
+  world.barrier();
+  if (world.rank() == 0) std::ofstream(file, std::ios::trunc) << "not HDF5 any more";
+  world.barrier();
+  try {
+    read_sparse_rows(world, input, row_block(40, world.size(), world.rank()));
+    ADD_FAILURE() << "a CSR group in a file that is no longer HDF5 was read";
+  } catch (const IoError& e) {
+    EXPECT_TRUE(e.collective());
+    EXPECT_NE(std::string(e.what()).find("x.h5: cannot open it again to read its rows"), std::string::npos) << e.what();
+  } catch (const Error& e) {
+    ADD_FAILURE() << e.what() << " (not an agreed IoError)";
+  }
 }

@@ -45,7 +45,9 @@ void write_all(const char* text) {
   }
 }
 
-// Async-signal-safe: flags, write(2), signal(2), raise(3).
+// Async-signal-safe: flags, write(2), _exit(2). Where no checkpoint can be saved the run
+// ends at once with hipi's status for a failure (1), saying why, not by the signal (which
+// mpirun would report as its own 128 + signal).
 void on_stop_signal(int sig) {
   if (deferring) {
     pending_signal = sig;
@@ -56,8 +58,7 @@ void on_stop_signal(int sig) {
   write_all(": stopped by ");
   write_all(signal_name(sig));
   write_all(" (this stage keeps no checkpoint)\n");
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
+  ::_exit(1);
 }
 
 struct sigaction previous[std::size(kStopSignals)];
@@ -108,22 +109,24 @@ std::uint64_t data_checksum(const Comm& comm, const std::vector<std::pair<const 
 
 namespace {
 
-// 2: the header holds the pairs' count and checksum.
-constexpr const char* kFormat = "hipi checkpoint 2";
+// 2: the header holds the pairs' count and checksum; 3: the checksum covers the state.
+constexpr const char* kFormat = "hipi checkpoint 3";
 
 // The checksum saved in a checkpoint's header (collective): of the pairs held across ranks
 // (a sum of one hash per pair, so that it does not depend on how they are split or sorted),
-// their count and the units done and in all, so that neither a flipped byte in the pairs
-// nor an edited count resumes a wrong answer. Also returns the count.
+// their count, the units done and in all, and the state the run resumes with (the method
+// and plan), so that neither a flipped byte in the pairs nor an edited count or plan
+// resumes a wrong answer. Also returns the count.
 std::pair<std::string, std::int64_t> pairs_checksum(const Comm& comm, const std::vector<Pair>& pairs, std::int64_t done,
-                                                    std::int64_t total) {
+                                                    std::int64_t total, const nlohmann::ordered_json& state) {
   static_assert(sizeof(Pair) == 24, "a pair's bytes are its fields only");
   std::uint64_t sum = 0;
   for (const Pair& p : pairs) sum += hash_bytes(&p, sizeof p);
   sum = boost::mpi::all_reduce(comm, sum, std::plus<std::uint64_t>());
   const auto count = boost::mpi::all_reduce(comm, static_cast<std::int64_t>(pairs.size()), std::plus<std::int64_t>());
   const std::int64_t fields[3] = {count, done, total};
-  const std::uint64_t h = hash_bytes(fields, sizeof fields, sum);
+  const std::string state_text = state.dump();
+  const std::uint64_t h = hash_bytes(state_text.data(), state_text.size(), hash_bytes(fields, sizeof fields, sum));
   return {fmt::format("{:016x}", h), count};
 }
 
@@ -191,8 +194,13 @@ std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
   const auto header = nlohmann::ordered_json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   const nlohmann::ordered_json key = full_key();  // collective: the checksum of the rows read
   agree(comm_, [&] {
-    if (header.is_discarded() || header.value("format", "") != kFormat)
+    // Every field is checked before it is read: a header edited into any JSON is refused.
+    if (header.is_discarded()) throw damaged("its header is not JSON", false);
+    if (!header.is_object())
+      throw damaged(fmt::format("its header is a JSON {}, not an object", header.type_name()), false);
+    if (!header.contains("format") || header["format"] != kFormat)
       throw InputError(fmt::format("{}: not a hipi checkpoint of this version; remove it to start over", config_.path));
+    if (!header.contains("key") || !header["key"].is_object()) throw damaged("its key is missing", false);
     if (const std::string diff = first_difference(header["key"], key); !diff.empty())
       throw InputError(fmt::format(
           "{} was saved by a run with other inputs or options ({}): rerun that command to resume it, or remove the "
@@ -210,7 +218,7 @@ std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
   out.pairs = read_pair_share(comm_, config_.path);
   // Every rank reduces to the same sums: the verdict is the same everywhere.
   const auto [checksum, pairs] = pairs_checksum(comm_, out.pairs, header["units_done"].get<std::int64_t>(),
-                                                header["units_total"].get<std::int64_t>());
+                                                header["units_total"].get<std::int64_t>(), header["state"]);
   if (pairs != header["pairs"].get<std::int64_t>() || checksum != header["pairs_checksum"].get<std::string>())
     throw damaged("its pairs or units do not match the checksum saved with them");
   out.units_done = header["units_done"].get<std::int64_t>();
@@ -257,7 +265,7 @@ void Checkpointer::stop_saving(const std::string& why) {
 void Checkpointer::save(std::int64_t done, std::int64_t total, const std::vector<Pair>& found) {
   const double start = MPI_Wtime();
   const PairSlice slice = sort_pairs_across(comm_, found);
-  const auto [checksum, pairs] = pairs_checksum(comm_, slice.pairs, done, total);  // what is written
+  const auto [checksum, pairs] = pairs_checksum(comm_, slice.pairs, done, total, state_);  // what is written
   // The header is written collectively, with rank 0's clock.
   std::string header = nlohmann::ordered_json{
       {"format", kFormat},

@@ -32,7 +32,7 @@ std::string checkpoint_path(const std::string& out);
 
 /// While alive, SIGTERM, SIGUSR1 and SIGINT are caught. Where a run can stop cleanly (see
 /// defer) they are only noted, for the next unit boundary; elsewhere they print which rank
-/// got which signal and end the process as they would have.
+/// got which signal and end the process with exit status 1.
 class StopSignals {
  public:
   StopSignals();

@@ -18,16 +18,25 @@ nlohmann::ordered_json checkpoint_key(const SolveInputs& inputs, const Threshold
                                   {"columns", in.cols},
                                   {"file_bytes", ec ? -1 : static_cast<std::int64_t>(bytes)}};
   };
+  nlohmann::ordered_json key{
+      {"version", HIPI_VERSION}, {"a", input(inputs.a)}, {"b", inputs.b ? input(*inputs.b) : nlohmann::ordered_json()}};
+  key.update(answer_options(threshold, options));
+  key["ranks"] = ranks;
+  return key;
+}
+
+nlohmann::ordered_json answer_options(const Threshold& threshold, const SolveOptions& options) {
   const Problem& problem = options.problem;
-  return {{"version", HIPI_VERSION},
-          {"a", input(inputs.a)},
-          {"b", inputs.b ? input(*inputs.b) : nlohmann::ordered_json()},
-          {"mode", mode_name(problem.mode)},
+  return {{"mode", mode_name(problem.mode)},
           {"threshold", threshold.theta},
           {"abs", problem.abs},
+          {"cosine", problem.cosine},
+          {"skip_zero_rows", problem.skip_zero_rows},
+          {"components", options.components},
           {"method", method_name(options.method)},
           {"seed", options.seed},
-          {"ranks", ranks}};
+          {"delta", options.delta},
+          {"expect_k", options.expect_k ? nlohmann::ordered_json(*options.expect_k) : nlohmann::ordered_json()}};
 }
 
 template <class Matrix>

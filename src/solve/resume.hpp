@@ -16,9 +16,13 @@ struct SolveInputs {
   const InputMatrix* b;
 };
 
+/// Every option that changes the answer, by name: the checkpoint's key holds them all, so
+/// a checkpoint is resumed only by a run that asks the same question. An option that
+/// changes the answer (or auto's choice of method) belongs here.
+nlohmann::ordered_json answer_options(const Threshold& threshold, const SolveOptions& options);
+
 /// What a checkpoint must share with this run to be resumed by it: the inputs (the data's
-/// checksum is added by the Checkpointer), the problem, the options that decide the answer
-/// and the work split, and the ranks.
+/// checksum is added by the Checkpointer), answer_options, and the ranks (the work split).
 nlohmann::ordered_json checkpoint_key(const SolveInputs& inputs, const Threshold& threshold,
                                       const SolveOptions& options, int ranks);
 

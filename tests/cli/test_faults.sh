@@ -129,6 +129,39 @@ done <<'CASES'
 a run of other options|--rho 0.7 --method brute|threshold was
 a sketch run|--rho 0.6 --method sketch|method was "brute", now "sketch")
 CASES
+# Every scoring option is in the key: a checkpoint of a --cosine run resumed without it
+# (or the reverse) would mix cosines with inner products and skip the units it holds.
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out real.h5 --n 800 --d 64 --k 8 --type real --tau 20 \
+  --self-join --seed 5 || fail "generate real rows"
+while IFS='|' read -r saved resumed want; do
+  rm -f out.h5 out.h5.hipi-checkpoint
+  # shellcheck disable=SC2086
+  HIPI_INJECT_FAULT="unit:0:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q solve --a real.h5 $saved --method brute \
+    --out out.h5 2>/dev/null </dev/null
+  # shellcheck disable=SC2086
+  out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a real.h5 $resumed --method brute --out out.h5 2>&1 </dev/null)
+  status=$?
+  if [ "$status" -eq 2 ] && grep -qF "saved by a run with other inputs or options ($want" <<<"$out" &&
+    [ -s out.h5.hipi-checkpoint ] && [ ! -e out.h5 ]; then pass "a checkpoint of '$saved' is refused by '$resumed'"
+  else fail "checkpoint of '$saved' resumed by '$resumed': exit $status"$'\n'"$out"; fi
+done <<'CASES'
+--tau 0.3 --cosine|--tau 0.3|cosine was true, now false
+--tau 0.3|--tau 0.3 --cosine|cosine was false, now true
+--tau 0.3 --cosine|--tau 0.3 --cosine --skip-zero-rows|skip_zero_rows was false, now true
+--tau 0.3 --cosine|--tau 0.3 --cosine --components|components was false, now true
+--tau 10|--tau 10 --abs|abs was false, now true
+CASES
+# A stop signal where no checkpoint can be saved (--checkpoint-interval 0) ends the run with
+# hipi's exit status 1, saying so, not with mpirun's 128 + signal; nothing is left behind.
+for method in brute prefix; do
+  rm -f out.h5 out.h5.hipi-checkpoint
+  out=$(HIPI_INJECT_FAULT="unit:1:usr1" timeout 60 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a real.h5 \
+    --tau 0.3 --cosine --method "$method" --checkpoint-interval 0 --out out.h5 2>&1 </dev/null)
+  status=$?
+  if [ "$status" -eq 1 ] && grep -q "rank 1: stopped by SIGUSR1 (this stage keeps no checkpoint)" <<<"$out" &&
+    [ ! -e out.h5 ] && [ ! -e out.h5.hipi-checkpoint ]; then pass "SIGUSR1 without checkpoints ($method): exit status 1"
+  else fail "SIGUSR1 without checkpoints ($method): exit $status"$'\n'"$out"; fi
+done
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
 out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
 status=$?
@@ -138,10 +171,12 @@ else fail "checkpoint of other data: exit $status"$'\n'"$out"; fi
 
 # --- damaged checkpoints: exit 2, "not a readable checkpoint", checkpoint kept, no output ---
 # As bit rot or a hand edit would leave them: a flipped byte inside /pairs, a pair outside
-# the problem, units_done out of range, of the wrong type or missing.
+# the problem, units_done out of range, of the wrong type or missing, an edited state, a
+# header that is JSON of another shape or has no key.
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 3
 damaged_args=(solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5)
-for damage in flip_pair far_pair done_8 done_minus done_100 done_text done_missing state_missing; do
+for damage in flip_pair far_pair done_8 done_minus done_100 done_text done_missing state_missing state_edited \
+  header_array header_string key_missing; do
   rm -f out.h5 out.h5.hipi-checkpoint
   HIPI_INJECT_FAULT="unit:1:usr1" "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q "${damaged_args[@]}" 2>/dev/null
   [ -s out.h5.hipi-checkpoint ] || { fail "damaged checkpoint $damage: no checkpoint to damage"; continue; }
@@ -166,6 +201,14 @@ with h5py.File("out.h5.hipi-checkpoint", "r+") as f:
             header["units_done"] = value
     elif damage == "state_missing":
         del header["state"]
+    elif damage == "state_edited":
+        header["state"]["method"] = "prefix"
+    elif damage == "header_array":
+        header = [1, 2, 3]
+    elif damage == "header_string":
+        header = "hipi checkpoint 3"
+    elif damage == "key_missing":
+        del header["key"]
     f.attrs["checkpoint"] = json.dumps(header)
 PY
   before=$(md5sum out.h5.hipi-checkpoint)

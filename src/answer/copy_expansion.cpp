@@ -89,10 +89,10 @@ class ExpandedRows {
     return d.has_copies(rep) ? d.members(rep) : std::span<const std::int64_t>(&rep, 1);
   }
   // A row's value with a copy of itself: its inner product with itself, or with a cosine
-  // that over its norm squared, the norm as the kernels take it (the root of that product).
+  // exactly 1 (Threshold::value of that product over itself, as the kernels judge copies).
   double self_value(std::int64_t rep) const {
     const double ip = a_.self_product(rep);
-    return threshold_.value(ip, std::sqrt(ip), std::sqrt(ip));
+    return threshold_.value(ip, ip, ip);
   }
   // Two copies of one row make a pair (self-join) when the row's value with itself passes.
   bool copies_pair(std::int64_t rep) const { return self_join_ && threshold_.passes(self_value(rep)); }

@@ -5,6 +5,7 @@
 // answer is (DESIGN.md section 1).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -39,12 +40,17 @@ struct Threshold {
   // negative at random, and a branch on their sign costs kernels 3x (measured).
   bool passes(double value) const { return (abs ? std::fabs(value) : value) >= theta; }
   /// What a pair is judged by and reported with: its inner product, or with `cosine`
-  /// ip / (norm_a norm_b), the norms the float64 reference kernel's (kernels/exact.hpp);
-  /// NaN, which never passes, when a norm is 0 (a zero row has no cosine).
-  double value(double ip, double norm_a, double norm_b) const {
+  /// ip / sqrt(self_a self_b), the self products <a,a> and <b,b> the float64 reference
+  /// kernel's (kernels/exact.hpp), clamped to [-1, 1]; NaN, which never passes, when a self
+  /// product is 0 (a zero row has no cosine). One square root of the product, not a product
+  /// of norms: sqrt(x^2) is x exactly, so a row with a copy of itself, or with itself
+  /// scaled by a power of two, has cosine exactly 1 (-1 negated), the same in every kernel
+  /// that calls this. (float32 rows keep self products far from float64's under- and
+  /// overflow: between 2^-298 and 2^256 d.)
+  double value(double ip, double self_a, double self_b) const {
     if (!cosine) return ip;
-    const double norms = norm_a * norm_b;
-    return norms > 0 ? ip / norms : std::numeric_limits<double>::quiet_NaN();
+    const double norms = std::sqrt(self_a * self_b);
+    return norms > 0 ? std::clamp(ip / norms, -1.0, 1.0) : std::numeric_limits<double>::quiet_NaN();
   }
 };
 

@@ -269,11 +269,11 @@ void heavy_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Thresho
     return;
   const std::int64_t n = floats_used(a);
   // A cosine divides by the rows' norms (none otherwise).
-  const std::vector<double> norm_a = threshold.cosine ? row_norms(a, {0, a.rows()}) : std::vector<double>();
-  const std::vector<double> norm_b = threshold.cosine ? row_norms(b, visit) : std::vector<double>();
+  const std::vector<double> self_a = threshold.cosine ? row_self_products(a, {0, a.rows()}) : std::vector<double>();
+  const std::vector<double> self_b = threshold.cosine ? row_self_products(b, visit) : std::vector<double>();
   auto emit = [&](std::int64_t r, std::int64_t s, double ip) {
     const std::int64_t i = a_first + r, j = b_first + s;
-    const double v = threshold.cosine ? threshold.value(ip, norm_a[r], norm_b[s - visit.begin]) : ip;
+    const double v = threshold.cosine ? threshold.value(ip, self_a[r], self_b[s - visit.begin]) : ip;
     if (wanted(filter, i, j) && threshold.passes(v)) out.push_back({i, j, v});
   };
   // Real rows are 32x wider than bit rows per coordinate, so B tiles are smaller.
@@ -304,9 +304,15 @@ double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, s
   return active->dot(a.row(r), b.row(s), floats_used(a));
 }
 
+std::vector<double> row_self_products(const RealMatrix& m, RowRange rows) {
+  std::vector<double> self(static_cast<std::size_t>(rows.size()));
+  for (std::int64_t r = rows.begin; r < rows.end; ++r) self[r - rows.begin] = inner_product(m, r, m, r);
+  return self;
+}
+
 std::vector<double> row_norms(const RealMatrix& m, RowRange rows) {
-  std::vector<double> norms(static_cast<std::size_t>(rows.size()));
-  for (std::int64_t r = rows.begin; r < rows.end; ++r) norms[r - rows.begin] = std::sqrt(inner_product(m, r, m, r));
+  std::vector<double> norms = row_self_products(m, rows);
+  for (double& n : norms) n = std::sqrt(n);
   return norms;
 }
 

@@ -52,8 +52,10 @@ double early_abandon_work(std::int64_t d, const Threshold& t);
 std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s);
 double inner_product(const RealMatrix& a, std::int64_t r, const RealMatrix& b, std::int64_t s);
 
-/// The norms a cosine is judged with (Threshold::value): sqrt of each row's inner product
-/// with itself by the reference kernel, for `rows` of `m`.
+/// What a cosine is judged with (Threshold::value): each row's inner product with itself
+/// by the reference kernel, for `rows` of `m`.
+std::vector<double> row_self_products(const RealMatrix& m, RowRange rows);
+/// Their square roots: the norms the bounds scale by.
 std::vector<double> row_norms(const RealMatrix& m, RowRange rows);
 
 /// How heavy_pairs checks real blocks: through the float32 GEMM filter (gemm_filter.hpp)

@@ -104,8 +104,10 @@ class Needed {
   Needed(const RealMatrix& a, const RealMatrix& b, RowRange b_rows, const Threshold& t)
       : tau_(t.theta), cosine_(t.cosine) {
     if (!cosine_) return;
-    norm_a_ = row_norms(a, {0, a.rows()});
-    norm_b_ = row_norms(b, b_rows);
+    self_a_ = row_self_products(a, {0, a.rows()});
+    self_b_ = row_self_products(b, b_rows);
+    norm_a_ = roots(self_a_);
+    norm_b_ = roots(self_b_);
     b_first_ = b_rows.begin;
   }
   double at(std::int64_t r, std::int64_t s) const {
@@ -120,14 +122,20 @@ class Needed {
   // A zero row has no cosine: it passes nothing.
   bool zero_a(std::int64_t r) const { return cosine_ && norm_a_[r] == 0; }
   bool zero_b(std::int64_t s) const { return cosine_ && norm_b_[s - b_first_] == 0; }
-  const std::vector<double>& norm_a() const { return norm_a_; }
-  double norm_b(std::int64_t s) const { return cosine_ ? norm_b_[s - b_first_] : 0.0; }
+  // The pair's cosine, as Threshold::value judges it.
+  double value(const Threshold& t, double ip, std::int64_t r, std::int64_t s) const {
+    return t.value(ip, self_a_[r], self_b_[s - b_first_]);
+  }
 
  private:
   static double with_margin(double t) { return t - std::fabs(t) * 0x1p-40; }
+  static std::vector<double> roots(std::vector<double> x) {
+    for (double& v : x) v = std::sqrt(v);
+    return x;
+  }
   double tau_;
   bool cosine_;
-  std::vector<double> norm_a_, norm_b_;
+  std::vector<double> self_a_, self_b_, norm_a_, norm_b_;
   std::int64_t b_first_ = 0;
 };
 
@@ -170,9 +178,8 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
           const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
           if (v < needed.at(r, s) - (rel * norm_a[r] * nb + absolute)) continue;
           // The reference decides.
-          const double value = threshold.cosine
-                                   ? threshold.value(inner_product(a, r, b, s), needed.norm_a()[r], needed.norm_b(s))
-                                   : inner_product(a, r, b, s);
+          const double value =
+              threshold.cosine ? needed.value(threshold, inner_product(a, r, b, s), r, s) : inner_product(a, r, b, s);
           if (threshold.passes(value)) out.push_back({i, j, value});
         }
       }

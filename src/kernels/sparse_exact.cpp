@@ -32,9 +32,15 @@ double sparse_dot(const ScatteredRow& a, std::span<const std::int64_t> b_index, 
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+std::vector<double> row_self_products(const SparseMatrix& m, RowRange rows) {
+  std::vector<double> self(static_cast<std::size_t>(rows.size()));
+  for (std::int64_t r = rows.begin; r < rows.end; ++r) self[r - rows.begin] = sparse_dot(m, r, m, r);
+  return self;
+}
+
 std::vector<double> row_norms(const SparseMatrix& m, RowRange rows) {
-  std::vector<double> norms(static_cast<std::size_t>(rows.size()));
-  for (std::int64_t r = rows.begin; r < rows.end; ++r) norms[r - rows.begin] = std::sqrt(sparse_dot(m, r, m, r));
+  std::vector<double> norms = row_self_products(m, rows);
+  for (double& n : norms) n = std::sqrt(n);
   return norms;
 }
 

@@ -43,7 +43,9 @@ inline double inner_product(const SparseMatrix& a, std::int64_t r, const SparseM
   return sparse_dot(a, r, b, s);
 }
 
-/// The norms a cosine is judged with: sqrt of each row's product with itself, for `rows`.
+/// What a cosine is judged with (Threshold::value): each row's product with itself, for `rows`.
+std::vector<double> row_self_products(const SparseMatrix& m, RowRange rows);
+/// Their square roots: the norms the bounds scale by.
 std::vector<double> row_norms(const SparseMatrix& m, RowRange rows);
 
 }  // namespace hipi

@@ -144,9 +144,9 @@ TEST(Cosine, APairExactlyAtTheThresholdIsKeptByTheFilterAndTheReference) {
   RealMatrix m(2, kD);
   std::copy(rows.begin() + 5 * kD, rows.begin() + 6 * kD, m.row(0));
   std::copy(rows.begin() + 77 * kD, rows.begin() + 78 * kD, m.row(1));
-  const std::vector<double> norms = row_norms(m, {0, 2});
+  const std::vector<double> self = row_self_products(m, {0, 2});
   const Threshold t{0, false, true};
-  const double at = t.value(inner_product(m, 0, m, 1), norms[0], norms[1]);
+  const double at = t.value(inner_product(m, 0, m, 1), self[0], self[1]);
   for (RealKernel kernel : {RealKernel::GemmFilter, RealKernel::Reference}) {
     const RealKernel before = real_kernel();
     use_real_kernel(kernel);
@@ -212,4 +212,56 @@ TEST(Cosine, BinaryModeAndTheSketchRefuseIt) {
   EXPECT_THROW(check_solve_options(o, world.size()), InputError);
   o.method = Method::Auto;
   EXPECT_NO_THROW(check_solve_options(o, world.size()));
+}
+
+// Rows that are bitwise copies of each other, or power-of-two multiples (exact in float32),
+// have cosine exactly 1, and negated ones exactly -1: at --tau 1 every such pair is found,
+// at --tau -1 every pair of all, by every exact method and kernel, through the copies'
+// expansion too; no cosine passes 1 or falls below -1.
+TEST(Cosine, ParallelRowsHaveCosineExactlyOne) {
+  Comm world;
+  SharedTempDir dir(world);
+  const std::vector<float> base = random_normals(6, kD, 21);
+  const double factors[] = {1, 2, 0.5, 4, 0x1p-20, 0x1p20};
+  std::vector<float> copies, multiples, signs;
+  for (std::int64_t r = 0; r < 6; ++r)
+    for (int k = 0; k < 6; ++k)
+      for (std::int64_t c = 0; c < kD; ++c) {
+        const float v = base[r * kD + c];
+        if (k < 4) copies.push_back(v);
+        multiples.push_back(static_cast<float>(v * factors[k]));
+        if (k < 5) signs.push_back(k % 2 ? -v : v);
+      }
+  struct Case {
+    const char* name;
+    const std::vector<float>& rows;
+    double tau;
+    std::size_t want;  // pairs
+  };
+  const Case cases[] = {{"copies", copies, 1.0, 6 * 6},
+                        {"power-of-two multiples", multiples, 1.0, 6 * 15},
+                        {"negated rows", signs, -1.0, 30 * 29 / 2}};
+  for (const Case& c : cases)
+    for (const Method method : {Method::Brute, Method::Prefix})
+      for (const RealKernel kernel : {RealKernel::GemmFilter, RealKernel::Reference}) {
+        const std::string in = dir.path("parallel.h5");
+        write_dataset(world, in, "/A", {static_cast<std::int64_t>(c.rows.size()) / kD, kD}, c.rows, true);
+        SolveOptions o = self_join_options(in, Mode::Real, c.tau, method, dir.path("parallel-out.h5"));
+        o.problem.cosine = true;
+        const RealKernel before = real_kernel();
+        use_real_kernel(kernel);
+        const test::Solved s = solve_and_read(world, o);
+        use_real_kernel(before);
+        if (world.rank() != 0) continue;
+        const std::string what = std::string(c.name) + ", " + method_name(method) +
+                                 (kernel == RealKernel::Reference ? ", reference" : ", filter");
+        EXPECT_EQ(s.pairs.size(), c.want) << what;
+        for (const Pair& p : s.pairs) {
+          EXPECT_LE(p.ip, 1.0) << what;
+          EXPECT_GE(p.ip, -1.0) << what;
+          if (c.tau == 1.0) {
+            EXPECT_EQ(p.ip, 1.0) << what << ": " << p.i << " " << p.j;
+          }
+        }
+      }
 }

@@ -49,10 +49,10 @@ SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Thre
       else
         window.begin = all_rows / 2;
     }
-    const std::vector<double> x_norm = row_norms(block, {0, block.rows()});
+    const std::vector<double> x_self = row_self_products(block, {0, block.rows()});
     for (std::int64_t r = probing.begin; r < probing.end; ++r) {
       if (self && step == 0) window.end = r;  // own block: each row against the rows before it
-      prober.run(block, r, x_norm[r], window, counts, [&](std::int64_t s, double value) {
+      prober.run(block, r, x_self[r], window, counts, [&](std::int64_t s, double value) {
         std::int64_t i = range.begin + r, j = y.range.begin + s;
         if (self && i > j) std::swap(i, j);
         run.pairs.push_back({i, j, value});
@@ -77,12 +77,12 @@ SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, 
   const SparseMatrix& x = sides.a.rows;
   const std::int64_t probes = std::min(kSampleProbes, x.rows());
   const std::int64_t stride = probes ? x.rows() / probes : 1;
-  std::vector<double> x_norm(static_cast<std::size_t>(probes));
-  for (std::int64_t k = 0; k < probes; ++k) x_norm[k] = std::sqrt(sparse_dot(x, k * stride, x, k * stride));
+  std::vector<double> x_self(static_cast<std::size_t>(probes));
+  for (std::int64_t k = 0; k < probes; ++k) x_self[k] = sparse_dot(x, k * stride, x, k * stride);
   ProbeCounts counts;
   const double start = MPI_Wtime();  // timed from here: the run keeps the index
   for (std::int64_t k = 0; k < probes; ++k)
-    prober.run(x, k * stride, x_norm[k], {0, y.rows.rows()}, counts, [](std::int64_t, double) {});
+    prober.run(x, k * stride, x_self[k], {0, y.rows.rows()}, counts, [](std::int64_t, double) {});
   const double per_probe = probes ? (MPI_Wtime() - start) / static_cast<double>(probes) : 0.0;
   // Every row of A probes every rank's index once; a self-join visits each pair once. The
   // index is built already (the run keeps it).

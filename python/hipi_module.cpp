@@ -40,8 +40,10 @@ Block block_of(const py::array& in, hipi::ElementType type, std::int64_t cols) {
 }
 
 // A scipy.sparse matrix or array (CSR, CSC, COO, ...) as CSR rows: int64 offsets and
-// columns, float32 values (float64 and integers as float64).
-Block sparse_block(const py::handle& object) {
+// columns, float32 values (float64 and integers as float64). The arrays' lengths are
+// checked here (scipy checks them only when it builds the matrix, not after an edit); the
+// offsets against the entries, in the library, before any entry is read.
+Block sparse_block(const py::handle& object, const char* name) {
   const py::object csr = object.attr("tocsr")();
   using Index = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
   Block b;
@@ -52,20 +54,31 @@ Block sparse_block(const py::handle& object) {
   b.array = single ? py::array(py::array_t<float, py::array::c_style>::ensure(data))
                    : py::array(py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(data));
   if (!b.indptr || !b.indices || !b.array) throw py::value_error("could not read the sparse matrix's arrays");
+  if (b.indptr.ndim() != 1 || b.indices.ndim() != 1 || b.array.ndim() != 1)
+    throw py::value_error(std::string(name) + ": a CSR matrix's indptr, indices and data are 1-D arrays");
   const auto shape = csr.attr("shape").cast<std::pair<std::int64_t, std::int64_t>>();
+  if (b.indptr.size() != shape.first + 1)
+    throw py::value_error(std::string(name) + ": indptr has " + std::to_string(b.indptr.size()) + " offsets, " +
+                          std::to_string(shape.first + 1) + " expected (one more than the " +
+                          std::to_string(shape.first) + " rows)");
+  if (b.indices.size() != b.array.size())
+    throw py::value_error(std::string(name) + ": the sparse matrix has " + std::to_string(b.array.size()) +
+                          " values but " + std::to_string(b.indices.size()) +
+                          " column indices (data and indices hold one of each per entry)");
   b.rows.data = b.array.data();
   b.rows.type = single ? hipi::ElementType::Float32 : hipi::ElementType::Float64;
   b.rows.rows = shape.first;
   b.rows.cols = shape.second;
   b.rows.indptr = static_cast<const std::int64_t*>(b.indptr.data());
   b.rows.indices = static_cast<const std::int64_t*>(b.indices.data());
+  b.rows.nnz = b.indices.size();
   return b;
 }
 
 // int8 (+-1 or small integers), uint8 (numpy.packbits of +-1 rows, `bits` = d), float32, float64;
 // scipy.sparse matrices and arrays (real data).
 Block to_block(const py::handle& object, const char* name, std::optional<std::int64_t> bits) {
-  if (py::hasattr(object, "tocsr") && py::hasattr(object, "nnz")) return sparse_block(object);
+  if (py::hasattr(object, "tocsr") && py::hasattr(object, "nnz")) return sparse_block(object, name);
   const py::array in = py::array::ensure(object);
   if (!in) throw py::value_error(std::string(name) + " must be a numpy array");
   if (in.ndim() != 2)

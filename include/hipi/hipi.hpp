@@ -46,8 +46,13 @@ struct RowBlock {
   // Sparse rows (CSR) when `indptr` is set: rows + 1 offsets, row r's entries at positions
   // [indptr[r] - indptr[0], indptr[r + 1] - indptr[0]) of `indices` (their columns) and of
   // `data` (their values, Float32 or Float64). Each column at most once in a row; any order.
+  // indptr[0] >= 0 and never decreasing, or an InputError.
   const std::int64_t* indptr = nullptr;
   const std::int64_t* indices = nullptr;
+  // Sparse rows: how many entries `indices` and `data` hold (each), from the one indptr[0]
+  // points at. Given (>= 0), offsets past them (indptr[rows] - indptr[0] > nnz) are an
+  // InputError before any entry is read; -1 (the default): not given, the offsets are trusted.
+  std::int64_t nnz = -1;
 };
 
 /// The threshold: rho for +-1 data (<a, b> >= rho d), tau for real data (<a, b> >= tau).

@@ -41,6 +41,25 @@ std::int64_t row_elements(const RowBlock& block) {
   return block.type == ElementType::PackedBits ? (block.cols + 7) / 8 : block.cols;
 }
 
+// A caller's CSR offsets, checked before any entry is read, as a file's are
+// (sparse_input.cpp): never negative, never decreasing, and within the entries the caller
+// says it holds. Not collective (inside agree_matrix's agree): each rank checks its block.
+void check_sparse_offsets(const RowBlock& block, const std::string& name) {
+  if (!block.indptr || block.rows <= 0) return;
+  const std::int64_t* indptr = block.indptr;
+  if (indptr[0] < 0) throw InputError(fmt::format("{}: indptr[0] is {}, a negative offset", name, indptr[0]));
+  for (std::int64_t r = 0; r < block.rows; ++r)
+    if (indptr[r + 1] < indptr[r])
+      throw InputError(fmt::format("{}: indptr decreases at row {} ({} then {})", name, block.first_row + r, indptr[r],
+                                   indptr[r + 1]));
+  const std::int64_t spans = indptr[block.rows] - indptr[0];
+  if (block.nnz >= 0 && spans > block.nnz)
+    throw InputError(
+        fmt::format("{}: indptr spans {} entries (indptr[{}] - indptr[0], rows {} to {}), but indices and "
+                    "data hold {}",
+                    name, spans, block.rows, block.first_row, block.first_row + block.rows - 1, block.nnz));
+}
+
 // What every rank knows of one block, gathered to check the split is one matrix.
 struct BlockShape {
   std::int64_t first_row = 0, rows = 0, cols = 0;
@@ -64,6 +83,7 @@ InputMatrix agree_matrix(const Comm& comm, const RowBlock& block, const std::str
       throw InputError(name + ": sparse rows hold float32 or float64 values");
     if (block.indptr && block.rows > 0 && block.indices == nullptr)
       throw InputError(name + ": sparse rows without indices");
+    check_sparse_offsets(block, name);
     if (block.row_stride != 0 && block.row_stride < row_elements(block))
       throw InputError(fmt::format("{}: row_stride {} is shorter than a row ({} elements)", name, block.row_stride,
                                    row_elements(block)));

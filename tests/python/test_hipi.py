@@ -377,3 +377,53 @@ def test_sparse_a_against_dense_b_and_bad_sparse_input():
         hipi.find_heavy_pairs(bad, tau=1.0, method="sparse")
     with pytest.raises(ValueError, match="use --tau|real"):
         hipi.find_heavy_pairs(x, rho=0.5)
+
+
+def edited_csr(edit):
+    """sparse_rows(33, 60, 200) with its arrays edited after scipy checked them (scipy's
+    constructor checks indptr's last entry only, and not at all once they are replaced)."""
+    x = sparse_rows(33, 60, 200)
+    assert x.nnz > 100 and x.indptr[1] > 0
+    edit(x)
+    return x
+
+
+def shorten(*names):
+    def edit(x):
+        for name in names:
+            setattr(x, name, getattr(x, name)[:-5])
+    return edit
+
+
+def set_offset(k, value):
+    def edit(x):
+        x.indptr[k] = value
+    return edit
+
+
+def move_offsets_past_the_entries(x):
+    x.indptr[1:] += 10**6
+
+
+# Each edit, and the ValueError it must give (the entries are never read past their end).
+BAD_CSR = {
+    "indptr past the entries": (set_offset(1, 10**6), "indptr decreases at row 1"),
+    "every offset past the entries": (move_offsets_past_the_entries, "indptr spans .* entries .*, but indices and data hold"),
+    "negative first offset": (set_offset(0, -1), r"indptr\[0\] is -1"),
+    "negative offset": (set_offset(2, -7), "indptr decreases at row 1"),
+    "data shortened": (shorten("data"), ".*values but .* column indices"),
+    "indices shortened": (shorten("indices"), ".*values but .* column indices"),
+    "both shortened": (shorten("data", "indices"), "indptr spans .* entries .*, but indices and data hold"),
+    "indptr shortened": (shorten("indptr"), "indptr has 56 offsets, 61 expected"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CSR))
+def test_scipy_csr_arrays_that_disagree_are_refused_before_they_are_read(case):
+    edit, message = BAD_CSR[case]
+    x = edited_csr(edit)
+    for method in ("sparse", "brute"):  # joined sparse, and densified
+        with pytest.raises(ValueError, match="A: " + message):
+            hipi.find_heavy_pairs(x, tau=1.0, method=method)
+    with pytest.raises(ValueError, match="B: " + message):
+        hipi.find_heavy_pairs(sparse_rows(33, 60, 200), x, tau=1.0, method="sparse")

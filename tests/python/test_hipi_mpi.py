@@ -69,6 +69,22 @@ def test_an_array_one_rank_alone_refuses_is_refused_on_every_rank():
     comm.Barrier()
 
 
+def test_a_csr_block_one_rank_alone_holds_wrong_is_refused_on_every_rank():
+    if comm.size < 2:
+        pytest.skip("needs two ranks")
+    # The last rank's indptr runs past its entries: it refuses before reading them, and the
+    # others hear its message rather than wait in a collective or read nothing wrong.
+    import scipy.sparse as sp
+
+    mine = sp.random(40, 300, density=0.05, random_state=15 + comm.rank, format="csr", dtype=np.float32)
+    if comm.rank == comm.size - 1:
+        mine.indptr[1:] += 10**6
+    for method in ("sparse", "brute"):
+        with pytest.raises(ValueError, match="A: indptr spans .* entries .*, but indices and data hold"):
+            hipi.find_heavy_pairs(mine, tau=0.5, method=method, comm=comm)
+    comm.Barrier()
+
+
 @pytest.mark.parametrize("delivery", ["every_rank", "distributed"])
 def test_components_over_ranks_equal_the_one_rank_labels(delivery):
     rng = np.random.default_rng(13)

@@ -39,6 +39,27 @@ Block block_of(const py::array& in, hipi::ElementType type, std::int64_t cols) {
   return b;
 }
 
+std::string dtype_name(const py::dtype& dt) {
+  return py::str(py::handle(dt)).cast<std::string>();
+}
+
+// A sparse matrix's values: float32 as they are, float64, integers and bool as float64.
+// Complex values are refused as a dense complex array is: forcecast would keep the real
+// part with only a ComplexWarning.
+py::array sparse_values(const py::object& data, const char* name) {
+  const py::array values = py::array::ensure(data);
+  if (!values) throw py::value_error(std::string(name) + ": could not read the sparse matrix's data");
+  const char kind = values.dtype().kind();
+  if (kind == 'c')
+    throw py::value_error(std::string(name) + ": a sparse matrix of complex values (dtype " +
+                          dtype_name(values.dtype()) + ") is not supported; hipi's inputs are real numbers");
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
+    throw py::value_error(std::string(name) + ": a sparse matrix of dtype " + dtype_name(values.dtype()) +
+                          " is not supported; its values must be real numbers");
+  if (values.dtype().is(py::dtype::of<float>())) return py::array_t<float, py::array::c_style>::ensure(values);
+  return py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(values);
+}
+
 // A scipy.sparse matrix or array (CSR, CSC, COO, ...) as CSR rows: int64 offsets and
 // columns, float32 values (float64 and integers as float64). The arrays' lengths are
 // checked here (scipy checks them only when it builds the matrix, not after an edit); the
@@ -49,10 +70,7 @@ Block sparse_block(const py::handle& object, const char* name) {
   Block b;
   b.indptr = Index::ensure(csr.attr("indptr"));
   b.indices = Index::ensure(csr.attr("indices"));
-  const py::array data = py::array::ensure(csr.attr("data"));
-  const bool single = data && data.dtype().is(py::dtype::of<float>());
-  b.array = single ? py::array(py::array_t<float, py::array::c_style>::ensure(data))
-                   : py::array(py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(data));
+  b.array = sparse_values(csr.attr("data"), name);
   if (!b.indptr || !b.indices || !b.array) throw py::value_error("could not read the sparse matrix's arrays");
   if (b.indptr.ndim() != 1 || b.indices.ndim() != 1 || b.array.ndim() != 1)
     throw py::value_error(std::string(name) + ": a CSR matrix's indptr, indices and data are 1-D arrays");
@@ -66,7 +84,7 @@ Block sparse_block(const py::handle& object, const char* name) {
                           " values but " + std::to_string(b.indices.size()) +
                           " column indices (data and indices hold one of each per entry)");
   b.rows.data = b.array.data();
-  b.rows.type = single ? hipi::ElementType::Float32 : hipi::ElementType::Float64;
+  b.rows.type = b.array.dtype().is(py::dtype::of<float>()) ? hipi::ElementType::Float32 : hipi::ElementType::Float64;
   b.rows.rows = shape.first;
   b.rows.cols = shape.second;
   b.rows.indptr = static_cast<const std::int64_t*>(b.indptr.data());
@@ -87,7 +105,7 @@ Block to_block(const py::handle& object, const char* name, std::optional<std::in
   const std::int64_t cols = in.shape(1);
   if (bits && !dt.is(py::dtype::of<std::uint8_t>()))
     throw py::value_error("bits=" + std::to_string(*bits) + " is for uint8 packed rows; " + name + " is " +
-                          py::str(py::handle(dt)).cast<std::string>());
+                          dtype_name(dt));
   if (dt.is(py::dtype::of<std::int8_t>())) return block_of<std::int8_t>(in, hipi::ElementType::Int8, cols);
   if (dt.is(py::dtype::of<float>())) return block_of<float>(in, hipi::ElementType::Float32, cols);
   if (dt.is(py::dtype::of<double>())) return block_of<double>(in, hipi::ElementType::Float64, cols);
@@ -99,7 +117,7 @@ Block to_block(const py::handle& object, const char* name, std::optional<std::in
                             " values, not bits=" + std::to_string(d));
     return block_of<std::uint8_t>(in, hipi::ElementType::PackedBits, d);
   }
-  throw py::value_error(std::string(name) + ": dtype " + py::str(py::handle(dt)).cast<std::string>() +
+  throw py::value_error(std::string(name) + ": dtype " + dtype_name(dt) +
                         " is not supported; use int8, float32, float64, or uint8 packed bits (numpy.packbits)");
 }
 

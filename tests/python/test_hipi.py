@@ -427,3 +427,14 @@ def test_scipy_csr_arrays_that_disagree_are_refused_before_they_are_read(case):
             hipi.find_heavy_pairs(x, tau=1.0, method=method)
     with pytest.raises(ValueError, match="B: " + message):
         hipi.find_heavy_pairs(sparse_rows(33, 60, 200), x, tau=1.0, method="sparse")
+
+
+def test_complex_sparse_input_is_refused_as_complex_dense_input_is():
+    x = sparse_rows(34, 50, 100).astype(np.complex64)
+    with pytest.raises(ValueError, match="dtype complex128 is not supported"):
+        hipi.find_heavy_pairs(x.toarray().astype(np.complex128), tau=1.0)
+    for sparse in (x, x.tocoo(), x.astype(np.complex128)):
+        with pytest.raises(ValueError, match="A: a sparse matrix of complex values .* is not supported"):
+            hipi.find_heavy_pairs(sparse, tau=1.0)
+    with pytest.raises(ValueError, match="B: a sparse matrix of complex values"):
+        hipi.find_heavy_pairs(x.real, x, tau=1.0)

@@ -167,6 +167,21 @@ void agree_on_refusal(MPI_Comm comm, const std::function<void()>& check) {
   throw py::value_error(rank == first ? error : "rank " + std::to_string(first) + ": " + error);
 }
 
+// The seed as the library takes it. Taken as any Python object so that -1 or 2**64 is a
+// ValueError saying what a seed is, not pybind11's list of every argument's type.
+std::uint64_t seed_of(const py::object& seed) {
+  const std::string refusal = "seed must be a non-negative integer (< 2^64); got " + py::repr(seed).cast<std::string>();
+  if (!PyIndex_Check(seed.ptr())) throw py::value_error(refusal);  // numpy's integers pass, floats do not
+  const py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(seed.ptr()));
+  if (!index) throw py::error_already_set();
+  const unsigned long long value = PyLong_AsUnsignedLongLong(index.ptr());
+  if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {  // negative, or past 2^64 - 1
+    PyErr_Clear();
+    throw py::value_error(refusal);
+  }
+  return value;
+}
+
 hipi::Method method_of(const std::string& name) {
   static const std::map<std::string, hipi::Method> methods{
       {"auto", hipi::Method::Auto}, {"brute", hipi::Method::Brute},   {"sketch", hipi::Method::Sketch},
@@ -179,7 +194,7 @@ hipi::Method method_of(const std::string& name) {
 
 py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optional<double> rho,
                             std::optional<double> tau, bool abs, bool cosine, bool skip_zero_rows, bool components,
-                            const std::string& method, std::uint64_t seed, double delta,
+                            const std::string& method, const py::object& seed, double delta,
                             std::optional<std::int64_t> bits, std::int64_t memory_mib, const std::string& delivery,
                             const py::object& comm, bool info, int verbosity) {
   const MPI_Comm c = comm_of(comm);
@@ -198,7 +213,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
     o.skip_zero_rows = skip_zero_rows;
     o.components = components;
     o.method = method_of(method);
-    o.seed = seed;
+    o.seed = seed_of(seed);
     o.delta = delta;
     o.memory_mib = memory_mib;
     o.verbosity = verbosity;

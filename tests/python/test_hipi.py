@@ -438,3 +438,18 @@ def test_complex_sparse_input_is_refused_as_complex_dense_input_is():
             hipi.find_heavy_pairs(sparse, tau=1.0)
     with pytest.raises(ValueError, match="B: a sparse matrix of complex values"):
         hipi.find_heavy_pairs(x.real, x, tau=1.0)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "7"])
+def test_a_seed_that_is_not_a_64_bit_unsigned_integer_is_a_value_error(seed):
+    a = signs(np.random.default_rng(9), 20, 16)
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer \(< 2\^64\); got "):
+        hipi.find_heavy_pairs(a, rho=0.5, seed=seed)
+
+
+def test_every_64_bit_unsigned_seed_is_taken():
+    a = signs(np.random.default_rng(9), 200, 64)
+    want = hipi.find_heavy_pairs(a, rho=0.3, method="brute")
+    for seed in (0, 2**64 - 1, np.uint64(2**63), np.int32(5)):
+        got = hipi.find_heavy_pairs(a, rho=0.3, method="brute", seed=seed)
+        assert np.array_equal(got[0], want[0]) and len(want[0]) > 0

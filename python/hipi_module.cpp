@@ -94,6 +94,7 @@ Block sparse_block(const py::handle& object, const char* name) {
 }
 
 // int8 (+-1 or small integers), uint8 (numpy.packbits of +-1 rows, `bits` = d), float32, float64;
+// other integers and bool as float64 (what numpy makes of a list of ints is int64);
 // scipy.sparse matrices and arrays (real data).
 Block to_block(const py::handle& object, const char* name, std::optional<std::int64_t> bits) {
   if (py::hasattr(object, "tocsr") && py::hasattr(object, "nnz")) return sparse_block(object, name);
@@ -116,6 +117,10 @@ Block to_block(const py::handle& object, const char* name, std::optional<std::in
                             std::to_string(8 * cols - 7) + " to " + std::to_string(8 * cols) +
                             " values, not bits=" + std::to_string(d));
     return block_of<std::uint8_t>(in, hipi::ElementType::PackedBits, d);
+  }
+  if (dt.kind() == 'i' || dt.kind() == 'u' || dt.kind() == 'b') {
+    const py::array wide = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(in);
+    return block_of<double>(wide, hipi::ElementType::Float64, cols);
   }
   throw py::value_error(std::string(name) + ": dtype " + dtype_name(dt) +
                         " is not supported; use int8, float32, float64, or uint8 packed bits (numpy.packbits)");

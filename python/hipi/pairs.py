@@ -24,11 +24,12 @@ def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, 
     The threshold is inclusive (>=; FAISS's range_search keeps D > radius): rho= for +-1
     data (<a, b> >= rho * d), tau= for real data (<a, b> >= tau).
 
-    A, B: 2-D numpy arrays, rows are vectors: int8 (+-1 with rho, or small integers with
-    tau), uint8 packed bits (numpy.packbits(X < 0, axis=1), with bits=d when d is not a
-    multiple of 8), float32 or float64 (rounded to float32; inner products summed in
-    float64); or scipy.sparse matrices or arrays of real values (any format; solved sparse by
-    method='sparse', or by auto when that is faster than densifying: TF-IDF, bag of words).
+    A, B: 2-D arrays (anything numpy.asarray takes: lists too), rows are vectors: int8 (+-1
+    with rho, or small integers with tau), uint8 packed bits (numpy.packbits(X < 0, axis=1),
+    with bits=d when d is not a multiple of 8), float32 or float64 (rounded to float32;
+    inner products summed in float64), other integers and bool as float64; or scipy.sparse
+    matrices or arrays of real values (any format; solved sparse by method='sparse', or by
+    auto when that is faster than densifying: TF-IDF, bag of words).
     B=None: the self-join of A (pairs i < j). With comm (an mpi4py communicator), A and B
     are this rank's blocks of rows, in rank order.
 
@@ -58,6 +59,8 @@ def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, 
     """
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    A = _as_rows(A)
+    B = None if B is None else _as_rows(B)
     found = _hipi.find_heavy_pairs(A, B, rho=rho, tau=tau, abs=abs, cosine=cosine, skip_zero_rows=skip_zero_rows,
                                    components=components, method=method, seed=seed, delta=delta, bits=bits,
                                    memory_mib=memory_mib, delivery=delivery, comm=comm, info=info,
@@ -78,6 +81,8 @@ def as_output(pairs, values, shape, output):
     the given shape (rows of A, rows of B)."""
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    values = np.asarray(values, dtype=np.float64)
     if output == "arrays":
         return pairs, values
     rows_a, rows_b = (int(n) for n in shape)
@@ -91,6 +96,14 @@ def as_output(pairs, values, shape, output):
     if output == "coo":
         return scipy.sparse.coo_array((values, (i, j)), shape=(rows_a, rows_b))
     return scipy.sparse.csr_array((values, np.ascontiguousarray(j), lims), shape=(rows_a, rows_b))
+
+
+def _as_rows(X):
+    """X as the module takes it: a scipy.sparse matrix as it is, anything else through
+    numpy.asarray (lists, tuples, objects with __array__), as numpy takes it."""
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        return X
+    return np.asarray(X)
 
 
 def _total_rows(X, comm):

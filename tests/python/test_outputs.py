@@ -83,6 +83,32 @@ def test_components_and_info_follow_the_output():
     assert np.array_equal(labels, labels_lims)
 
 
+def same_output(got, want, output):
+    """Two results of one output: equal entries (matrices) or equal arrays (arrays, lims)."""
+    if output in ("coo", "csr"):
+        assert type(got) is type(want) and got.shape == want.shape and (got != want).nnz == 0
+    else:
+        assert len(got) == len(want) and all(np.array_equal(x, y) for x, y in zip(got, want))
+
+
+@pytest.mark.parametrize("output", hipi.OUTPUTS)
+def test_lists_are_taken_as_numpy_takes_them(output):
+    """Anything numpy.asarray takes is an array: lists of integers (real mode, and +-1 with
+    rho), tuples, a list B beside an array A, and lists into as_output."""
+    rows = [[1, 0], [0, 1], [1, 1]]
+    pairs, values = hipi.find_heavy_pairs(np.array(rows, dtype=np.float32), tau=0.5)
+    assert np.array_equal(pairs, [[0, 2], [1, 2]])
+    want = hipi.find_heavy_pairs(np.array(rows, dtype=np.float32), tau=0.5, output=output)
+    same_output(hipi.find_heavy_pairs(rows, tau=0.5, output=output), want, output)
+    same_output(hipi.find_heavy_pairs(tuple(map(tuple, rows)), tau=0.5, output=output), want, output)
+    same_output(hipi.as_output(pairs.tolist(), values.tolist(), (3, 3), output),
+                hipi.as_output(pairs, values, (3, 3), output), output)
+    signs = [[1, -1, 1, 1], [1, -1, 1, -1], [-1, 1, -1, -1]]
+    want = hipi.find_heavy_pairs(np.array(signs, np.int8), np.array(signs[:2], np.int8), rho=0.5, output=output)
+    same_output(hipi.find_heavy_pairs(signs, signs[:2], rho=0.5, output=output), want, output)
+    same_output(hipi.find_heavy_pairs(np.array(signs, np.int8), signs[:2], rho=0.5, output=output), want, output)
+
+
 def test_an_unknown_output_is_a_value_error_before_any_solve():
     with pytest.raises(ValueError, match="output must be one of arrays, coo, csr, lims; got 'dense'"):
         hipi.find_heavy_pairs(binary_rows(1, 10, 64), rho=0.5, output="dense")

@@ -49,7 +49,8 @@ def main():
     print(f"{n} rows of d = {d}, cosine >= {args.tau}")
     (pairs, cos, info), t_arrays = timed(lambda: hipi.find_heavy_pairs(E, tau=args.tau, cosine=True, info=True))
     graph, t_hipi = timed(lambda: hipi.find_heavy_pairs(E, tau=args.tau, cosine=True, output="csr"))
-    conversions = {out: timed(lambda: hipi.as_output(pairs, cos, (n, n), out))[1] for out in ("coo", "csr", "lims")}
+    conversions = {out: timed(lambda: hipi.as_output(pairs, cos, (n, n), out, self_join=True))[1]
+                   for out in ("coo", "csr", "lims")}
 
     # The truth: float64 cosines of the stored values, every pair at or above tau.
     U = E.astype(np.float64)

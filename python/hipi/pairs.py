@@ -18,7 +18,7 @@ OUTPUTS = ("arrays", "coo", "csr", "lims")
 
 def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, skip_zero_rows=False,
                      components=False, method="auto", seed=1, delta=1e-3, bits=None, memory_mib=0,
-                     delivery="every_rank", comm=None, info=False, verbosity=0, output="arrays"):
+                     delivery="every_rank", comm=None, info=False, verbosity=0, output="arrays", symmetric=False):
     """Every pair (i, j) with <A[i], B[j]> >= threshold (|.| with abs=True), exactly.
 
     The threshold is inclusive (>=; FAISS's range_search keeps D > radius): rho= for +-1
@@ -45,22 +45,30 @@ def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, 
     output: what the pairs come back as.
       'arrays' (default): pairs int64 [m, 2] sorted by (i, j), and inner_products float64 [m].
       'coo': a scipy.sparse.coo_array of shape (rows of A, rows of B) whose entries are the
-             inner products (for a self-join the upper triangle, i < j).
+             inner products (for a self-join the upper triangle, i < j, unless symmetric=True).
       'csr': the same as a scipy.sparse.csr_array.
       'lims': FAISS's range_search convention: lims int64 [rows of A + 1], D float64 [m],
               I int64 [m]: row i's partners are I[lims[i]:lims[i+1]], sorted, with their
-              inner products in D.
-    An inner product of exactly 0 that passes (tau <= 0) is an explicit zero in a sparse
-    matrix. Returns the output's items (a single matrix for 'coo' and 'csr'), then labels with
-    components=True, then with info=True a dict (method, parameters, timings, kernels,
-    total, offset).
+              inner products in D. For a self-join, as FAISS's range_search of A against
+              itself: each pair under both of its rows (i's partners include the j < i), and
+              no row under itself; m is twice the number of pairs.
+    symmetric=True (a self-join, 'coo' or 'csr'): the matrix holds each pair both ways, (i, j)
+    and (j, i), as scikit-learn's radius_neighbors_graph does: the upper triangle plus its
+    transpose. An inner product of exactly 0 that passes (tau <= 0) is an explicit zero in a
+    sparse matrix. Returns the output's items (a single matrix for 'coo' and 'csr'), then
+    labels with components=True, then with info=True a dict (method, parameters, timings,
+    kernels, total, offset).
     delivery='distributed' leaves each rank its slice of the pairs (whole rows of A; the
-    shape stays the whole answer's). Raises ValueError for bad input, with the CLI's messages.
+    shape stays the whole answer's; a self-join's lims and symmetric matrix hold the slice's
+    pairs both ways, so the ranks' matrices sum to the whole). Raises ValueError for bad
+    input, with the CLI's messages.
     """
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    self_join = B is None
+    _check_symmetric(symmetric, output, self_join)
     A = _as_rows(A)
-    B = None if B is None else _as_rows(B)
+    B = None if self_join else _as_rows(B)
     found = _hipi.find_heavy_pairs(A, B, rho=rho, tau=tau, abs=abs, cosine=cosine, skip_zero_rows=skip_zero_rows,
                                    components=components, method=method, seed=seed, delta=delta, bits=bits,
                                    memory_mib=memory_mib, delivery=delivery, comm=comm, info=info,
@@ -68,24 +76,29 @@ def find_heavy_pairs(A, B=None, *, rho=None, tau=None, abs=False, cosine=False, 
     if output == "arrays":
         return found
     rows_a = _total_rows(A, comm)
-    shape = (rows_a, rows_a if B is None else _total_rows(B, comm))
-    shaped = as_output(found[0], found[1], shape, output)
+    shape = (rows_a, rows_a if self_join else _total_rows(B, comm))
+    shaped = as_output(found[0], found[1], shape, output, self_join=self_join, symmetric=symmetric)
     extras = tuple(found[2:])
     if not extras:
         return shaped
     return (shaped, *extras) if output in ("coo", "csr") else (*shaped, *extras)
 
 
-def as_output(pairs, values, shape, output):
+def as_output(pairs, values, shape, output, *, self_join=False, symmetric=False):
     """Sorted pairs (int64 [m, 2]) and their values (float64 [m]) as `output` (OUTPUTS) of
-    the given shape (rows of A, rows of B)."""
+    the given shape (rows of A, rows of B). self_join: the pairs are a self-join's (i < j),
+    so 'lims' lists each pair under both of its rows, as FAISS's range_search of A against
+    itself; symmetric=True (self_join, 'coo' or 'csr'): the matrix holds each pair both ways."""
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}; got {output!r}")
+    _check_symmetric(symmetric, output, self_join)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     values = np.asarray(values, dtype=np.float64)
     if output == "arrays":
         return pairs, values
     rows_a, rows_b = (int(n) for n in shape)
+    if self_join and (symmetric or output == "lims"):
+        pairs, values = _both_ways(pairs, values)
     i, j = pairs[:, 0], pairs[:, 1]
     lims = np.zeros(rows_a + 1, dtype=np.int64)
     np.cumsum(np.bincount(i, minlength=rows_a), out=lims[1:])
@@ -96,6 +109,26 @@ def as_output(pairs, values, shape, output):
     if output == "coo":
         return scipy.sparse.coo_array((values, (i, j)), shape=(rows_a, rows_b))
     return scipy.sparse.csr_array((values, np.ascontiguousarray(j), lims), shape=(rows_a, rows_b))
+
+
+def _check_symmetric(symmetric, output, self_join):
+    """symmetric=True mirrors a self-join's matrix; anywhere else it would mean nothing."""
+    if not symmetric:
+        return
+    if not self_join:
+        raise ValueError("symmetric=True is for a self-join (B=None): A x B pairs have no mirror image")
+    if output not in ("coo", "csr", "lims"):
+        raise ValueError(f"symmetric=True is for output 'coo' or 'csr' ('lims' of a self-join is both ways "
+                         f"already); output {output!r} holds the pairs i < j")
+
+
+def _both_ways(pairs, values):
+    """A self-join's pairs (i < j) with their mirror images (j, i), sorted by (row, column):
+    no pair is on the diagonal, so every row's partners stay distinct."""
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.lexsort((cols, rows))
+    return np.stack([rows[order], cols[order]], axis=1), np.concatenate([values, values])[order]
 
 
 def _as_rows(X):
@@ -128,9 +161,16 @@ class PairsFile:
             raise ValueError("this file does not record its shape (rows_a, rows_b: hipi 0.2 and later)")
         return int(self.attrs["rows_a"]), int(self.attrs["rows_b"])
 
-    def as_output(self, output="arrays"):
-        """The pairs as find_heavy_pairs(output=...) gives them (without labels or info)."""
-        return as_output(self.pairs, self.inner_products, self.shape if output != "arrays" else None, output)
+    @property
+    def self_join(self):
+        """Whether the file holds a self-join's pairs (i < j), as its parameters record."""
+        return bool(self.attrs.get("parameters", {}).get("self_join", False))
+
+    def as_output(self, output="arrays", symmetric=False):
+        """The pairs as find_heavy_pairs(output=..., symmetric=...) gives them (without labels
+        or info): a self-join's 'lims' lists each pair under both of its rows."""
+        return as_output(self.pairs, self.inner_products, self.shape if output != "arrays" else None, output,
+                         self_join=self.self_join, symmetric=symmetric)
 
 
 def read_pairs(path):

@@ -156,3 +156,23 @@ def test_outputs_over_ranks_have_the_whole_answers_shape(delivery):
     got = np.concatenate(comm.allgather(mine)) if delivery == "distributed" else mine
     np.testing.assert_array_equal(got, whole)
     assert np.array_equal(np.concatenate(comm.allgather(D)) if delivery == "distributed" else D, whole_ips)
+
+
+@pytest.mark.parametrize("delivery", ["every_rank", "distributed"])
+def test_a_self_joins_outputs_in_both_directions_over_ranks(delivery):
+    """A self-join's lims and symmetric=True matrix over ranks: every rank's the whole
+    symmetric answer, or (distributed) its slice's pairs in both directions, which together
+    are the whole."""
+    rng = np.random.default_rng(16)
+    a = rng.choice(np.array([-1, 1], dtype=np.int8), size=(600, 64))
+    upper = hipi.find_heavy_pairs(a, rho=0.35, method="brute", output="csr", comm=MPI.COMM_SELF)
+    whole = (upper + upper.T).tocsr()
+    lo, hi = blocks(len(a), comm.size)[comm.rank]
+    m = hipi.find_heavy_pairs(a[lo:hi], rho=0.35, method="brute", comm=comm, delivery=delivery, output="csr",
+                              symmetric=True)
+    lims, D, I = hipi.find_heavy_pairs(a[lo:hi], rho=0.35, method="brute", comm=comm, delivery=delivery,
+                                       output="lims")
+    assert m.shape == (600, 600) and lims.shape == (601,) and upper.nnz > 20
+    assert np.array_equal(lims, m.indptr) and np.array_equal(I, m.indices) and np.array_equal(D, m.data)
+    got = sum(comm.allgather(m)) if delivery == "distributed" else m
+    assert (got != whole).nnz == 0 and got.nnz == 2 * upper.nnz

@@ -1,7 +1,8 @@
 # The shapes results come back in (hipi/pairs.py): output="coo", "csr" and "lims" hold
 # exactly the pairs and inner products of output="arrays" (binary and real, self-join and
-# A x B, an empty answer, with components and info after them), and read_pairs gives back
-# what the CLI wrote, in the same shapes.
+# A x B, an empty answer, with components and info after them; a self-join's lims, as
+# FAISS's range_search, and its symmetric=True matrices in both directions), and read_pairs
+# gives back what the CLI wrote, in the same shapes.
 import h5py
 import numpy as np
 import pytest
@@ -31,6 +32,13 @@ CASES = {
 }
 
 
+def both_directions(pairs, values):
+    """A self-join's pairs (i < j) with their mirror images (j, i), sorted by (row, column)."""
+    rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.lexsort((cols, rows))
+    return np.stack([rows[order], cols[order]], axis=1), np.concatenate([values, values])[order]
+
+
 def expect_same(pairs, values, matrix_or_lims, shape, output):
     """The pairs and values of one output against the arrays, entry by entry and in order."""
     if output == "lims":
@@ -57,10 +65,66 @@ def test_each_output_holds_exactly_the_arrays_pairs(case, output):
     pairs, values = hipi.find_heavy_pairs(a, b, method="brute", **threshold)
     assert 20 < len(pairs) and len(np.unique(pairs[:, 0])) < len(a)  # some pairs, and rows without
     shape = (len(a), len(a) if b is None else len(b))
-    expect_same(pairs, values, hipi.find_heavy_pairs(a, b, method="brute", output=output, **threshold), shape, output)
-    if b is None and output != "lims":  # a self-join's matrix is its upper triangle
-        m = hipi.find_heavy_pairs(a, b, method="brute", output=output, **threshold).tocoo()
-        assert np.all(m.row < m.col)
+    got = hipi.find_heavy_pairs(a, b, method="brute", output=output, **threshold)
+    if b is None and output == "lims":  # a self-join's lims lists each row's partners on both sides
+        expect_same(*both_directions(pairs, values), got, shape, output)
+    else:
+        expect_same(pairs, values, got, shape, output)
+    if b is None and output != "lims":  # a self-join's matrix is its upper triangle unless asked
+        assert np.all(got.tocoo().row < got.tocoo().col)
+
+
+def test_self_join_lims_is_faiss_range_search_of_the_rows_against_themselves():
+    """FAISS's IndexFlatIP.range_search of unit rows against themselves lists every row's
+    neighbours, on both sides of it (and the row itself, dropped here): hipi's self-join
+    lims lists the same, with tau in a gap of the products (FAISS keeps >, hipi >=, and
+    FAISS sums in float32)."""
+    import faiss
+
+    e = real_rows(12, 400, 16).astype(np.float64)
+    unit = (e / np.linalg.norm(e, axis=1, keepdims=True)).astype(np.float32)
+    products = unit.astype(np.float64) @ unit.astype(np.float64).T
+    near = np.sort(products[np.triu_indices(len(unit), 1)])
+    near = near[(near > 0.8) & (near < 0.95)]
+    widest = np.argmax(np.diff(near))
+    assert near[widest + 1] - near[widest] > 1e-5
+    tau = float(near[widest] + near[widest + 1]) / 2
+    lims, D, I = hipi.find_heavy_pairs(unit, tau=tau, method="brute", output="lims")
+    index = faiss.IndexFlatIP(unit.shape[1])
+    index.add(unit)
+    f_lims, f_D, f_I = index.range_search(unit, tau)
+    assert lims[-1] > 200 and lims[-1] == len(f_I) - len(unit)  # every row found itself
+    for i in range(len(unit)):
+        theirs = f_I[f_lims[i]:f_lims[i + 1]].astype(np.int64)
+        want = np.sort(theirs[theirs != i])
+        assert np.array_equal(I[lims[i]:lims[i + 1]], want), i
+        assert np.allclose(D[lims[i]:lims[i + 1]], products[i, want], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["binary_self", "real_self"])
+@pytest.mark.parametrize("output", ["coo", "csr"])
+def test_symmetric_matrix_is_the_upper_triangle_plus_its_transpose(case, output):
+    a, _, threshold = CASES[case]()
+    upper = hipi.find_heavy_pairs(a, method="brute", output="csr", **threshold)
+    m = hipi.find_heavy_pairs(a, method="brute", output=output, symmetric=True, **threshold)
+    assert type(m).__name__ == f"{output}_array" and m.shape == upper.shape and m.nnz == 2 * upper.nnz > 40
+    got, want = m.tocsr(), (upper + upper.T).tocsr()
+    got.sort_indices()
+    want.sort_indices()
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    if output == "csr":  # as built: rows' columns ascending
+        assert np.array_equal(m.indices, want.indices) and np.array_equal(m.data, want.data)
+
+
+def test_symmetric_is_refused_where_it_means_nothing():
+    a, b = binary_rows(1, 30, 64), binary_rows(2, 20, 64)
+    with pytest.raises(ValueError, match="symmetric=True is for a self-join"):
+        hipi.find_heavy_pairs(a, b, rho=0.35, output="csr", symmetric=True)
+    with pytest.raises(ValueError, match="symmetric=True is for output"):
+        hipi.find_heavy_pairs(a, rho=0.35, symmetric=True)
+    with pytest.raises(ValueError, match="symmetric=True is for a self-join"):
+        hipi.as_output(np.zeros((0, 2), np.int64), np.zeros(0), (30, 30), "csr", symmetric=True)
 
 
 @pytest.mark.parametrize("output", ["coo", "csr", "lims"])
@@ -79,7 +143,7 @@ def test_components_and_info_follow_the_output():
     assert np.array_equal(labels, labels_coo) and info_coo["total"] == info["total"] == len(pairs)
     assert set(info["kernels"]) == {"exact", "blas"} and all(info["kernels"].values())  # what ran, named
     lims, D, I, labels_lims = hipi.find_heavy_pairs(a, tau=0.95, cosine=True, components=True, output="lims")
-    expect_same(pairs, values, (lims, D, I), (200, 200), "lims")
+    expect_same(*both_directions(pairs, values), (lims, D, I), (200, 200), "lims")
     assert np.array_equal(labels, labels_lims)
 
 
@@ -135,8 +199,12 @@ def test_read_pairs_gives_back_what_the_cli_wrote(hipi_bin, tmp_path, self_join)
         assert np.array_equal(got.components, labels[0])
     else:
         assert got.components is None
-    for output in ("coo", "csr", "lims"):
+    for output in ("coo", "csr"):
         expect_same(pairs, values, got.as_output(output), got.shape, output)
+    mirrored = both_directions(pairs, values) if self_join else (pairs, values)
+    expect_same(*mirrored, got.as_output("lims"), got.shape, "lims")
+    if self_join:
+        expect_same(*mirrored, got.as_output("csr", symmetric=True), got.shape, "csr")
 
 
 def test_read_pairs_refuses_a_file_that_is_not_an_output(tmp_path):

@@ -186,5 +186,19 @@ def read_pairs(path):
             value = value.decode() if isinstance(value, bytes) else value
             attrs[name] = json.loads(value) if name in ("parameters", "timings") else value
         pairs = f["pairs"][...].astype(np.int64, copy=False).reshape(-1, 2)
+        _check_pairs_in_shape(path, pairs, attrs)
         return PairsFile(pairs=pairs, inner_products=f["inner_products"][...].astype(np.float64, copy=False),
                          components=f["components"][...] if "components" in f else None, attrs=attrs)
+
+
+def _check_pairs_in_shape(path, pairs, attrs):
+    """A file's pairs inside the shape it records (files of hipi 0.2 and later): a pair past
+    rows_a or rows_b would make an invalid matrix out of as_output, without a word."""
+    if "rows_a" not in attrs or "rows_b" not in attrs or len(pairs) == 0:
+        return
+    rows_a, rows_b = int(attrs["rows_a"]), int(attrs["rows_b"])
+    outside = (pairs < 0).any(axis=1) | (pairs[:, 0] >= rows_a) | (pairs[:, 1] >= rows_b)
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise ValueError(f"{path}: pair ({pairs[k, 0]}, {pairs[k, 1]}) at /pairs[{k}] lies outside the shape the "
+                         f"file records, rows_a = {rows_a} by rows_b = {rows_b}: the file is damaged")

@@ -3,6 +3,8 @@
 # A x B, an empty answer, with components and info after them; a self-join's lims, as
 # FAISS's range_search, and its symmetric=True matrices in both directions), and read_pairs
 # gives back what the CLI wrote, in the same shapes.
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -171,6 +173,24 @@ def test_lists_are_taken_as_numpy_takes_them(output):
     want = hipi.find_heavy_pairs(np.array(signs, np.int8), np.array(signs[:2], np.int8), rho=0.5, output=output)
     same_output(hipi.find_heavy_pairs(signs, signs[:2], rho=0.5, output=output), want, output)
     same_output(hipi.find_heavy_pairs(np.array(signs, np.int8), signs[:2], rho=0.5, output=output), want, output)
+
+
+def test_read_pairs_refuses_pairs_outside_the_shape_it_records(tmp_path):
+    def write(name, pairs, rows_a, rows_b):
+        path = tmp_path / name
+        with h5py.File(path, "w") as h:
+            h["pairs"] = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+            h["inner_products"] = np.ones(len(pairs))
+            h.attrs["rows_a"], h.attrs["rows_b"] = rows_a, rows_b
+        return path
+
+    assert hipi.read_pairs(write("fits.h5", [[0, 3], [2, 1]], 3, 4)).shape == (3, 4)
+    for name, pairs, where in (("j.h5", [[0, 3], [1, 4]], r"\(1, 4\).*rows_b = 4"),
+                               ("i.h5", [[3, 0]], r"\(3, 0\).*rows_a = 3"),
+                               ("negative.h5", [[0, 1], [-1, 2]], r"\(-1, 2\)")):
+        path = write(name, pairs, 3, 4)
+        with pytest.raises(ValueError, match=re.escape(str(path)) + f": pair {where}"):
+            hipi.read_pairs(path)
 
 
 def test_an_unknown_output_is_a_value_error_before_any_solve():

@@ -129,6 +129,12 @@ done <<'CASES'
 a run of other options|--rho 0.7 --method brute|threshold was
 a sketch run|--rho 0.6 --method sketch|method was "brute", now "sketch")
 CASES
+"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
+out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
+status=$?
+if [ "$status" -eq 2 ] && grep -q "(data_checksum was" <<<"$out"; then pass "a checkpoint of other data is refused"
+else fail "checkpoint of other data: exit $status"$'\n'"$out"; fi
+
 # Every scoring option is in the key: a checkpoint of a --cosine run resumed without it
 # (or the reverse) would mix cosines with inner products and skip the units it holds.
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out real.h5 --n 800 --d 64 --k 8 --type real --tau 20 \
@@ -162,12 +168,6 @@ for method in brute prefix; do
     [ ! -e out.h5 ] && [ ! -e out.h5.hipi-checkpoint ]; then pass "SIGUSR1 without checkpoints ($method): exit status 1"
   else fail "SIGUSR1 without checkpoints ($method): exit $status"$'\n'"$out"; fi
 done
-"$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out in.h5 --n 700 --n-b 600 --d 256 --k 12 --rho 0.6 --seed 99
-out=$("$MPIEXEC" -np 2 --oversubscribe "$HIPI" solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute --out out.h5 2>&1)
-status=$?
-if [ "$status" -eq 2 ] && grep -q "(data_checksum was" <<<"$out"; then pass "a checkpoint of other data is refused"
-else fail "checkpoint of other data: exit $status"$'\n'"$out"; fi
-
 
 # --- damaged checkpoints: exit 2, "not a readable checkpoint", checkpoint kept, no output ---
 # As bit rot or a hand edit would leave them: a flipped byte inside /pairs, a pair outside

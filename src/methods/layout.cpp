@@ -7,6 +7,7 @@
 #include "core/bit_matrix.hpp"
 #include "hipi/error.hpp"
 #include "methods/hash/multi_index.hpp"
+#include "methods/prefix/prefix_filter.hpp"
 #include "methods/sketch/grid.hpp"
 #include "methods/sketch/sketches.hpp"
 #include "parallel/scalapack.hpp"
@@ -50,8 +51,7 @@ std::int64_t largest_rows(const std::vector<RowRange>& rows) {
 }
 
 double row_bytes(Mode mode, std::int64_t d) {
-  return mode == Mode::Binary ? double(BitMatrix(1, d).storage_size() * sizeof(std::uint64_t))
-                              : double(RealMatrix(1, d).storage_size() * sizeof(float));
+  return mode == Mode::Binary ? BitMatrix::row_bytes(d) : RealMatrix::row_bytes(d);
 }
 
 // The largest local part of an m x n matrix in mb x nb blocks on `grid`: process (0, 0)
@@ -149,8 +149,15 @@ Layout layout_of(const LayoutQuery& q) {
   if (!q.self_join) out.buffers.push_back({"rows of B", BufferUse::Rows, bytes * rows_b});
 
   const int ring = std::min(2, P - 1);  // the next block received while the current one is checked
-  if (q.method == Method::Brute)
+  if (q.method == Method::Brute || q.method == Method::Prefix)
     out.buffers.push_back({"ring buffers (blocks of B)", BufferUse::Working, ring * bytes * rows_b});
+  if (q.method == Method::Prefix) {
+    const std::int64_t k = q.prefix_k > 0 ? q.prefix_k : PrefixCheck::k_by_name(q.d);
+    out.buffers.push_back({"prefix filter (rotated rows, tiles, rotation)", BufferUse::Working,
+                           PrefixCheck::bytes_for(largest_rows(out.rows_a), largest_rows(out.rows_b), q.d, k)});
+    out.buffers.push_back({"principal axes (rank 0)", BufferUse::Working,
+                           Rotation::bytes_on_rank0(PrefixCheck::kAxisSampleRows * (q.self_join ? 1 : 2), q.d)});
+  }
   if (q.method == Method::Hash) {
     // Each rank indexes its rows of B (multi_index.hpp) while blocks of A travel the ring.
     const std::int64_t radius = std::max<std::int64_t>(0, hamming_radius(q.d, q.theta));

@@ -31,7 +31,8 @@ struct LayoutQuery {
   std::int64_t d = 0;
   bool self_join = true;
   Mode mode = Mode::Binary;
-  Method method = Method::Brute;  // brute, hash or sketch (linear sketches and ScaLAPACK's product)
+  Method method = Method::Brute;  // brute, prefix, hash or sketch (linear sketches and ScaLAPACK's product)
+  std::int64_t prefix_k = 0;      // prefix: the coordinates kept (0: what the method takes by name)
   int ranks = 1;
   SketchOptions sketch;     // group sizes, tile, blocks, panel, grid
   double theta = 0;         // hashing: the threshold sets the substrings' radius

@@ -4,8 +4,10 @@
 #include <boost/mpi/collectives.hpp>
 #include <cstring>
 #include <numeric>
+#include <unordered_set>
 
 #include "core/bit_matrix.hpp"
+#include "core/random.hpp"
 
 namespace hipi {
 
@@ -89,6 +91,31 @@ SparseMatrix fetch_rows(const Comm& comm, const LocalRows<SparseMatrix>& have, c
   return out;
 }
 
+std::vector<std::int64_t> sample_row_ids(std::int64_t n, std::int64_t count, std::uint64_t seed, std::uint64_t stream) {
+  std::vector<std::int64_t> ids;
+  if (count >= n) {
+    ids.resize(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+    std::iota(ids.begin(), ids.end(), 0);
+    return ids;
+  }
+  // Floyd's algorithm: count distinct rows in count draws, whatever n.
+  RandomStream rng(seed, {stream, static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(count)});
+  std::unordered_set<std::int64_t> chosen;
+  for (std::int64_t j = n - count; j < n; ++j) {
+    const auto t = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(j + 1)));
+    chosen.insert(chosen.count(t) ? j : t);
+  }
+  ids.assign(chosen.begin(), chosen.end());
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+template <class Matrix>
+Matrix fetch_sample(const Comm& comm, const LocalRows<Matrix>& have, std::int64_t n, std::int64_t count,
+                    std::uint64_t seed, std::uint64_t stream) {
+  return fetch_rows(comm, have, RowOwners(comm, have.range), sample_row_ids(n, count, seed, stream));
+}
+
 template <class Matrix>
 std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
   const bool same = boost::mpi::all_reduce(comm, rows.range == range, std::logical_and<bool>());
@@ -102,6 +129,10 @@ template BitMatrix fetch_rows(const Comm&, const LocalRows<BitMatrix>&, const Ro
                               const std::vector<std::int64_t>&);
 template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const RowOwners&,
                                const std::vector<std::int64_t>&);
+template BitMatrix fetch_sample(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, std::int64_t, std::uint64_t,
+                                std::uint64_t);
+template RealMatrix fetch_sample(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, std::int64_t, std::uint64_t,
+                                 std::uint64_t);
 template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
 template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
 template std::optional<LocalRows<SparseMatrix>> relayout_rows(const Comm&, const LocalRows<SparseMatrix>&, RowRange);

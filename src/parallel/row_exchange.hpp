@@ -33,6 +33,17 @@ Matrix fetch_rows(const Comm& comm, const LocalRows<Matrix>& have, const RowOwne
 SparseMatrix fetch_rows(const Comm& comm, const LocalRows<SparseMatrix>& have, const RowOwners& owners,
                         const std::vector<std::int64_t>& wanted);
 
+/// The rows a planner samples: `count` of n (all of them when count >= n), drawn without
+/// repeats from stream `stream` of `seed`, sorted: the same for any number of ranks. Rows are drawn
+/// at random, not taken from the front: real files are sorted by source, date or cluster,
+/// and their first rows are no sample of the rest.
+std::vector<std::int64_t> sample_row_ids(std::int64_t n, std::int64_t count, std::uint64_t seed, std::uint64_t stream);
+
+/// Collective: the rows sample_row_ids names, fetched to every rank.
+template <class Matrix>
+Matrix fetch_sample(const Comm& comm, const LocalRows<Matrix>& have, std::int64_t n, std::int64_t count,
+                    std::uint64_t seed, std::uint64_t stream);
+
 /// Collective: this rank's block `range` of the same rows, fetched from the ranks holding
 /// them in `rows` (another split of the rows over ranks); nothing (and no copy) when every
 /// rank's block is already the one wanted.

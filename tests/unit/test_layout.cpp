@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "methods/layout.hpp"
+#include "methods/prefix/prefix_filter.hpp"
 #include "methods/sketch/sketches.hpp"
 
 using namespace hipi;
@@ -125,4 +126,25 @@ TEST(Layout, BuffersFollowTheMethod) {
   join.self_join = false;
   join.n_b = 1 << 21;
   EXPECT_DOUBLE_EQ(layout_of(join).bytes_of(BufferUse::Rows), rows * 3);  // A's block and B's twice as large
+}
+
+// The prefix filter's buffers on top of brute force's ring: its rotated rows grow with the
+// prefix, its rotation with d^2, and rank 0's principal axes are there too.
+TEST(Layout, PrefixAddsItsRotatedRowsAndAxes) {
+  LayoutQuery q = self_join(1 << 20, 4, Method::Brute);
+  q.mode = Mode::Real;
+  q.d = 512;
+  const Layout brute = layout_of(q);
+  q.method = Method::Prefix;
+  const Layout by_name = layout_of(q);  // k = 128
+  q.prefix_k = 256;
+  const Layout wider = layout_of(q);
+  const double rows = (1 << 20) / 4;
+  EXPECT_GE(by_name.bytes_of(BufferUse::Working) - brute.bytes_of(BufferUse::Working),
+            rows * (4 * 128 + 24) + 8.0 * 512 * 512)
+      << describe(by_name);
+  EXPECT_NEAR(wider.bytes_of(BufferUse::Working) - by_name.bytes_of(BufferUse::Working), 2 * rows * 4 * 128, 1.0);
+  EXPECT_EQ(by_name.bytes_of(BufferUse::Rows), brute.bytes_of(BufferUse::Rows));
+  EXPECT_EQ(PrefixCheck::k_by_name(4), 4);  // never past d
+  EXPECT_EQ(PrefixCheck::k_by_name(20), 8);
 }

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/random.hpp"
+#include "parallel/row_exchange.hpp"
 
 using namespace hipi;
 
@@ -47,4 +49,26 @@ TEST(RandomStream, NormalHasMeanZeroAndVarianceOne) {
   const double mean = sum / n;
   EXPECT_NEAR(mean, 0.0, 0.02);
   EXPECT_NEAR(sum2 / n - mean * mean, 1.0, 0.03);
+}
+
+// The rows a planner samples (parallel/row_exchange.hpp): distinct, sorted, within [0, n),
+// spread over the whole range (a file sorted by source is not sampled by its first rows),
+// the same for the same seed and stream, other for another stream; all rows when count >= n.
+TEST(SampleRowIds, DistinctSortedAndSpreadOverAllRows) {
+  const std::int64_t n = 1000000, count = 1024;
+  const std::vector<std::int64_t> ids = sample_row_ids(n, count, 7, 51);
+  ASSERT_EQ(static_cast<std::int64_t>(ids.size()), count);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  EXPECT_GE(ids.front(), 0);
+  EXPECT_LT(ids.back(), n);
+  // Bound: each quarter of the rows holds 256 of the draws in expectation, sd 14; 150 is 7 sd.
+  for (int q = 0; q < 4; ++q) {
+    const auto in_quarter = std::count_if(ids.begin(), ids.end(), [&](std::int64_t i) { return i * 4 / n == q; });
+    EXPECT_GT(in_quarter, 150) << "quarter " << q;
+  }
+  EXPECT_EQ(sample_row_ids(n, count, 7, 51), ids);
+  EXPECT_NE(sample_row_ids(n, count, 7, 53), ids);
+  EXPECT_EQ(sample_row_ids(5, 9, 7, 51), (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(sample_row_ids(40, 39, 7, 51).size(), 39u);
 }

@@ -27,6 +27,9 @@ class RealBlockCheck {
   virtual ~RealBlockCheck() = default;
   virtual void pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
                      std::vector<Pair>& out, RowRange b_rows) const = 0;
+  /// The bytes it holds at most while checking blocks of a_rows against blocks of b_rows:
+  /// the ring checks them against the memory budget with its own buffers.
+  virtual double bytes(std::int64_t a_rows, std::int64_t b_rows) const = 0;
 };
 
 /// Brute force runs in units of work, the same number on every rank: ring step s, chunk c of

@@ -17,14 +17,16 @@
 #include "methods/brute/brute_run.hpp"
 #include "methods/prefix/prefix_filter.hpp"
 #include "methods/solve_method.hpp"
+#include "parallel/row_exchange.hpp"
 
 namespace hipi {
 
 namespace {
 
-// Rows sampled for the axes, and the sample the filter is timed on (per rank).
-constexpr std::int64_t kAxisSample = 2048;
+// Rows sampled for the axes, and the sample the filter is timed on (every rank the same).
+constexpr std::int64_t kAxisSample = PrefixCheck::kAxisSampleRows;
 constexpr std::int64_t kTimedRowsA = 1024, kTimedRowsB = 2048;
+constexpr std::uint64_t kTimedStreamA = 51, kTimedStreamB = 53;
 // Dimensions past this are not rotated (the eigendecomposition costs d^3).
 constexpr std::int64_t kMaxD = 2048;
 
@@ -78,10 +80,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 Timing time_filter(const MethodInput<RealMatrix>& in, const std::shared_ptr<const Rotation>& rotation) {
   const std::int64_t d = in.a.rows.cols();
-  const LocalRows<RealMatrix>& b = in.b_or_a();
-  const RowRange timed_b{0, std::min(kTimedRowsB, b.range.size())};
-  RealMatrix timed_a(std::min(kTimedRowsA, in.a.range.size()), d);
-  std::copy(in.a.rows.row(0), in.a.rows.row(0) + timed_a.rows() * timed_a.stride(), timed_a.data());
+  // Seeded random rows of the whole of A and of B, the same on every rank for any rank
+  // count: the first rows of a file sorted by source or date are no sample of it.
+  const std::uint64_t seed = in.options.seed;
+  const RealMatrix timed_a = fetch_sample(in.comm, in.a, in.n_a, kTimedRowsA, seed, kTimedStreamA);
+  const LocalRows<RealMatrix> b{{0, 0},
+                                fetch_sample(in.comm, in.b_or_a(), in.b ? in.n_b : in.n_a, kTimedRowsB, seed,
+                                             in.b ? kTimedStreamB : kTimedStreamA + 1)};
+  const RowRange timed_b{0, b.rows.rows()};
   const double timed_pairs = std::max<double>(1, double(timed_a.rows()) * double(timed_b.size()));
   const auto slowest = [&](double local) {
     return boost::mpi::all_reduce(in.comm, local, boost::mpi::maximum<double>());
@@ -171,6 +177,12 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
       p.seconds = plan_brute(shape, machine).seconds * a->second.ratio + a->second.fixed_seconds;
     p.stages = {{"compute", p.seconds}};
     if (const auto d = shape.measured_detail.find(id()); d != shape.measured_detail.end()) p.detail = d->second;
+    // Priced from the profile's brute-force rate; the sample's own clock says otherwise
+    // when the profile was measured under another load: shown, for the plan and the log.
+    if (measured->second > 0 && (p.seconds > 2 * measured->second || measured->second > 2 * p.seconds))
+      p.detail += fmt::format("; the sample's own timing predicts {:.3g} s (the machine profile's rates are {:.2g}x "
+                              "off this load)",
+                              measured->second, p.seconds / measured->second);
     return {{p}, {}};
   }
 
@@ -183,9 +195,9 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
       PrefixPlan plan;
       if (kept != in.scratch.kept.end()) {
         plan = *std::static_pointer_cast<const PrefixPlan>(kept->second);
-      } else {  // asked for by name: the axes, and a quarter of the coordinates
+      } else {  // asked for by name: the axes, and a quarter of the coordinates (8 at least, d at most)
         plan.rotation = std::make_shared<const Rotation>(principal_axes(in, kAxisSample));
-        plan.k = std::max<std::int64_t>(8, in.a.rows.cols() / 4);
+        plan.k = PrefixCheck::k_by_name(in.a.rows.cols());
       }
       const PrefixCheck check(plan.rotation, plan.k, in.threshold.cosine);
       MethodResult out = run_ring(in, resume, name(), &check);

@@ -48,11 +48,24 @@ double orthogonality_bound(const std::vector<double>& q, std::int64_t d) {
 
 }  // namespace
 
+double Rotation::bytes_on_rank0(std::int64_t sampled_rows, std::int64_t d) {
+  const double dd = double(d) * double(d);
+  // The sampled rows as fetched (float32) and in float64; the Gram matrix, dsyev's copy of
+  // it and its workspace (at most 66 d), Q, and Q^T Q for the orthogonality bound.
+  return 12.0 * double(sampled_rows) * double(d) + 8.0 * (4 * dd + 68.0 * double(d));
+}
+
 Rotation principal_axes(const MethodInput<RealMatrix>& in, std::int64_t sample_rows) {
   const Comm& comm = in.comm;
   const bool unit = in.threshold.cosine;
   Rotation r;
   r.d = in.a.rows.cols();
+  const std::int64_t sampled = std::min(sample_rows, in.n_a) + (in.self_join() ? 0 : std::min(sample_rows, in.n_b));
+  agree(comm, [&] {
+    in.budget.check(
+        comm.rank() == 0 ? "the principal axes (the sample, its Gram matrix and eigenvectors)" : "the principal axes",
+        comm.rank() == 0 ? Rotation::bytes_on_rank0(sampled, r.d) : 8.0 * double(r.d) * double(r.d + 1));
+  });
   std::vector<double> sample;
   sample_side(comm, in.a, in.n_a, std::min(sample_rows, in.n_a), unit, sample);
   if (!in.self_join()) sample_side(comm, *in.b, in.n_b, std::min(sample_rows, in.n_b), unit, sample);

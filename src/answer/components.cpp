@@ -27,6 +27,27 @@ std::int64_t ComponentBuilder::find(std::int64_t row) {
   return root;
 }
 
+namespace {
+
+// Bytes a row the union-find holds: a node of the hash map of parents (key, parent, next
+// pointer, allocator rounding) and its bucket.
+constexpr double kTreeBytesPerRow = 48 + 16;
+// Bytes an edge (a row and its root) holds in one round of the merge: the edge, both ends
+// asked for and answered (the request, the owner's copy, the answer, the lookup), the hook
+// and the edge kept.
+constexpr double kMergeBytesPerEdge = 16 * 8;
+
+}  // namespace
+
+void ComponentBuilder::check_fits(const Comm& comm, const MemoryBudget& budget, std::int64_t pairs) const {
+  const double rows = std::min(double(n_), 2.0 * double(pairs));  // the rows the pairs can touch
+  const double labels = 16.0 * double(row_block(n_, comm.size(), comm.rank()).size());
+  agree(comm, [&] {
+    budget.check(fmt::format("the components' union-find over up to {:.0f} rows and its merge", rows),
+                 rows * (kTreeBytesPerRow + kMergeBytesPerEdge) + labels);
+  });
+}
+
 void ComponentBuilder::add(const Pair* pairs, std::size_t count) {
   for (std::size_t k = 0; k < count; ++k) {
     const std::int64_t ri = find(pairs[k].i), rj = find(pairs[k].j);
@@ -135,7 +156,9 @@ std::int64_t count_groups(const Comm& comm, const DistributedLabels& labels) {
 ComponentLabels ComponentBuilder::finish(const Comm& comm, const MemoryBudget& budget) {
   const RowRange block = row_block(n_, comm.size(), comm.rank());
   agree(comm, [&] {
-    budget.check(fmt::format("the component labels of {} rows", block.size()), 16.0 * double(block.size()));
+    budget.check(
+        fmt::format("the component labels of {} rows and the merge of {} rows' trees", block.size(), parent_.size()),
+        16.0 * double(block.size()) + kMergeBytesPerEdge * double(parent_.size()));
   });
   // This rank's trees as edges (row, its root), then hooking: each edge's two roots, the
   // larger under the smaller, until no edge joins two trees.

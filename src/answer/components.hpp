@@ -34,9 +34,13 @@ class ComponentBuilder {
  public:
   explicit ComponentBuilder(std::int64_t rows) : n_(rows) {}
   void add(const Pair* pairs, std::size_t count);
-  /// Collective: every rank's trees merged; the labels of this rank's block. The labels
-  /// (8 bytes a row of the block) are checked against `budget` first (agreed).
+  /// Collective: every rank's trees merged; the labels of this rank's block. What the
+  /// merge holds (its edges and exchanges, the labels) is checked against `budget` first
+  /// (agreed).
   ComponentLabels finish(const Comm& comm, const MemoryBudget& budget);
+  /// Collective, before any pair is added: an agreed InputError when the trees of up to
+  /// `pairs` pairs (this rank's), then their merge, would pass `budget`.
+  void check_fits(const Comm& comm, const MemoryBudget& budget, std::int64_t pairs) const;
 
  private:
   std::int64_t find(std::int64_t row);

@@ -164,10 +164,13 @@ double measure_rate(Rate rate, const Comm& comm, const BlacsGrid& grid, std::int
 
 // AVX-512 SGEMM reaches about 150 GFLOP/s per core here, p?gemm about 60% of that per
 // rank; the generic x86-64 kernels OpenBLAS falls back to on a misdetected CPU about 32.
-void warn_if_slow_gemm(const Comm& comm, const MachineProfile& m) {
+bool implausible_gemm(const MachineProfile& m) {
   __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (comm.rank() == 0 && avx512 && m.gemm_f32_flops < 70e9) {
+  return __builtin_cpu_supports("avx512f") && m.gemm_f32_flops < 70e9;
+}
+
+void warn_if_slow_gemm(const Comm& comm, const MachineProfile& m) {
+  if (comm.rank() == 0 && implausible_gemm(m)) {
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
     spdlog::warn(
         "calibrate: float32 GEMM runs at {:.0f} GFLOP/s per rank on a CPU with AVX-512 ({} kernels, "
@@ -318,6 +321,16 @@ MachineProfile cached_profile(const Comm& comm, const std::string& path, const s
 
 }  // namespace
 
+void forget_cached_profile(const Comm& comm, const std::string& why) {
+  const std::string dir = cache_dir();
+  if (comm.rank() != 0 || dir.empty()) return;
+  const std::string key = cache_key(comm, squarest_grid(comm.size()));
+  const std::string path = fmt::format("{}/profile-{:016x}.toml", dir, std::hash<std::string>{}(key));
+  std::error_code ec;
+  if (std::filesystem::remove(path, ec))
+    spdlog::warn("calibrate: {}: the cached profile {} is dropped, and the next run measures again", why, path);
+}
+
 MachineProfile machine_profile(const Comm& comm, const ProfileRequest& request, bool& calibrated) {
   const std::string key = cache_key(comm, request.shape), dir = request.use_cache ? cache_dir() : "";
   const std::string path =
@@ -336,10 +349,17 @@ MachineProfile machine_profile(const Comm& comm, const ProfileRequest& request, 
   for (int r = 0; r < kRateCount; ++r)
     if (const Rate rate = static_cast<Rate>(r); missing.has(rate)) rate_of(m, rate) = rate_of(measured, rate);
   m.calibrated_d = request.d;
+  // A rate measured while the machine was busy would price every later run: one the
+  // calibration flags as implausible is used this once, not cached.
+  MachineProfile kept = m;
+  if (missing.has(Rate::GemmF32) && implausible_gemm(m)) {
+    rate_of(kept, Rate::GemmF32) = 0;
+    if (comm.rank() == 0) spdlog::info("calibrate: the float32 GEMM rate is not cached (implausibly slow)");
+  }
   if (comm.rank() == 0 && !path.empty()) {
     try {
       std::filesystem::create_directories(dir);
-      write_text_atomically(path, profile_text(m, key), "cached profile");
+      write_text_atomically(path, profile_text(kept, key), "cached profile");
       spdlog::info("calibrate: profile cached in {}", path);
     } catch (const std::exception& e) {
       spdlog::warn("calibrate: could not cache the profile in {}: {}", dir, e.what());

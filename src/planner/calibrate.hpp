@@ -43,6 +43,11 @@ struct ProfileRequest {
 /// warns. `calibrated` tells whether this call measured anything.
 MachineProfile machine_profile(const Comm& comm, const ProfileRequest& request, bool& calibrated);
 
+/// Rank 0: removes the profile auto caches for this communicator's size (if any), saying
+/// `why`: a run whose own stages contradict the rates it was priced with (a calibration
+/// taken on a busy machine) makes the next run measure again instead of trusting them.
+void forget_cached_profile(const Comm& comm, const std::string& why);
+
 /// TOML files of profiles. load_profile throws InputError naming the file and key.
 void save_profile(const std::string& path, const MachineProfile& profile);
 MachineProfile load_profile(const std::string& path);

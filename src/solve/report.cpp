@@ -12,6 +12,14 @@
 
 namespace hipi {
 
+bool prediction_missed(const nlohmann::ordered_json& compared) {
+  if (!compared.contains("total")) return false;
+  const double predicted = compared["total"]["predicted"].get<double>(),
+               measured = compared["total"]["measured"].get<double>();
+  // Under a tenth of a second start-up noise decides; past it a factor of 2 is a miss.
+  return std::max(predicted, measured) > 0.1 && (measured > 2 * predicted || predicted > 2 * measured);
+}
+
 nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan, const nlohmann::ordered_json& timings,
                                              const nlohmann::ordered_json& repetitions) {
   // Stage by stage (the slowest rank's time), then the candidates.
@@ -31,6 +39,10 @@ nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan,
     compared["candidates"] = {{"predicted", per_rep * repetitions.size()}, {"measured", candidates}};
   }
   spdlog::info("auto: predicted {:.3f} s, measured {:.3f} s for the planned stages", predicted_total, measured_total);
+  if (prediction_missed(compared))
+    for (const auto& [stage, pm] : compared.items())
+      spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
+                   pm["measured"].get<double>());
   return compared;
 }
 

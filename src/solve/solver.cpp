@@ -12,6 +12,7 @@
 #include "io/input.hpp"
 #include "io/pair_file.hpp"
 #include "io/sparse_input.hpp"
+#include "planner/calibrate.hpp"
 #include "solve/report.hpp"
 #include "solve/solve_answer.hpp"
 
@@ -110,6 +111,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   if (!outcome.plan.is_null()) {
     outcome.plan["predicted_vs_measured"] =
         predicted_vs_measured(outcome.plan, timings_before_write, outcome.result.repetitions);
+    // The rates may be a busy machine's: the next run measures them again.
+    if (prediction_missed(outcome.plan["predicted_vs_measured"]) && options.profile.empty() && options.profile_cache)
+      forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
     solved.parameters["plan"] = outcome.plan;
   }
   // Every rank writes its slice of the output into a temporary file beside it, named by
@@ -131,7 +135,12 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
                                a.rows,
                                b ? b->rows : a.rows};
   std::optional<ComponentBuilder> components;
-  if (options.components) components.emplace(a.rows);
+  if (options.components) {
+    components.emplace(a.rows);
+    // Spilled, a rank's pairs come window by window, slices of the whole answer that may
+    // touch any row.
+    components->check_fits(comm, solved.budget, solved.spill ? a.rows : solved.answer.count);
+  }
   const std::int64_t found = write_answer(comm, solved, out_file->temp(), attrs, components ? &*components : nullptr);
   if (components) add_components(comm, *components, solved, out_file->temp());
   const SolveSummary summary{outcome.method, found, gather_stage_times(comm, solved.times), outcome.plan};

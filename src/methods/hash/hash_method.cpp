@@ -41,8 +41,9 @@ class HashMethod : public SolveMethodOf<HashMethod> {
     // The sample builds this rank's whole index: kept for the run (which checks that it
     // indexes the same rows), so auto does not build it twice.
     std::shared_ptr<const MultiIndex> built;
-    shape.measured_seconds[id()] = in.times.time(
-        "sample", [&] { return predict_hash_seconds(in.comm, in.a, in.n_a, in.b_or_a(), in.threshold, &built); });
+    shape.measured_seconds[id()] = in.times.time("sample", [&] {
+      return predict_hash_seconds(in.comm, in.a, in.n_a, in.b_or_a(), in.threshold, in.options.seed, &built);
+    });
     if (built) in.scratch.kept[id()] = std::move(built);
   }
 

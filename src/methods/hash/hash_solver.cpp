@@ -7,10 +7,14 @@
 
 #include "kernels/exact.hpp"
 #include "parallel/ring.hpp"
+#include "parallel/row_exchange.hpp"
 
 namespace hipi {
 
 namespace {
+
+// The stream the timed queries are drawn from (parallel/row_exchange.hpp).
+constexpr std::uint64_t kQueryStream = 57;
 
 // Probes the index with a batch of rows of a block of A, table by table: one table's
 // arrays stay in cache while every query of the batch probes it (all tables together, a
@@ -135,7 +139,7 @@ HashFootprint hash_footprint(const Comm& comm, const LocalRows<BitMatrix>& a, co
 }
 
 double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
-                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold,
+                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold, std::uint64_t seed,
                             std::shared_ptr<const MultiIndex>* built) {
   const std::int64_t radius = hamming_radius(a.rows.cols(), threshold.theta);
   const auto [layout, most] = agreed_layout(comm, indexed, radius);
@@ -144,6 +148,9 @@ double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std
   if (radius >= 0 && query_cost(layout, most) > 0.25 * static_cast<double>(most))
     return std::numeric_limits<double>::infinity();
   double seconds = 0;
+  // Drawn before the timing (collective), the same rows on every rank.
+  const BitMatrix queries =
+      radius >= 0 ? fetch_sample(comm, a, n_a, kHashSampleQueries, seed, kQueryStream) : BitMatrix();
   if (radius >= 0) {
     const double start = MPI_Wtime();
     const auto kept = std::make_shared<const MultiIndex>(indexed.rows, layout);
@@ -151,12 +158,11 @@ double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std
     if (built) *built = kept;
     const double indexed_at = MPI_Wtime();
     BatchProber prober(index, indexed.rows, threshold.abs);
-    const std::int64_t queries = std::min<std::int64_t>(a.rows.rows(), kHashSampleQueries);
     std::int64_t verified = 0;
-    prober.run(a.rows, 0, queries, [&](std::int64_t r, std::int64_t s, auto) {
-      verified += inner_product(a.rows, r, indexed.rows, s) >= threshold.theta;
+    prober.run(queries, 0, queries.rows(), [&](std::int64_t r, std::int64_t s, auto) {
+      verified += inner_product(queries, r, indexed.rows, s) >= threshold.theta;
     });
-    const double per_query = queries ? (MPI_Wtime() - indexed_at) / static_cast<double>(queries) : 0.0;
+    const double per_query = queries.rows() ? (MPI_Wtime() - indexed_at) / static_cast<double>(queries.rows()) : 0.0;
     // Every row of A visits every rank; the index is built once (here, when it is kept).
     seconds = (built ? 0.0 : indexed_at - start) + per_query * static_cast<double>(n_a);
   }

@@ -49,14 +49,15 @@ HashFootprint hash_footprint(const Comm& comm, const LocalRows<BitMatrix>& a, co
                              const Threshold& threshold);
 
 /// Collective. Predicted seconds of hash_solve's compute on these rows, measured: every
-/// rank indexes its block and times kHashSampleQueries of its own rows of A as queries (so
-/// skewed buckets, near-duplicates crowding a few keys, are priced as they are), scaled to
-/// all n_a queries; the slowest rank's. Infinite where the cut already predicts scanning a
-/// quarter of the index per query (brute force's ground).
+/// rank indexes its block and times kHashSampleQueries rows of A drawn at random from all of
+/// A (seeded by `seed`: the same rows for any rank count) as queries (so skewed buckets,
+/// near-duplicates crowding a few keys, are priced as they are), scaled to all n_a queries;
+/// the slowest rank's. Infinite where the cut already predicts scanning a quarter of the
+/// index per query (brute force's ground).
 constexpr std::int64_t kHashSampleQueries = 1024;
 /// `built`, if given, receives the index it built, for hash_solve on the same rows.
 double predict_hash_seconds(const Comm& comm, const LocalRows<BitMatrix>& a, std::int64_t n_a,
-                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold,
+                            const LocalRows<BitMatrix>& indexed, const Threshold& threshold, std::uint64_t seed,
                             std::shared_ptr<const MultiIndex>* built = nullptr);
 
 }  // namespace hipi

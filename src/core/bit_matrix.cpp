@@ -18,6 +18,10 @@ BitMatrix::BitMatrix(std::int64_t rows, std::int64_t cols)
       stride_(round_up(round_up(std::max<std::int64_t>(cols, 1), 64) / 64, 8)),
       data_(static_cast<std::size_t>(rows * stride_), 0u) {}
 
+double BitMatrix::row_bytes(std::int64_t cols) {
+  return double(round_up(round_up(std::max<std::int64_t>(cols, 1), 64) / 64, 8)) * sizeof(std::uint64_t);
+}
+
 BitMatrix BitMatrix::pack(std::span<const std::int8_t> values, std::int64_t rows, std::int64_t cols) {
   HIPI_ASSERT(static_cast<std::int64_t>(values.size()) == rows * cols);
   BitMatrix m(rows, cols);

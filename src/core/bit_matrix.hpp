@@ -32,6 +32,9 @@ class BitMatrix {
   std::uint64_t* data() { return data_.data(); }
   const std::uint64_t* data() const { return data_.data(); }
   std::size_t storage_size() const { return data_.size(); }
+  /// The bytes of one packed row of `cols` coordinates, padding included, without
+  /// allocating one.
+  static double row_bytes(std::int64_t cols);
 
   /// Coordinate k of row i as +1 or -1.
   int value(std::int64_t i, std::int64_t k) const { return (row(i)[k / 64] >> (k % 64)) & 1u ? -1 : +1; }

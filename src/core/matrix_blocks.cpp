@@ -25,4 +25,8 @@ RealMatrix::RealMatrix(std::int64_t rows, std::int64_t cols)
       stride_(round_up(std::max<std::int64_t>(cols, 1), 16)),
       data_(static_cast<std::size_t>(rows * stride_), 0.0f) {}
 
+double RealMatrix::row_bytes(std::int64_t cols) {
+  return double(round_up(std::max<std::int64_t>(cols, 1), 16)) * sizeof(float);
+}
+
 }  // namespace hipi

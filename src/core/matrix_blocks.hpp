@@ -87,6 +87,9 @@ class RealMatrix {
   const float* data() const { return data_.data(); }
   /// Number of elements in storage, padding included (what travels between ranks).
   std::size_t storage_size() const { return data_.size(); }
+  /// The bytes of one row of `cols` values, padding included, without allocating one (a
+  /// declared d can be far past memory: the budget is checked before anything is held).
+  static double row_bytes(std::int64_t cols);
 
  private:
   std::int64_t rows_ = 0, cols_ = 0, stride_ = 0;

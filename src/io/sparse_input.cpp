@@ -62,6 +62,10 @@ void inspect_sparse_group(const h5::File& file, InputMatrix& in) {
   if (in.rows < 1 || in.cols < 1)
     throw InputError(fmt::format("{}: shape [{}, {}]: a sparse matrix needs at least one row and one column",
                                  in.ref.str(), in.rows, in.cols));
+  // Counts derived from the shape (rows + 1 offsets, rows x columns) must not overflow.
+  constexpr std::int64_t kLargest = std::int64_t{1} << 62;
+  if (in.rows >= kLargest || in.cols >= kLargest)
+    throw InputError(fmt::format("{}: shape [{}, {}] is past 2^62 rows or columns", in.ref.str(), in.rows, in.cols));
   if (!file.has_dataset(member(in, "data")))
     throw InputError(in.ref.str() + ": a sparse matrix (encoding-type csr_matrix) needs a dataset data, missing");
   const h5::DatasetInfo data = file.info(member(in, "data"));

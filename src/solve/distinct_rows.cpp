@@ -57,7 +57,7 @@ LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool
   StageTimes& times = reader.times;
   const RowRange range = rows_for(options, input.rows, side_b, comm);
   agree(comm, [&] {
-    const double row_bytes = static_cast<double>(Matrix(1, input.cols).storage_size() * sizeof(*Matrix().data()));
+    const double row_bytes = Matrix::row_bytes(input.cols);
     reader.budget.check(fmt::format("the {} rows of {} this rank reads", range.size(), input.ref.str()),
                         row_bytes * static_cast<double>(range.size()));
   });

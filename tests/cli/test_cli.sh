@@ -211,10 +211,10 @@ n, d = 300, 5000
 indptr = np.arange(0, 12 * n + 1, 12, dtype=np.int64)
 indices = np.concatenate([np.sort(rng.choice(d, 12, replace=False)) for _ in range(n)]).astype(np.int32)
 data = rng.random(12 * n).astype(np.float32)
-def group(f, name, indices=indices, data=data, indptr=indptr):
+def group(f, name, indices=indices, data=data, indptr=indptr, shape=(n, d)):
     g = f.create_group(name)
     g.attrs["encoding-type"] = "csr_matrix"
-    g.attrs["shape"] = np.array([n, d], dtype=np.int64)
+    g.attrs["shape"] = np.array(shape, dtype=np.int64)
     g["data"], g["indices"], g["indptr"] = data, indices, indptr
 with h5py.File("sparse.h5", "w") as f:
     group(f, "X")
@@ -222,6 +222,9 @@ with h5py.File("sparse.h5", "w") as f:
     group(f, "OutOfRange", indices=bad)
     bad = data.copy(); bad[12 * 200] = np.nan
     group(f, "NaN", data=bad)
+    group(f, "Wide", shape=(n, 2**40))  # declared columns far past memory once densified
+    group(f, "Wide3e9", shape=(n, 3 * 10**9))
+    group(f, "Tall", shape=(2**63 - 1, d))
 PY
 run 3 solve --a sparse.h5:/X --tau 0.5 --cosine --out sparse-out.h5
 if [ "$status" -eq 0 ] && grep -q "auto: sparse" <<<"$out"; then pass "sparse input: auto solves it sparse"; else fail "sparse input: $out"; fi
@@ -231,6 +234,12 @@ expect_error "sparse: a checkpoint beside the output is refused" 2 "sparse-kept.
 [ -s sparse-kept.h5.hipi-checkpoint ] && [ ! -e sparse-kept.h5 ] || fail "sparse: the checkpoint beside the output was not kept"
 expect_error "sparse: column out of range" 2 "sparse.h5:/OutOfRange: row 250 has column index 5007, outside \[0, 5000\)" 3 solve --a sparse.h5:/OutOfRange --tau 0.5 --cosine --out out.h5
 expect_error "sparse: NaN" 2 "sparse.h5:/NaN: row 200, column [0-9]+ holds nan" 2 solve --a sparse.h5:/NaN --tau 0.5 --out out.h5 --method sparse
+expect_error "sparse: d = 2^40 densified is refused by the budget" 2 "the 150 rows of sparse.h5:/Wide this rank reads.*past the budget" \
+  2 solve --a sparse.h5:/Wide --tau 0.5 --method brute --out out.h5
+expect_error "sparse: d = 3e9 densified is refused by the budget" 2 "the 150 rows of sparse.h5:/Wide3e9 this rank reads.*past the budget" \
+  2 solve --a sparse.h5:/Wide3e9 --tau 0.5 --method brute --out out.h5
+expect_error "sparse: a shape past 2^62 rows" 2 "sparse.h5:/Tall: shape \[9223372036854775807, 5000\] is past 2\^62 rows or columns" \
+  2 solve --a sparse.h5:/Tall --tau 0.5 --out out.h5
 expect_error "sparse: binary mode" 2 "a sparse matrix holds real data; use --tau" 2 solve --a sparse.h5:/X --rho 0.5 --out out.h5
 
 expect_error "--grid past int" 2 "--grid '4294967298x1'" 2 solve --a gen1.h5 --rho 0.5 --out out.h5 --method sketch --grid 4294967298x1
@@ -288,6 +297,32 @@ for budget in 120 250; do
   else fail "--memory-mib $budget: status $status, peak $peak MiB, $pairs pairs"$'\n'"$out"; fi
   rm -f mem-out.h5 mem.json
 done
+
+# --- the prefix filter's buffers are in the budget: its rotated rows, tiles and rotation
+# (and rank 0's sample and eigensolver) are checked with the ring's, so a run either stays
+# within --memory-mib or is refused before it computes; the report's prediction covers them.
+/usr/bin/python3 -c '
+import h5py, numpy as np
+rng = np.random.default_rng(4)
+with h5py.File("pre.h5", "w") as f:
+    f["A"] = rng.standard_normal((16000, 512), dtype=np.float32)
+    f["B"] = rng.standard_normal((64, 512), dtype=np.float32)
+' || fail "writing pre.h5"
+for budget in 100 60; do
+  run 1 solve --a pre.h5 --b pre.h5:/B --tau 90 --method prefix --out pre-out.h5 --report pre.json --memory-mib "$budget"
+  verdict=$(/usr/bin/python3 -c '
+import json, sys
+m = json.load(open("pre.json"))["memory"]
+peak, predicted = m["measured_peak_mib"], max(m["predicted_by_rank_mib"])
+print("peak %.1f predicted %.1f" % (peak, predicted), "ok" if peak <= '"$budget"' and predicted >= 0.8 * peak else "over")
+' 2>/dev/null)
+  if [ "$status" -eq 0 ] && [[ "$verdict" == *ok ]]; then pass "prefix within --memory-mib $budget: $verdict"
+  elif [ "$status" -eq 2 ] && grep -q "past the budget of $budget MiB" <<<"$out" && [ ! -e pre-out.h5 ]; then
+    pass "prefix refused before it computes under --memory-mib $budget"
+  else fail "prefix under --memory-mib $budget: status $status, $verdict"$'\n'"$out"; fi
+  rm -f pre-out.h5 pre.json
+done
+rm -f pre.h5
 
 # --- stale temporary files: those of a process that is gone, or a zombie (a killed run's
 # rank is one for a moment, and kill(pid, 0) says it is alive), are removed; a live one's kept

@@ -45,13 +45,16 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   // buffers the size of the largest block (one at 2 ranks, none at 1).
   const LocalRows<Matrix>& b = in.b_or_a();
   const std::int64_t largest = boost::mpi::all_reduce(in.comm, b.range.size(), boost::mpi::maximum<std::int64_t>());
-  const double row_bytes = static_cast<double>(Matrix(1, b.rows.cols()).storage_size() * sizeof(*b.rows.data()));
+  const double row_bytes = Matrix::row_bytes(b.rows.cols());
   const double ring_bytes = std::min(2, in.comm.size() - 1) * row_bytes * static_cast<double>(largest);
+  // The check's own buffers (the prefix filter's rotated rows) come on top.
+  const double check_bytes = check ? check->bytes(in.a.range.size(), largest) : 0.0;
   agree(in.comm, [&] {
-    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows", std::min(2, in.comm.size() - 1), largest),
-                    ring_bytes);
+    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows{}", std::min(2, in.comm.size() - 1),
+                                largest, check ? fmt::format(" and the {} filter's buffers", method) : ""),
+                    ring_bytes + check_bytes);
   });
-  if (in.spill) in.spill->leave_room(in.budget, ring_bytes);
+  if (in.spill) in.spill->leave_room(in.budget, ring_bytes + check_bytes);
   resume.checkpointer.set_state({{"method", method}, {"plan", resume.plan}});
   BruteSchedule schedule;
   Progress progress("brute", in.comm.rank());

@@ -118,3 +118,26 @@ TEST(Components, NeedASelfJoin) {
   o.problem.b = DatasetRef{"x.h5", "/B"};
   EXPECT_THROW(check_solve_options(o, world.size()), InputError);
 }
+
+// What --components holds past the labels is priced before the pairs are added: the
+// union-find's map of parents and the merge's edges, about 190 bytes a row the pairs touch
+// (at most twice the pairs, at most every row). Of 2 * 10^6 rows, with a budget 128 MiB
+// above what the rank holds, 10^5 pairs fit (38 MB and the labels' 32 MB at most) and 10^6
+// are refused (2 * 10^6 rows, 380 MB), on every rank alike.
+TEST(Components, TheUnionFindIsPricedBeforeThePairsAreAdded) {
+  Comm world;
+  const ComponentBuilder builder(2000000);
+  MemoryBudget budget = MemoryBudget::of(world, 0);
+  budget.bytes = resident_bytes() + (std::int64_t{128} << 20);
+  EXPECT_NO_THROW(builder.check_fits(world, budget, 100000));
+  try {
+    builder.check_fits(world, budget, 1000000);
+    ADD_FAILURE() << "10^6 pairs' union-find fitted in 128 MiB";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("the components' union-find over up to 2000000 rows"), std::string::npos)
+        << e.what();
+  }
+  // A small problem's rows bound it, whatever the pairs.
+  const ComponentBuilder small(1000);
+  EXPECT_NO_THROW(small.check_fits(world, budget, 1000000000));
+}

@@ -322,9 +322,9 @@ MachineProfile cached_profile(const Comm& comm, const std::string& path, const s
 }  // namespace
 
 void forget_cached_profile(const Comm& comm, const std::string& why) {
+  const std::string key = cache_key(comm, squarest_grid(comm.size()));  // collective: every rank
   const std::string dir = cache_dir();
   if (comm.rank() != 0 || dir.empty()) return;
-  const std::string key = cache_key(comm, squarest_grid(comm.size()));
   const std::string path = fmt::format("{}/profile-{:016x}.toml", dir, std::hash<std::string>{}(key));
   std::error_code ec;
   if (std::filesystem::remove(path, ec))

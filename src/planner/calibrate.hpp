@@ -43,7 +43,8 @@ struct ProfileRequest {
 /// warns. `calibrated` tells whether this call measured anything.
 MachineProfile machine_profile(const Comm& comm, const ProfileRequest& request, bool& calibrated);
 
-/// Rank 0: removes the profile auto caches for this communicator's size (if any), saying
+/// Collective (every rank calls it); rank 0 removes the profile auto caches for this
+/// communicator's size (if any), saying
 /// `why`: a run whose own stages contradict the rates it was priced with (a calibration
 /// taken on a busy machine) makes the next run measure again instead of trusting them.
 void forget_cached_profile(const Comm& comm, const std::string& why);

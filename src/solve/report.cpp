@@ -39,10 +39,6 @@ nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan,
     compared["candidates"] = {{"predicted", per_rep * repetitions.size()}, {"measured", candidates}};
   }
   spdlog::info("auto: predicted {:.3f} s, measured {:.3f} s for the planned stages", predicted_total, measured_total);
-  if (prediction_missed(compared))
-    for (const auto& [stage, pm] : compared.items())
-      spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
-                   pm["measured"].get<double>());
   return compared;
 }
 

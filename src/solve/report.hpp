@@ -12,8 +12,7 @@ namespace hipi {
 
 /// The auto plan's predicted stages (and candidates) beside the measured ones: `timings`
 /// are the gathered stage times, `repetitions` the sketch's per-repetition record (null
-/// otherwise). Logs the totals, and warns with every stage when the total missed by more
-/// than 2x (prediction_missed).
+/// otherwise). Logs the totals.
 nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan, const nlohmann::ordered_json& timings,
                                              const nlohmann::ordered_json& repetitions);
 /// Whether predicted_vs_measured's total was off by more than a factor of 2 (past 0.1 s).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/mpi/collectives.hpp>
 #include <filesystem>
 #include <optional>
 
@@ -111,9 +112,20 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   if (!outcome.plan.is_null()) {
     outcome.plan["predicted_vs_measured"] =
         predicted_vs_measured(outcome.plan, timings_before_write, outcome.result.repetitions);
-    // The rates may be a busy machine's: the next run measures them again.
-    if (prediction_missed(outcome.plan["predicted_vs_measured"]) && options.profile.empty() && options.profile_cache)
-      forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
+    // Every stage shown when the plan missed by more than 2x; the rates may be a busy
+    // machine's: the next run measures them again. Rank 0's verdict, so that every rank
+    // makes the same (collective) calls.
+    const nlohmann::ordered_json& compared = outcome.plan["predicted_vs_measured"];
+    bool missed = prediction_missed(compared);
+    boost::mpi::broadcast(comm, missed, 0);
+    if (missed) {
+      if (comm.rank() == 0)
+        for (const auto& [stage, pm] : compared.items())
+          spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
+                       pm["measured"].get<double>());
+      if (options.profile.empty() && options.profile_cache)
+        forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
+    }
     solved.parameters["plan"] = outcome.plan;
   }
   // Every rank writes its slice of the output into a temporary file beside it, named by

@@ -111,12 +111,6 @@ std::vector<std::int64_t> sample_row_ids(std::int64_t n, std::int64_t count, std
 }
 
 template <class Matrix>
-Matrix fetch_sample(const Comm& comm, const LocalRows<Matrix>& have, std::int64_t n, std::int64_t count,
-                    std::uint64_t seed, std::uint64_t stream) {
-  return fetch_rows(comm, have, RowOwners(comm, have.range), sample_row_ids(n, count, seed, stream));
-}
-
-template <class Matrix>
 std::optional<LocalRows<Matrix>> relayout_rows(const Comm& comm, const LocalRows<Matrix>& rows, RowRange range) {
   const bool same = boost::mpi::all_reduce(comm, rows.range == range, std::logical_and<bool>());
   if (same) return std::nullopt;
@@ -129,10 +123,6 @@ template BitMatrix fetch_rows(const Comm&, const LocalRows<BitMatrix>&, const Ro
                               const std::vector<std::int64_t>&);
 template RealMatrix fetch_rows(const Comm&, const LocalRows<RealMatrix>&, const RowOwners&,
                                const std::vector<std::int64_t>&);
-template BitMatrix fetch_sample(const Comm&, const LocalRows<BitMatrix>&, std::int64_t, std::int64_t, std::uint64_t,
-                                std::uint64_t);
-template RealMatrix fetch_sample(const Comm&, const LocalRows<RealMatrix>&, std::int64_t, std::int64_t, std::uint64_t,
-                                 std::uint64_t);
 template std::optional<LocalRows<BitMatrix>> relayout_rows(const Comm&, const LocalRows<BitMatrix>&, RowRange);
 template std::optional<LocalRows<RealMatrix>> relayout_rows(const Comm&, const LocalRows<RealMatrix>&, RowRange);
 template std::optional<LocalRows<SparseMatrix>> relayout_rows(const Comm&, const LocalRows<SparseMatrix>&, RowRange);

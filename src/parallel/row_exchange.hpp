@@ -42,7 +42,9 @@ std::vector<std::int64_t> sample_row_ids(std::int64_t n, std::int64_t count, std
 /// Collective: the rows sample_row_ids names, fetched to every rank.
 template <class Matrix>
 Matrix fetch_sample(const Comm& comm, const LocalRows<Matrix>& have, std::int64_t n, std::int64_t count,
-                    std::uint64_t seed, std::uint64_t stream);
+                    std::uint64_t seed, std::uint64_t stream) {
+  return fetch_rows(comm, have, RowOwners(comm, have.range), sample_row_ids(n, count, seed, stream));
+}
 
 /// Collective: this rank's block `range` of the same rows, fetched from the ranks holding
 /// them in `rows` (another split of the rows over ranks); nothing (and no copy) when every

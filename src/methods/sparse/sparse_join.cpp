@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "methods/sparse/prober.hpp"
+#include "parallel/row_exchange.hpp"
 #include "parallel/sparse_ring.hpp"
 
 namespace hipi {
@@ -13,6 +14,7 @@ namespace {
 
 // Rows of A timed probing the index when auto prices the method (per rank).
 constexpr std::int64_t kSampleProbes = 512;
+constexpr std::uint64_t kProbeStream = 59;  // the sample's stream (parallel/row_exchange.hpp)
 
 double probe_norm_max(const Comm& comm, const SparseSides& sides, const Threshold& t) {
   return t.cosine ? 0.0 : largest_norm(comm, sides.a.rows);
@@ -69,20 +71,20 @@ SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Thre
 }
 
 SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
-                                    std::int64_t n_a) {
+                                    std::int64_t n_a, std::uint64_t seed) {
   const LocalRows<SparseMatrix>& y = sides.indexed();
   SparseEstimate e;
   e.built = std::make_shared<const SparseProber>(y, threshold, probe_norm_max(comm, sides, threshold));
   const SparseProber& prober = *e.built;
-  const SparseMatrix& x = sides.a.rows;
-  const std::int64_t probes = std::min(kSampleProbes, x.rows());
-  const std::int64_t stride = probes ? x.rows() / probes : 1;
+  // Probing rows drawn at random from all of A, the same on every rank for any rank count.
+  const SparseMatrix x = fetch_sample(comm, sides.a, n_a, kSampleProbes, seed, kProbeStream);
+  const std::int64_t probes = x.rows();
   std::vector<double> x_self(static_cast<std::size_t>(probes));
-  for (std::int64_t k = 0; k < probes; ++k) x_self[k] = sparse_dot(x, k * stride, x, k * stride);
+  for (std::int64_t k = 0; k < probes; ++k) x_self[k] = sparse_dot(x, k, x, k);
   ProbeCounts counts;
   const double start = MPI_Wtime();  // timed from here: the run keeps the index
   for (std::int64_t k = 0; k < probes; ++k)
-    prober.run(x, k * stride, x_self[k], {0, y.rows.rows()}, counts, [](std::int64_t, double) {});
+    prober.run(x, k, x_self[k], {0, y.rows.rows()}, counts, [](std::int64_t, double) {});
   const double per_probe = probes ? (MPI_Wtime() - start) / static_cast<double>(probes) : 0.0;
   // Every row of A probes every rank's index once; a self-join visits each pair once. The
   // index is built already (the run keeps it).

@@ -42,15 +42,16 @@ struct SparseSides {
 SparseJoinRun sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
                           const PairHolder& holder, std::shared_ptr<const SparseProber> built = nullptr);
 
-/// Collective: the join's compute time predicted from this rank's index and a sample of its
-/// rows of A probing it (the slowest rank's), and the index's bytes on this rank.
+/// Collective: the join's compute time predicted from this rank's index and a sample of rows
+/// of A probing it (drawn at random from all of A with `seed`; the slowest rank's), and the
+/// index's bytes on this rank.
 struct SparseEstimate {
   double seconds = 0;
   double verified_per_probe = 0;              // exact checks per probing row, sampled
   std::shared_ptr<const SparseProber> built;  // what the run may keep
 };
 SparseEstimate estimate_sparse_join(const Comm& comm, const SparseSides& sides, const Threshold& threshold,
-                                    std::int64_t n_a);
+                                    std::int64_t n_a, std::uint64_t seed);
 
 /// The largest norm over the rows of A on every rank (what the index's cut needs).
 double largest_norm(const Comm& comm, const SparseMatrix& rows);

@@ -53,7 +53,7 @@ class SparseMethod : public SolveMethod {
       return;
     }
     const SparseEstimate e = in.times.time("sample", [&] {
-      return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a);
+      return estimate_sparse_join(in.comm, {in.a, in.b}, in.threshold, in.n_a, in.options.seed);
     });
     shape.measured_seconds[id()] = e.seconds;
     in.scratch.kept[id()] = e.built;  // the run probes the same index

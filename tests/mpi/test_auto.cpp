@@ -130,13 +130,17 @@ TEST(Auto, ExpectKReturnsExactlyKAndStopsEarly) {
 // most 1e-3 (simulated from the sampled background); 50 instances x 4 pairs = 200 pairs
 // give an expected 0.2 misses, so all 200 are found with probability at least 0.82 for
 // any seeds. Planted pairs share no row, so one-repetition plans run alone. At these
-// fixed seeds none may be missed.
+// fixed seeds none may be missed. The answer is the same at any rank count (the seed
+// decides, not the ranks), so at 3 and 4 ranks, where more ranks than cores spin against
+// each other, the first 10 instances check the multi-rank path and the bound is the 1- and
+// 2-rank runs'.
 TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
   Comm world;
   SharedTempDir dir(world);
   const std::string profile = write_profile(world, dir, gemm_friendly());
+  const std::uint64_t instances = world.size() <= 2 ? 50 : 10;
   int sketches = 0;
-  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+  for (std::uint64_t seed = 1; seed <= instances; ++seed) {
     const GenerateOptions g = generated(
         world, {.out = dir.path("inst.h5"), .n = 256, .n_b = 192, .d = 256, .k = 4, .value = 0.5, .seed = seed});
     SolveOptions o = options_for(g, dir.path("inst_out.h5"), "auto");
@@ -153,7 +157,7 @@ TEST(Auto, FiftySeededInstancesMissNoHeavyPair) {
     }
   }
   if (world.rank() == 0) {
-    EXPECT_EQ(sketches, 50) << "the profile is meant to make every plan a sketch";
+    EXPECT_EQ(sketches, static_cast<int>(instances)) << "the profile is meant to make every plan a sketch";
   }
 }
 

@@ -16,8 +16,8 @@ bool prediction_missed(const nlohmann::ordered_json& compared) {
   if (!compared.contains("total")) return false;
   const double predicted = compared["total"]["predicted"].get<double>(),
                measured = compared["total"]["measured"].get<double>();
-  // Under a tenth of a second start-up noise decides; past it a factor of 2 is a miss.
-  return std::max(predicted, measured) > 0.1 && (measured > 2 * predicted || predicted > 2 * measured);
+  // Under a second start-up and small stages decide; past it a factor of 2 is a miss.
+  return std::max(predicted, measured) > 1.0 && (measured > 2 * predicted || predicted > 2 * measured);
 }
 
 nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan, const nlohmann::ordered_json& timings,

@@ -15,7 +15,7 @@ namespace hipi {
 /// otherwise). Logs the totals.
 nlohmann::ordered_json predicted_vs_measured(const nlohmann::ordered_json& plan, const nlohmann::ordered_json& timings,
                                              const nlohmann::ordered_json& repetitions);
-/// Whether predicted_vs_measured's total was off by more than a factor of 2 (past 0.1 s).
+/// Whether predicted_vs_measured's total was off by more than a factor of 2 (past 1 s).
 bool prediction_missed(const nlohmann::ordered_json& compared);
 
 /// What the report says of one finished solve.

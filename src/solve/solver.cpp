@@ -121,8 +121,9 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
     if (missed) {
       if (comm.rank() == 0)
         for (const auto& [stage, pm] : compared.items())
-          spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
-                       pm["measured"].get<double>());
+          if (stage != "candidates")  // a count, not seconds
+            spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
+                         pm["measured"].get<double>());
       if (options.profile.empty() && options.profile_cache)
         forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
     }

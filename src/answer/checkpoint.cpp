@@ -45,7 +45,7 @@ void write_all(const char* text) {
   }
 }
 
-// Async-signal-safe: flags, write(2), _exit(2). Where no checkpoint can be saved the run
+// Async-signal-safe: flags, write(2), unlink(2), _exit(2). Where no checkpoint can be saved the run
 // ends at once with hipi's status for a failure (1), saying why, not by the signal (which
 // mpirun would report as its own 128 + signal).
 void on_stop_signal(int sig) {
@@ -58,6 +58,7 @@ void on_stop_signal(int sig) {
   write_all(": stopped by ");
   write_all(signal_name(sig));
   write_all(" (this stage keeps no checkpoint)\n");
+  remove_open_temps_now();  // the output's (or a report's) temporary file: nothing is left behind
   ::_exit(1);
 }
 
@@ -176,6 +177,7 @@ std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
   if (!exists) return std::nullopt;
 
   std::string header_text;
+  std::int64_t stored = 0;  // rows of /pairs
   Resumed out;
   agree(comm_, [&] {
     if (comm_.rank() != 0) return;
@@ -185,12 +187,14 @@ std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
       const auto pairs = file.info("/pairs").dims, ips = file.info("/inner_products").dims;
       if (pairs.size() != 2 || pairs[1] != 2 || ips.size() != 1 || ips[0] != pairs[0])
         throw InputError("its /pairs and /inner_products do not match");
+      stored = pairs[0];
       file.close();
     } catch (const Error& e) {
       throw damaged(e.what(), false);
     }
   });
   boost::mpi::broadcast(comm_, header_text, 0);
+  boost::mpi::broadcast(comm_, stored, 0);
   const auto header = nlohmann::ordered_json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   const nlohmann::ordered_json key = full_key();  // collective: the checksum of the rows read
   agree(comm_, [&] {
@@ -207,6 +211,11 @@ std::optional<Resumed> Checkpointer::load(const MemoryBudget& budget) {
           "checkpoint to start this one over",
           config_.path, diff));
     if (const std::string problem = header_problem(header); !problem.empty()) throw damaged(problem, false);
+    // Before the budget is asked about them: an edited count is damage, not a size.
+    if (header["pairs"].get<std::int64_t>() != stored)
+      throw damaged(
+          fmt::format("its header counts {} pairs, /pairs holds {}", header["pairs"].get<std::int64_t>(), stored),
+          false);
   });
   // Each rank resumes with a share of the pairs found so far (the answer sorts them again).
   // Rank 0 checked the file above; an error inside this collective read ends the job.

@@ -10,6 +10,7 @@
 #include <boost/mpi/collectives.hpp>
 #include <boost/serialization/string.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -66,12 +67,46 @@ std::string shared_temp_suffix(const Comm& comm) {
   return suffix;
 }
 
+namespace {
+
+// The uncommitted temporary paths of this process, where a signal handler can read them:
+// fixed buffers, each published by its flag after its text is written.
+constexpr int kOpenTemps = 8;
+constexpr std::size_t kTempPathBytes = 4096;
+char open_temp_paths[kOpenTemps][kTempPathBytes];
+volatile std::sig_atomic_t open_temp_used[kOpenTemps] = {};
+
+int track_temp(const std::string& path) {
+  if (path.size() >= kTempPathBytes) return -1;
+  for (int k = 0; k < kOpenTemps; ++k)
+    if (!open_temp_used[k]) {
+      std::memcpy(open_temp_paths[k], path.c_str(), path.size() + 1);
+      open_temp_used[k] = 1;
+      return k;
+    }
+  return -1;  // more at once than tracked: only its destructor removes it
+}
+
+void untrack_temp(int& slot) {
+  if (slot >= 0) open_temp_used[slot] = 0;
+  slot = -1;
+}
+
+}  // namespace
+
+void remove_open_temps_now() {
+  for (int k = 0; k < kOpenTemps; ++k)
+    if (open_temp_used[k]) ::unlink(open_temp_paths[k]);
+}
+
 AtomicPath::AtomicPath(std::string final_path, const std::string& unique_suffix) : final_(std::move(final_path)) {
   const std::filesystem::path p(final_);
   temp_ = (p.parent_path() / (temp_prefix(p) + unique_suffix)).string();
+  slot_ = track_temp(temp_);
 }
 
 AtomicPath::~AtomicPath() {
+  untrack_temp(slot_);
   if (!committed_) std::remove(temp_.c_str());
 }
 
@@ -81,8 +116,12 @@ void AtomicPath::commit() {
   // truncated one.
   sync_path(temp_, false);
   std::error_code ec;
+  untrack_temp(slot_);  // from here the name is the final file's: a signal must not remove it
   std::filesystem::rename(temp_, final_, ec);
-  if (ec) throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
+  if (ec) {
+    slot_ = track_temp(temp_);
+    throw IoError(fmt::format("cannot move {} to {}: {}", temp_, final_, ec.message()));
+  }
   committed_ = true;
   // The file is in place and its data on disk: a directory that cannot be synced only warns.
   const std::filesystem::path dir = std::filesystem::path(final_).parent_path();

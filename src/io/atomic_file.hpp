@@ -34,7 +34,13 @@ class AtomicPath {
  private:
   std::string final_, temp_;
   bool committed_ = false;
+  int slot_ = -1;  // where a stop signal finds the temporary path (remove_open_temps_now)
 };
+
+/// Async-signal-safe: unlinks every temporary file an AtomicPath of this process holds
+/// uncommitted now (a stop signal that ends the process at once calls it: no destructor
+/// runs after _exit).
+void remove_open_temps_now();
 
 /// Temporary files a killed run left beside `final_path` (SIGKILL runs no destructor):
 /// those of a process of this host that no longer runs are removed and logged; those of

@@ -187,7 +187,10 @@ def read_pairs(path):
             attrs[name] = json.loads(value) if name in ("parameters", "timings") else value
         pairs = f["pairs"][...].astype(np.int64, copy=False).reshape(-1, 2)
         _check_pairs_in_shape(path, pairs, attrs)
-        return PairsFile(pairs=pairs, inner_products=f["inner_products"][...].astype(np.float64, copy=False),
+        values = f["inner_products"][...].astype(np.float64, copy=False).reshape(-1)
+        if len(values) != len(pairs):
+            raise ValueError(f"{path}: {len(pairs)} pairs but {len(values)} inner products: the file is damaged")
+        return PairsFile(pairs=pairs, inner_products=values,
                          components=f["components"][...] if "components" in f else None, attrs=attrs)
 
 

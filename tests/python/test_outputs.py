@@ -191,6 +191,12 @@ def test_read_pairs_refuses_pairs_outside_the_shape_it_records(tmp_path):
         path = write(name, pairs, 3, 4)
         with pytest.raises(ValueError, match=re.escape(str(path)) + f": pair {where}"):
             hipi.read_pairs(path)
+    path = write("short.h5", [[0, 3], [2, 1]], 3, 4)
+    with h5py.File(path, "r+") as h:
+        del h["inner_products"]
+        h["inner_products"] = np.ones(1)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ": 2 pairs but 1 inner products"):
+        hipi.read_pairs(path)
 
 
 def test_an_unknown_output_is_a_value_error_before_any_solve():

@@ -75,6 +75,22 @@ std::int64_t write_answer(const Comm& comm, Solved& solved, const std::string& t
   return found;
 }
 
+// Collective: when the plan missed by more than 2x, every stage shown against its prediction
+// and the cached profile dropped (its rates may be a busy machine's: the next run measures
+// them again). Rank 0's verdict, so that every rank makes the same (collective) calls.
+void review_prediction(const Comm& comm, const SolveOptions& options, const nlohmann::ordered_json& compared) {
+  bool missed = prediction_missed(compared);
+  boost::mpi::broadcast(comm, missed, 0);
+  if (!missed) return;
+  if (comm.rank() == 0)
+    for (const auto& [stage, pm] : compared.items())
+      if (stage != "candidates")  // a count, not seconds
+        spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
+                     pm["measured"].get<double>());
+  if (options.profile.empty() && options.profile_cache)
+    forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
+}
+
 // Collective: the components of the pairs written, added to the file at `temp`, logged.
 void add_components(const Comm& comm, ComponentBuilder& builder, Solved& solved, const std::string& temp) {
   const ComponentLabels labels = solved.times.time("components", [&] { return builder.finish(comm, solved.budget); });
@@ -112,21 +128,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
   if (!outcome.plan.is_null()) {
     outcome.plan["predicted_vs_measured"] =
         predicted_vs_measured(outcome.plan, timings_before_write, outcome.result.repetitions);
-    // Every stage shown when the plan missed by more than 2x; the rates may be a busy
-    // machine's: the next run measures them again. Rank 0's verdict, so that every rank
-    // makes the same (collective) calls.
-    const nlohmann::ordered_json& compared = outcome.plan["predicted_vs_measured"];
-    bool missed = prediction_missed(compared);
-    boost::mpi::broadcast(comm, missed, 0);
-    if (missed) {
-      if (comm.rank() == 0)
-        for (const auto& [stage, pm] : compared.items())
-          if (stage != "candidates")  // a count, not seconds
-            spdlog::warn("auto: {}: predicted {:.3f} s, measured {:.3f} s", stage, pm["predicted"].get<double>(),
-                         pm["measured"].get<double>());
-      if (options.profile.empty() && options.profile_cache)
-        forget_cached_profile(comm, "the run's stages missed the plan's prediction by more than 2x");
-    }
+    review_prediction(comm, options, outcome.plan["predicted_vs_measured"]);
     solved.parameters["plan"] = outcome.plan;
   }
   // Every rank writes its slice of the output into a temporary file beside it, named by

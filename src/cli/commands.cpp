@@ -55,6 +55,8 @@ struct SolveArgs {
   std::optional<std::int64_t> group_size;
   std::optional<double> detect_threshold;
   std::optional<std::int64_t> expect_k;
+  std::optional<std::string> top_k;  // parsed here: one message for 0, -1 and 1.5 alike
+  bool binary = false;
   std::string method = "auto";  // a registered method's name (solve_method.hpp)
   double stall_timeout = 0;
 };
@@ -112,6 +114,13 @@ void add_problem_options(CLI::App* cmd, SolveArgs& s, bool plan) {
       ->check(CLI::IsMember(methods));
   cmd->add_option("--seed", o.seed, "Random seed (recorded in the output; brute force uses none)")
       ->capture_default_str();
+  cmd->add_option("--top-k", s.top_k,
+                  "For each row of A, its K best rows of B (by inner product, cosine with --cosine, |.| with --abs; "
+                  "j != i in a self-join; ties to the smaller j), with --rho/--tau only those passing; adds "
+                  "/knn_indices and /knn_scores [rows of A, K] (see docs/cli.md)");
+  cmd->add_flag("--binary", s.binary,
+                "With --top-k and no --rho: the rows are +-1 (int8), ranked by Hamming distance with the popcount "
+                "kernels (packed bits are binary anyway)");
   cmd->add_flag("--abs", o.problem.abs, "Heavy when |<a,b>| passes the threshold");
   cmd->add_flag("--cosine", o.problem.cosine,
                 "Real mode: heavy when <a,b> / (||a|| ||b||) >= tau (norms and the decision in float64 on the stored "
@@ -240,9 +249,27 @@ GenerateOptions to_options(GenerateArgs& g) {
 SolveOptions to_options(SolveArgs& s) {
   SolveOptions o = s.options;
   o.method = parse_method(s.method);
-  if (!s.rho && !s.tau) throw InputError("one of --rho (binary data) or --tau (real data) is required");
-  o.problem.mode = s.rho ? Mode::Binary : Mode::Real;
-  o.problem.value = s.rho ? *s.rho : *s.tau;
+  if (s.top_k) {
+    const std::string& k = *s.top_k;
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(k, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != k.size() || k.empty() || value < 1)
+      throw InputError("--top-k must be a positive whole number of rows, got '" + k + "'");
+    o.problem.top_k = value;
+  }
+  if (s.binary && (s.tau || !s.top_k))
+    throw InputError(s.tau ? "--binary is for +-1 rows; --tau is real data"
+                           : "--binary goes with --top-k (--rho says it otherwise)");
+  if (!s.rho && !s.tau && !s.top_k)
+    throw InputError("one of --rho (binary data) or --tau (real data) is required, or --top-k K");
+  o.problem.any_score = !s.rho && !s.tau;
+  o.problem.mode = s.rho || s.binary ? Mode::Binary : Mode::Real;
+  o.problem.value = s.rho ? *s.rho : s.tau ? *s.tau : 0.0;
   if (s.group_size) o.sketch.group_a = o.sketch.group_b = *s.group_size;
   o.sketch.detect_threshold = s.detect_threshold;
   o.expect_k = s.expect_k;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "hipi/error.hpp"
@@ -21,22 +22,27 @@ DatasetRef DatasetRef::parse(const std::string& spec, const std::string& default
 }
 
 Threshold Problem::threshold(std::int64_t d) const {
+  // Top-k without a threshold: every pair may be among a row's K best (NaN still never is).
+  if (any_score) return {-std::numeric_limits<double>::infinity(), abs, cosine && mode == Mode::Real};
   if (mode == Mode::Real) return {value, abs, cosine};
   return {std::ceil(value * static_cast<double>(d) - 1e-9), abs, false};
 }
 
 void Problem::check_threshold() const {
   std::ostringstream why;
-  if (mode == Mode::Binary && !(value > 0 && value <= 1))
+  const bool given = !any_score;  // top-k may come without a threshold
+  if (top_k < 0 || (any_score && top_k == 0))
+    why << "--top-k must be a positive number of rows, got " << top_k;
+  else if (given && mode == Mode::Binary && !(value > 0 && value <= 1))
     why << "--rho must be in (0, 1], got " << value;
-  else if (mode == Mode::Real && !std::isfinite(value))
+  else if (given && mode == Mode::Real && !std::isfinite(value))
     why << "--tau must be a finite number, got " << value;
-  else if (mode == Mode::Real && abs && !(value > 0))
+  else if (given && mode == Mode::Real && abs && !(value > 0) && top_k == 0)
     why << "--tau must be > 0 with --abs (every pair would pass), got " << value;
   else if (cosine && mode != Mode::Real)
     why << "--cosine is for real data (--tau): the cosine of two +-1 vectors is <a,b> / d, which --rho already "
            "thresholds";
-  else if (cosine && !(value >= -1 && value <= 1))
+  else if (given && cosine && !(value >= -1 && value <= 1))
     why << "--tau must be in [-1, 1] with --cosine (a cosine), got " << value;
   else if (skip_zero_rows && !cosine)
     why << "--skip-zero-rows goes with --cosine (only a cosine is undefined for a zero row)";

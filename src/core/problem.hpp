@@ -63,6 +63,8 @@ struct Problem {
   bool abs = false;
   bool cosine = false;          // real mode: threshold on <a,b> / (||a|| ||b||) (--cosine)
   bool skip_zero_rows = false;  // --cosine: rows of zeros pair with nothing, not an input error
+  std::int64_t top_k = 0;       // --top-k K: each row of A's K best rows of B (answer/top_k.hpp); 0: all heavy pairs
+  bool any_score = false;       // top-k without --tau/--rho: any score may be among the K best
   bool self_join() const { return !b.has_value(); }
   /// The threshold for vectors of dimension d.
   Threshold threshold(std::int64_t d) const;

@@ -133,6 +133,25 @@ void write_pair_slices(const Comm& comm, h5::File& file, PairStream& pairs) {
   write_stream_at(comm, file, pairs, 0);
 }
 
+void write_knn_temp(const Comm& comm, const std::string& temp, const KnnSlice& knn) {
+  h5::File file = h5::File::open_write(temp, &comm);
+  file.create_dataset<std::int64_t>("/knn_indices", {knn.n_rows, knn.k});
+  file.create_dataset<double>("/knn_scores", {knn.n_rows, knn.k});
+  // Pieces of about 2^20 cells, the same number of collective writes on every rank.
+  const std::int64_t piece_rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / knn.k);
+  const std::int64_t pieces = boost::mpi::all_reduce(comm, (knn.rows.size() + piece_rows - 1) / piece_rows,
+                                                     boost::mpi::maximum<std::int64_t>());
+  for (std::int64_t p = 0; p < pieces; ++p) {
+    const std::int64_t first = std::min(knn.rows.size(), p * piece_rows);
+    const std::int64_t end = std::min(knn.rows.size(), first + piece_rows);
+    const RowRange rows{knn.rows.begin + first, knn.rows.begin + end};
+    file.write_rows<std::int64_t>("/knn_indices", rows, knn.indices + first * knn.k);
+    file.write_rows<double>("/knn_scores", rows, knn.scores + first * knn.k);
+  }
+  file.set_attribute("top_k", knn.k);
+  file.close();
+}
+
 std::vector<Pair> read_pair_share(const Comm& comm, const std::string& path) {
   h5::File file = h5::File::open_read(path, &comm);
   const std::int64_t m = file.info("/inner_products").dims.at(0);

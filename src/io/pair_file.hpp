@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/matrix_blocks.hpp"
 #include "core/problem.hpp"
 #include "parallel/mpi.hpp"
 
@@ -62,6 +63,18 @@ void write_pairs_temp(const Comm& comm, const std::string& temp, PairStream& pai
 /// The answer in parts, in output order: each call the next part (its offset and total
 /// within the part) or nothing when all are done; collective, every rank alike.
 using NextPairs = std::function<std::optional<PairStream>()>;
+
+/// A top-k answer's lists as FAISS lays them out (answer/top_k.hpp's KnnTable): this rank's
+/// `rows` of the [n_rows, k] tables, row-major.
+struct KnnSlice {
+  RowRange rows;
+  std::int64_t n_rows = 0, k = 0;
+  const std::int64_t* indices = nullptr;
+  const double* scores = nullptr;
+};
+/// Collective: adds /knn_indices int64 [n_rows, k] and /knn_scores float64 [n_rows, k], and
+/// the root attribute top_k = k, to the file at `temp` written by write_pairs_temp.
+void write_knn_temp(const Comm& comm, const std::string& temp, const KnnSlice& knn);
 
 /// Collective: write_pairs_temp for an answer made in parts (SpilledAnswer, pair_spill.hpp):
 /// the datasets grow by each part (chunked storage; the same format to a reader). Returns

@@ -8,6 +8,7 @@
 
 #include "hipi/error.hpp"
 #include "kernels/gemm_filter.hpp"
+#include "kernels/top_k.hpp"
 
 namespace hipi {
 
@@ -294,6 +295,55 @@ void heavy_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Thresho
       for (std::int64_t s = s0; s < s1; ++s)
         if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->dot(a.row(r), b.row(s), n));
   }
+}
+
+void top_k_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                 const TopKTarget& target, RowRange b_rows) {
+  const BitMatrix &a = at_a.rows, &b = at_b.rows;
+  const std::int64_t a_first = at_a.first, b_first = at_b.first;
+  HIPI_ASSERT(a.cols() == b.cols());
+  const std::int64_t words = words_used(a), d = a.cols();
+  auto offer = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
+    const std::int64_t i = a_first + r, j = b_first + s;
+    const double ip = static_cast<double>(d - 2 * differing);
+    if (wanted(filter, i, j) && (threshold.abs ? std::fabs(ip) : ip) >= target.floor(r, s)) target.offer(i, j, ip);
+  };
+  for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kBTileRows) {
+    const std::int64_t s1 = std::min(b_rows.end, s0 + kBTileRows);
+    std::int64_t r = 0;
+    for (; r + kARows <= a.rows(); r += kARows) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      const u64* const tile[kARows] = {a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3)};
+      std::int64_t differing[kARows];
+      for (std::int64_t s = s0; s < s1; ++s) {
+        active->xor_popcount_4x1(tile, b.row(s), words, differing);
+        for (int q = 0; q < kARows; ++q) offer(r + q, s, differing[q]);
+      }
+    }
+    for (; r < a.rows(); ++r)
+      for (std::int64_t s = s0; s < s1; ++s) offer(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+  }
+}
+
+void top_k_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                 const TopKTarget& target, RowRange b_rows) {
+  const RealMatrix &a = at_a.rows, &b = at_b.rows;
+  HIPI_ASSERT(a.cols() == b.cols());
+  if (real_kernel_choice == RealKernel::GemmFilter && a.rows() >= kGemmMinRows && b_rows.size() >= kGemmMinRows &&
+      gemm_filter_top_k(at_a, at_b, threshold, filter, target, b_rows))
+    return;
+  // The reference kernel on every pair.
+  const std::int64_t n = floats_used(a);
+  const std::vector<double> self_a = threshold.cosine ? row_self_products(a, {0, a.rows()}) : std::vector<double>();
+  const std::vector<double> self_b = threshold.cosine ? row_self_products(b, b_rows) : std::vector<double>();
+  for (std::int64_t r = 0; r < a.rows(); ++r)
+    for (std::int64_t s = b_rows.begin; s < b_rows.end; ++s) {
+      const std::int64_t i = at_a.first + r, j = at_b.first + s;
+      if (!wanted(filter, i, j)) continue;
+      const double ip = active->dot(a.row(r), b.row(s), n);
+      const double v = threshold.cosine ? threshold.value(ip, self_a[r], self_b[s - b_rows.begin]) : ip;
+      if ((threshold.abs ? std::fabs(v) : v) >= target.floor(r, s)) target.offer(i, j, v);
+    }
 }
 
 std::int64_t inner_product(const BitMatrix& a, std::int64_t r, const BitMatrix& b, std::int64_t s) {

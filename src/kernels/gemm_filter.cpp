@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "hipi/error.hpp"
+#include "kernels/top_k.hpp"
 
 extern "C" {
 void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
@@ -181,6 +182,64 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
           const double value =
               threshold.cosine ? needed.value(threshold, inner_product(a, r, b, s), r, s) : inner_product(a, r, b, s);
           if (threshold.passes(value)) out.push_back({i, j, value});
+        }
+      }
+    }
+  }
+  return true;
+}
+
+bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                       const TopKTarget& target, RowRange b_rows) {
+  const RealMatrix &a = at_a.rows, &b = at_b.rows;
+  const std::int64_t a_first = at_a.first, b_first = at_b.first;
+  const std::int64_t d = a.cols();
+  if (d >= kMaxD) return false;
+  const std::optional<std::vector<double>> safe_a = safe_row_norms(a, 0, a.rows());
+  if (!safe_a) return false;
+  const std::optional<std::vector<double>> safe_b = safe_row_norms(b, b_rows.begin, b_rows.size());
+  if (!safe_b) return false;
+  const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
+  // Error bounds per row (E = rel ||a|| ||b|| + absolute), and with a cosine the scale from
+  // a floor (a cosine) to the inner product it needs: the reference kernel's norms.
+  std::vector<double> err_a(*safe_a), err_b(*safe_b);
+  for (double& e : err_a) e *= rel;
+  std::vector<double> self_a, self_b, scale_a(a.rows(), 1.0), scale_b(b_rows.size(), 1.0);
+  if (threshold.cosine) {
+    self_a = row_self_products(a, {0, a.rows()});
+    self_b = row_self_products(b, b_rows);
+    for (std::size_t r = 0; r < self_a.size(); ++r) scale_a[r] = std::sqrt(self_a[r]);
+    for (std::size_t s = 0; s < self_b.size(); ++s) scale_b[s] = std::sqrt(self_b[s]);
+  }
+  std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
+  for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
+    const std::int64_t m = std::min(kTileA, a.rows() - r0);
+    for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kTileB) {
+      const std::int64_t n = std::min(kTileB, b_rows.end - s0);
+      if (filter == PairFilter::Upper && a_first + r0 >= b_first + s0 + n - 1) continue;
+      sgemm_rows(a, {r0, r0 + m}, b, {s0, s0 + n}, c.data());
+      for (std::int64_t q = 0; q < n; ++q) {
+        const std::int64_t s = s0 + q, sb = s - b_rows.begin, j = b_first + s;
+        const float* column = c.data() + q * m;
+        const double fb = target.floor_b ? target.floor_b[s] : std::numeric_limits<double>::infinity();
+        const double eb = err_b[sb], xb = scale_b[sb];
+        // What a pair's float32 product must reach: the lower floor as an inner product, less
+        // the filter's error and 2^-40 of itself (the rounding of this test). NaN (a zero
+        // row's cosine) and -infinity x 0 never pass; -infinity lets everything through.
+        const auto passes = [&](std::int64_t p) {
+          const double f = std::min(target.floor_a[r0 + p], fb) * (scale_a[r0 + p] * xb);
+          const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
+          return v >= f - std::fabs(f) * 0x1p-40 - (err_a[r0 + p] * eb + absolute);
+        };
+        std::int64_t hits = 0;
+        for (std::int64_t p = 0; p < m; ++p) hits += passes(p);
+        if (hits == 0) continue;
+        for (std::int64_t p = 0; p < m; ++p) {
+          const std::int64_t r = r0 + p, i = a_first + r;
+          if ((filter == PairFilter::Upper && i >= j) || !passes(p)) continue;
+          const double ip = inner_product(a, r, b, s);  // the reference decides
+          const double value = threshold.cosine ? threshold.value(ip, self_a[r], self_b[sb]) : ip;
+          if ((threshold.abs ? std::fabs(value) : value) >= target.floor(r, s)) target.offer(i, j, value);
         }
       }
     }

@@ -51,6 +51,13 @@ bool gemm_filter_safe(const RealMatrix& m, RowRange rows);
 bool gemm_filter_pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
                        std::vector<Pair>& out, RowRange b_rows);
 
+struct TopKTarget;  // kernels/top_k.hpp
+/// top_k_pairs (kernels/top_k.hpp) for real blocks through the filter, each pair tested
+/// against its rows' own floors: the same pairs offered with the same values. Returns
+/// false, having done nothing, when the blocks are not safe.
+bool gemm_filter_top_k(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+                       const TopKTarget& target, RowRange b_rows);
+
 /// C = A B^T for rows `a_rows` of `a` (m of them) and `b_rows` of `b` (n), column-major
 /// m x n with leading dimension m, by the system BLAS's SGEMM (what the filter computes;
 /// for tests).

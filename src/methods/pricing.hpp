@@ -89,8 +89,9 @@ struct ProblemShape {
   std::int64_t n_a = 0, n_b = 0, d = 0;
   bool self_join = false;
   Mode mode = Mode::Binary;
-  double theta = 0;     // inner-product threshold
-  bool cosine = false;  // judged by <a,b> / (||a|| ||b||) (--cosine)
+  double theta = 0;        // inner-product threshold
+  bool cosine = false;     // judged by <a,b> / (||a|| ||b||) (--cosine)
+  std::int64_t top_k = 0;  // --top-k K: each row's K best (only the methods that serve it are priced)
   int ranks = 1;
   double m2 = 0;                                       // mean squared background inner product, sampled
   double m4 = 0;                                       // mean fourth power (the noise of degree-2 sketches)

@@ -86,6 +86,15 @@ class SolveMethod {
   /// Why the method cannot take this problem's options (--cosine), or nothing when it can:
   /// asked for by name it is refused with this text; auto leaves it out.
   virtual std::string refuses(const Problem&) const { return {}; }
+  /// Whether the method finds each row's K best (--top-k, answer/top_k.hpp).
+  virtual bool serves_top_k() const { return false; }
+  /// refuses(), and --top-k for a method that does not serve it.
+  std::string refusal(const Problem& problem) const {
+    if (problem.top_k > 0 && !serves_top_k())
+      return "does not serve --top-k (each row's K best): it finds the pairs past a threshold; brute force and the "
+             "prefix filter (--method brute, prefix, or auto) serve it";
+    return refuses(problem);
+  }
   /// Whether runs of this method save checkpoints and resume from them (ResumeState).
   virtual bool checkpoints() const { return false; }
   /// Whether the method runs on sparse rows (run with MethodInput<SparseMatrix>): a sparse

@@ -29,6 +29,8 @@ DataSample sample_data(const MethodInput<Matrix>& in) {
   const SampleSource<Matrix> source{in.comm, in.a,           in.n_a,       in.b_or_a(),
                                     in.n_b,  in.self_join(), in.threshold, options.seed};
   DataSample s;
+  // Top-k: no threshold to find heavy partners of, and no sketch to price.
+  if (options.problem.top_k > 0) return s;
   s.background = in.times.time("sample", [&] {
     return estimate_background(source, options.sketch.sample_rows,
                                binary ? sign_sketch_group_sizes() : std::vector<std::int64_t>{});
@@ -66,6 +68,7 @@ ProblemShape shape_of(const MethodInput<Matrix>& in, std::int64_t d, const DataS
   shape.mode = in.options.problem.mode;
   shape.theta = in.threshold.theta;
   shape.cosine = in.threshold.cosine;
+  shape.top_k = in.options.problem.top_k;
   shape.ranks = in.comm.size();
   shape.m2 = std::max(s.background.m2, 1e-300);
   shape.m4 = s.background.m4;
@@ -74,7 +77,8 @@ ProblemShape shape_of(const MethodInput<Matrix>& in, std::int64_t d, const DataS
   shape.sign_noise = &s.background.sign_noise;
   shape.partnered_a = s.probe.fraction_a();
   shape.partnered_b = s.probe.fraction_b();
-  shape.heavy_pairs = s.probe.heavy_pairs(in.n_a, in.self_join());
+  shape.heavy_pairs = shape.top_k > 0 ? double(in.n_a) * double(std::min(shape.top_k, in.n_b))
+                                      : s.probe.heavy_pairs(in.n_a, in.self_join());
   return shape;
 }
 
@@ -149,7 +153,7 @@ AutoPlan plan_auto(const MethodInput<Matrix>& in, std::int64_t d) {
   // Methods that price themselves by timing a sample of their own work.
   in.times.time("measure", [&] {
     for (const SolveMethod* method : solve_methods())
-      if (method->serves(in.options.problem.mode) && method->refuses(in.options.problem).empty())
+      if (method->serves(in.options.problem.mode) && method->refusal(in.options.problem).empty())
         method->measure(in, shape);
   });
   const PlanChoice choice = in.times.time("plan", [&] { return choose_plan(shape, machine); });

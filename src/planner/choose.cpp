@@ -16,7 +16,8 @@ PlanChoice choose_plan(const ProblemShape& s, const MachineProfile& m) {
   std::vector<Plan> fronts;
   double ceiling = inf;
   for (const SolveMethod* method : solve_methods()) {
-    Pricing pricing = method->price(s, m, ceiling);
+    Pricing pricing =
+        s.top_k > 0 && !method->serves_top_k() ? Pricing{{}, "does not serve --top-k"} : method->price(s, m, ceiling);
     if (pricing.plans.empty() || !std::isfinite(pricing.plans.front().seconds)) {
       c.unavailable.push_back(method->name() + ": " + pricing.why_none);
       Plan none;

@@ -22,6 +22,7 @@ ProblemShape shape_of(const MethodInput<SparseMatrix>& in, std::int64_t d) {
   shape.mode = Mode::Real;
   shape.theta = in.threshold.theta;
   shape.cosine = in.threshold.cosine;
+  shape.top_k = in.options.problem.top_k;
   shape.ranks = in.comm.size();
   return shape;
 }
@@ -41,7 +42,7 @@ Pricing price_sparse(const MethodInput<SparseMatrix>& in, ProblemShape& shape) {
   Pricing best;
   for (const SolveMethod* m : solve_methods()) {
     if (!m->sparse_rows() || !m->serves(Mode::Real)) continue;
-    if (const std::string why = m->refuses(in.options.problem); !why.empty()) {
+    if (const std::string why = m->refusal(in.options.problem); !why.empty()) {
       best.why_none += (best.why_none.empty() ? "" : "; ") + m->name() + " " + why;
       continue;
     }

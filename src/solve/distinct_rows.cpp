@@ -68,6 +68,11 @@ LocalRows<Matrix> read_distinct(const Comm& comm, const InputMatrix& input, bool
   });
   if constexpr (std::is_same_v<Matrix, RealMatrix>)
     if (options.problem.cosine) check_zero_rows(comm, input, rows, options.problem.skip_zero_rows);
+  // Top-k keeps every row: a row's copies are neighbours like any other row, each in its lists.
+  if (options.problem.top_k > 0) {
+    copies = Duplicates(input.rows);
+    return rows;
+  }
   copies = times.time("duplicates", [&] { return find_duplicates(comm, rows, input.rows, reader.budget); });
   if (copies.none()) return rows;
   if (comm.rank() == 0)

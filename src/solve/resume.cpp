@@ -33,6 +33,8 @@ nlohmann::ordered_json answer_options(const Threshold& threshold, const SolveOpt
           {"cosine", problem.cosine},
           {"skip_zero_rows", problem.skip_zero_rows},
           {"components", options.components},
+          {"top_k", problem.top_k},
+          {"any_score", problem.any_score},
           {"method", method_name(options.method)},
           {"seed", options.seed},
           {"delta", options.delta},

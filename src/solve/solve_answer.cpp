@@ -62,6 +62,8 @@ nlohmann::ordered_json answer_parameters(const Problem& problem, const Outcome& 
                                        {"abs", problem.abs},
                                        {"self_join", problem.self_join()}};
   if (problem.cosine) parameters["cosine"] = true;
+  if (problem.top_k > 0) parameters["top_k"] = problem.top_k;
+  if (problem.any_score) parameters[problem.mode == Mode::Binary ? "rho" : "tau"] = nullptr;
   parameters.update(outcome.result.parameters);
   if (!outcome.plan.is_null()) parameters["plan"] = outcome.plan;
   // Rows that are copies of another were solved once: the output has all their pairs.
@@ -98,6 +100,25 @@ bool spill_answer(const Comm& comm, Solved& solved) {
   return true;
 }
 
+// Collective: a top-k answer needs no sort across ranks: each rank holds the lists of its
+// rows of A, a contiguous block in rank order. Sorted into the output order, with the table.
+void answer_top_k(const Comm& comm, const SolveOptions& options, std::int64_t n_a, Solved& solved) {
+  const Problem& problem = options.problem;
+  std::vector<Pair>& local = solved.outcome.result.local;
+  const RowRange rows = rows_for(options, n_a, false, comm);
+  solved.times.time("sort", [&] {
+    sort_top_k(local, problem.abs);
+    solved.knn = knn_table(local, rows, problem.top_k, problem.abs);
+  });
+  PairSlice slice;
+  slice.total = boost::mpi::all_reduce(comm, static_cast<std::int64_t>(local.size()), std::plus<std::int64_t>());
+  std::vector<std::int64_t> counts;
+  boost::mpi::all_gather(comm, static_cast<std::int64_t>(local.size()), counts);
+  for (int r = 0; r < comm.rank(); ++r) slice.offset += counts[r];
+  slice.pairs = std::move(local);
+  solved.answer = PairStream::owning(std::move(slice));
+}
+
 }  // namespace
 
 void check_solve_options(const SolveOptions& options, int ranks) {
@@ -110,7 +131,7 @@ void check_solve_options(const SolveOptions& options, int ranks) {
       throw InputError("--method " + method->name() + " cannot solve " + mode_name(problem.mode) + " data (" +
                        (problem.mode == Mode::Real ? "--tau" : "--rho") + "): " + method->summary());
     }
-    if (const std::string why = method->refuses(problem); !why.empty()) {
+    if (const std::string why = method->refusal(problem); !why.empty()) {
       if (options.method == Method::Auto) continue;
       throw InputError("--method " + method->name() + " " + why);
     }
@@ -138,7 +159,8 @@ std::unique_ptr<Solved> solve_answer(const Comm& comm, const InputMatrix& a, con
                problem.cosine ? (problem.abs ? "|cos| >= " : "cos >= ") : (problem.abs ? "|ip| >= " : "ip >= "),
                threshold.theta, method_name(options.method), comm.size());
   // An answer bound for a file may pass the budget: its pairs are spilled beside the file.
-  if (!options.out.empty() && !options.plan_only) {
+  // A top-k answer holds K pairs a row, checked against the budget before it is found.
+  if (!options.out.empty() && !options.plan_only && problem.top_k == 0) {
     const std::filesystem::path dir = std::filesystem::path(options.out).parent_path();
     solved.spill = std::make_unique<PairSpill>(dir.empty() ? "." : dir.string(), SpillLimits::of(solved.budget).held);
   }
@@ -156,6 +178,10 @@ std::unique_ptr<Solved> solve_answer(const Comm& comm, const InputMatrix& a, con
   if (!densified.is_null()) outcome.plan["sparse_or_dense"] = densified;
   if (options.plan_only) return owned;
   solved.parameters = answer_parameters(problem, outcome);
+  if (problem.top_k > 0) {
+    answer_top_k(comm, options, a.rows, solved);
+    return owned;
+  }
   if (solved.spill) {
     if (spill_answer(comm, solved)) return owned;
     solved.spill.reset();

@@ -10,6 +10,7 @@
 
 #include "answer/duplicates.hpp"
 #include "answer/pair_spill.hpp"
+#include "answer/top_k.hpp"
 #include "io/input.hpp"
 #include "io/pair_file.hpp"
 #include "methods/solve_method.hpp"
@@ -64,6 +65,7 @@ struct Solved {
   // SpilledAnswer makes the output from it in windows of `window_pairs` per rank.
   std::unique_ptr<PairSpill> spill;
   std::int64_t window_pairs = 0;
+  std::optional<KnnTable> knn;  // top-k: this rank's rows' lists as FAISS lays them out
 };
 
 /// Collective. `a` and `b` (null in a self-join) describe the inputs (agreed metadata);

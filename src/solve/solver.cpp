@@ -50,7 +50,11 @@ std::int64_t write_answer(const Comm& comm, Solved& solved, const std::string& t
   const auto watched = [&](PairStream s) { return components ? observed(std::move(s), *components) : s; };
   if (!solved.spill) {
     PairStream answer = watched(std::move(solved.answer));
-    times.time("write", [&] { write_pairs_temp(comm, temp, answer, attrs); });
+    times.time("write", [&] {
+      write_pairs_temp(comm, temp, answer, attrs);
+      if (const std::optional<KnnTable>& t = solved.knn)
+        write_knn_temp(comm, temp, {t->rows, attrs.rows_a, t->k, t->indices.data(), t->scores.data()});
+    });
     return answer.total;
   }
   // Window by window: each sorted across ranks ("sort") and written ("write").
@@ -104,12 +108,15 @@ void add_components(const Comm& comm, ComponentBuilder& builder, Solved& solved,
 
 }  // namespace
 
-SolveSummary run_solve(const Comm& comm, const SolveOptions& options) {
+SolveSummary run_solve(const Comm& comm, const SolveOptions& given) {
+  SolveOptions options = given;
   const Problem& problem = options.problem;
   check_paths(comm, options);
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
+  // Top-k without --rho or --tau: packed bits are +-1 rows (binary mode) without asking.
+  if (problem.any_score && a.dtype == h5::DType::UInt8) options.problem.mode = Mode::Binary;
   check_inputs_match(a, b ? &*b : nullptr, problem.mode);
   if (comm.rank() == 0 && problem.mode == Mode::Real &&
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))

@@ -15,6 +15,7 @@
 #include "core/matrix_blocks.hpp"
 #include "core/problem.hpp"
 #include "kernels/exact.hpp"
+#include "kernels/top_k.hpp"
 #include "parallel/mpi.hpp"
 
 namespace hipi {
@@ -27,6 +28,9 @@ class RealBlockCheck {
   virtual ~RealBlockCheck() = default;
   virtual void pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
                      std::vector<Pair>& out, RowRange b_rows) const = 0;
+  /// The same for top-k: top_k_pairs (kernels/top_k.hpp), pruned against each row's floor.
+  virtual void top_k(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+                     const TopKTarget& target, RowRange b_rows) const = 0;
   /// The bytes it holds at most while checking blocks of a_rows against blocks of b_rows:
   /// the ring checks them against the memory budget with its own buffers.
   virtual double bytes(std::int64_t a_rows, std::int64_t b_rows) const = 0;
@@ -50,6 +54,7 @@ struct BruteSchedule {
   PairHolder holder;
   double unit_products = 0;                    // coordinate products per unit; 0: about half a second's worth
   const RealBlockCheck* real_check = nullptr;  // real blocks: this check instead of heavy_pairs
+  bool saves = false;  // at_boundary may save a checkpoint (the top-k ring then hands it its lists' pairs)
 };
 
 /// Collective. Heavy pairs between this rank's A rows and all of B; `b` is this rank's

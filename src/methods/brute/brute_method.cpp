@@ -5,10 +5,12 @@
 #include <boost/mpi/collectives.hpp>
 
 #include "answer/pair_spill.hpp"
+#include "answer/top_k.hpp"
 #include "core/fault.hpp"
 #include "methods/brute/brute.hpp"
 #include "methods/brute/brute_cost.hpp"
 #include "methods/brute/brute_run.hpp"
+#include "methods/brute/top_k_ring.hpp"
 #include "methods/solve_method.hpp"
 #include "runtime/progress.hpp"
 
@@ -23,6 +25,7 @@ class BruteMethod : public SolveMethodOf<BruteMethod> {
   std::string summary() const override { return "exact all pairs (the baseline; checkpoints and resumes)"; }
 
   bool checkpoints() const override { return true; }
+  bool serves_top_k() const override { return true; }
 
   Pricing price(const ProblemShape& shape, const MachineProfile& machine, double) const override {
     return {{plan_brute(shape, machine)}, {}};
@@ -49,10 +52,17 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   const double ring_bytes = std::min(2, in.comm.size() - 1) * row_bytes * static_cast<double>(largest);
   // The check's own buffers (the prefix filter's rotated rows) come on top.
   const double check_bytes = check ? check->bytes(in.a.range.size(), largest) : 0.0;
+  // Top-k: this rank's lists, the visiting block's (self-join), and the answer they become.
+  const std::int64_t k = in.options.problem.top_k;
+  const double list_bytes = k > 0
+                                ? TopKLists::bytes(in.a.range.size(), k) + (in.b ? 0.0 : TopKLists::bytes(largest, k)) +
+                                      2.0 * sizeof(Pair) * double(in.a.range.size()) * double(k)
+                                : 0.0;
   agree(in.comm, [&] {
-    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows{}", std::min(2, in.comm.size() - 1),
-                                largest, check ? fmt::format(" and the {} filter's buffers", method) : ""),
-                    ring_bytes + check_bytes);
+    in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows{}{}", std::min(2, in.comm.size() - 1),
+                                largest, check ? fmt::format(" and the {} filter's buffers", method) : "",
+                                k > 0 ? fmt::format(" and the {} best of its {} rows", k, in.a.range.size()) : ""),
+                    ring_bytes + check_bytes + list_bytes);
   });
   if (in.spill) in.spill->leave_room(in.budget, ring_bytes + check_bytes);
   resume.checkpointer.set_state({{"method", method}, {"plan", resume.plan}});
@@ -80,9 +90,11 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   };
   if (in.spill) schedule.holder = in.spill->holder();
   schedule.real_check = check;
+  schedule.saves = resume.checkpointer.enabled();
   // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
   const DeferredStops deferred(resume.checkpointer.enabled());
   out.local = in.times.time("compute", [&] {
+    if (k > 0) return top_k_ring(in.comm, in.a, in.b, in.threshold, {k, in.threshold.theta}, std::move(schedule));
     return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
                 : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));
   });

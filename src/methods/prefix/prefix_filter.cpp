@@ -111,15 +111,15 @@ const RotatedRows& PrefixCheck::rotated_a(RowsAt<RealMatrix> a) const {
   return cached_;
 }
 
-void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
-                        std::vector<Pair>& out, RowRange b_rows) const {
+// Every pair of the blocks the bound cannot rule out, with its exact inner product, as
+// survivor(r, s, ip). `floors` makes each column's test: floors(q, s, slack) returns a
+// function of p that says whether the bound `v + tails + sizes` (float32) of row r0 + p can
+// reach what the pair needs, given the slack the test's own rounding needs.
+template <class Floors, class Survivor>
+void PrefixCheck::scan(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                       RowRange b_rows, const RotatedRows& ra, const RotatedRows& rb, Floors&& floors,
+                       Survivor&& survivor) const {
   const RealMatrix &a = at_a.rows, &b = at_b.rows;
-  const RotatedRows& ra = rotated_a(at_a);
-  const RotatedRows rb = rotate_rows(b, b_rows, *rotation_, k_, unit_);
-  if (!ra.safe || !rb.safe) return heavy_pairs(at_a, at_b, threshold, filter, out, b_rows);
-  // What the bound must reach: tau, less the decision's rounding.
-  const double need =
-      threshold.theta - std::fabs(threshold.theta) * kMargin - (unit_ ? kMargin : 0.0) - double(k_) * 0x1p-100;
   std::vector<float> tail_a(a.rows()), size_a(a.rows());
   for (std::int64_t r = 0; r < a.rows(); ++r) {
     tail_a[r] = normal_at_least(ra.tail[r]);
@@ -144,27 +144,64 @@ void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const 
         const float tb = normal_at_least(rb.tail[s0 + q]), nb = normal_at_least(rb.size[s0 + q]);
         // The float32 sum's own rounding: at most 9 2^-24 of the largest terms.
         const double size_b = rb.size[s0 + q];
-        const float floor = normal_at_most(need - 9 * 0x1p-24 * largest_a * size_b -
-                                           prefix_rounding * (largest_a + size_b) - test_rounding);
-        std::int64_t hits = 0;
-        for (std::int64_t p = 0; p < m; ++p) {
+        const double slack = 9 * 0x1p-24 * largest_a * size_b + prefix_rounding * (largest_a + size_b) + test_rounding +
+                             double(k_) * 0x1p-100 + (unit_ ? kMargin : 0.0);
+        const auto reaches = floors(q, s, slack);
+        const auto bound = [&](std::int64_t p) {
           const float v = threshold.abs ? std::fabs(column[p]) : column[p];
-          hits += v + tail_a[r0 + p] * tb + size_a[r0 + p] * nb >= floor;
-        }
+          return v + tail_a[r0 + p] * tb + size_a[r0 + p] * nb;
+        };
+        std::int64_t hits = 0;
+        for (std::int64_t p = 0; p < m; ++p) hits += reaches(r0 + p, bound(p));
         if (hits == 0) continue;
         for (std::int64_t p = 0; p < m; ++p) {
           const std::int64_t r = r0 + p, i = at_a.first + r;
           if (filter == PairFilter::Upper && i >= j) continue;
-          const float v = threshold.abs ? std::fabs(column[p]) : column[p];
-          if (!(v + tail_a[r] * tb + size_a[r] * nb >= floor)) continue;
+          if (!reaches(r, bound(p))) continue;
           ++survivors_;
-          const double ip = inner_product(a, r, b, s);  // the reference decides, on the original rows
-          const double value = threshold.value(ip, ra.self[r], rb.self[s0 + q]);
-          if (threshold.passes(value)) out.push_back({i, j, value});
+          survivor(r, s, inner_product(a, r, b, s));  // the reference decides, on the original rows
         }
       }
     }
   }
+}
+
+void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                        std::vector<Pair>& out, RowRange b_rows) const {
+  const RotatedRows& ra = rotated_a(at_a);
+  const RotatedRows rb = rotate_rows(at_b.rows, b_rows, *rotation_, k_, unit_);
+  if (!ra.safe || !rb.safe) return heavy_pairs(at_a, at_b, threshold, filter, out, b_rows);
+  // What the bound must reach: tau, less the decision's rounding, as a float32 at most that.
+  const double need = threshold.theta - std::fabs(threshold.theta) * kMargin;
+  const auto floors = [&](std::int64_t, std::int64_t, double slack) {
+    const float floor = normal_at_most(need - slack);
+    return [floor](std::int64_t, float bound) { return bound >= floor; };
+  };
+  scan(at_a, at_b, threshold, filter, b_rows, ra, rb, floors, [&](std::int64_t r, std::int64_t s, double ip) {
+    const double value = threshold.value(ip, ra.self[r], rb.self[s - b_rows.begin]);
+    if (threshold.passes(value)) out.push_back({at_a.first + r, at_b.first + s, value});
+  });
+}
+
+void PrefixCheck::top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
+                        const TopKTarget& target, RowRange b_rows) const {
+  const RotatedRows& ra = rotated_a(at_a);
+  const RotatedRows rb = rotate_rows(at_b.rows, b_rows, *rotation_, k_, unit_);
+  if (!ra.safe || !rb.safe) return top_k_pairs(at_a, at_b, threshold, filter, target, b_rows);
+  // Each pair needs the lower of its rows' floors (read afresh: they rise as lists fill),
+  // less the decision's rounding; compared in float64, so the floor needs no rounding.
+  const auto floors = [&](std::int64_t, std::int64_t s, double slack) {
+    const double fb = target.floor_b ? target.floor_b[s] : std::numeric_limits<double>::infinity();
+    return [&target, fb, slack](std::int64_t r, float bound) {
+      const double need = std::min(target.floor_a[r], fb);
+      return double(bound) >= need - std::fabs(need) * kMargin - slack;
+    };
+  };
+  scan(at_a, at_b, threshold, filter, b_rows, ra, rb, floors, [&](std::int64_t r, std::int64_t s, double ip) {
+    const double value = threshold.value(ip, ra.self[r], rb.self[s - b_rows.begin]);
+    if ((threshold.abs ? std::fabs(value) : value) >= target.floor(r, s))
+      target.offer(at_a.first + r, at_b.first + s, value);
+  });
 }
 
 }  // namespace hipi

@@ -50,6 +50,8 @@ class PrefixCheck : public RealBlockCheck {
   PrefixCheck(std::shared_ptr<const Rotation> rotation, std::int64_t k, bool unit);
   void pairs(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
              std::vector<Pair>& out, RowRange b_rows) const override;
+  void top_k(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter,
+             const TopKTarget& target, RowRange b_rows) const override;
   std::int64_t k() const { return k_; }
   /// The bytes the filter holds while it checks blocks of a_rows against blocks of b_rows
   /// (the rotated rows, the tiles, the rotation); bytes_for prices it before it exists.
@@ -64,6 +66,9 @@ class PrefixCheck : public RealBlockCheck {
 
  private:
   const RotatedRows& rotated_a(RowsAt<RealMatrix> a) const;
+  template <class Floors, class Survivor>
+  void scan(RowsAt<RealMatrix> a, RowsAt<RealMatrix> b, const Threshold& threshold, PairFilter filter, RowRange b_rows,
+            const RotatedRows& ra, const RotatedRows& rb, Floors&& floors, Survivor&& survivor) const;
   std::shared_ptr<const Rotation> rotation_;
   std::int64_t k_;
   bool unit_;

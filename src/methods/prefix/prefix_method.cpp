@@ -135,6 +135,7 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
   }
   bool serves(Mode mode) const override { return mode == Mode::Real; }
   bool checkpoints() const override { return true; }
+  bool serves_top_k() const override { return true; }
 
   void measure(const MethodInput<BitMatrix>&, ProblemShape&) const override {}
 

@@ -68,6 +68,11 @@ struct FindOptions {
   bool cosine = false;          // tau on <a, b> / (||a|| ||b||); inner_products then hold cosines
   bool skip_zero_rows = false;  // cosine: rows of zeros pair with nothing instead of an InputError
   bool components = false;      // self-join: HeavyPairs::components, each row's smallest row in its component
+  // Top-k: each row of A's K best rows of B (ties to the smaller j; j != i in a self-join),
+  // with the threshold only those passing it; the pairs then come sorted by (i, score
+  // descending, j), the score |value| with abs. 0: every pair past the threshold.
+  std::int64_t top_k = 0;
+  bool any_score = false;  // top-k without a threshold (`value` unused; `kind` still says +-1 or real rows)
   Method method = Method::Auto;
   std::uint64_t seed = 1;
   double delta = 1e-3;          // auto: allowed miss probability per heavy pair

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "hipi/error.hpp"
@@ -212,8 +213,26 @@ bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
     for (std::size_t s = 0; s < self_b.size(); ++s) scale_b[s] = std::sqrt(self_b[s]);
   }
   std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
+  std::vector<std::uint8_t> marks(static_cast<std::size_t>(kTileA + 8), 0);
+  // The first pass over a column, in float32 and vectorised, is a coarse version of
+  // `passes` below: it never rejects a pair that passes, its own rounding (a few units of
+  // 2^-24 on each side) in the 2^-20 margins. Per row: the floor as an inner product
+  // (times the row's norm with a cosine, the other norm multiplied in per column).
+  std::vector<float> lead_a(static_cast<std::size_t>(kTileA)), norm_a(static_cast<std::size_t>(kTileA));
+  const double largest_b = *std::max_element(safe_b->begin(), safe_b->end());
   for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
     const std::int64_t m = std::min(kTileA, a.rows() - r0);
+    std::fill(marks.begin(), marks.end(), 0);
+    const double largest_a = *std::max_element(safe_a->begin() + r0, safe_a->begin() + r0 + m);
+    const double most_err = *std::max_element(err_a.begin() + r0, err_a.begin() + r0 + m);
+    const double loose = 0x1p-20 * 2 * largest_a * largest_b;  // the float32 sum's rounding, and more
+    // Floors only rise as lists fill: a lead computed earlier is lower, still safe; it is
+    // refreshed for a row after each offer to it.
+    const auto lead = [&](std::int64_t p) { return static_cast<float>(target.floor_a[r0 + p] * scale_a[r0 + p]); };
+    for (std::int64_t p = 0; p < m; ++p) {
+      lead_a[p] = lead(p);
+      norm_a[p] = static_cast<float>(scale_a[r0 + p]);
+    }
     for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kTileB) {
       const std::int64_t n = std::min(kTileB, b_rows.end - s0);
       if (filter == PairFilter::Upper && a_first + r0 >= b_first + s0 + n - 1) continue;
@@ -231,15 +250,31 @@ bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
           const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
           return v >= f - std::fabs(f) * 0x1p-40 - (err_a[r0 + p] * eb + absolute);
         };
-        std::int64_t hits = 0;
-        for (std::int64_t p = 0; p < m; ++p) hits += passes(p);
-        if (hits == 0) continue;
-        for (std::int64_t p = 0; p < m; ++p) {
-          const std::int64_t r = r0 + p, i = a_first + r;
-          if ((filter == PairFilter::Upper && i >= j) || !passes(p)) continue;
-          const double ip = inner_product(a, r, b, s);  // the reference decides
-          const double value = threshold.cosine ? threshold.value(ip, self_a[r], self_b[sb]) : ip;
-          if ((threshold.abs ? std::fabs(value) : value) >= target.floor(r, s)) target.offer(i, j, value);
+        const float lead_b = static_cast<float>(fb * xb), norm_b = static_cast<float>(xb);
+        const float slack = static_cast<float>((most_err * eb + absolute + loose) * (1 + 0x1p-20));
+        if (threshold.abs)
+          for (std::int64_t p = 0; p < m; ++p) {
+            const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
+            marks[p] = std::fabs(column[p]) + slack >= t - std::fabs(t) * 0x1p-20f;
+          }
+        else
+          for (std::int64_t p = 0; p < m; ++p) {
+            const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
+            marks[p] = column[p] + slack >= t - std::fabs(t) * 0x1p-20f;
+          }
+        for (std::int64_t p0 = 0; p0 < m; p0 += 8) {
+          std::uint64_t word = 0;
+          std::memcpy(&word, marks.data() + p0, 8);
+          if (word == 0) continue;
+          for (std::int64_t p = p0; p < std::min(m, p0 + 8); ++p) {
+            const std::int64_t r = r0 + p, i = a_first + r;
+            if (!marks[p] || (filter == PairFilter::Upper && i >= j) || !passes(p)) continue;
+            const double ip = inner_product(a, r, b, s);  // the reference decides
+            const double value = threshold.cosine ? threshold.value(ip, self_a[r], self_b[sb]) : ip;
+            if ((threshold.abs ? std::fabs(value) : value) < target.floor(r, s)) continue;
+            target.offer(i, j, value);
+            lead_a[p] = lead(p);
+          }
         }
       }
     }

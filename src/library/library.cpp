@@ -178,6 +178,8 @@ HeavyPairs find(const Comm& comm, const RowBlock& a, const RowBlock* b, const Fi
   o.problem.abs = fo.abs;
   o.problem.cosine = fo.cosine;
   o.problem.skip_zero_rows = fo.skip_zero_rows;
+  o.problem.top_k = fo.top_k;
+  o.problem.any_score = fo.any_score;
   o.method = fo.method;
   o.seed = fo.seed;
   o.delta = fo.delta;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "hipi/error.hpp"
@@ -44,6 +45,12 @@ using FourRows = const T* const[kARows];
   out[1] = static_cast<std::int64_t>(s1);
   out[2] = static_cast<std::int64_t>(s2);
   out[3] = static_cast<std::int64_t>(s3);
+}
+
+// xor_popcount_4x1 against `count` rows of B `stride` words apart: out[4 s + q] for row s, A row q.
+[[gnu::always_inline]] inline void xor_popcount_4xn_body(FourRows<u64>& a, const u64* b, std::int64_t stride,
+                                                         std::int64_t count, std::int64_t words, std::int64_t* out) {
+  for (std::int64_t s = 0; s < count; ++s) xor_popcount_4x1_body(a, b + s * stride, words, out + 4 * s);
 }
 
 [[gnu::always_inline]] inline std::int64_t xor_popcount_1x1_body(const u64* __restrict a, const u64* __restrict b,
@@ -117,30 +124,36 @@ using D8 = double __attribute__((vector_size(64)));
 using KernelDot4x1 = void (*)(FourRows<float>&, const float*, std::int64_t, double*);
 using Kernel4x1 = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t*);
 using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
+using Kernel4xN = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t, std::int64_t, std::int64_t*);
 using KernelDot = double (*)(const float*, const float*, std::int64_t);
 
 struct Kernels {
   const char* name;
   Kernel4x1 xor_popcount_4x1;
   Kernel1x1 xor_popcount_1x1;
+  Kernel4xN xor_popcount_4xn;
   KernelDot dot;
   KernelDot4x1 dot_4x1;
 };
 
-#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                              \
-  TARGET void NAME##_4x1(FourRows<u64>& a, const u64* b, std::int64_t words, std::int64_t* out) { \
-    xor_popcount_4x1_body(a, b, words, out);                                                      \
-  }                                                                                               \
-  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                \
-    return xor_popcount_1x1_body(a, b, words);                                                    \
-  }                                                                                               \
-  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                      \
-    return DOT(a, b, n);                                                                          \
-  }                                                                                               \
-  TARGET void NAME##_dot_4x1(FourRows<float>& a, const float* b, std::int64_t n, double* out) {   \
-    DOT_4X1(a, b, n, out);                                                                        \
-  }                                                                                               \
-  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_dot, NAME##_dot_4x1};
+#define HIPI_KERNELS_FOR(NAME, TARGET, DOT, DOT_4X1)                                                                  \
+  TARGET void NAME##_4x1(FourRows<u64>& a, const u64* b, std::int64_t words, std::int64_t* out) {                     \
+    xor_popcount_4x1_body(a, b, words, out);                                                                          \
+  }                                                                                                                   \
+  TARGET std::int64_t NAME##_1x1(const u64* a, const u64* b, std::int64_t words) {                                    \
+    return xor_popcount_1x1_body(a, b, words);                                                                        \
+  }                                                                                                                   \
+  TARGET void NAME##_4xn(FourRows<u64>& a, const u64* b, std::int64_t stride, std::int64_t count, std::int64_t words, \
+                         std::int64_t* out) {                                                                         \
+    xor_popcount_4xn_body(a, b, stride, count, words, out);                                                           \
+  }                                                                                                                   \
+  TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                                          \
+    return DOT(a, b, n);                                                                                              \
+  }                                                                                                                   \
+  TARGET void NAME##_dot_4x1(FourRows<float>& a, const float* b, std::int64_t n, double* out) {                       \
+    DOT_4X1(a, b, n, out);                                                                                            \
+  }                                                                                                                   \
+  constexpr Kernels NAME##_kernels{#NAME, NAME##_4x1, NAME##_1x1, NAME##_4xn, NAME##_dot, NAME##_dot_4x1};
 
 HIPI_KERNELS_FOR(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,fma"))), dot_vector,
                  dot_vector_4x1)
@@ -251,9 +264,11 @@ void heavy_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold
         for (int q = 0; q < kARows; ++q) emit(r + q, s, differing[q]);
       }
     }
-    for (; r < a.rows(); ++r)
+    for (; r < a.rows(); ++r) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
       for (std::int64_t s = s0; s < s1; ++s)
         if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+    }
   }
 }
 
@@ -291,9 +306,11 @@ void heavy_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Thresho
         for (int q = 0; q < kARows; ++q) emit(r + q, s, ip[q]);
       }
     }
-    for (; r < a.rows(); ++r)
+    for (; r < a.rows(); ++r) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
       for (std::int64_t s = s0; s < s1; ++s)
         if (wanted(filter, a_first + r, b_first + s)) emit(r, s, active->dot(a.row(r), b.row(s), n));
+    }
   }
 }
 
@@ -303,25 +320,49 @@ void top_k_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold
   const std::int64_t a_first = at_a.first, b_first = at_b.first;
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t words = words_used(a), d = a.cols();
+  // Scores are integers: a pair is wanted when its score reaches the lower floor. Floors
+  // only rise, so the four rows' copies are re-read only after an offer.
   auto offer = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
     const std::int64_t i = a_first + r, j = b_first + s;
     const double ip = static_cast<double>(d - 2 * differing);
     if (wanted(filter, i, j) && (threshold.abs ? std::fabs(ip) : ip) >= target.floor(r, s)) target.offer(i, j, ip);
   };
+  // The most differing coordinates a pair may have and still score the floor f (d - 2 x >= f;
+  // with --abs also x >= d - that): every x with a score of at least f, never fewer.
+  const auto most_differing = [d](double f) -> std::int64_t {
+    if (!(f > -double(d))) return d;  // -infinity and every floor at most -d: all of them
+    return static_cast<std::int64_t>(std::floor((double(d) - f) / 2));
+  };
+  std::vector<std::int64_t> differing(static_cast<std::size_t>(kARows * kBTileRows));
   for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kBTileRows) {
     const std::int64_t s1 = std::min(b_rows.end, s0 + kBTileRows);
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
       const u64* const tile[kARows] = {a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3)};
-      std::int64_t differing[kARows];
+      active->xor_popcount_4xn(tile, b.row(s0), b.stride(), s1 - s0, words, differing.data());
+      std::int64_t most_a[kARows];
+      for (int q = 0; q < kARows; ++q) most_a[q] = most_differing(target.floor_a[r + q]);
       for (std::int64_t s = s0; s < s1; ++s) {
-        active->xor_popcount_4x1(tile, b.row(s), words, differing);
-        for (int q = 0; q < kARows; ++q) offer(r + q, s, differing[q]);
+        const std::int64_t* diff = differing.data() + kARows * (s - s0);
+        const std::int64_t most_b = target.floor_b ? most_differing(target.floor_b[s]) : -1;
+        bool any = false;
+        for (int q = 0; q < kARows; ++q) {
+          const std::int64_t most = std::max(most_a[q], most_b);
+          any |= diff[q] <= most || (threshold.abs && diff[q] >= d - most);
+        }
+        if (!any) continue;
+        for (int q = 0; q < kARows; ++q) {
+          offer(r + q, s, diff[q]);
+          most_a[q] = most_differing(target.floor_a[r + q]);
+        }
       }
     }
-    for (; r < a.rows(); ++r)
-      for (std::int64_t s = s0; s < s1; ++s) offer(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+    for (; r < a.rows(); ++r) {
+      if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
+      for (std::int64_t s = s0; s < s1; ++s)
+        if (wanted(filter, a_first + r, b_first + s)) offer(r, s, active->xor_popcount_1x1(a.row(r), b.row(s), words));
+    }
   }
 }
 

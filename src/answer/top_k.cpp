@@ -67,6 +67,22 @@ void TopKLists::offer_all(const std::vector<Pair>& pairs) {
     if (rows_.contains(p.i)) offer(p.i - rows_.begin, p.j, p.ip);
 }
 
+void TopKLists::raise_floors(const std::vector<double>& floors) {
+  HIPI_ASSERT(static_cast<std::int64_t>(floors.size()) == rows_.size());
+  for (std::size_t r = 0; r < floors.size(); ++r) {
+    if (!(floors[r] > floors_[r])) continue;
+    // Pairs already held below the new floor can no longer be among the K best.
+    Entry* heap = entries_.data() + r * static_cast<std::size_t>(k_);
+    std::int32_t& size = sizes_[r];
+    std::int32_t kept = 0;
+    for (std::int32_t t = 0; t < size; ++t)
+      if (score(heap[t].value) >= floors[r]) heap[kept++] = heap[t];
+    size = kept;
+    for (std::int64_t at = size / 2 - 1; at >= 0; --at) sift_down(heap, size, at);
+    floors_[r] = size == k_ ? score(heap[0].value) : floors[r];
+  }
+}
+
 std::vector<Pair> TopKLists::pairs() const {
   std::vector<Pair> out;
   std::size_t total = 0;

@@ -37,6 +37,9 @@ class TopKLists {
   std::vector<Pair> pairs() const;
   /// Offers each pair (i, j, value) whose i is one of rows() to row i.
   void offer_all(const std::vector<Pair>& pairs);
+  /// Raises row r's floor to at least floors[r] (at most each row's final K-th best score:
+  /// the K-th best of some of its pairs, or its owner's floor), keeping no pairs below it.
+  void raise_floors(const std::vector<double>& floors);
   /// Empties the lists and moves them to `rows` (the remote lists of the next ring step).
   void reset(RowRange rows);
   /// The bytes held for `rows` lists of K.

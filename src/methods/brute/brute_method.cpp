@@ -54,10 +54,10 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   const double check_bytes = check ? check->bytes(in.a.range.size(), largest) : 0.0;
   // Top-k: this rank's lists, the visiting block's (self-join), and the answer they become.
   const std::int64_t k = in.options.problem.top_k;
-  const double list_bytes = k > 0
-                                ? TopKLists::bytes(in.a.range.size(), k) + (in.b ? 0.0 : TopKLists::bytes(largest, k)) +
-                                      2.0 * sizeof(Pair) * double(in.a.range.size()) * double(k)
-                                : 0.0;
+  const double list_bytes =
+      k > 0 ? TopKLists::bytes(in.a.range.size(), k) + (in.b ? 0.0 : TopKLists::bytes(largest, k)) +
+                  2.0 * sizeof(Pair) * double(in.a.range.size()) * double(k) + row_bytes * double(kTopKSeedRows)
+            : 0.0;
   agree(in.comm, [&] {
     in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows{}{}", std::min(2, in.comm.size() - 1),
                                 largest, check ? fmt::format(" and the {} filter's buffers", method) : "",
@@ -94,7 +94,9 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   // Stop signals wait for the next unit boundary only where a checkpoint can be saved.
   const DeferredStops deferred(resume.checkpointer.enabled());
   out.local = in.times.time("compute", [&] {
-    if (k > 0) return top_k_ring(in.comm, in.a, in.b, in.threshold, {k, in.threshold.theta}, std::move(schedule));
+    if (k > 0)
+      return top_k_ring(in.comm, in.a, in.b, in.threshold, {k, in.threshold.theta, in.options.seed},
+                        std::move(schedule));
     return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
                 : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));
   });

@@ -6,6 +6,7 @@
 #include "answer/top_k.hpp"
 #include "methods/brute/units.hpp"
 #include "parallel/ring.hpp"
+#include "parallel/row_exchange.hpp"
 
 namespace hipi {
 
@@ -55,6 +56,38 @@ struct Lists {
   }
 };
 
+// Collective: raises each of this rank's rows' floors to its K-th best score against a
+// random sample of B (j != i in a self-join): a score the row's final K-th best reaches,
+// whatever the rest of B holds, so no pair of the answer falls below it.
+template <class Matrix>
+void seed_floors(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>& b, bool self_join,
+                 const Threshold& threshold, const TopKQuery& query, TopKLists& lists) {
+  const std::int64_t n_b = boost::mpi::all_reduce(comm, b.range.size(), std::plus<std::int64_t>());
+  constexpr std::uint64_t kSeedStream = 61;
+  const std::vector<std::int64_t> ids = sample_row_ids(n_b, kTopKSeedRows, query.seed, kSeedStream);
+  const Matrix sample = fetch_sample(comm, b, n_b, kTopKSeedRows, query.seed, kSeedStream);
+  TopKLists seeded(a.range, query.k, query.floor, threshold.abs);
+  const TopKTarget target{seeded.floors(), nullptr, [&](std::int64_t i, std::int64_t s, double v) {
+                            const std::int64_t j = ids[static_cast<std::size_t>(s)];
+                            if (!(self_join && i == j)) seeded.offer(i - a.range.begin, j, v);
+                          }};
+  top_k_pairs({a.rows, a.range.begin}, {sample, 0}, threshold, PairFilter::All, target, {0, sample.rows()});
+  lists.raise_floors(std::vector<double>(seeded.floors(), seeded.floors() + a.range.size()));
+}
+
+// Collective, at step s of a self-join: this rank's floors to the rank that visits its
+// block now; the visiting block's floors, from its owner, start `remote`'s.
+void owner_floors(const Comm& comm, int s, const TopKLists& local, TopKLists& remote) {
+  constexpr int kFloorsTag = 23;
+  const int P = comm.size(), rank = comm.rank();
+  std::vector<double> theirs(static_cast<std::size_t>(remote.rows().size()));
+  std::vector<boost::mpi::request> requests;
+  irecv_pieces(comm, (rank - s + P) % P, kFloorsTag, theirs.data(), remote.rows().size(), requests);
+  isend_pieces(comm, (rank + s) % P, kFloorsTag, local.floors(), local.rows().size(), requests);
+  boost::mpi::wait_all(requests.begin(), requests.end());
+  remote.raise_floors(theirs);
+}
+
 // The schedule's boundary sees the lists' pairs, not the kernels' (which keep none), and only
 // when a checkpoint may be saved (materialising them costs K pairs a row).
 void watch_lists(BruteSchedule& schedule, const Lists& lists, bool saves) {
@@ -74,6 +107,7 @@ std::vector<Pair> top_k_ring(const Comm& comm, const LocalRows<Matrix>& a, const
   const int P = comm.size(), rank = comm.rank();
   Lists lists{TopKLists(a.range, query.k, query.floor, threshold.abs), std::nullopt, {}};
   boost::mpi::all_gather(comm, a.range, lists.blocks);
+  seed_floors(comm, a, b ? *b : a, b == nullptr, threshold, query, lists.local);
   lists.resume(comm, schedule.resumed_pairs);
   schedule.resumed_pairs.clear();
   watch_lists(schedule, lists, schedule.saves);
@@ -111,6 +145,7 @@ std::vector<Pair> top_k_ring(const Comm& comm, const LocalRows<Matrix>& a, const
     }
     TopKLists& remote = *lists.remote;
     remote.reset(range);
+    owner_floors(comm, s, lists.local, remote);
     const auto visit = [&](const Matrix& rows, std::int64_t first, RowRange b_rows) {
       const TopKTarget target{lists.local.floors() + (first - a_first), remote.floors(),
                               [&](std::int64_t i, std::int64_t j, double v) {

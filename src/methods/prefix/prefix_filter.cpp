@@ -188,19 +188,26 @@ void PrefixCheck::top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const 
   const RotatedRows& ra = rotated_a(at_a);
   const RotatedRows rb = rotate_rows(at_b.rows, b_rows, *rotation_, k_, unit_);
   if (!ra.safe || !rb.safe) return top_k_pairs(at_a, at_b, threshold, filter, target, b_rows);
-  // Each pair needs the lower of its rows' floors (read afresh: they rise as lists fill),
-  // less the decision's rounding; compared in float64, so the floor needs no rounding.
-  const auto floors = [&](std::int64_t, std::int64_t s, double slack) {
-    const double fb = target.floor_b ? target.floor_b[s] : std::numeric_limits<double>::infinity();
-    return [&target, fb, slack](std::int64_t r, float bound) {
-      const double need = std::min(target.floor_a[r], fb);
-      return double(bound) >= need - std::fabs(need) * kMargin - slack;
-    };
+  // Each pair needs the lower of its rows' floors, less the decision's rounding and the
+  // test's slack at its largest over the blocks, as float32 at most that: a pair's bound is
+  // then compared in float32 as in pairs(). Floors only rise as lists fill: a row's is read
+  // again after each offer to it, and a stale one is lower, still safe.
+  const double largest_a = *std::max_element(ra.size.begin(), ra.size.end());
+  const double largest_b = rb.size.empty() ? 0.0 : *std::max_element(rb.size.begin(), rb.size.end());
+  const double slack = 9 * 0x1p-24 * largest_a * largest_b + std::sqrt(double(k_)) * kTiny * (largest_a + largest_b) +
+                       4 * kTiny + double(k_) * 0x1p-100 + (unit_ ? kMargin : 0.0);
+  const auto need = [slack](double floor) { return normal_at_most(floor - std::fabs(floor) * kMargin - slack); };
+  std::vector<float> need_a(static_cast<std::size_t>(at_a.rows.rows()));
+  for (std::size_t r = 0; r < need_a.size(); ++r) need_a[r] = need(target.floor_a[r]);
+  const auto floors = [&](std::int64_t, std::int64_t s, double) {
+    const float need_b = target.floor_b ? need(target.floor_b[s]) : std::numeric_limits<float>::infinity();
+    return [&need_a, need_b](std::int64_t r, float bound) { return bound >= std::min(need_a[r], need_b); };
   };
   scan(at_a, at_b, threshold, filter, b_rows, ra, rb, floors, [&](std::int64_t r, std::int64_t s, double ip) {
     const double value = threshold.value(ip, ra.self[r], rb.self[s - b_rows.begin]);
-    if ((threshold.abs ? std::fabs(value) : value) >= target.floor(r, s))
-      target.offer(at_a.first + r, at_b.first + s, value);
+    if ((threshold.abs ? std::fabs(value) : value) < target.floor(r, s)) return;
+    target.offer(at_a.first + r, at_b.first + s, value);
+    need_a[r] = need(target.floor_a[r]);
   });
 }
 

@@ -1,5 +1,6 @@
 #include "solve/resume.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <utility>
 #include <vector>
@@ -28,7 +29,8 @@ nlohmann::ordered_json checkpoint_key(const SolveInputs& inputs, const Threshold
 nlohmann::ordered_json answer_options(const Threshold& threshold, const SolveOptions& options) {
   const Problem& problem = options.problem;
   return {{"mode", mode_name(problem.mode)},
-          {"threshold", threshold.theta},
+          // No threshold (top-k alone) is -infinity, which JSON cannot hold: null, as read back.
+          {"threshold", std::isfinite(threshold.theta) ? nlohmann::ordered_json(threshold.theta) : nullptr},
           {"abs", problem.abs},
           {"cosine", problem.cosine},
           {"skip_zero_rows", problem.skip_zero_rows},

@@ -394,6 +394,27 @@ ls -a | grep -q 'hipi-tmp' && fail "a refused run left a temporary file"
 
 # --- a full disk: the run fails with status 1 and leaves no empty or partial file ---------
 mkdir -p full
+# --- top-k: each row's K best, the same file at any rank count ---------------------------
+topk_same() { for d in /pairs /inner_products /knn_indices /knn_scores; do h5diff -q "$1" "$2" "$d" || return 1; done; }
+for np in 1 2 3; do
+  run "$np" solve --a gen1.h5 --b gen1.h5:/B --top-k 6 --binary --out "topk$np.h5"
+  [ "$status" -eq 0 ] || fail "top-k at $np ranks: $out"
+  run "$np" solve --a gen1.h5 --top-k 9 --binary --rho 0.1 --out "topkself$np.h5"
+  [ "$status" -eq 0 ] || fail "top-k self-join at $np ranks: $out"
+done
+if topk_same topk1.h5 topk2.h5 && topk_same topk1.h5 topk3.h5 && topk_same topkself1.h5 topkself3.h5; then
+  pass "top-k: identical /pairs, /inner_products, /knn_indices, /knn_scores at 1, 2 and 3 ranks"
+else fail "top-k: outputs differ between rank counts"; fi
+if h5dump -A -a /top_k topk2.h5 2>/dev/null | grep -q "(0): 6" && h5ls topk2.h5 | grep -q "knn_indices.*{600, 6}"; then
+  pass "top-k: attribute top_k and /knn_indices [rows of A, K]"
+else fail "top-k: attribute or table shape"$'\n'"$(h5ls topk2.h5)"; fi
+for bad in 0 -3 1.5 ten; do
+  expect_error "--top-k $bad" 2 "--top-k must be a positive whole number of rows, got '$bad'" 2 solve --a gen1.h5 --top-k "$bad" --binary --out out.h5
+done
+expect_error "--top-k with the sketch" 2 "--method sketch does not serve --top-k" 2 solve --a gen1.h5 --top-k 5 --rho 0.5 --method sketch --out out.h5
+expect_error "--top-k past the memory budget" 2 "and the 100000000 best of its" 2 solve --a gen1.h5 --top-k 100000000 --binary --memory-mib 200 --out out.h5
+expect_error "--binary with --tau" 2 "--binary is for \+-1 rows" 1 solve --a gen1.h5 --top-k 5 --binary --tau 3 --out out.h5
+
 if mount -t tmpfs -o size=16k tmpfs full 2>/dev/null; then
   dd if=/dev/zero of=full/fill bs=1k count=64 >/dev/null 2>&1
   expect_error "calibrate --out on a full disk" 1 "cannot write profile full/profile.toml" 1 calibrate --d 64 --out full/profile.toml

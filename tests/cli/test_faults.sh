@@ -89,11 +89,18 @@ done
 # usr1 at rank R's first unit boundary: as if the job had been sent SIGUSR1 (or SIGTERM).
 "$MPIEXEC" -np 2 --oversubscribe "$HIPI" -q generate --out self.h5 --n 900 --d 256 --k 12 --rho 0.6 --seed 4 --self-join ||
   fail "generate a self-join"
-same_output() { h5diff -q "$1" "$2" /pairs && h5diff -q "$1" "$2" /inner_products; }
+same_output() {
+  h5diff -q "$1" "$2" /pairs && h5diff -q "$1" "$2" /inner_products &&
+    { h5diff -q "$1" "$2" /knn_indices >/dev/null 2>&1 || ! h5ls "$1" | grep -q knn_indices; }
+}
 for np in 2 3; do
-  for kind in ab self; do
-    if [ "$kind" = ab ]; then args=(solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute)
-    else args=(solve --a self.h5 --rho 0.6 --method brute); fi
+  for kind in ab self top-k top-k-ab; do
+    case $kind in
+      ab) args=(solve --a in.h5 --b in.h5:/B --rho 0.6 --method brute) ;;
+      self) args=(solve --a self.h5 --rho 0.6 --method brute) ;;
+      top-k) args=(solve --a self.h5 --top-k 7 --binary --method brute) ;;
+      top-k-ab) args=(solve --a in.h5 --b in.h5:/B --top-k 5 --binary --method brute) ;;
+    esac
     name="stop and resume, $kind, $np ranks"
     rm -f ref.h5 out.h5 out.h5.hipi-checkpoint
     "$MPIEXEC" -np "$np" --oversubscribe "$HIPI" -q "${args[@]}" --out ref.h5 || fail "$name: uninterrupted run"
@@ -156,6 +163,8 @@ done <<'CASES'
 --tau 0.3 --cosine|--tau 0.3 --cosine --skip-zero-rows|skip_zero_rows was false, now true
 --tau 0.3 --cosine|--tau 0.3 --cosine --components|components was false, now true
 --tau 10|--tau 10 --abs|abs was false, now true
+--top-k 10|--top-k 5|top_k was 10, now 5
+--tau 0.3 --cosine|--tau 0.3 --cosine --top-k 5|top_k was 0, now 5
 CASES
 # A stop signal where no checkpoint can be saved (--checkpoint-interval 0, or the write)
 # ends the run with hipi's exit status 1, saying so, not with mpirun's 128 + signal; nothing

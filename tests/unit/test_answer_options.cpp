@@ -34,6 +34,8 @@ TEST(AnswerOptions, EachOptionThatChangesTheAnswerChangesThem) {
       {"--seed", [](SolveOptions& o) { o.seed = 2; }},
       {"--delta", [](SolveOptions& o) { o.delta = 1e-6; }},
       {"--expect-k", [](SolveOptions& o) { o.expect_k = 10; }},
+      {"--top-k", [](SolveOptions& o) { o.problem.top_k = 10; }},
+      {"--top-k without a threshold", [](SolveOptions& o) { o.problem.top_k = 10, o.problem.any_score = true; }},
   };
   const SolveOptions base = real_options();
   const auto options_of = [](const SolveOptions& o) { return answer_options(o.problem.threshold(64), o); };
@@ -43,4 +45,8 @@ TEST(AnswerOptions, EachOptionThatChangesTheAnswerChangesThem) {
     EXPECT_NE(options_of(changed), options_of(base)) << name << " is not among the options a checkpoint must match";
   }
   EXPECT_EQ(options_of(base), options_of(real_options()));
+  // Saved as JSON and read back, a key equals itself: top-k without a threshold too (-infinity).
+  SolveOptions top_k = base;
+  top_k.problem.top_k = 5, top_k.problem.any_score = true;
+  EXPECT_EQ(nlohmann::ordered_json::parse(options_of(top_k).dump()), options_of(top_k));
 }

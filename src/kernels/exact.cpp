@@ -47,10 +47,52 @@ using FourRows = const T* const[kARows];
   out[3] = static_cast<std::int64_t>(s3);
 }
 
-// xor_popcount_4x1 against `count` rows of B `stride` words apart: out[4 s + q] for row s, A row q.
+// What a pair of top-k must reach, as the most coordinates it may differ in: row q of A
+// allows most_a[q], row s of B most_b[s] (null: no limit of its own), the pair the larger;
+// with `abs` a pair differing in at least d minus that many reaches it too.
+struct DifferingLimits {
+  const std::int64_t* most_a = nullptr;
+  const std::int64_t* most_b = nullptr;
+  std::int64_t d = 0;
+  bool abs = false;
+};
+
+// xor_popcount_4x1 against `count` rows of B `stride` words apart: out[4 s + q] for row s, A
+// row q; then marks[s], whether any of the four reaches its limit (a second pass, which
+// the compiler vectorises).
 [[gnu::always_inline]] inline void xor_popcount_4xn_body(FourRows<u64>& a, const u64* b, std::int64_t stride,
-                                                         std::int64_t count, std::int64_t words, std::int64_t* out) {
-  for (std::int64_t s = 0; s < count; ++s) xor_popcount_4x1_body(a, b + s * stride, words, out + 4 * s);
+                                                         std::int64_t count, std::int64_t words,
+                                                         const DifferingLimits& limits, std::int64_t* out,
+                                                         std::uint8_t* marks) {
+  // Common widths with the word count known to the compiler (their loops unrolled).
+  const auto rows = [&](auto known) {
+    for (std::int64_t s = 0; s < count; ++s) xor_popcount_4x1_body(a, b + s * stride, known(), out + 4 * s);
+  };
+  switch (words) {
+    case 1:
+      rows([] { return std::int64_t{1}; });
+      break;
+    case 2:
+      rows([] { return std::int64_t{2}; });
+      break;
+    case 4:
+      rows([] { return std::int64_t{4}; });
+      break;
+    case 8:
+      rows([] { return std::int64_t{8}; });
+      break;
+    default:
+      rows([words] { return words; });
+  }
+  const std::int64_t d = limits.d, a0 = limits.most_a[0], a1 = limits.most_a[1], a2 = limits.most_a[2],
+                     a3 = limits.most_a[3];
+  const auto reaches = [&](std::int64_t x, std::int64_t most) { return (x <= most) | (limits.abs & (x >= d - most)); };
+  for (std::int64_t s = 0; s < count; ++s) {
+    const std::int64_t own = limits.most_b ? limits.most_b[s] : -1;
+    const std::int64_t* x = out + 4 * s;
+    marks[s] = reaches(x[0], std::max(a0, own)) | reaches(x[1], std::max(a1, own)) | reaches(x[2], std::max(a2, own)) |
+               reaches(x[3], std::max(a3, own));
+  }
 }
 
 [[gnu::always_inline]] inline std::int64_t xor_popcount_1x1_body(const u64* __restrict a, const u64* __restrict b,
@@ -124,7 +166,8 @@ using D8 = double __attribute__((vector_size(64)));
 using KernelDot4x1 = void (*)(FourRows<float>&, const float*, std::int64_t, double*);
 using Kernel4x1 = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t*);
 using Kernel1x1 = std::int64_t (*)(const u64*, const u64*, std::int64_t);
-using Kernel4xN = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t, std::int64_t, std::int64_t*);
+using Kernel4xN = void (*)(FourRows<u64>&, const u64*, std::int64_t, std::int64_t, std::int64_t, const DifferingLimits&,
+                           std::int64_t*, std::uint8_t*);
 using KernelDot = double (*)(const float*, const float*, std::int64_t);
 
 struct Kernels {
@@ -144,8 +187,8 @@ struct Kernels {
     return xor_popcount_1x1_body(a, b, words);                                                                        \
   }                                                                                                                   \
   TARGET void NAME##_4xn(FourRows<u64>& a, const u64* b, std::int64_t stride, std::int64_t count, std::int64_t words, \
-                         std::int64_t* out) {                                                                         \
-    xor_popcount_4xn_body(a, b, stride, count, words, out);                                                           \
+                         const DifferingLimits& limits, std::int64_t* out, std::uint8_t* marks) {                     \
+    xor_popcount_4xn_body(a, b, stride, count, words, limits, out, marks);                                            \
   }                                                                                                                   \
   TARGET double NAME##_dot(const float* a, const float* b, std::int64_t n) {                                          \
     return DOT(a, b, n);                                                                                              \
@@ -320,8 +363,7 @@ void top_k_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold
   const std::int64_t a_first = at_a.first, b_first = at_b.first;
   HIPI_ASSERT(a.cols() == b.cols());
   const std::int64_t words = words_used(a), d = a.cols();
-  // Scores are integers: a pair is wanted when its score reaches the lower floor. Floors
-  // only rise, so the four rows' copies are re-read only after an offer.
+  // Scores are integers: a pair is offered when its score reaches the lower of its floors.
   auto offer = [&](std::int64_t r, std::int64_t s, std::int64_t differing) {
     const std::int64_t i = a_first + r, j = b_first + s;
     const double ip = static_cast<double>(d - 2 * differing);
@@ -333,28 +375,28 @@ void top_k_pairs(RowsAt<BitMatrix> at_a, RowsAt<BitMatrix> at_b, const Threshold
     if (!(f > -double(d))) return d;  // -infinity and every floor at most -d: all of them
     return static_cast<std::int64_t>(std::floor((double(d) - f) / 2));
   };
-  std::vector<std::int64_t> differing(static_cast<std::size_t>(kARows * kBTileRows));
+  std::vector<std::int64_t> differing(static_cast<std::size_t>(kARows * kBTileRows)), most_b(kBTileRows);
+  std::vector<std::uint8_t> marks(static_cast<std::size_t>(kBTileRows + 8), 0);
   for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kBTileRows) {
-    const std::int64_t s1 = std::min(b_rows.end, s0 + kBTileRows);
+    const std::int64_t s1 = std::min(b_rows.end, s0 + kBTileRows), count = s1 - s0;
+    // Limits from the floors now; floors only rise, so they stay safe through the tile.
+    if (target.floor_b)
+      for (std::int64_t s = s0; s < s1; ++s) most_b[s - s0] = most_differing(target.floor_b[s]);
     std::int64_t r = 0;
     for (; r + kARows <= a.rows(); r += kARows) {
       if (filter == PairFilter::Upper && a_first + r >= b_first + s1 - 1) break;  // rest is below
       const u64* const tile[kARows] = {a.row(r), a.row(r + 1), a.row(r + 2), a.row(r + 3)};
-      active->xor_popcount_4xn(tile, b.row(s0), b.stride(), s1 - s0, words, differing.data());
       std::int64_t most_a[kARows];
       for (int q = 0; q < kARows; ++q) most_a[q] = most_differing(target.floor_a[r + q]);
-      for (std::int64_t s = s0; s < s1; ++s) {
-        const std::int64_t* diff = differing.data() + kARows * (s - s0);
-        const std::int64_t most_b = target.floor_b ? most_differing(target.floor_b[s]) : -1;
-        bool any = false;
-        for (int q = 0; q < kARows; ++q) {
-          const std::int64_t most = std::max(most_a[q], most_b);
-          any |= diff[q] <= most || (threshold.abs && diff[q] >= d - most);
-        }
-        if (!any) continue;
-        for (int q = 0; q < kARows; ++q) {
-          offer(r + q, s, diff[q]);
-          most_a[q] = most_differing(target.floor_a[r + q]);
+      const DifferingLimits limits{most_a, target.floor_b ? most_b.data() : nullptr, d, threshold.abs};
+      active->xor_popcount_4xn(tile, b.row(s0), b.stride(), count, words, limits, differing.data(), marks.data());
+      for (std::int64_t t0 = 0; t0 < count; t0 += 8) {
+        std::uint64_t any = 0;
+        std::memcpy(&any, marks.data() + t0, 8);
+        if (any == 0) continue;
+        for (std::int64_t t = t0; t < std::min(count, t0 + 8); ++t) {
+          if (!marks[t]) continue;
+          for (int q = 0; q < kARows; ++q) offer(r + q, s0 + t, differing[kARows * t + q]);
         }
       }
     }

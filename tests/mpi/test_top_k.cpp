@@ -184,24 +184,29 @@ TEST(TopKBinary, EqualsTheNaiveAnswerWithItsManyTies) {
   const std::string file = dir.path("in.h5");
   // Clusters of near-copies and exact copies among random rows: many tied scores.
   const auto a = clustered_signs(n, d, 31, 32, {40, 30, 20, 20}, 0.1, 25);
-  const auto b = random_signs(700, d, 33, &a);
+  auto b = random_signs(700, d, 33, &a);
+  for (std::int64_t r = 0; r < 700; r += 7)  // negated near-copies: heavy only with --abs
+    for (std::int64_t t = 0; t < d; ++t) b[r * d + t] = static_cast<std::int8_t>(-b[r * d + t]);
   write_dataset<std::int8_t>(world, file, "/A", {n, d}, a, true);
   write_dataset<std::int8_t>(world, file, "/B", {700, d}, b);
   const BitMatrix ma = BitMatrix::pack(std::span(a), n, d), mb = BitMatrix::pack(std::span(b), 700, d);
   for (const bool self : {true, false})
     for (const std::int64_t k : {1, 10, 50})
       for (const std::optional<double> rho : {std::optional<double>(), std::optional<double>(0.25)}) {
-        Threshold t{rho ? std::ceil(*rho * d - 1e-9) : -std::numeric_limits<double>::infinity(), false, false};
+        // --abs at one K: rows far apart (-d) rank with rows alike (+d).
+        const bool abs = k == 10;
+        Threshold t{rho ? std::ceil(*rho * d - 1e-9) : -std::numeric_limits<double>::infinity(), abs, false};
         const std::vector<Pair> want = naive_top_k(ma, self ? ma : mb, self, t, k);
         SolveOptions o = self_join_options(file, Mode::Binary, rho.value_or(0), Method::Auto, dir.path("out.h5"));
         if (!self) o.problem.b = DatasetRef{file, "/B"};
         o.problem.top_k = k;
         o.problem.any_score = !rho;
+        o.problem.abs = abs;
         o.profile_cache = false;
         const KnnFile got = solve_knn(world, o);
         if (world.rank() != 0) continue;
         EXPECT_TRUE(same_pairs(got.pairs, want)) << (self ? "self-join" : "A x B") << ", k " << k;
-        expect_table(got, want, n, k, false);
+        expect_table(got, want, n, k, abs);
       }
 }
 

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
                 (long long)g.n, (long long)g.n, (long long)g.d, g.value, truth.size(), world.size(),
                 kernel_name().c_str());
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    std::printf("OPENBLAS_CORETYPE=%s (the GEMM kernel OpenBLAS runs; see README)\n",
+    std::printf("OPENBLAS_CORETYPE=%s (the GEMM kernel OpenBLAS runs; see docs/benchmarks.md)\n",
                 coretype ? coretype : "(unset: autodetect)");
     std::printf("sketch: groups %lld x %lld, z = %.3g, reps = %d, block %lld\n", (long long)sketch.group_a,
                 (long long)sketch.group_b, sketch.z, sketch.reps, (long long)sketch.block_size);

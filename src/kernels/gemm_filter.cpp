@@ -190,49 +190,69 @@ bool gemm_filter_pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
   return true;
 }
 
+namespace {
+
+// A block's rows as the top-k filter needs them: their safe norms (the error bound), and with
+// a cosine the reference kernel's self products and their roots (the scale from a floor, a
+// cosine, to the inner product it needs; 1 without).
+struct ScaledRows {
+  std::vector<double> norm, self, scale;
+  static std::optional<ScaledRows> of(const RealMatrix& m, RowRange rows, bool cosine) {
+    std::optional<std::vector<double>> norms = safe_row_norms(m, rows.begin, rows.size());
+    if (!norms) return std::nullopt;
+    ScaledRows out{std::move(*norms), {}, std::vector<double>(static_cast<std::size_t>(rows.size()), 1.0)};
+    if (cosine) {
+      out.self = row_self_products(m, rows);
+      for (std::size_t r = 0; r < out.self.size(); ++r) out.scale[r] = std::sqrt(out.self[r]);
+    }
+    return out;
+  }
+};
+
+// The first pass over a column, in float32 and vectorised: a coarse version of the float64
+// test, which never rejects a pair that passes it, its own rounding (a few units of 2^-24 on
+// each side) in the 2^-20 margins. lead_a[p]: row p's floor as an inner product (times its
+// norm with a cosine; the other norm is multiplied in here), lead_b the column's, norm_* the
+// cosine's scales (1 without).
+void mark_column(const float* column, std::int64_t m, const float* lead_a, const float* norm_a, float lead_b,
+                 float norm_b, float slack, bool abs, std::uint8_t* marks) {
+  if (abs)
+    for (std::int64_t p = 0; p < m; ++p) {
+      const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
+      marks[p] = std::fabs(column[p]) + slack >= t - std::fabs(t) * 0x1p-20f;
+    }
+  else
+    for (std::int64_t p = 0; p < m; ++p) {
+      const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
+      marks[p] = column[p] + slack >= t - std::fabs(t) * 0x1p-20f;
+    }
+}
+
+}  // namespace
+
 bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
                        const TopKTarget& target, RowRange b_rows) {
   const RealMatrix &a = at_a.rows, &b = at_b.rows;
-  const std::int64_t a_first = at_a.first, b_first = at_b.first;
-  const std::int64_t d = a.cols();
+  const std::int64_t a_first = at_a.first, b_first = at_b.first, d = a.cols();
   if (d >= kMaxD) return false;
-  const std::optional<std::vector<double>> safe_a = safe_row_norms(a, 0, a.rows());
-  if (!safe_a) return false;
-  const std::optional<std::vector<double>> safe_b = safe_row_norms(b, b_rows.begin, b_rows.size());
-  if (!safe_b) return false;
+  const std::optional<ScaledRows> ra = ScaledRows::of(a, {0, a.rows()}, threshold.cosine);
+  if (!ra) return false;
+  const std::optional<ScaledRows> rb = ScaledRows::of(b, b_rows, threshold.cosine);
+  if (!rb) return false;
   const double rel = gemm_filter_relative_bound(d), absolute = gemm_filter_absolute_bound(d);
-  // Error bounds per row (E = rel ||a|| ||b|| + absolute), and with a cosine the scale from
-  // a floor (a cosine) to the inner product it needs: the reference kernel's norms.
-  std::vector<double> err_a(*safe_a), err_b(*safe_b);
-  for (double& e : err_a) e *= rel;
-  std::vector<double> self_a, self_b, scale_a(a.rows(), 1.0), scale_b(b_rows.size(), 1.0);
-  if (threshold.cosine) {
-    self_a = row_self_products(a, {0, a.rows()});
-    self_b = row_self_products(b, b_rows);
-    for (std::size_t r = 0; r < self_a.size(); ++r) scale_a[r] = std::sqrt(self_a[r]);
-    for (std::size_t s = 0; s < self_b.size(); ++s) scale_b[s] = std::sqrt(self_b[s]);
-  }
   std::vector<float> c(static_cast<std::size_t>(std::min(kTileA, a.rows()) * std::min(kTileB, b_rows.size())));
   std::vector<std::uint8_t> marks(static_cast<std::size_t>(kTileA + 8), 0);
-  // The first pass over a column, in float32 and vectorised, is a coarse version of
-  // `passes` below: it never rejects a pair that passes, its own rounding (a few units of
-  // 2^-24 on each side) in the 2^-20 margins. Per row: the floor as an inner product
-  // (times the row's norm with a cosine, the other norm multiplied in per column).
   std::vector<float> lead_a(static_cast<std::size_t>(kTileA)), norm_a(static_cast<std::size_t>(kTileA));
-  const double largest_b = *std::max_element(safe_b->begin(), safe_b->end());
+  const double largest_b = *std::max_element(rb->norm.begin(), rb->norm.end());
   for (std::int64_t r0 = 0; r0 < a.rows(); r0 += kTileA) {
     const std::int64_t m = std::min(kTileA, a.rows() - r0);
     std::fill(marks.begin(), marks.end(), 0);
-    const double largest_a = *std::max_element(safe_a->begin() + r0, safe_a->begin() + r0 + m);
-    const double most_err = *std::max_element(err_a.begin() + r0, err_a.begin() + r0 + m);
+    const double largest_a = *std::max_element(ra->norm.begin() + r0, ra->norm.begin() + r0 + m);
     const double loose = 0x1p-20 * 2 * largest_a * largest_b;  // the float32 sum's rounding, and more
     // Floors only rise as lists fill: a lead computed earlier is lower, still safe; it is
     // refreshed for a row after each offer to it.
-    const auto lead = [&](std::int64_t p) { return static_cast<float>(target.floor_a[r0 + p] * scale_a[r0 + p]); };
-    for (std::int64_t p = 0; p < m; ++p) {
-      lead_a[p] = lead(p);
-      norm_a[p] = static_cast<float>(scale_a[r0 + p]);
-    }
+    const auto lead = [&](std::int64_t p) { return static_cast<float>(target.floor_a[r0 + p] * ra->scale[r0 + p]); };
+    for (std::int64_t p = 0; p < m; ++p) lead_a[p] = lead(p), norm_a[p] = static_cast<float>(ra->scale[r0 + p]);
     for (std::int64_t s0 = b_rows.begin; s0 < b_rows.end; s0 += kTileB) {
       const std::int64_t n = std::min(kTileB, b_rows.end - s0);
       if (filter == PairFilter::Upper && a_first + r0 >= b_first + s0 + n - 1) continue;
@@ -241,27 +261,18 @@ bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
         const std::int64_t s = s0 + q, sb = s - b_rows.begin, j = b_first + s;
         const float* column = c.data() + q * m;
         const double fb = target.floor_b ? target.floor_b[s] : std::numeric_limits<double>::infinity();
-        const double eb = err_b[sb], xb = scale_b[sb];
+        const double nb = rb->norm[sb], xb = rb->scale[sb];
         // What a pair's float32 product must reach: the lower floor as an inner product, less
         // the filter's error and 2^-40 of itself (the rounding of this test). NaN (a zero
         // row's cosine) and -infinity x 0 never pass; -infinity lets everything through.
         const auto passes = [&](std::int64_t p) {
-          const double f = std::min(target.floor_a[r0 + p], fb) * (scale_a[r0 + p] * xb);
+          const double f = std::min(target.floor_a[r0 + p], fb) * (ra->scale[r0 + p] * xb);
           const double v = threshold.abs ? std::fabs(double(column[p])) : double(column[p]);
-          return v >= f - std::fabs(f) * 0x1p-40 - (err_a[r0 + p] * eb + absolute);
+          return v >= f - std::fabs(f) * 0x1p-40 - (rel * ra->norm[r0 + p] * nb + absolute);
         };
-        const float lead_b = static_cast<float>(fb * xb), norm_b = static_cast<float>(xb);
-        const float slack = static_cast<float>((most_err * eb + absolute + loose) * (1 + 0x1p-20));
-        if (threshold.abs)
-          for (std::int64_t p = 0; p < m; ++p) {
-            const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
-            marks[p] = std::fabs(column[p]) + slack >= t - std::fabs(t) * 0x1p-20f;
-          }
-        else
-          for (std::int64_t p = 0; p < m; ++p) {
-            const float x = lead_a[p] * norm_b, y = lead_b * norm_a[p], t = x < y ? x : y;
-            marks[p] = column[p] + slack >= t - std::fabs(t) * 0x1p-20f;
-          }
+        const float slack = static_cast<float>((rel * largest_a * nb + absolute + loose) * (1 + 0x1p-20));
+        mark_column(column, m, lead_a.data(), norm_a.data(), static_cast<float>(fb * xb), static_cast<float>(xb), slack,
+                    threshold.abs, marks.data());
         for (std::int64_t p0 = 0; p0 < m; p0 += 8) {
           std::uint64_t word = 0;
           std::memcpy(&word, marks.data() + p0, 8);
@@ -270,7 +281,7 @@ bool gemm_filter_top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const T
             const std::int64_t r = r0 + p, i = a_first + r;
             if (!marks[p] || (filter == PairFilter::Upper && i >= j) || !passes(p)) continue;
             const double ip = inner_product(a, r, b, s);  // the reference decides
-            const double value = threshold.cosine ? threshold.value(ip, self_a[r], self_b[sb]) : ip;
+            const double value = threshold.cosine ? threshold.value(ip, ra->self[r], rb->self[sb]) : ip;
             if ((threshold.abs ? std::fabs(value) : value) < target.floor(r, s)) continue;
             target.offer(i, j, value);
             lead_a[p] = lead(p);

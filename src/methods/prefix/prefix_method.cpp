@@ -75,7 +75,28 @@ struct Timing {
   double seconds_per_row = 0;   // rotating a row
   double survivors = 0;         // fraction of the timed pairs the bound kept at k
   double brute_per_pair = 0;    // brute force's kernel on the same pairs (the GEMM filter)
+  std::string hopeless;         // top-k: why the rows' floors leave the bound nothing to rule out
 };
+
+// Top-k: like hopeless() with each row's floor for tau: the median over the timed rows of
+// floor / (||a|| ||b||), ||b|| the timed rows' median (cosine floors are that already).
+std::string hopeless_floors(const std::vector<double>& floors, const RealMatrix& a, const RealMatrix& b,
+                            const Threshold& t) {
+  std::vector<double> ratio(floors.size());
+  const std::vector<double> na = row_norms(a, {0, a.rows()});
+  std::vector<double> nb = row_norms(b, {0, b.rows()});
+  std::nth_element(nb.begin(), nb.begin() + nb.size() / 2, nb.end());
+  for (std::size_t r = 0; r < floors.size(); ++r) {
+    const double scale = t.cosine ? 1.0 : na[r] * nb[nb.size() / 2];
+    ratio[r] = scale > 0 ? floors[r] / scale : 0.0;
+    if (t.abs) ratio[r] = std::fabs(ratio[r]);
+  }
+  std::nth_element(ratio.begin(), ratio.begin() + ratio.size() / 2, ratio.end());
+  const double median = ratio.empty() ? 0.0 : ratio[ratio.size() / 2];
+  if (median >= 0.3) return {};
+  return fmt::format("the rows' K-th best are {:.2g} of ||a|| ||b|| (median): the tails' bound cannot rule pairs out",
+                     median);
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -111,6 +132,8 @@ Timing time_filter(const MethodInput<RealMatrix>& in, const std::shared_ptr<cons
                             [&](std::int64_t i, std::int64_t j, double v) { seeded.offer(i, j, v); }};
     top_k_pairs({timed_a, 0}, {b.rows, 0}, in.threshold, PairFilter::All, target, timed_b);
     floors.assign(seeded.floors(), seeded.floors() + timed_a.rows());
+    best.hopeless = hopeless_floors(floors, timed_a, b.rows, in.threshold);
+    if (!best.hopeless.empty()) return best;  // every k would be timed for nothing
   }
   const TopKTarget fixed{floors.data(), nullptr, [](std::int64_t, std::int64_t, double) {}};
   const RowsAt<RealMatrix> a_rows{timed_a, 0}, b_rows{b.rows, 0};
@@ -173,6 +196,10 @@ class PrefixMethod : public SolveMethodOf<PrefixMethod> {
     }
     auto rotation = std::make_shared<const Rotation>(principal_axes(in, kAxisSample));
     const Timing t = time_filter(in, rotation);
+    if (!t.hopeless.empty()) {
+      shape.cannot_run[id()] = t.hopeless;
+      return;
+    }
     const double pairs = in.self_join() ? double(in.n_a) * double(in.n_a - 1) / 2 : double(in.n_a) * double(in.n_b);
     // Every rank rotates its rows of A once and every row of B as it passes.
     const double rotated_rows = double(in.n_a) / in.comm.size() + double(in.self_join() ? in.n_a : in.n_b);

@@ -197,11 +197,20 @@ hipi::Method method_of(const std::string& name) {
   return it->second;
 }
 
+// Top-k without a threshold (any_score): the kind of rows, +-1 (binary mode) or real, as
+// `binary` says; not given, packed bits are +-1 rows and anything else real rows (the CLI's
+// rule for --top-k without --rho or --tau).
+hipi::ThresholdKind any_score_kind(std::optional<bool> binary, const Block& a) {
+  if (binary) return *binary ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
+  return a.rows.type == hipi::ElementType::PackedBits ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
+}
+
 py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optional<double> rho,
                             std::optional<double> tau, bool abs, bool cosine, bool skip_zero_rows, bool components,
-                            const std::string& method, const py::object& seed, double delta,
-                            std::optional<std::int64_t> bits, std::int64_t memory_mib, const std::string& delivery,
-                            const py::object& comm, bool info, int verbosity) {
+                            std::int64_t top_k, bool any_score, std::optional<bool> binary, const std::string& method,
+                            const py::object& seed, double delta, std::optional<std::int64_t> bits,
+                            std::int64_t memory_mib, const std::string& delivery, const py::object& comm, bool info,
+                            int verbosity) {
   const MPI_Comm c = comm_of(comm);
   hipi::FindOptions o;
   Block ba;
@@ -209,10 +218,20 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
   // Arguments and arrays are checked on each rank; a refusal is agreed before any
   // collective call, so one rank's bad block cannot leave the others waiting.
   agree_on_refusal(c, [&] {
-    if (rho.has_value() == tau.has_value())
+    if (top_k < 0 || (any_score && top_k == 0))
+      throw py::value_error("top_k must be a positive number of rows (0: every pair past the threshold), got " +
+                            std::to_string(top_k));
+    if (any_score && (rho || tau))
+      throw py::value_error("any_score=True is top-k without a threshold: it takes neither rho= nor tau=");
+    if (!any_score && rho.has_value() == tau.has_value())
       throw py::value_error("give exactly one of rho= (+-1 data: <a,b> >= rho*d) and tau= (real data: <a,b> >= tau)");
-    o.kind = rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
-    o.value = rho ? *rho : *tau;
+    if (binary && !any_score)
+      throw py::value_error(
+          "binary= goes with any_score=True (top-k without a threshold); rho= or tau= says it "
+          "otherwise");
+    o.top_k = top_k;
+    o.any_score = any_score;
+    o.value = rho ? *rho : tau ? *tau : 0.0;
     o.abs = abs;
     o.cosine = cosine;
     o.skip_zero_rows = skip_zero_rows;
@@ -230,6 +249,7 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
       throw py::value_error("delivery must be 'every_rank' or 'distributed'; got '" + delivery + "'");
     ba = to_block(a, "A", bits);
     if (!b.is_none()) bb = to_block(b, "B", bits);
+    o.kind = any_score ? any_score_kind(binary, ba) : rho ? hipi::ThresholdKind::Rho : hipi::ThresholdKind::Tau;
   });
   ba.rows.first_row = first_row(c, ba.rows.rows);
   if (bb) bb->rows.first_row = first_row(c, bb->rows.rows);
@@ -274,7 +294,9 @@ py::object find_heavy_pairs(const py::object& a, const py::object& b, std::optio
 }  // namespace
 
 PYBIND11_MODULE(_hipi, m) {
-  m.doc() = "Exact heavy inner products: every pair of rows of A and B whose inner product passes a threshold";
+  m.doc() =
+      "Exact heavy inner products: every pair of rows of A and B whose inner product passes a threshold, or each "
+      "row of A's k best rows of B";
   m.attr("__version__") = HIPI_VERSION;
   py::module_::import("mpi4py.MPI");  // initialises MPI (and finalises it at exit)
   if (import_mpi4py() < 0) throw py::error_already_set();
@@ -291,9 +313,13 @@ PYBIND11_MODULE(_hipi, m) {
 
   m.def("find_heavy_pairs", &find_heavy_pairs, py::arg("A"), py::arg("B") = py::none(), py::kw_only(),
         py::arg("rho") = py::none(), py::arg("tau") = py::none(), py::arg("abs") = false, py::arg("cosine") = false,
-        py::arg("skip_zero_rows") = false, py::arg("components") = false, py::arg("method") = "auto",
-        py::arg("seed") = 1, py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
+        py::arg("skip_zero_rows") = false, py::arg("components") = false, py::arg("top_k") = 0,
+        py::arg("any_score") = false, py::arg("binary") = py::none(), py::arg("method") = "auto", py::arg("seed") = 1,
+        py::arg("delta") = 1e-3, py::arg("bits") = py::none(), py::arg("memory_mib") = 0,
         py::arg("delivery") = "every_rank", py::arg("comm") = py::none(), py::arg("info") = false,
         py::arg("verbosity") = 0,
-        "The solve behind hipi.find_heavy_pairs (hipi/pairs.py): returns (pairs, inner_products, ...).");
+        "The solve behind hipi.find_heavy_pairs and hipi.top_k (hipi/pairs.py): returns (pairs, inner_products, "
+        "...). top_k > 0: each row of A's top_k best rows of B (FindOptions::top_k), the pairs sorted by (i, score "
+        "descending, j); any_score=True: without rho= or tau=, the rows +-1 (binary=True) or real (binary=False; "
+        "not given: packed bits are +-1, anything else real).");
 }

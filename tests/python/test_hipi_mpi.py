@@ -176,3 +176,53 @@ def test_a_self_joins_outputs_in_both_directions_over_ranks(delivery):
     assert np.array_equal(lims, m.indptr) and np.array_equal(I, m.indices) and np.array_equal(D, m.data)
     got = sum(comm.allgather(m)) if delivery == "distributed" else m
     assert (got != whole).nnz == 0 and got.nnz == 2 * upper.nnz
+
+
+@pytest.mark.parametrize("rows", ["gaussian", "signs", "signs_and_a_zero", "packed"])
+@pytest.mark.parametrize("self_join", [True, False])
+def test_top_k_over_ranks_equals_one_rank(rows, self_join):
+    """hipi.top_k with each rank's block of rows (rank 0's empty at 3 ranks) gives every rank
+    the one-rank answer, bit for bit, in each output. Without a threshold int8 rows are +-1
+    (binary mode) only when every rank's are: one rank's 0 makes every rank's rows real."""
+    rng = np.random.default_rng(17)
+    if rows == "gaussian":
+        a, b, kw = rng.standard_normal((500, 24)).astype(np.float32), rng.standard_normal((300, 24)), {}
+    else:
+        a = rng.choice(np.array([-1, 1], dtype=np.int8), size=(500, 64))
+        b = rng.choice(np.array([-1, 1], dtype=np.int8), size=(300, 64))
+        a[200:210] = a[:10]  # exact copies: ties
+        kw = {}
+        if rows == "signs_and_a_zero":
+            a[450, 3] = 0  # on one rank's block only
+        if rows == "packed":
+            a, b, kw = np.packbits(a < 0, axis=1), np.packbits(b < 0, axis=1), {"bits": 64}
+    if self_join:
+        b = None
+    whole = hipi.top_k(a, b, 8, comm=MPI.COMM_SELF, info=True, **kw)
+    lo, hi = blocks(len(a), comm.size)[comm.rank]
+    mine_b = None if self_join else b[slice(*blocks(len(b), comm.size)[comm.rank])]
+    D, I, info = hipi.top_k(a[lo:hi], mine_b, 8, comm=comm, info=True, **kw)
+    mode = "real" if rows in ("gaussian", "signs_and_a_zero") else "binary"
+    assert info["parameters"]["mode"] == whole[2]["parameters"]["mode"] == mode
+    assert D.shape == (500, 8) and np.all(I >= 0)
+    np.testing.assert_array_equal(I, whole[1])
+    np.testing.assert_array_equal(D, whole[0])
+    for output in ("csr", "lims"):
+        got = hipi.top_k(a[lo:hi], mine_b, 8, comm=comm, output=output, **kw)
+        want = hipi.top_k(a, b, 8, comm=MPI.COMM_SELF, output=output, **kw)
+        if output == "csr":
+            assert got.shape == want.shape and np.array_equal(got.indptr, want.indptr)
+            got, want = (got.indices, got.data), (want.indices, want.data)
+        assert all(np.array_equal(x, y) for x, y in zip(got, want))
+
+
+def test_top_k_with_a_threshold_over_ranks_equals_one_rank():
+    rng = np.random.default_rng(18)
+    centres = rng.standard_normal((10, 16))
+    a = (centres[rng.integers(0, 10, 400)] + 0.5 * rng.standard_normal((400, 16))).astype(np.float32)
+    whole = hipi.top_k(a, k=6, tau=0.9, cosine=True, comm=MPI.COMM_SELF)
+    lo, hi = blocks(len(a), comm.size)[comm.rank]
+    D, I = hipi.top_k(a[lo:hi], k=6, tau=0.9, cosine=True, comm=comm)
+    assert 0 < np.sum(I >= 0) < I.size
+    np.testing.assert_array_equal(I, whole[1])
+    np.testing.assert_array_equal(D, whole[0])

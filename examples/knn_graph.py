@@ -16,6 +16,7 @@ SpectralClustering labels the rows from the graph as a precomputed affinity.
 import argparse
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 import hipi
@@ -52,7 +53,7 @@ def main():
         from sklearn.cluster import SpectralClustering
 
         clustering = SpectralClustering(n_clusters=args.clusters, affinity="precomputed", random_state=0)
-        labels = clustering.fit_predict(S)
+        labels = clustering.fit_predict(csr_matrix(S))  # scipy 1.10's laplacian takes matrices, not arrays
         print("cluster sizes:", np.bincount(labels).tolist())
     if args.labels:
         np.save(args.labels, labels)

@@ -33,6 +33,8 @@ void Problem::check_threshold() const {
   const bool given = !any_score;  // top-k may come without a threshold
   if (top_k < 0 || (any_score && top_k == 0))
     why << "--top-k must be a positive number of rows, got " << top_k;
+  else if (top_k > std::numeric_limits<std::int32_t>::max())
+    why << "--top-k must be at most " << std::numeric_limits<std::int32_t>::max() << ", got " << top_k;
   else if (given && mode == Mode::Binary && !(value > 0 && value <= 1))
     why << "--rho must be in (0, 1], got " << value;
   else if (given && mode == Mode::Real && !std::isfinite(value))

@@ -2,6 +2,7 @@
 // calibrated rate (with early abandon for binary data), checkpointed in units of work.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/mpi/collectives.hpp>
 
 #include "answer/pair_spill.hpp"
@@ -53,10 +54,15 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   // The check's own buffers (the prefix filter's rotated rows) come on top.
   const double check_bytes = check ? check->bytes(in.a.range.size(), largest) : 0.0;
   // Top-k: this rank's lists, the visiting block's (self-join), and the answer they become.
+  // A row has at most n_b partners (n_a - 1 in a self-join): its list holds no more, while
+  // the file's table is K wide (FAISS's layout), padded.
   const std::int64_t k = in.options.problem.top_k;
+  const std::int64_t held = std::max<std::int64_t>(1, std::min(k, in.b ? in.n_b : in.n_a - 1));
+  const double rows_a = double(in.a.range.size());
   const double list_bytes =
-      k > 0 ? TopKLists::bytes(in.a.range.size(), k) + (in.b ? 0.0 : TopKLists::bytes(largest, k)) +
-                  2.0 * sizeof(Pair) * double(in.a.range.size()) * double(k) + row_bytes * double(kTopKSeedRows)
+      k > 0 ? TopKLists::bytes(in.a.range.size(), held) + (in.b ? 0.0 : TopKLists::bytes(largest, held)) +
+                  2.0 * sizeof(Pair) * rows_a * double(held) +
+                  (sizeof(double) + sizeof(std::int64_t)) * rows_a * double(k) + row_bytes * double(kTopKSeedRows)
             : 0.0;
   agree(in.comm, [&] {
     in.budget.check(fmt::format("brute force's {} ring buffer(s) of {} rows{}{}", std::min(2, in.comm.size() - 1),
@@ -95,7 +101,7 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
   const DeferredStops deferred(resume.checkpointer.enabled());
   out.local = in.times.time("compute", [&] {
     if (k > 0)
-      return top_k_ring(in.comm, in.a, in.b, in.threshold, {k, in.threshold.theta, in.options.seed},
+      return top_k_ring(in.comm, in.a, in.b, in.threshold, {held, in.threshold.theta, in.options.seed},
                         std::move(schedule));
     return in.b ? brute_force(in.comm, in.a, *in.b, in.threshold, std::move(schedule))
                 : brute_force_self(in.comm, in.a, in.threshold, std::move(schedule));

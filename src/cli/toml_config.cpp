@@ -9,10 +9,11 @@ namespace hipi::cli {
 namespace {
 
 std::string scalar_text(const toml::node& node, const std::string& key) {
-  if (auto v = node.value<std::string>()) return *v;
-  if (auto v = node.value<bool>()) return *v ? "true" : "false";
-  if (auto v = node.value<std::int64_t>()) return std::to_string(*v);
-  if (auto v = node.value<double>()) {
+  // By the node's own type: value<bool>() also converts integers (seed = 2 read as true).
+  if (auto v = node.value_exact<std::string>()) return *v;
+  if (auto v = node.value_exact<bool>()) return *v ? "true" : "false";
+  if (auto v = node.value_exact<std::int64_t>()) return std::to_string(*v);
+  if (auto v = node.value_exact<double>()) {
     std::ostringstream s;
     s.precision(17);
     s << *v;

@@ -139,6 +139,8 @@ void check_solve_options(const SolveOptions& options, int ranks) {
   }
   if (!(options.delta > 0 && options.delta < 1)) throw InputError("--delta must be in (0, 1)");
   if (options.memory_mib < 0) throw InputError("--memory-mib must be positive (MiB per rank)");
+  if (options.components && problem.top_k > 0)
+    throw InputError("--components is for a threshold join: the components of a kNN graph are no dedup");
   if (options.components && !problem.self_join())
     throw InputError("--components is for a self-join (no --b): components of the graph of pairs within A");
   if (options.expect_k && *options.expect_k < 1)

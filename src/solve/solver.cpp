@@ -115,8 +115,13 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& given) {
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
-  // Top-k without --rho or --tau: packed bits are +-1 rows (binary mode) without asking.
-  if (problem.any_score && a.dtype == h5::DType::UInt8) options.problem.mode = Mode::Binary;
+  // Top-k without --rho or --tau: packed bits (on either side) are +-1 rows, binary mode
+  // without asking; the options are checked again for it (--cosine, a method by name).
+  if (problem.any_score && problem.mode == Mode::Real &&
+      (a.dtype == h5::DType::UInt8 || (b && b->dtype == h5::DType::UInt8))) {
+    options.problem.mode = Mode::Binary;
+    agree(comm, [&] { check_solve_options(options, comm.size()); });
+  }
   check_inputs_match(a, b ? &*b : nullptr, problem.mode);
   if (comm.rank() == 0 && problem.mode == Mode::Real &&
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))

@@ -413,6 +413,17 @@ for bad in 0 -3 1.5 ten; do
 done
 expect_error "--top-k with the sketch" 2 "--method sketch does not serve --top-k" 2 solve --a gen1.h5 --top-k 5 --rho 0.5 --method sketch --out out.h5
 expect_error "--top-k past the memory budget" 2 "and the 100000000 best of its" 2 solve --a gen1.h5 --top-k 100000000 --binary --memory-mib 200 --out out.h5
+run 1 generate --out packed.h5 --n 300 --d 100 --k 2 --rho 0.5 --packed --self-join
+expect_error "--top-k --cosine on packed bits" 2 "--cosine is for real data" 2 solve --a packed.h5 --top-k 3 --cosine --out out.h5
+expect_error "--top-k with --components" 2 "--components is for a threshold join" 2 solve --a gen1.h5 --top-k 3 --binary --components --out out.h5
+printf 'top-k = 4\nseed = 2\n' > topk.toml  # TOML integers (they were read as booleans)
+run 2 --config topk.toml solve --a gen1.h5 --binary --out topk-config.h5
+if [ "$status" -eq 0 ] && h5ls topk-config.h5 | grep -q "knn_indices.*{600, 4}"; then pass "--config: top-k = 4, seed = 2"
+else fail "--config with integers: $out"; fi
+# Lists within the budget run to the end with checkpoints on (a unit boundary priced them as a sort).
+run 1 generate --out budget.h5 --n 6000 --d 32 --k 1 --type real --tau 10 --self-join
+run 2 solve --a budget.h5 --top-k 300 --method brute --memory-mib 200 --out budget-out.h5
+if [ "$status" -eq 0 ]; then pass "top-k within --memory-mib 200 with checkpoints on"; else fail "top-k within the budget: $out"; fi
 expect_error "--binary with --tau" 2 "--binary is for \+-1 rows" 1 solve --a gen1.h5 --top-k 5 --binary --tau 3 --out out.h5
 
 if mount -t tmpfs -o size=16k tmpfs full 2>/dev/null; then

@@ -134,6 +134,9 @@ std::vector<Case> real_cases() {
   c.push_back(make("cosine_threshold_a_x_b", clustered(400, d, 8), clustered(300, d, 9), d, 10, true, false, 0.9));
   c.push_back(make("k_past_rows", random_normals(120, d, 10), random_normals(90, d, 11), d, 100));
   c.push_back(make("k_one_self", clustered(700, d, 12), {}, d, 1, true));
+  // Fewer rows than ranks: some ranks hold no row of A (the prefix filter crashed there).
+  c.push_back(make("three_rows_a_x_b", random_normals(3, d, 13), random_normals(37, d, 14), d, 5));
+  c.push_back(make("two_rows_self", random_normals(2, d, 15), {}, d, 3, true));
   return c;
 }
 

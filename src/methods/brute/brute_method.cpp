@@ -89,8 +89,9 @@ MethodResult run_ring(const MethodInput<Matrix>& in, ResumeState& resume, const 
       spilled = in.spill->pairs();
       if (boost::mpi::all_reduce(in.comm, in.spill->spilled(), std::logical_or<bool>()))
         resume.checkpointer.stop_saving("the pairs found passed the memory budget and are spilled to disk");
-    } else {
-      check_sort_fits(in.comm, in.budget, found.size());  // stop early, not after all the work
+    } else if (k == 0) {
+      // Stop early, not after all the work (top-k's lists were priced before the ring: no sort).
+      check_sort_fits(in.comm, in.budget, found.size());
     }
     progress.update(done, total, resume.checkpointer.at_boundary(done, total, found, spilled));
   };

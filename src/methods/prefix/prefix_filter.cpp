@@ -185,6 +185,7 @@ void PrefixCheck::pairs(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const 
 
 void PrefixCheck::top_k(RowsAt<RealMatrix> at_a, RowsAt<RealMatrix> at_b, const Threshold& threshold, PairFilter filter,
                         const TopKTarget& target, RowRange b_rows) const {
+  if (at_a.rows.rows() == 0 || b_rows.size() == 0) return;  // a rank with no rows of A (fewer rows than ranks)
   const RotatedRows& ra = rotated_a(at_a);
   const RotatedRows rb = rotate_rows(at_b.rows, b_rows, *rotation_, k_, unit_);
   if (!ra.safe || !rb.safe) return top_k_pairs(at_a, at_b, threshold, filter, target, b_rows);

@@ -106,6 +106,17 @@ void add_components(const Comm& comm, ComponentBuilder& builder, Solved& solved,
         labels.groups, labels.rows_dropped);
 }
 
+// Collective: top-k without --rho or --tau takes packed bits (on either side) as +-1 rows,
+// binary mode without asking; the options are checked again for it (--cosine, a method by
+// name), on every rank alike.
+void mode_of_inputs(const Comm& comm, const InputMatrix& a, const InputMatrix* b, SolveOptions& options) {
+  const Problem& problem = options.problem;
+  if (!problem.any_score || problem.mode != Mode::Real) return;
+  if (a.dtype != h5::DType::UInt8 && !(b && b->dtype == h5::DType::UInt8)) return;
+  options.problem.mode = Mode::Binary;
+  agree(comm, [&] { check_solve_options(options, comm.size()); });
+}
+
 }  // namespace
 
 SolveSummary run_solve(const Comm& comm, const SolveOptions& given) {
@@ -115,13 +126,7 @@ SolveSummary run_solve(const Comm& comm, const SolveOptions& given) {
   const InputMatrix a = inspect_input(comm, problem.a);
   std::optional<InputMatrix> b;
   if (problem.b) b = inspect_input(comm, *problem.b);
-  // Top-k without --rho or --tau: packed bits (on either side) are +-1 rows, binary mode
-  // without asking; the options are checked again for it (--cosine, a method by name).
-  if (problem.any_score && problem.mode == Mode::Real &&
-      (a.dtype == h5::DType::UInt8 || (b && b->dtype == h5::DType::UInt8))) {
-    options.problem.mode = Mode::Binary;
-    agree(comm, [&] { check_solve_options(options, comm.size()); });
-  }
+  mode_of_inputs(comm, a, b ? &*b : nullptr, options);
   check_inputs_match(a, b ? &*b : nullptr, problem.mode);
   if (comm.rank() == 0 && problem.mode == Mode::Real &&
       (a.dtype == h5::DType::Float64 || (b && b->dtype == h5::DType::Float64)))

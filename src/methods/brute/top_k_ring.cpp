@@ -22,14 +22,9 @@ void check_block(const BruteSchedule& schedule, RowsAt<Matrix> a, RowsAt<Matrix>
 }
 
 // Collective: pairs (i, j, value) to the rank whose rows of A hold row i; returns what came here.
-std::vector<Pair> to_owners(const Comm& comm, const std::vector<RowRange>& blocks, const std::vector<Pair>& pairs) {
-  std::vector<std::vector<Pair>> send(blocks.size());
-  for (const Pair& p : pairs)
-    for (std::size_t r = 0; r < blocks.size(); ++r)
-      if (blocks[r].contains(p.i)) {
-        send[r].push_back(p);
-        break;
-      }
+std::vector<Pair> to_owners(const Comm& comm, const RowOwners& owners, const std::vector<Pair>& pairs) {
+  std::vector<std::vector<Pair>> send(static_cast<std::size_t>(comm.size()));
+  for (const Pair& p : pairs) send[static_cast<std::size_t>(owners.owner(p.i))].push_back(p);
   std::vector<Pair> got;
   for (const std::vector<Pair>& part : alltoallv(comm, send)) got.insert(got.end(), part.begin(), part.end());
   return got;
@@ -40,11 +35,11 @@ std::vector<Pair> to_owners(const Comm& comm, const std::vector<RowRange>& block
 struct Lists {
   TopKLists local;
   std::optional<TopKLists> remote;
-  std::vector<RowRange> blocks;  // every rank's rows of A
+  RowOwners owners;  // which rank holds each row of A
 
   // Every pair a checkpoint holds goes to its row's owner: the remote lists saved mid-step
   // were bound there anyway, and a pair is offered to a list once, whenever.
-  void resume(const Comm& comm, const std::vector<Pair>& saved) { local.offer_all(to_owners(comm, blocks, saved)); }
+  void resume(const Comm& comm, const std::vector<Pair>& saved) { local.offer_all(to_owners(comm, owners, saved)); }
   // What a checkpoint saves: every list's pairs.
   std::vector<Pair> held() const {
     std::vector<Pair> all = local.pairs();
@@ -105,8 +100,7 @@ template <class Matrix>
 std::vector<Pair> top_k_ring(const Comm& comm, const LocalRows<Matrix>& a, const LocalRows<Matrix>* b,
                              const Threshold& threshold, const TopKQuery& query, BruteSchedule schedule) {
   const int P = comm.size(), rank = comm.rank();
-  Lists lists{TopKLists(a.range, query.k, query.floor, threshold.abs), std::nullopt, {}};
-  boost::mpi::all_gather(comm, a.range, lists.blocks);
+  Lists lists{TopKLists(a.range, query.k, query.floor, threshold.abs), std::nullopt, RowOwners(comm, a.range)};
   seed_floors(comm, a, b ? *b : a, b == nullptr, threshold, query, lists.local);
   lists.resume(comm, schedule.resumed_pairs);
   schedule.resumed_pairs.clear();
@@ -165,7 +159,7 @@ std::vector<Pair> top_k_ring(const Comm& comm, const LocalRows<Matrix>& a, const
       visit(a.rows, a_first, all);
     }
     // The visiting block's lists to its owner; this block's, from the rank that visited it.
-    lists.local.offer_all(to_owners(comm, lists.blocks, remote.pairs()));
+    lists.local.offer_all(to_owners(comm, lists.owners, remote.pairs()));
     remote.reset(RowRange{0, 0});
   });
   return lists.local.pairs();
